@@ -1,0 +1,111 @@
+"""The application factory: configuration, extensions, blueprints, CLI, errors, headers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from surveys import security
+from surveys.db import db
+from surveys import i18n
+from surveys.library import init_library
+from surveys.staff import login_manager
+
+ENV_KEYS = (
+    "DATABASE_URL", "SECRET_KEY", "BASE_URL", "RATELIMIT_STORAGE_URI", "INSTRUMENT_DIRS",
+    "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS", "MAIL_FROM",
+)
+
+
+def _defaults(instance: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": f"sqlite:///{instance / 'prom.sqlite3'}",
+        "BASE_URL": "http://127.0.0.1:5000",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "INSTRUMENT_DIRS": "",
+        "MAIL_SERVER": "",  # empty: e-mails are written to instance/outbox instead of sent
+        "MAIL_PORT": 25,
+        "MAIL_USERNAME": "",
+        "MAIL_PASSWORD": "",
+        "MAIL_USE_TLS": False,
+        "MAIL_FROM": "no-reply@localhost",
+        "MAIL_OUTBOX": str(instance / "outbox"),
+        "MAX_CONTENT_LENGTH": 256 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # a patient may leave a screen open for hours
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 30 * 60,
+        "STAFF_IDLE_MINUTES": 30,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_TRANSLATION_DIRECTORIES": "surveys/translations",
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {key: environ[key] for key in ENV_KEYS if environ.get(key)}
+    if "MAIL_PORT" in values:
+        values["MAIL_PORT"] = int(values["MAIL_PORT"])
+    if "MAIL_USE_TLS" in values:
+        values["MAIL_USE_TLS"] = values["MAIL_USE_TLS"].lower() in ("1", "true", "yes")
+    return values
+
+
+def _secret_key(instance: Path) -> str:
+    """A per-installation secret kept in instance/ (never in the repo), made on first run."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: Mapping[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app: defaults, then environment variables, then `config` (tests)."""
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        static_folder="surveys/static",
+        template_folder="surveys/templates",
+    )
+    instance = Path(app.instance_path)
+    app.config.update(_defaults(instance))
+    app.config.update(_from_env(os.environ))
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
+
+    app.extensions["instruments"] = init_library(app.config)  # refuse broken definitions now
+    db.init_app(app)
+    security.init_app(app)
+    i18n.init_app(app)
+    login_manager.init_app(app)
+
+    from reports import views as report_views
+    from surveys import cli as survey_cli
+    from surveys import patient_views, staff_views
+
+    app.register_blueprint(patient_views.bp)
+    app.register_blueprint(staff_views.bp)
+    app.register_blueprint(report_views.bp)
+    survey_cli.register(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return jsonify(status="error", database="unavailable"), 503
+        return jsonify(status="ok", database="ok")
+
+    return app

@@ -1,0 +1,109 @@
+"""Command-line entry points of the collection side (`flask --app app ...`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from surveys import migrate
+from surveys.db import db
+from surveys.models import ROLES, Study
+from surveys.patients import DIAGNOSES, EnrollmentError, enroll_patient
+from surveys.staff import AccountError, create_user
+
+db_cli = AppGroup("db", help="Database schema.")
+users_cli = AppGroup("users", help="Staff accounts.")
+patients_cli = AppGroup("patients", help="Patients and their personal links.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Bring the database schema up to date (Alembic)."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database at revision {revision}.")
+
+
+@click.command("demo")
+@click.option("--patients", "n_patients", default=200, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--seed", default=2026, show_default=True, type=int)
+def demo_command(n_patients: int, seed: int) -> None:
+    """Schema up to date, the DEMO study, demo logins and a synthetic cohort (idempotent)."""
+    from surveys.demo import load_demo
+    from surveys.library import instruments
+
+    migrate.upgrade(current_app.config["DATABASE_URL"])
+    summary = load_demo(db.session, n_patients=n_patients, seed=seed, library=instruments(),
+                        secret=current_app.config["SECRET_KEY"], base_url=current_app.config["BASE_URL"],
+                        progress=lambda text: click.echo(text, err=True))
+    db.session.commit()
+    click.echo(summary)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--study", "studies", multiple=True, help="Study code (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a staff account."""
+    from surveys.audit import record
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    found = {s.code: s for s in db.session.scalars(select(Study).where(Study.code.in_(studies)))}
+    missing = [code for code in studies if code not in found]
+    if missing:
+        raise click.ClickException(f"No study with code {', '.join(missing)}.")
+    try:
+        user = create_user(db.session, email, password, role, found.values())
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    record(db.session, "cli", "user.create", entity="staff_user", entity_id=user.id,
+           details={"email": user.email, "role": role, "studies": sorted(found)})
+    db.session.commit()
+    click.echo(f"Created {role} {user.email}.")
+
+
+@patients_cli.command("enroll")
+@click.argument("study_code")
+@click.argument("patient_codes", nargs=-1, required=True)
+@click.option("--sex", type=click.Choice(["female", "male", "other"]))
+@click.option("--birth-year", type=int)
+@click.option("--diagnosis", type=click.Choice(DIAGNOSES))
+@click.option("--prior-treatment", "prior", multiple=True)
+@click.option("--email")
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True)
+def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | None, birth_year: int | None,
+                    diagnosis: str | None, prior: tuple[str, ...], email: str | None, language: str) -> None:
+    """Enroll patients and print each one's personal link."""
+    from surveys.links import patient_url
+
+    study = db.session.scalar(select(Study).where(Study.code == study_code))
+    if study is None:
+        raise click.ClickException(f"No study with code {study_code}.")
+    lines = []
+    try:
+        for code in patient_codes:
+            _patient, token = enroll_patient(
+                db.session, study, code, actor="cli", sex=sex, birth_year=birth_year,
+                diagnosis=diagnosis, prior_treatments=prior, email=email, language=language,
+            )
+            lines.append(f"{code}\t{patient_url(current_app.config['BASE_URL'], token)}")
+    except EnrollmentError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nobody was enrolled.") from exc
+    db.session.commit()
+    click.echo("\n".join(lines))
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    for command in (db_cli, demo_command, users_cli, patients_cli):
+        app.cli.add_command(command)

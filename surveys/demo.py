@@ -1,0 +1,383 @@
+"""A synthetic demo cohort: believable before/after trajectories, side effects and gaps.
+
+Every patient is generated from its own random stream, seeded by the demo seed and its code,
+so a run is reproducible for a seed (relative to today) and adding patients never changes the
+ones already there. Rows are written with bulk inserts in chunks, so 10,000 patients load in
+minutes, not hours. Nothing here is real patient data.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from instruments import Instrument, score, visible_items
+from instruments.alerts import AlertContext, evaluate_alerts
+from surveys.audit import record
+from surveys.db import utcnow
+from surveys.links import hash_token, patient_url
+from surveys.models import Alert, Answer, Patient, PatientLink, Response, Score, StaffUser, Study, TreatmentSession
+from surveys.patients import study_protocol
+from surveys.protocol import Protocol
+from surveys.schedule import Anchors, Window, compute_schedule
+from surveys.staff import create_user
+from surveys.studies import create_study
+
+STUDY_CODE = "DEMO"
+DEMO_USERS = (
+    ("admin@demo.test", "admin", "demo-admin-Hair-2026"),
+    ("coordinator@demo.test", "coordinator", "demo-coordinator-Hair-2026"),
+    ("clinician@demo.test", "clinician", "demo-clinician-Hair-2026"),
+)
+FORMULATIONS = (
+    "vitamins + hyaluronic acid",
+    "dutasteride 0.01% + vitamins",
+    "growth factors + peptides",
+    "minoxidil-free vasodilator cocktail",
+)
+PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level laser")
+SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
+RED_FLAGS = ("rf_breathing", "rf_angioedema", "rf_hives", "rf_faint", "rf_fever", "rf_pus",
+             "rf_nodules", "rf_skin_damage", "rf_hair_patch", "rf_severe_headache")
+COMPLETION = {"T0": 0.95, "S": 0.85, "W8": 0.8, "EOT": 0.75, "M6": 0.62, "M12": 0.5}
+PROGRESS = {"W8": 0.55, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
+OTHER_TEXTS = ("Slight tingling for an hour afterwards.", "Scalp felt tight that evening.",
+               "Un peu de picotements le soir.", "Small scab near the crown.")
+CHUNK = 400
+
+
+def _batched(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def demo_token(secret: str, code: str) -> str:
+    """A demo patient's link token: stable across runs of one installation, secret-derived."""
+    digest = hmac.new(secret.encode(), f"demo-link:{code}".encode(), hashlib.sha256).digest()[:24]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass
+class Plan:
+    """What one synthetic patient looks like and does."""
+
+    code: str
+    rng: random.Random
+    enrolled_at: datetime
+    session_days: list[date]
+    responder_effect: float
+    baseline: dict[str, float]
+    dropout_after: str | None = None
+    formulation: str = FORMULATIONS[0]
+    answered: set[str] | None = None  # showcase patients: exactly these timepoints
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class CohortWriter:
+    """Builds rows for a chunk of patients and writes them with bulk inserts."""
+
+    def __init__(self, session: Session, study: Study, protocol: Protocol, library: dict[str, Instrument],
+                 secret: str, now: datetime) -> None:
+        self.session, self.study, self.protocol, self.library = session, study, protocol, library
+        self.secret, self.now = secret, now
+        self.counts = {"patients": 0, "responses": 0, "answers": 0, "alerts": 0}
+
+    def write(self, plans: list[Plan]) -> None:
+        """Insert the patients of the plans with their links, sessions, responses and alerts."""
+        s = self.session
+        patient_ids = list(s.scalars(insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
+                                     [p.data for p in plans]))
+        links, sessions = [], []
+        for plan, pid in zip(plans, patient_ids, strict=True):
+            links.append({"patient_id": pid, "token_hash": hash_token(demo_token(self.secret, plan.code)),
+                          "created_at": plan.enrolled_at})
+            formulation = plan.formulation
+            for number, day in enumerate(plan.session_days, start=1):
+                sessions.append({"patient_id": pid, "number": number, "date": day, "agents": formulation,
+                                 "notes": ""})
+        s.execute(insert(PatientLink), links)
+        session_ids = list(s.scalars(
+            insert(TreatmentSession).returning(TreatmentSession.id, sort_by_parameter_order=True), sessions
+        )) if sessions else []
+        session_lookup = {(row["patient_id"], row["number"]): sid for row, sid in zip(sessions, session_ids, strict=True)}
+        responses, answer_sets, extras = [], [], []
+        for plan, pid in zip(plans, patient_ids, strict=True):
+            for response, answers, extra in self._responses(plan, pid, session_lookup):
+                responses.append(response)
+                answer_sets.append(answers)
+                extras.append(extra)
+        if not responses:
+            self.counts["patients"] += len(plans)
+            return
+        response_ids = list(s.scalars(insert(Response).returning(Response.id, sort_by_parameter_order=True), responses))
+        answer_rows, score_rows, alert_rows = [], [], []
+        for rid, response, answers, extra in zip(response_ids, responses, answer_sets, extras, strict=True):
+            for item_id, value in answers.items():
+                answer_rows.append({"response_id": rid, "item_id": item_id,
+                                    "code": None if isinstance(value, str) else value,
+                                    "text": value if isinstance(value, str) else None,
+                                    "answered_at": response["submitted_at"]})
+            for scale, value, band, version in extra["scores"]:
+                score_rows.append({"response_id": rid, "scale": scale, "value": value, "band": band,
+                                   "scoring_version": version})
+            if extra["alert"] is not None:
+                alert_rows.append({"response_id": rid, **extra["alert"]})
+        for batch in _batched(answer_rows, 20_000):
+            s.execute(insert(Answer), batch)
+        for batch in _batched(score_rows, 20_000):
+            s.execute(insert(Score), batch)
+        if alert_rows:
+            s.execute(insert(Alert), alert_rows)
+        self.counts["patients"] += len(plans)
+        self.counts["responses"] += len(responses)
+        self.counts["answers"] += len(answer_rows)
+        self.counts["alerts"] += len(alert_rows)
+
+    def _responses(self, plan: Plan, pid: int, session_lookup: dict[tuple[int, int], int]) -> Iterator[tuple]:
+        anchors = Anchors(plan.enrolled_at, tuple(enumerate(plan.session_days, start=1)))
+        windows = compute_schedule(self.protocol, anchors, self.now)
+        previous_grades: dict[str, int] | None = None
+        dropped = False
+        for window in windows:
+            kind = window.definition.id
+            if plan.dropout_after and kind == plan.dropout_after:
+                dropped = True
+            answered_at = self._answer_time(plan, window, dropped)
+            if answered_at is None:
+                if window.session_number is not None:
+                    previous_grades = None
+                continue
+            session_id = session_lookup.get((pid, window.session_number)) if window.session_number else None
+            for entry in window.instruments:
+                inst = self.library[entry.instrument]
+                answers = self._answers(plan, inst, kind, entry.section)
+                result = score(inst, answers)
+                context = None
+                if session_id is not None:
+                    start = datetime.combine(plan.session_days[window.session_number - 1], time(), timezone.utc)
+                    context = AlertContext(hours_since_session=(answered_at - start).total_seconds() / 3600,
+                                           previous_grades=previous_grades, scores=result.scores)
+                else:
+                    context = AlertContext(hours_since_session=None, previous_grades=None, scores=result.scores)
+                level = evaluate_alerts(inst, answers, context)
+                alert = None
+                if level.level >= 1:
+                    acknowledged = answered_at < self.now - timedelta(days=10)
+                    alert = {"study_id": self.study.id, "patient_id": pid, "level": level.level,
+                             "reasons": list(level.reasons), "created_at": answered_at,
+                             "acknowledged_at": answered_at + timedelta(hours=plan.rng.randint(1, 30))
+                             if acknowledged else None,
+                             "action_taken": "Phoned the patient; advice given (synthetic demo)."
+                             if acknowledged else None}
+                if entry.instrument == "pirc" and window.session_number:
+                    previous_grades = {k.removesuffix("_grade"): int(v) for k, v in result.scores.items()
+                                       if k.endswith("_grade") and v is not None}
+                yield (
+                    {"patient_id": pid, "session_id": session_id, "timepoint": window.timepoint,
+                     "instrument_id": inst.id, "instrument_version": inst.version,
+                     "language": plan.data["language"], "status": "submitted",
+                     "started_at": answered_at - timedelta(minutes=plan.rng.randint(2, 9)),
+                     "submitted_at": answered_at, "score_status": result.status, "flags": list(result.flags)},
+                    answers,
+                    {"scores": [(k, None if v is None else float(v), result.bands.get(k), result.scoring_version)
+                                for k, v in result.scores.items()], "alert": alert},
+                )
+
+    def _answer_time(self, plan: Plan, window: Window, dropped: bool) -> datetime | None:
+        rng = plan.rng
+        if window.opens_at is None or window.state in ("upcoming", "not_scheduled"):
+            return None
+        if plan.answered is not None:
+            if window.timepoint not in plan.answered:
+                return None
+        elif dropped or rng.random() > COMPLETION[window.definition.id] * (0.5 if window.answerable else 1):
+            return None
+        end = min(x for x in (window.closes_at, self.now) if x is not None)
+        span = max((end - window.opens_at).total_seconds(), 3600)
+        return window.opens_at + timedelta(seconds=min(rng.expovariate(1 / (2 * 86400)), span * 0.95))
+
+    def _answers(self, plan: Plan, inst: Instrument, kind: str, section: str | None) -> dict[str, Any]:
+        rng, base, effect = plan.rng, plan.baseline, plan.responder_effect
+        progress = PROGRESS.get(kind, 0.0) if kind != "T0" else 0.0
+        gain = effect * progress
+        answers: dict[str, Any] = {}
+        if inst.id == "who5":
+            percent = base["who5"] + 14 * gain + rng.gauss(0, 6)
+            for i in range(1, 6):
+                answers[f"who5_{i}"] = _clip(round(percent / 20 + rng.gauss(0, 0.7)), 0, 5)
+        elif inst.id == "rses":
+            level = (base["rses"] + 4 * gain + rng.gauss(0, 1.5)) / 10
+            for i in range(1, 11):
+                reverse = i in (2, 5, 6, 8, 9)
+                value = _clip(round((3 - level if reverse else level) + rng.gauss(0, 0.55)), 0, 3)
+                if rng.random() > 0.015:  # now and then an item is skipped
+                    answers[f"rses_{i}"] = value
+        elif inst.id == "hair_status":
+            answers["hair_severity"] = _clip(round(base["severity"] - 2.6 * gain + rng.gauss(0, 0.8)), 0, 10)
+            answers["hair_bother"] = _clip(round(base["bother"] - 3.2 * gain + rng.gauss(0, 1)), 0, 10)
+            answers["shedding"] = _clip(round(base["shedding"] - 1.5 * gain + rng.gauss(0, 0.6)), 0, 4)
+        elif inst.id == "hair_stage":
+            pattern = 2 if plan.data["sex"] == "female" else 1
+            answers["pattern"] = pattern
+            answers["norwood" if pattern == 1 else "sinclair"] = (
+                _clip(round(rng.gauss(4.5, 2)), 1, 12) if pattern == 1 else _clip(round(rng.gauss(2.2, 0.9)), 1, 5)
+            )
+        elif inst.id == "hair_change":
+            for item in ("amount", "shedding", "appearance"):
+                answers[item] = _clip(round(2.1 * gain + rng.gauss(0, 0.7)), -3, 3)
+        elif inst.id == "pgic":
+            answers["pgic"] = _clip(round(4.2 - 2.6 * gain + rng.gauss(0, 0.6)), 1, 7)
+        elif inst.id == "satisfaction":
+            sat = _clip(round(4 + 4.5 * gain + rng.gauss(0, 1.2)), 0, 10)
+            answers["satisfaction"] = sat
+            for item in ("would_repeat", "would_recommend"):
+                answers[item] = _choice_code(inst, item, "yes" if sat >= 7 else "not sure" if sat >= 5 else "no")
+        elif inst.id == "pirc":
+            answers = self._pirc(rng, section)
+        return {k: v for k, v in answers.items() if k in {i.id for i in visible_items(inst, answers)}}
+
+    def _pirc(self, rng: random.Random, section: str | None) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+        if section in (None, "local"):
+            for symptom, probability in SYMPTOMS.items():
+                present = int(rng.random() < probability)
+                answers[f"{symptom}_present"] = present
+                if present:
+                    worst = rng.choices((1, 2, 3, 4), weights=(62, 29, 8, 1))[0]
+                    answers[f"{symptom}_worst"] = worst
+                    answers[f"{symptom}_now"] = int(rng.random() < (0.08 + 0.1 * worst))
+                    answers[f"{symptom}_interference"] = _clip(worst - 2 + rng.choice((-1, 0, 0, 1)), 0, 4)
+            if rng.random() < 0.04:
+                answers["other"] = rng.choice(OTHER_TEXTS)
+        if section in (None, "red_flags"):
+            for flag in RED_FLAGS:
+                rate = 0.0008 if flag in ("rf_breathing", "rf_faint", "rf_angioedema") else 0.004
+                answers[flag] = int(rng.random() < rate)
+                if answers[flag]:
+                    answers[f"{flag}_now"] = int(rng.random() < 0.3)
+        return answers
+
+
+def _clip(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _choice_code(inst: Instrument, item_id: str, english_label: str) -> int:
+    item = inst.item(item_id)
+    for option in item.options:
+        if option.labels["en"].strip().lower().startswith(english_label):
+            return option.code
+    raise ValueError(f"{inst.id}.{item_id} has no option '{english_label}'")
+
+
+def _plan(code: str, seed: int, today: date, now: datetime) -> Plan:
+    rng = random.Random(f"{seed}:{code}")
+    sex = "female" if rng.random() < 0.45 else "male"
+    if sex == "female":
+        diagnosis = rng.choices(("female_pattern_hair_loss", "telogen_effluvium", "alopecia_areata", "other"),
+                                weights=(62, 28, 5, 5))[0]
+    else:
+        diagnosis = rng.choices(("androgenetic_alopecia", "telogen_effluvium", "other"), weights=(86, 9, 5))[0]
+    enrolled_day = today - timedelta(days=rng.randint(0, 480))
+    enrolled_at = datetime.combine(enrolled_day, time(rng.randint(8, 17), rng.randint(0, 59)), timezone.utc)
+    first = enrolled_day + timedelta(days=rng.randint(3, 14))
+    planned = rng.choices((3, 4, 5, 6), weights=(15, 55, 20, 10))[0]
+    dropout = rng.choices((None, "W8", "EOT", "M6", "M12"), weights=(70, 8, 8, 7, 7))[0]
+    days = []
+    for n in range(planned):
+        day = first + timedelta(days=28 * n + (rng.randint(-4, 4) if n else 0))
+        if day > today or (dropout == "W8" and n >= 2):
+            break
+        days.append(day)
+    responder = rng.random() < 0.5
+    plan = Plan(
+        code=code, rng=rng, enrolled_at=enrolled_at, session_days=days,
+        responder_effect=rng.gauss(1.0, 0.3) if responder else rng.gauss(0.12, 0.25),
+        baseline={"who5": _clip(round(rng.gauss(50, 17)), 4, 100), "rses": rng.gauss(18, 5),
+                  "severity": rng.gauss(6.2, 1.5), "bother": rng.gauss(7, 1.8), "shedding": rng.gauss(3.2, 0.6)},
+        dropout_after=dropout,
+    )
+    plan.data = {
+        "code": code, "sex": sex, "birth_year": today.year - rng.randint(19, 66), "diagnosis": diagnosis,
+        "prior_treatments": rng.sample(PRIOR, rng.choice((0, 0, 1, 1, 2))),
+        "language": "fr" if rng.random() < 0.4 else "en", "status": "active",
+        "enrolled_at": enrolled_at, "created_at": enrolled_at,
+    }
+    plan.formulation = rng.choice(FORMULATIONS)
+    return plan
+
+
+def _showcase(seed: int, today: date, now: datetime) -> list[Plan]:
+    """Three patients at telling moments, for trying the patient side by hand."""
+    plans = []
+    for code, enrolled_ago, sessions_ago, answered in (
+        ("DEMO-NEW", 1, (), set()),
+        ("DEMO-SESSION", 20, (2,), {"T0"}),
+        ("DEMO-FOLLOWUP", 130, (112, 84, 56, 28), {"T0", "S1", "S2", "S3", "S4", "W8"}),
+    ):
+        plan = _plan(code, seed, today, now)
+        plan.enrolled_at = datetime.combine(today - timedelta(days=enrolled_ago), time(9), timezone.utc)
+        plan.session_days = [today - timedelta(days=d) for d in sessions_ago]
+        plan.dropout_after, plan.answered = None, answered
+        plan.data.update(enrolled_at=plan.enrolled_at, created_at=plan.enrolled_at, language="en")
+        plans.append(plan)
+    return plans
+
+
+def load_demo(
+    session: Session,
+    *,
+    n_patients: int,
+    seed: int,
+    secret: str,
+    base_url: str,
+    library: dict[str, Instrument],
+    progress: Callable[[str], None] = lambda _text: None,
+    now: datetime | None = None,
+) -> str:
+    """Create (or complete) the demo study; returns a summary with logins and a few links."""
+    now = now or utcnow()
+    today = now.date()
+    study = session.scalar(select(Study).where(Study.code == STUDY_CODE))
+    if study is None:
+        study = create_study(session, STUDY_CODE, "Scalp mesotherapy demo (synthetic data)", library,
+                             actor="demo", contact="Demo clinic, +33 1 00 00 00 00 (fictional)",
+                             emergency_number="112", oncall_email="oncall@demo.test")
+    for email, role, password in DEMO_USERS:
+        if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
+            create_user(session, email, password, role, [study])
+    protocol = study_protocol(study)
+    existing = set(session.scalars(select(Patient.code).where(Patient.study_id == study.id)))
+    plans = [p for p in _showcase(seed, today, now) if p.code not in existing]
+    wanted = [f"DEMO-{i:05d}" for i in range(1, n_patients + 1)]
+    writer = CohortWriter(session, study, protocol, library, secret, now)
+    todo = plans + [_plan(code, seed, today, now) for code in wanted if code not in existing]
+    for batch in _batched(todo, CHUNK):
+        for plan in batch:
+            plan.data["study_id"] = study.id
+        writer.write(batch)
+        session.flush()
+        progress(f"demo: {writer.counts['patients']}/{len(todo)} patients written")
+    if todo:
+        record(session, "demo", "demo.load", entity="study", entity_id=study.id, study_id=study.id,
+               details={"seed": seed, **writer.counts})
+    total = session.scalar(select(func.count(Patient.id)).where(Patient.study_id == study.id))
+    lines = [f"Demo study {STUDY_CODE}: {total} patients ({writer.counts['patients']} added now).",
+             "Staff logins (demo only, never use in production):"]
+    lines += [f"  {role:<12} {email}  password: {password}" for email, role, password in DEMO_USERS]
+    lines.append("Patient links:")
+    for code in ("DEMO-NEW", "DEMO-SESSION", "DEMO-FOLLOWUP"):
+        lines.append(f"  {code:<14} {patient_url(base_url, demo_token(secret, code))}")
+    return "\n".join(lines)
+

@@ -1,0 +1,55 @@
+"""Personal patient links: random tokens, stored only as hashes, revocable and re-issuable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from surveys.db import utcnow
+from surveys.models import Patient, PatientLink
+
+TOKEN_BYTES = 24  # 192 bits of randomness, above the 128-bit floor
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored (the token itself never is)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_link(session: Session, patient: Patient) -> str:
+    """Revoke the patient's live links and issue a new one; returns the token (shown once)."""
+    now = utcnow()
+    session.execute(
+        update(PatientLink)
+        .where(PatientLink.patient_id == patient.id, PatientLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(PatientLink(patient_id=patient.id, token_hash=hash_token(token), created_at=now))
+    session.flush()
+    return token
+
+
+def revoke_links(session: Session, patient: Patient) -> int:
+    """Revoke every live link of a patient; returns how many were revoked."""
+    result = session.execute(
+        update(PatientLink)
+        .where(PatientLink.patient_id == patient.id, PatientLink.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def find_link(session: Session, token: str) -> PatientLink | None:
+    """The link a token opens (revoked or not), or None for an unknown token."""
+    if not token or len(token) > 128:
+        return None
+    return session.scalar(select(PatientLink).where(PatientLink.token_hash == hash_token(token)))
+
+
+def patient_url(base_url: str, token: str) -> str:
+    """The full personal URL for a token."""
+    return f"{base_url.rstrip('/')}/p/{token}"

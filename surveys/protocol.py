@@ -1,0 +1,195 @@
+"""Study protocols as data: load and validate a protocol file into frozen dataclasses.
+
+Pure: no Flask, no database. A protocol names its timepoints, the anchor date each is counted
+from, the window offsets and the instruments asked at each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+PROTOCOL_DIR = Path(__file__).parent / "protocols"
+DEFAULT_PROTOCOL = PROTOCOL_DIR / "scalp_mesotherapy.json"
+ANCHORS = ("enrollment", "first_session", "each_session", "last_session")
+_OFFSET_KEYS = ("opens", "due", "overdue", "closes")
+_TIMEPOINT_KEYS = {
+    "id", "label", "anchor", "open_from_enrollment", "close_at_next_session", "instruments",
+    *_OFFSET_KEYS,
+}
+
+
+class ProtocolError(ValueError):
+    """A protocol file that cannot be used, with the place and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolInstrument:
+    """An instrument asked at a timepoint, optionally one section of it, for a limited time."""
+
+    instrument: str
+    section: str | None = None
+    until_days_after_last_session: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timepoint:
+    """A questionnaire window defined by offsets from an anchor date."""
+
+    id: str
+    label: Mapping[str, str]
+    anchor: str
+    opens: timedelta
+    due: timedelta
+    overdue: timedelta
+    closes: timedelta
+    instruments: tuple[ProtocolInstrument, ...]
+    open_from_enrollment: bool = False
+    close_at_next_session: bool = False
+
+    def label_for(self, lang: str, session_number: int | None = None) -> str:
+        """The timepoint's label in a language, with the session number filled in."""
+        text = self.label.get(lang) or self.label["en"]
+        return text.replace("{n}", str(session_number)) if session_number else text
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """A validated study protocol."""
+
+    id: str
+    version: str
+    title: Mapping[str, str]
+    timepoints: tuple[Timepoint, ...]
+    planned_sessions: int
+    session_interval_days: int
+
+    def timepoint(self, timepoint_id: str) -> Timepoint:
+        """The timepoint definition for an id; session windows `S3` map to the `S` definition."""
+        for tp in self.timepoints:
+            if tp.id == timepoint_id:
+                return tp
+            if tp.anchor == "each_session" and session_number(timepoint_id, tp.id) is not None:
+                return tp
+        raise KeyError(timepoint_id)
+
+
+def session_number(timepoint_id: str, prefix: str = "S") -> int | None:
+    """The session number of a per-session timepoint id like `S3`, or None."""
+    rest = timepoint_id[len(prefix):] if timepoint_id.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() and not rest.startswith("0") else None
+
+
+def _offset(where: str, raw: Any) -> timedelta:
+    if not isinstance(raw, dict) or not raw or set(raw) - {"days", "hours"}:
+        raise ProtocolError(f"{where}: an offset is an object with 'days' and/or 'hours'")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw.values()):
+        raise ProtocolError(f"{where}: offset values must be whole numbers")
+    return timedelta(days=raw.get("days", 0), hours=raw.get("hours", 0))
+
+
+def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None) -> ProtocolInstrument:
+    if isinstance(raw, str):
+        raw = {"instrument": raw}
+    if not isinstance(raw, dict) or set(raw) - {"instrument", "section", "until_days_after_last_session"}:
+        raise ProtocolError(f"{where}: an instrument is an id or an object with 'instrument'")
+    entry = ProtocolInstrument(
+        instrument=raw.get("instrument", ""),
+        section=raw.get("section"),
+        until_days_after_last_session=raw.get("until_days_after_last_session"),
+    )
+    if known is not None:
+        if entry.instrument not in known:
+            raise ProtocolError(f"{where}: unknown instrument '{entry.instrument}'")
+        if entry.section is not None and entry.section not in known[entry.instrument]:
+            raise ProtocolError(
+                f"{where}: instrument '{entry.instrument}' has no section '{entry.section}'"
+            )
+    return entry
+
+
+def parse_protocol(
+    data: Any, *, source: str = "protocol", known_instruments: Mapping[str, frozenset[str]] | None = None
+) -> Protocol:
+    """Validate raw protocol data; `known_instruments` maps instrument ids to their sections."""
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{source}: the protocol must be a JSON object")
+    missing = {"id", "version", "title", "timepoints"} - set(data)
+    if missing:
+        raise ProtocolError(f"{source}: missing {', '.join(sorted(missing))}")
+    unknown = set(data) - {"id", "version", "title", "timepoints", "planned_sessions", "session_interval_days"}
+    if unknown:
+        raise ProtocolError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+    if not isinstance(data["timepoints"], list) or not data["timepoints"]:
+        raise ProtocolError(f"{source}: 'timepoints' must be a non-empty list")
+    timepoints: list[Timepoint] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data["timepoints"]):
+        where = f"{source}: timepoint {raw.get('id', index) if isinstance(raw, dict) else index}"
+        if not isinstance(raw, dict):
+            raise ProtocolError(f"{where}: must be an object")
+        if set(raw) - _TIMEPOINT_KEYS:
+            raise ProtocolError(f"{where}: unknown key(s) {', '.join(sorted(set(raw) - _TIMEPOINT_KEYS))}")
+        tp_id = raw.get("id")
+        if not isinstance(tp_id, str) or not tp_id.isalnum() or len(tp_id) > 16:
+            raise ProtocolError(f"{where}: 'id' must be letters and digits, at most 16")
+        if tp_id in seen:
+            raise ProtocolError(f"{where}: duplicate timepoint id")
+        seen.add(tp_id)
+        if raw.get("anchor") not in ANCHORS:
+            raise ProtocolError(f"{where}: 'anchor' must be one of {', '.join(ANCHORS)}")
+        label = raw.get("label")
+        if not isinstance(label, dict) or "en" not in label:
+            raise ProtocolError(f"{where}: 'label' needs at least an English text")
+        offsets = [_offset(f"{where} {key}", raw.get(key)) for key in _OFFSET_KEYS]
+        if offsets != sorted(offsets):
+            raise ProtocolError(f"{where}: offsets must run opens <= due <= overdue <= closes")
+        instruments = raw.get("instruments")
+        if not isinstance(instruments, list) or not instruments:
+            raise ProtocolError(f"{where}: 'instruments' must be a non-empty list")
+        timepoints.append(
+            Timepoint(
+                id=tp_id,
+                label=dict(label),
+                anchor=raw["anchor"],
+                opens=offsets[0],
+                due=offsets[1],
+                overdue=offsets[2],
+                closes=offsets[3],
+                instruments=tuple(_instrument(where, i, known_instruments) for i in instruments),
+                open_from_enrollment=bool(raw.get("open_from_enrollment", False)),
+                close_at_next_session=bool(raw.get("close_at_next_session", False)),
+            )
+        )
+    return Protocol(
+        id=str(data["id"]),
+        version=str(data["version"]),
+        title=dict(data["title"]),
+        timepoints=tuple(timepoints),
+        planned_sessions=int(data.get("planned_sessions", 4)),
+        session_interval_days=int(data.get("session_interval_days", 28)),
+    )
+
+
+def load_protocol(
+    path: str | Path = DEFAULT_PROTOCOL, known_instruments: Mapping[str, frozenset[str]] | None = None
+) -> tuple[Protocol, dict[str, Any]]:
+    """Read and validate a protocol file; returns the protocol and its raw data (for storage)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"{path.name}: cannot read: {exc}") from exc
+    return parse_protocol(data, source=path.name, known_instruments=known_instruments), data
+
+
+def instrument_sections(library: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """Map each instrument id of a library to the sections its items declare."""
+    return {
+        iid: frozenset(item.section for item in inst.items if item.section) for iid, inst in library.items()
+    }
+

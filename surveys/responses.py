@@ -1,0 +1,188 @@
+"""Storing answers, scores and safety alerts: one response per patient, timepoint and instrument."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from instruments import Instrument, score, validate_answers
+from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
+from surveys.db import utcnow
+from surveys.models import Alert, Answer, Patient, Response, Score, TreatmentSession
+
+
+class ResponseClosed(ValueError):
+    """The response was already submitted and cannot change."""
+
+
+def start_response(
+    session: Session,
+    patient: Patient,
+    timepoint: str,
+    instrument: Instrument,
+    language: str,
+    treatment_session: TreatmentSession | None = None,
+) -> Response:
+    """The patient's response for this timepoint and instrument, created on first use."""
+    query = select(Response).where(
+        Response.patient_id == patient.id,
+        Response.timepoint == timepoint,
+        Response.instrument_id == instrument.id,
+    )
+    existing = session.scalar(query)
+    if existing is not None:
+        return existing
+    response = Response(
+        patient_id=patient.id, timepoint=timepoint, instrument_id=instrument.id,
+        instrument_version=instrument.version, language=language,
+        session_id=treatment_session.id if treatment_session else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(response)
+    except IntegrityError:  # a concurrent request created it first: use theirs
+        found = session.scalar(query)
+        if found is None:
+            raise
+        return found
+    return response
+
+
+def current_answers(session: Session, response: Response) -> dict[str, int | str | None]:
+    """The stored answers of a response, by item id."""
+    rows = session.execute(
+        select(Answer.item_id, Answer.code, Answer.text).where(Answer.response_id == response.id)
+    )
+    return {item: (text if text is not None else code) for item, code, text in rows}
+
+
+def save_answers(
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object]
+) -> dict[str, int | str | None]:
+    """Validate and upsert some answers of an open response; returns all answers after saving.
+
+    Raises `instruments.AnswerError` for an unknown item, a bad code or an answer to an item that
+    the other answers hide; nothing is stored then. Re-sending the same answers changes nothing.
+    """
+    if response.status == "submitted":
+        raise ResponseClosed("This questionnaire was already submitted.")
+    merged = current_answers(session, response)
+    merged.update(dict(answers))
+    cleaned = validate_answers(instrument, merged)
+    now = utcnow()
+    stored = {a.item_id: a for a in session.scalars(select(Answer).where(Answer.response_id == response.id))}
+    for item_id, value in cleaned.items():
+        code, text = (None, value) if isinstance(value, str) else (value, None)
+        row = stored.get(item_id)
+        if row is None:
+            if value is None:
+                continue
+            session.add(Answer(response_id=response.id, item_id=item_id, code=code, text=text, answered_at=now))
+        elif (row.code, row.text) != (code, text):
+            row.code, row.text, row.answered_at = code, text, now
+    # Answers to items that became hidden (a "yes" changed to "no") are dropped, not kept stale.
+    hidden = [i for i, v in cleaned.items() if v is None and i in stored]
+    if hidden:
+        session.execute(delete(Answer).where(Answer.response_id == response.id, Answer.item_id.in_(hidden)))
+    session.flush()
+    return {k: v for k, v in cleaned.items() if v is not None}
+
+
+def store_scores(session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object]) -> None:
+    """(Re)compute and store the response's scores, status and flags with the scoring version."""
+    result = score(instrument, answers)
+    session.execute(delete(Score).where(Score.response_id == response.id))
+    for scale, value in result.scores.items():
+        session.add(
+            Score(
+                response_id=response.id, scale=scale,
+                value=None if value is None else float(value),
+                band=result.bands.get(scale), scoring_version=result.scoring_version,
+            )
+        )
+    response.score_status = result.status
+    response.flags = list(result.flags)
+    session.flush()
+
+
+def alert_context(session: Session, response: Response, now: datetime | None = None) -> AlertContext:
+    """What the alert rules need beyond the answers: time since the session, previous grades."""
+    hours = None
+    previous: dict[str, int] | None = None
+    if response.session_id is not None:
+        treatment = session.get(TreatmentSession, response.session_id)
+        if treatment is not None:
+            start = datetime.combine(treatment.date, datetime.min.time(), tzinfo=timezone.utc)
+            hours = ((now or utcnow()) - start).total_seconds() / 3600
+            previous = _previous_grades(session, response, treatment.number)
+    return AlertContext(hours_since_session=hours, previous_grades=previous, scores=None)
+
+
+def _previous_grades(session: Session, response: Response, number: int) -> dict[str, int] | None:
+    if number <= 1:
+        return None
+    rows = session.execute(
+        select(Score.scale, Score.value)
+        .join(Response, Response.id == Score.response_id)
+        .join(TreatmentSession, TreatmentSession.id == Response.session_id)
+        .where(
+            Response.patient_id == response.patient_id,
+            Response.instrument_id == response.instrument_id,
+            TreatmentSession.number == number - 1,
+            Score.scale.like("%_grade"),
+            Score.value.is_not(None),
+        )
+    )
+    grades = {scale.removesuffix("_grade"): int(value) for scale, value in rows}
+    return grades or None
+
+
+def raise_alert(
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object],
+    context: AlertContext | None = None,
+) -> Alert | None:
+    """Evaluate the alert rules; create the response's alert or raise its level. Never lowers one."""
+    if context is None:
+        context = alert_context(session, response)
+    scores = score(instrument, answers).scores
+    context = AlertContext(
+        hours_since_session=context.hours_since_session,
+        previous_grades=context.previous_grades,
+        scores=scores,
+    )
+    result: AlertResult = evaluate_alerts(instrument, answers, context)
+    if result.level < 1:
+        return None
+    alert = session.scalar(select(Alert).where(Alert.response_id == response.id))
+    patient = response.patient
+    if alert is None:
+        alert = Alert(study_id=patient.study_id, patient_id=patient.id, response_id=response.id,
+                      level=result.level, reasons=list(result.reasons))
+        session.add(alert)
+    elif result.level > alert.level or set(result.reasons) - set(alert.reasons):
+        raised = result.level > alert.level
+        alert.level = max(alert.level, result.level)
+        alert.reasons = sorted(set(alert.reasons) | set(result.reasons))
+        if raised:  # a worse answer re-opens an acknowledged alert
+            alert.acknowledged_at, alert.acknowledged_by_id, alert.action_taken = None, None, None
+    session.flush()
+    return alert
+
+
+def submit_response(
+    session: Session, response: Response, instrument: Instrument, context: AlertContext | None = None
+) -> Response:
+    """Mark a response submitted, score it and evaluate alerts. A re-sent submit is a no-op."""
+    if response.status == "submitted":
+        return response
+    answers = current_answers(session, response)
+    store_scores(session, response, instrument, answers)
+    raise_alert(session, response, instrument, answers, context)
+    response.status = "submitted"
+    response.submitted_at = utcnow()
+    session.flush()
+    return response

@@ -1,0 +1,79 @@
+"""Web security in one place: CSRF, rate limits, security headers and error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def init_app(app: Flask) -> None:
+    """Bind CSRF and the limiter, and install headers and error handlers."""
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def wants_json() -> bool:
+    """True when the client asked for JSON rather than a page."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.path.startswith("/api/")
+
+
+def _http_error(error: HTTPException) -> Any:
+    code = error.code or 500
+    message = error.description or error.name
+    if wants_json():
+        return jsonify(error=error.name, message=message), code
+    return render_template("layouts/error.html", code=code, title=error.name, message=message), code
+
+
+def _database_unavailable(error: OperationalError) -> Any:
+    from surveys.db import db
+
+    db.session.rollback()
+    message = "The database is not available right now. Nothing was saved; please try again."
+    if wants_json():
+        return jsonify(error="Service Unavailable", message=message), 503
+    return (
+        render_template("layouts/error.html", code=503, title="Service unavailable", message=message),
+        503,
+        {"Retry-After": "5"},
+    )

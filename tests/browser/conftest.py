@@ -1,0 +1,123 @@
+"""Browser fixtures: a live server on 127.0.0.1 with its own database, and Debian's chromium.
+
+Chromium is never downloaded: Playwright drives /usr/bin/chromium. Without it the browser tests
+skip, except when BROWSER_TESTS_REQUIRED is set (CI), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import app_config, backends, fresh_database_url
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+
+pytestmark = pytest.mark.browser
+
+
+def _require(condition: bool, why: str) -> None:
+    if condition:
+        return
+    if os.environ.get("BROWSER_TESTS_REQUIRED"):
+        pytest.fail(f"browser tests are required here but {why}")
+    pytest.skip(why)
+
+
+@dataclass
+class LiveServer:
+    """A running app and its base URL; `run` executes code in its app context and commits."""
+
+    app: Flask
+    url: str
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from surveys.db import db
+
+        with self.app.app_context():
+            try:
+                result = fn(*args, **kwargs)
+                db.session.commit()
+                return result
+            finally:
+                db.session.remove()
+
+
+@pytest.fixture(scope="session", params=backends()[:1])
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from app import create_app
+    from surveys.db import db
+
+    directory = tmp_path_factory.mktemp("live")
+    url = fresh_database_url(request.param, directory)
+    app = create_app(app_config(url, WTF_CSRF_ENABLED=True, TESTING=False, MAIL_OUTBOX=str(directory / "outbox")),
+                     instance_path=str(directory / "instance"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = base
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(app, base)
+    server.shutdown()
+    db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    _require(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A phone-sized page with touch; console errors are collected in `page.console_errors`."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desktop(browser: Any) -> Iterator[Any]:
+    """A desktop-sized page; console errors are collected in `page.console_errors`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """Run axe-core in the page; the violations of the given impacts."""
+    _require(AXE.exists(), f"{AXE} is missing (npm ci --prefix tests/browser)")
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["html"] for n in v["nodes"][:3]]}
+        for v in result["violations"] if v["impact"] in impacts
+    ]

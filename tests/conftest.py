@@ -1,0 +1,168 @@
+"""Shared fixtures: an app per database backend, each test inside a rolled-back transaction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from surveys import migrate
+from surveys.db import db, make_engine
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def backends() -> list[str]:
+    """SQLite always; PostgreSQL too when TEST_DATABASE_URL names one."""
+    return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
+
+
+def fresh_database_url(backend: str, directory: Path) -> str:
+    """An empty database of a backend, migrated to head."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'test.sqlite3'}"
+    else:
+        url = os.environ["TEST_DATABASE_URL"]
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session", params=backends())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return fresh_database_url(request.param, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    """The configuration tests run with."""
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "BASE_URL": "http://localhost",
+        "MAIL_SERVER": "",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(engine: Engine, database_url: str, app_overrides: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
+    from app import create_app
+
+    application = create_app(app_config(database_url, MAIL_OUTBOX=str(tmp_path / "outbox"), **app_overrides))
+    connection = engine.connect()
+    outer = connection.begin()
+    db.session.remove()
+    db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    with application.app_context():
+        yield application
+    db.session.remove()
+    outer.rollback()
+    connection.close()
+    db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def library(app: Flask) -> dict[str, Any]:
+    from surveys.library import instruments
+
+    return instruments()
+
+
+@pytest.fixture
+def make_study(app: Flask) -> Callable[..., Any]:
+    from surveys.library import instruments
+    from surveys.studies import create_study
+
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, **kwargs: Any) -> Any:
+        study = create_study(db.session, code or f"ST{next(counter)}", kwargs.pop("name", "Test study"),
+                             instruments(), actor="test", **kwargs)
+        return study
+
+    return make
+
+
+@pytest.fixture
+def make_patient(app: Flask, make_study: Callable[..., Any]) -> Callable[..., Any]:
+    """Enroll a patient; `sessions_days_ago=[30, 2]` records sessions that many days ago."""
+    from surveys.patients import enroll_patient, record_session
+
+    counter = iter(range(1, 10_000))
+
+    def make(study: Any = None, code: str | None = None, *, enrolled_days_ago: int = 30,
+             sessions_days_ago: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        study = study or make_study()
+        enrolled = datetime.now(timezone.utc) - timedelta(days=enrolled_days_ago)
+        patient, token = enroll_patient(db.session, study, code or f"P{next(counter):04d}", actor="test",
+                                        enrolled_at=enrolled, **kwargs)
+        for number, days in enumerate(sessions_days_ago, start=1):
+            record_session(db.session, patient, actor="test", number=number,
+                           day=date.today() - timedelta(days=days))
+        patient.token = token  # handy in tests; not a column
+        return patient
+
+    return make
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., Any]:
+    from surveys.staff import create_user
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "coordinator", studies: tuple[Any, ...] = (), email: str | None = None) -> Any:
+        return create_user(db.session, email or f"user{next(counter)}@clinic.test", TEST_PASSWORD, role, studies)
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[Any], Any]:
+    """Log a staff user in through the real login form."""
+
+    def do(user: Any, password: str = TEST_PASSWORD) -> Any:
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+        return response
+
+    return do

@@ -1,0 +1,137 @@
+"""The schedule: windows computed from anchors, states at a time, re-computed when anchors move."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from surveys.protocol import DEFAULT_PROTOCOL, ProtocolError, load_protocol, parse_protocol, session_number
+from surveys.schedule import Anchors, compute_schedule, window_for, window_state
+
+UTC = timezone.utc
+PROTOCOL, RAW = load_protocol()
+ENROLLED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def at(day: date, hours: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hours)
+
+
+def states(anchors: Anchors, now: datetime, completed: tuple[str, ...] = ()) -> dict[str, str]:
+    return {w.timepoint: w.state for w in compute_schedule(PROTOCOL, anchors, now, completed)}
+
+
+def test_baseline_is_open_from_enrollment_until_a_first_session_is_set() -> None:
+    result = states(Anchors(ENROLLED), ENROLLED + timedelta(hours=1))
+    assert result["T0"] == "open"
+    assert result["W8"] == "not_scheduled"
+    assert not any(tp.startswith("S") for tp in result)
+
+
+def test_baseline_window_hangs_on_the_first_session() -> None:
+    first = date(2026, 2, 10)
+    anchors = Anchors(ENROLLED, ((1, first),))
+    assert states(anchors, at(first - timedelta(days=20)))["T0"] == "upcoming"
+    assert states(anchors, at(first - timedelta(days=14)))["T0"] == "open"
+    assert states(anchors, at(first - timedelta(days=1)))["T0"] == "due"
+    assert states(anchors, at(first, 1))["T0"] == "closed"
+
+
+def test_post_session_checklist_opens_after_24h_due_at_48h_and_closes_at_next_session() -> None:
+    s1, s2 = date(2026, 2, 10), date(2026, 3, 10)
+    anchors = Anchors(ENROLLED, ((1, s1), (2, s2)))
+    assert states(anchors, at(s1, 12))["S1"] == "upcoming"
+    assert states(anchors, at(s1, 24))["S1"] == "open"
+    assert states(anchors, at(s1, 48))["S1"] == "due"
+    assert states(anchors, at(s1, 96))["S1"] == "overdue"
+    assert states(anchors, at(s2))["S1"] == "closed"
+    assert states(anchors, at(s2, 30))["S2"] == "open"
+
+
+def test_next_session_sooner_than_the_window_closes_it_early() -> None:
+    s1, s2 = date(2026, 2, 10), date(2026, 2, 13)
+    windows = compute_schedule(PROTOCOL, Anchors(ENROLLED, ((1, s1), (2, s2))), at(s1, 30))
+    s1_window = window_for(windows, "S1")
+    assert s1_window is not None and s1_window.closes_at == at(s2)
+    assert s1_window.due_at <= s1_window.closes_at
+
+
+def test_moving_the_first_session_moves_every_window_that_hangs_on_it() -> None:
+    now = at(date(2026, 5, 1))
+    before = compute_schedule(PROTOCOL, Anchors(ENROLLED, ((1, date(2026, 2, 10)),)), now)
+    after = compute_schedule(PROTOCOL, Anchors(ENROLLED, ((1, date(2026, 2, 24)),)), now)
+    for tp in ("T0", "W8", "EOT", "M6", "M12"):
+        old, new = window_for(before, tp), window_for(after, tp)
+        assert new.opens_at - old.opens_at == timedelta(days=14), tp
+
+
+def test_week8_states_follow_the_offsets() -> None:
+    first = date(2026, 2, 1)
+    anchors = Anchors(ENROLLED, ((1, first),))
+    assert states(anchors, at(first + timedelta(days=48)))["W8"] == "upcoming"
+    assert states(anchors, at(first + timedelta(days=49)))["W8"] == "open"
+    assert states(anchors, at(first + timedelta(days=56)))["W8"] == "due"
+    assert states(anchors, at(first + timedelta(days=63)))["W8"] == "overdue"
+    assert states(anchors, at(first + timedelta(days=77)))["W8"] == "closed"
+
+
+def test_completed_wins_over_time_states() -> None:
+    first = date(2026, 2, 1)
+    anchors = Anchors(ENROLLED, ((1, first),))
+    assert states(anchors, at(first + timedelta(days=100)), ("W8",))["W8"] == "completed"
+
+
+def test_red_flag_block_only_within_three_months_of_the_last_session() -> None:
+    sessions = tuple((n, date(2026, 2, 1) + timedelta(days=28 * (n - 1))) for n in range(1, 5))
+    windows = compute_schedule(PROTOCOL, Anchors(ENROLLED, sessions), at(date(2027, 3, 1)))
+    eot, m12 = window_for(windows, "EOT"), window_for(windows, "M12")
+    assert any(i.instrument == "pirc" and i.section == "red_flags" for i in eot.instruments)
+    assert not any(i.instrument == "pirc" for i in m12.instruments)
+
+
+@pytest.mark.parametrize(
+    ("now_offset", "expected"),
+    [(-1, "upcoming"), (0, "open"), (2, "due"), (4, "overdue"), (6, "closed")],
+)
+def test_window_state_boundaries(now_offset: int, expected: str) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    day = timedelta(days=1)
+    assert window_state(base + now_offset * day, base, base + 2 * day, base + 4 * day, base + 6 * day) == expected
+
+
+def test_session_numbers_parse_only_real_session_ids() -> None:
+    assert session_number("S3") == 3
+    assert session_number("S12") == 12
+    assert session_number("S") is None
+    assert session_number("S03") is None
+    assert session_number("EOT") is None
+    assert PROTOCOL.timepoint("S7").id == "S"
+
+
+def broken(**changes: object) -> dict:
+    data = json.loads(DEFAULT_PROTOCOL.read_text())
+    data["timepoints"][0].update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"anchor": "moon"}, "anchor"),
+        ({"opens": {"weeks": 2}}, "offset"),
+        ({"due": {"days": -20}}, "opens <= due"),
+        ({"instruments": []}, "instruments"),
+        ({"instruments": ["nope"]}, "unknown instrument 'nope'"),
+        ({"colour": "red"}, "unknown key"),
+        ({"id": "T 0"}, "letters and digits"),
+    ],
+)
+def test_a_broken_protocol_is_refused_with_the_place_and_the_problem(changes: dict, message: str) -> None:
+    known = {name: frozenset({"red_flags", "local"}) for name in
+             ("who5", "rses", "hair_status", "hair_stage", "hair_change", "pgic", "satisfaction", "pirc")}
+    with pytest.raises(ProtocolError) as info:
+        parse_protocol(broken(**changes), source="p.json", known_instruments=known)
+    assert "p.json: timepoint" in str(info.value)
+    assert message in str(info.value)
