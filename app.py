@@ -91,14 +91,16 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     i18n.init_app(app)
     login_manager.init_app(app)
 
+    from reports import cli as report_cli
+    from reports import export_views
     from reports import views as report_views
     from surveys import cli as survey_cli
     from surveys import patient_views, staff_views
 
-    app.register_blueprint(patient_views.bp)
-    app.register_blueprint(staff_views.bp)
-    app.register_blueprint(report_views.bp)
+    for blueprint in (patient_views.bp, staff_views.bp, report_views.bp, export_views.bp):
+        app.register_blueprint(blueprint)
     survey_cli.register(app)
+    report_cli.register(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

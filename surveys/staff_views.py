@@ -18,6 +18,21 @@ from surveys.staff import verify_password
 
 bp = Blueprint("staff", __name__)
 
+# The per-study navigation; endpoints that do not exist (yet) are left out by the layout.
+STAFF_NAV = (
+    ("reports.dashboard", "Dashboard"),
+    ("staff.patients", "Patients"),
+    ("staff.worklist", "Worklist"),
+    ("staff.alerts", "Alerts"),
+    ("exports.index", "Exports"),
+    ("staff.audit_trail", "Audit trail"),
+)
+
+
+@bp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    return {"staff_nav": STAFF_NAV}
+
 
 class LoginForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
