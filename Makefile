@@ -24,8 +24,13 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/python -m compileall -q $(VENV)/lib >/dev/null || true
 	touch $@
 
+# axe-core for the browser accessibility scans, from the npm registry (pinned by the lock file).
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --no-audit --no-fund --silent; \
+	else echo "npm not found: accessibility scans will be skipped"; fi
+
 install: $(VENV)/.runtime translations
-install-dev: $(VENV)/.dev translations
+install-dev: $(VENV)/.dev translations tests/browser/node_modules/.package-lock.json
 
 translations: $(VENV)/.runtime
 	@if ls surveys/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \

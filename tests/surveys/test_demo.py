@@ -1,0 +1,103 @@
+"""The demo cohort: believable, reproducible for a seed, idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+
+from surveys.db import db
+from surveys.demo import load_demo
+from surveys.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
+
+NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+
+
+def run(library, n: int, seed: int = 7) -> str:
+    return load_demo(db.session, n_patients=n, seed=seed, secret="s", base_url="http://x", library=library,
+                     now=NOW)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_demo_creates_study_logins_patients_and_answers(app, library) -> None:
+    summary = run(library, 40)
+    assert db.session.scalar(select(Study.code)) == "DEMO"
+    assert count(StaffUser) == 3
+    assert count(Patient) == 43  # 40 + three showcase patients
+    assert count(Response) > 200 and count(Answer) > 2000 and count(Score) > 500
+    assert "http://x/p/" in summary and "coordinator@demo.test" in summary
+
+
+def test_running_the_demo_twice_adds_nothing(app, library) -> None:
+    run(library, 30)
+    before = (count(Patient), count(Response), count(Answer), count(Alert))
+    summary = run(library, 30)
+    assert (count(Patient), count(Response), count(Answer), count(Alert)) == before
+    assert "0 added now" in summary
+
+
+def test_growing_the_demo_keeps_existing_patients_unchanged(app, library) -> None:
+    run(library, 10)
+    first = db.session.execute(select(Patient.code, Patient.birth_year, Patient.sex).order_by(Patient.code)).all()
+    run(library, 20)
+    again = db.session.execute(
+        select(Patient.code, Patient.birth_year, Patient.sex).where(Patient.code.in_([c for c, *_ in first]))
+        .order_by(Patient.code)
+    ).all()
+    assert again == first
+    assert count(Patient) == 23
+
+
+def test_same_seed_gives_the_same_answers(app, library) -> None:
+    run(library, 15, seed=3)
+    answers = db.session.execute(
+        select(Patient.code, Response.timepoint, Answer.item_id, Answer.code)
+        .join(Response, Response.id == Answer.response_id).join(Patient, Patient.id == Response.patient_id)
+        .order_by(Patient.code, Response.timepoint, Answer.item_id)
+    ).all()
+    db.session.rollback()
+    run(library, 15, seed=3)
+    again = db.session.execute(
+        select(Patient.code, Response.timepoint, Answer.item_id, Answer.code)
+        .join(Response, Response.id == Answer.response_id).join(Patient, Patient.id == Response.patient_id)
+        .order_by(Patient.code, Response.timepoint, Answer.item_id)
+    ).all()
+    assert again == answers
+
+
+def test_the_cohort_improves_on_average_and_has_responders_and_non_responders(app, library) -> None:
+    run(library, 150)
+    rows = db.session.execute(
+        select(Response.patient_id, Response.timepoint, Score.value)
+        .join(Score, Score.response_id == Response.id)
+        .where(Response.instrument_id == "who5", Score.scale == "percent", Score.value.is_not(None))
+    ).all()
+    by_patient: dict[int, dict[str, float]] = {}
+    for pid, tp, value in rows:
+        by_patient.setdefault(pid, {})[tp] = value
+    changes = [v["EOT"] - v["T0"] for v in by_patient.values() if "EOT" in v and "T0" in v]
+    assert len(changes) >= 20
+    assert sum(changes) / len(changes) > 3
+    assert any(c >= 10 for c in changes) and any(c < 10 for c in changes)
+
+
+def test_side_effects_are_mostly_mild_with_a_few_alerts(app, library) -> None:
+    run(library, 150)
+    checklists = db.session.scalar(select(func.count()).select_from(Response).where(Response.instrument_id == "pirc"))
+    alerts = count(Alert)
+    severe = db.session.scalar(select(func.count()).select_from(Alert).where(Alert.level >= 2))
+    assert checklists > 200
+    assert 0 < severe < checklists * 0.15
+    assert alerts > 0
+
+
+def test_some_follow_ups_are_missing(app, library) -> None:
+    run(library, 150)
+    baseline = db.session.scalar(select(func.count()).select_from(Response).where(
+        Response.instrument_id == "who5", Response.timepoint == "T0"))
+    end = db.session.scalar(select(func.count()).select_from(Response).where(
+        Response.instrument_id == "who5", Response.timepoint == "EOT"))
+    assert 0 < end < baseline

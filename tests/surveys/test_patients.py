@@ -1,0 +1,91 @@
+"""Enrollment and session recording: clear refusals, nothing half-stored, schedules follow sessions."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from surveys.db import db
+from surveys.links import find_link, issue_link
+from surveys.models import AuditEvent, Patient, TreatmentSession
+from surveys.patients import EnrollmentError, enroll_patient, patient_schedule, record_session, study_protocol
+
+
+def test_enrolling_issues_a_link_stored_only_as_a_hash(make_study) -> None:
+    study = make_study()
+    patient, token = enroll_patient(db.session, study, "A-001", actor="test", sex="female", birth_year=1980)
+    assert len(token) >= 22  # >= 128 bits in URL-safe base64
+    link = find_link(db.session, token)
+    assert link is not None and link.patient_id == patient.id
+    assert token not in link.token_hash
+
+
+def test_reissuing_a_link_revokes_the_old_one(make_patient) -> None:
+    patient = make_patient()
+    new = issue_link(db.session, patient)
+    assert find_link(db.session, patient.token).revoked_at is not None
+    assert find_link(db.session, new).revoked_at is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"code": "has space"}, "patient code"),
+        ({"code": ""}, "patient code"),
+        ({"sex": "unknown"}, "Sex must be"),
+        ({"birth_year": 1800}, "Birth year"),
+        ({"diagnosis": "baldness"}, "Diagnosis"),
+        ({"language": "de"}, "Language"),
+        ({"email": "not-an-address"}, "e-mail"),
+        ({"prior_treatments": ["x" * 65]}, "Prior treatments"),
+    ],
+)
+def test_bad_enrollment_data_is_refused_with_a_message(make_study, kwargs, message) -> None:
+    study = make_study()
+    code = kwargs.pop("code", "B-1")
+    with pytest.raises(EnrollmentError, match=message):
+        enroll_patient(db.session, study, code, actor="test", **kwargs)
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+def test_a_code_is_unique_within_a_study_but_not_across_studies(make_study) -> None:
+    one, two = make_study(), make_study()
+    enroll_patient(db.session, one, "SAME", actor="test")
+    enroll_patient(db.session, two, "SAME", actor="test")
+    with pytest.raises(EnrollmentError, match="already enrolled"):
+        enroll_patient(db.session, one, "SAME", actor="test")
+
+
+def test_sessions_must_follow_their_numbers(make_patient) -> None:
+    patient = make_patient(enrolled_days_ago=60)
+    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=40))
+    with pytest.raises(EnrollmentError, match="Record session 2"):
+        record_session(db.session, patient, actor="t", number=3, day=date.today() - timedelta(days=5))
+    with pytest.raises(EnrollmentError, match="follow the session numbers"):
+        record_session(db.session, patient, actor="t", number=2, day=date.today() - timedelta(days=50))
+    with pytest.raises(EnrollmentError, match="future"):
+        record_session(db.session, patient, actor="t", number=2, day=date.today() + timedelta(days=1))
+    with pytest.raises(EnrollmentError, match="before the patient's enrollment"):
+        record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=90))
+
+
+def test_moving_a_session_date_moves_the_schedule_and_is_audited(make_patient) -> None:
+    patient = make_patient(enrolled_days_ago=60)
+    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=40))
+    protocol = study_protocol(patient.study)
+    before = {w.timepoint: w.opens_at for w in patient_schedule(patient, protocol)}
+    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=30))
+    after = {w.timepoint: w.opens_at for w in patient_schedule(patient, protocol)}
+    assert after["W8"] - before["W8"] == timedelta(days=10)
+    assert db.session.scalar(select(func.count()).select_from(TreatmentSession)) == 1
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "session.update"))
+    assert event.details["old"]["date"] != event.details["new"]["date"]
+
+
+def test_a_withdrawn_patient_has_nothing_to_answer(make_patient) -> None:
+    patient = make_patient(sessions_days_ago=(3,))
+    patient.status = "withdrawn"
+    windows = patient_schedule(patient, study_protocol(patient.study))
+    assert not any(w.answerable for w in windows)
