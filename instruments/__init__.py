@@ -1,0 +1,38 @@
+"""Instrument definitions as data, their loader, and pure scoring and alert rules.
+
+Standard library only: importable by an analyst without Flask or a database, e.g.
+``python -m instruments score who5 < answers.json``.
+"""
+
+from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
+from instruments.loader import InstrumentError, default_library, load_instrument, load_library
+from instruments.model import Instrument, Item, Option
+from instruments.scoring import (
+    AnswerError,
+    ScoreResult,
+    band_of,
+    meaningful_change,
+    score,
+    validate_answers,
+    visible_items,
+)
+
+__all__ = [
+    "AlertContext",
+    "AlertResult",
+    "AnswerError",
+    "Instrument",
+    "InstrumentError",
+    "Item",
+    "Option",
+    "ScoreResult",
+    "band_of",
+    "default_library",
+    "evaluate_alerts",
+    "load_instrument",
+    "load_library",
+    "meaningful_change",
+    "score",
+    "validate_answers",
+    "visible_items",
+]
