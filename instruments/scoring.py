@@ -203,7 +203,7 @@ def _in_range(entry: Mapping[str, Any], value: float) -> bool:
     )
 
 
-def compute(instrument: Instrument, answers: Mapping[str, Answer]) -> ScoreResult:
+def compute(instrument: Instrument, answers: Mapping[str, Answer], section: str | None = None) -> ScoreResult:
     """Score answers already cleaned by `validate_answers` (use `score` for raw input)."""
     scores: dict[str, ScoreValue] = {}
     sum_states: list[Status] = []
@@ -228,7 +228,7 @@ def compute(instrument: Instrument, answers: Mapping[str, Answer]) -> ScoreResul
         answered = all(
             answers.get(item.id) is not None
             for item in instrument.items
-            if shown[item.id] and not item.is_text
+            if shown[item.id] and not item.is_text and section in (None, item.section)
         )
         status = "complete" if answered else "incomplete"
     bands = {
@@ -248,9 +248,12 @@ def compute(instrument: Instrument, answers: Mapping[str, Answer]) -> ScoreResul
     )
 
 
-def score(instrument: Instrument, answers: Mapping[str, object]) -> ScoreResult:
-    """Validate answers and compute scores, bands and flags; raise AnswerError on bad input."""
-    return compute(instrument, validate_answers(instrument, answers))
+def score(instrument: Instrument, answers: Mapping[str, object], section: str | None = None) -> ScoreResult:
+    """Validate answers and compute scores, bands and flags; raise AnswerError on bad input.
+
+    With `section`, only that section's items were asked: completeness is judged on them alone.
+    """
+    return compute(instrument, validate_answers(instrument, answers), section)
 
 
 def meaningful_change(instrument: Instrument) -> dict[str, float]:

@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from surveys import migrate
@@ -29,6 +29,7 @@ def db_upgrade(revision: str) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--patients", "n_patients", default=200, show_default=True, type=click.IntRange(0, 100_000))
 @click.option("--seed", default=2026, show_default=True, type=int)
 def demo_command(n_patients: int, seed: int) -> None:
@@ -105,5 +106,7 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (db_cli, demo_command, users_cli, patients_cli):
+    from surveys.backup import backup_command, restore_command
+
+    for command in (db_cli, demo_command, users_cli, patients_cli, backup_command, restore_command):
         app.cli.add_command(command)

@@ -35,9 +35,9 @@ from surveys.studies import create_study
 
 STUDY_CODE = "DEMO"
 DEMO_USERS = (
-    ("admin@demo.test", "admin", "demo-admin-Hair-2026"),
-    ("coordinator@demo.test", "coordinator", "demo-coordinator-Hair-2026"),
-    ("clinician@demo.test", "clinician", "demo-clinician-Hair-2026"),
+    ("admin@demo.test", "admin", "Scalp-Demo-Orchid-2026"),
+    ("coordinator@demo.test", "coordinator", "Scalp-Demo-Maple-2026"),
+    ("clinician@demo.test", "clinician", "Scalp-Demo-Heron-2026"),
 )
 FORMULATIONS = (
     "vitamins + hyaluronic acid",
@@ -162,7 +162,7 @@ class CohortWriter:
             for entry in window.instruments:
                 inst = self.library[entry.instrument]
                 answers = self._answers(plan, inst, kind, entry.section)
-                result = score(inst, answers)
+                result = score(inst, answers, section=entry.section)
                 context = None
                 if session_id is not None:
                     start = datetime.combine(plan.session_days[window.session_number - 1], time(), timezone.utc)
@@ -181,7 +181,7 @@ class CohortWriter:
                              "action_taken": "Phoned the patient; advice given (synthetic demo)."
                              if acknowledged else None}
                 if entry.instrument == "pirc" and window.session_number:
-                    previous_grades = {k.removesuffix("_grade"): int(v) for k, v in result.scores.items()
+                    previous_grades = {k: int(v) for k, v in result.scores.items()
                                        if k.endswith("_grade") and v is not None}
                 yield (
                     {"patient_id": pid, "session_id": session_id, "timepoint": window.timepoint,

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from instruments import Instrument, score, validate_answers
+from instruments import Instrument, score, validate_answers, visible_items
 from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
 from surveys.db import utcnow
 from surveys.models import Alert, Answer, Patient, Response, Score, TreatmentSession
@@ -70,8 +70,14 @@ def save_answers(
     """
     if response.status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
-    merged = current_answers(session, response)
-    merged.update(dict(answers))
+    stored_answers = current_answers(session, response)
+    merged = {**stored_answers, **dict(answers)}
+    # A stored answer whose item the new answers hide (a "yes" changed to "no") is dropped,
+    # while a *new* answer to a hidden item stays an error for validate_answers to report.
+    shown = _shown_ids(instrument, merged)
+    for item_id in stored_answers:
+        if item_id not in answers and item_id not in shown:
+            merged[item_id] = None
     cleaned = validate_answers(instrument, merged)
     now = utcnow()
     stored = {a.item_id: a for a in session.scalars(select(Answer).where(Answer.response_id == response.id))}
@@ -92,8 +98,28 @@ def save_answers(
     return {k: v for k, v in cleaned.items() if v is not None}
 
 
-def store_scores(session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object]) -> None:
-    """(Re)compute and store the response's scores, status and flags with the scoring version."""
+def _shown_ids(instrument: Instrument, answers: Mapping[str, object]) -> set[str]:
+    """Ids of the items shown for these answers (unknown ids are ignored here, rejected later)."""
+    known = {k: v for k, v in answers.items() if instrument.has_item(k)}
+    return {item.id for item in visible_items(instrument, known, instrument.languages[0])}
+
+
+def section_status(instrument: Instrument, answers: Mapping[str, object], section: str) -> str:
+    """'complete' when every shown, non-text item of a section is answered, else 'incomplete'."""
+    items = visible_items(instrument, answers, instrument.languages[0], section)
+    done = all(answers.get(item.id) is not None for item in items if not item.is_text)
+    return "complete" if done else "incomplete"
+
+
+def store_scores(
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object],
+    section: str | None = None,
+) -> None:
+    """(Re)compute and store the response's scores, status and flags with the scoring version.
+
+    A response asked for one section only (e.g. the checklist's red flags at follow-ups) is
+    complete when that section is: the whole-instrument status would call it incomplete.
+    """
     result = score(instrument, answers)
     session.execute(delete(Score).where(Score.response_id == response.id))
     for scale, value in result.scores.items():
@@ -104,7 +130,7 @@ def store_scores(session: Session, response: Response, instrument: Instrument, a
                 band=result.bands.get(scale), scoring_version=result.scoring_version,
             )
         )
-    response.score_status = result.status
+    response.score_status = result.status if section is None else section_status(instrument, answers, section)
     response.flags = list(result.flags)
     session.flush()
 
@@ -137,7 +163,7 @@ def _previous_grades(session: Session, response: Response, number: int) -> dict[
             Score.value.is_not(None),
         )
     )
-    grades = {scale.removesuffix("_grade"): int(value) for scale, value in rows}
+    grades = {scale: int(value) for scale, value in rows}
     return grades or None
 
 
@@ -174,13 +200,14 @@ def raise_alert(
 
 
 def submit_response(
-    session: Session, response: Response, instrument: Instrument, context: AlertContext | None = None
+    session: Session, response: Response, instrument: Instrument, context: AlertContext | None = None,
+    section: str | None = None,
 ) -> Response:
     """Mark a response submitted, score it and evaluate alerts. A re-sent submit is a no-op."""
     if response.status == "submitted":
         return response
     answers = current_answers(session, response)
-    store_scores(session, response, instrument, answers)
+    store_scores(session, response, instrument, answers, section)
     raise_alert(session, response, instrument, answers, context)
     response.status = "submitted"
     response.submitted_at = utcnow()
