@@ -110,3 +110,4 @@ def register(app: Flask) -> None:
 
     for command in (db_cli, demo_command, users_cli, patients_cli, backup_command, restore_command):
         app.cli.add_command(command)
+    app.cli.add_command(__import__("surveys.reminders", fromlist=["x"]).reminders_cli)  # flask reminders send

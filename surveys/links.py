@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 
+import segno
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -53,3 +55,12 @@ def find_link(session: Session, token: str) -> PatientLink | None:
 def patient_url(base_url: str, token: str) -> str:
     """The full personal URL for a token."""
     return f"{base_url.rstrip('/')}/p/{token}"
+
+
+def qr_svg(url: str, title: str = "") -> str:
+    """A standalone SVG document of the URL's QR code (for printed handouts); error level M."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(
+        buffer, kind="svg", scale=6, border=4, xmldecl=False, title=title or None, nl=False
+    )
+    return buffer.getvalue().decode("utf-8")

@@ -1,7 +1,394 @@
-"""The patient-facing side: personal links, the home page and the one-item-per-screen flow."""
+"""The patient-facing side: personal links, the home page and the one-item-per-screen flow.
+
+Every page hangs under the personal link `/p/<token>`; no answer, item or score ever appears in a
+URL or a title. Each screen's answer is saved at once (post/redirect/get); which item is on
+screen is kept in the session, so going back and forth never puts health data in the address.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import TooManyRequests
+
+from instruments import AnswerError, Instrument
+from surveys import patient_flow as flow
+from surveys.alerts import notify_pending_alerts
+from surveys.db import db
+from surveys.i18n import current_lang, use_language
+from surveys.library import instruments
+from surveys.links import find_link, patient_url, qr_svg
+from surveys.models import LANGUAGES, Alert, Patient, PatientLink, Study, TreatmentSession
+from surveys.patient_forms import ALLOWED_FIELDS, is_choice, screen_form
+from surveys.protocol import ProtocolInstrument
+from surveys.responses import (
+    ResponseClosed,
+    current_answers,
+    raise_alert,
+    save_answers,
+    start_response,
+    submit_response,
+)
+from surveys.schedule import ANSWERABLE, Window
+from surveys.security import limiter
 
 bp = Blueprint("patient", __name__)
+
+#: Failed link look-ups allowed per client address: enough for typos, far too few for guessing.
+LINK_GUESS_LIMIT = "10 per minute;50 per day"
+SAVE_ATTEMPTS = 3
+
+#: The scales a patient may see over time, with their range; everything else stays for staff.
+PATIENT_SCALES: tuple[tuple[str, str, int, int], ...] = (
+    ("who5", "percent", 0, 100),
+    ("rses", "total", 0, 30),
+    ("hair_status", "hair_severity", 0, 10),
+    ("hair_status", "hair_bother", 0, 10),
+)
+
+
+def _guess_failed(_response: Any) -> bool:
+    return bool(g.get("link_miss"))
+
+
+_link_limit = limiter.shared_limit(LINK_GUESS_LIMIT, scope="patient-link", deduct_when=_guess_failed)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """An open personal link: the patient and their study."""
+
+    token: str
+    link: PatientLink
+    patient: Patient
+    study: Study
+
+
+@bp.after_request
+def _private(response: Any) -> Any:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _stop(template: str, status: int, **context: Any) -> NoReturn:
+    abort(make_response(render_template(template, **context), status))
+
+
+def _visit(token: str) -> Visit:
+    link = find_link(db.session, token)
+    if link is None:
+        g.link_miss = True  # counted by the rate limit against guessing
+        _stop("patient/link_problem.html", 404, problem="unknown")
+    if link.revoked_at is not None:
+        _stop("patient/link_problem.html", 403, problem="revoked")
+    patient = link.patient
+    use_language(patient.language)
+    return Visit(token=token, link=link, patient=patient, study=patient.study)
+
+
+def _page(template: str, visit: Visit, status: int = 200, **context: Any) -> Any:
+    """Render a patient page; an emergency notice from the last answer comes before anything else."""
+    if session.get("notice") == "emergency":
+        session.pop("notice")
+        template, status = "patient/emergency.html", 200
+        context = {"continue_url": request.path}
+    notice = session.pop("notice", None)
+    return render_template(template, visit=visit, study=visit.study, notice=notice, **context), status
+
+
+def _windows(visit: Visit) -> tuple[list[Window], dict[tuple[str, str], str]]:
+    states = flow.response_states(db.session, visit.patient)
+    return flow.patient_windows(visit.patient, flow.protocol_of(visit.study), states), states
+
+
+def _window(visit: Visit, timepoint: str) -> tuple[Window, dict[tuple[str, str], str]]:
+    """The window a patient asks for, or a kind page saying why it cannot be answered."""
+    windows, states = _windows(visit)
+    window = flow.find_window(windows, timepoint)
+    if window is None:
+        _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
+    if window.state == "closed":
+        _stop("patient/closed.html", 410, visit=visit, study=visit.study, reason="closed", window=window)
+    if window.state in ("upcoming", "not_scheduled"):
+        _stop("patient/closed.html", 403, visit=visit, study=visit.study, reason=window.state, window=window)
+    return window, states
+
+
+def _part(
+    visit: Visit, timepoint: str, instrument_id: str
+) -> tuple[Window, ProtocolInstrument, Instrument, bool]:
+    window, states = _window(visit, timepoint)
+    entry = flow.entry_of(window, instrument_id)
+    if entry is None:
+        _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
+    done = states.get((timepoint, instrument_id)) == "submitted"
+    return window, entry, instruments()[instrument_id], done
+
+
+@bp.get("/p/<token>")
+@_link_limit
+def home(token: str) -> Any:
+    """The patient's home: what is due now, what comes next, what is done, the clinic's contact."""
+    visit = _visit(token)
+    windows, states = _windows(visit)
+    due = [w for w in windows if w.state in ANSWERABLE]
+    upcoming = [w for w in windows if w.state == "upcoming"][:3]
+    later = [w for w in windows if w.state == "not_scheduled"]
+    done = [w for w in windows if w.state == "completed"]
+    started = {tp for (tp, _inst), status in states.items()}
+    return _page("patient/home.html", visit, due=due, upcoming=upcoming, later=later, done=done,
+                 started=started, can_see_scores=_has_scores(visit, states))
+
+
+@bp.post("/p/<token>/language")
+@_link_limit
+def language(token: str) -> Any:
+    """Switch the patient's language; it is remembered on their record."""
+    visit = _visit(token)
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        _stop("patient/problem.html", 400, visit=visit, study=visit.study,
+              message=_("This language is not available."), back_url=url_for(".home", token=token))
+    visit.patient.language = lang
+    db.session.commit()
+    target = request.form.get("next", "")
+    if not target.startswith(f"/p/{token}") or "//" in target or "\\" in target:
+        target = url_for(".home", token=token)
+    return redirect(target, 303)
+
+
+@bp.get("/p/<token>/q/<timepoint>")
+@_link_limit
+def timepoint(token: str, timepoint: str) -> Any:
+    """A questionnaire's next part, or the thank-you page once every part is done."""
+    visit = _visit(token)
+    window, states = _window(visit, timepoint)
+    entry = flow.next_entry(window, states)
+    if entry is not None:
+        return redirect(url_for(".screen", token=token, timepoint=timepoint, instrument_id=entry.instrument))
+    return _page("patient/done.html", visit, window=window, can_see_scores=_has_scores(visit, states))
+
+
+def _progress(window: Window, entry: ProtocolInstrument) -> tuple[int, int]:
+    return [e.instrument for e in window.instruments].index(entry.instrument) + 1, len(window.instruments)
+
+
+def _cursor(timepoint: str, instrument_id: str) -> str | None:
+    saved = session.get("cursor")
+    if isinstance(saved, list) and len(saved) == 3 and saved[:2] == [timepoint, instrument_id]:
+        return str(saved[2])
+    return None
+
+
+def _existing_answers(visit: Visit, timepoint: str, instrument: Instrument) -> dict[str, Any]:
+    from surveys.models import Response
+
+    response = db.session.scalar(select(Response).where(
+        Response.patient_id == visit.patient.id, Response.timepoint == timepoint,
+        Response.instrument_id == instrument.id))
+    return current_answers(db.session, response) if response is not None else {}
+
+
+def _render_screen(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: Instrument,
+                   answers: dict[str, Any], item_id: str | None, form: Any = None, status: int = 200) -> Any:
+    lang = current_lang()
+    items = flow.shown_items(instrument, answers, lang, entry.section)
+    screen = flow.screen_for(items, answers, item_id)
+    if screen is None:  # nothing to ask (cannot happen with shipped instruments)
+        abort(404)
+    if form is None:
+        form = screen_form(screen.item, lang, answer=answers.get(screen.item.id))
+    part, parts = _progress(window, entry)
+    return _page("patient/screen.html", visit, status, window=window, instrument=instrument, screen=screen,
+                 form=form, part=part, parts=parts, lang=lang, choice=is_choice(screen.item),
+                 show_instructions=screen.position == 1)
+
+
+@bp.get("/p/<token>/q/<timepoint>/<instrument_id>")
+@_link_limit
+def screen(token: str, timepoint: str, instrument_id: str) -> Any:
+    """One question of a questionnaire: where the patient left off, or where they went back to."""
+    visit = _visit(token)
+    window, entry, instrument, done = _part(visit, timepoint, instrument_id)
+    if done:
+        return redirect(url_for(".timepoint", token=token, timepoint=timepoint))
+    answers = _existing_answers(visit, timepoint, instrument)
+    return _render_screen(visit, window, entry, instrument, answers, _cursor(timepoint, instrument_id))
+
+
+def _bad_request(visit: Visit, message: str) -> NoReturn:
+    _stop("patient/problem.html", 400, visit=visit, study=visit.study, message=message,
+          back_url=request.path)
+
+
+@bp.post("/p/<token>/q/<timepoint>/<instrument_id>")
+@_link_limit
+def answer(token: str, timepoint: str, instrument_id: str) -> Any:
+    """Save one screen's answer at once, then show the next screen (post/redirect/get)."""
+    visit = _visit(token)
+    window, entry, instrument, done = _part(visit, timepoint, instrument_id)
+    flow_url = url_for(".timepoint", token=token, timepoint=timepoint)
+    if done:  # a resend after the last screen was saved: nothing more to store
+        return redirect(flow_url, 303)
+    item_id = request.form.get("item", "")
+    if set(request.form) - ALLOWED_FIELDS or not instrument.has_item(item_id):
+        _bad_request(visit, _("This answer does not belong to this questionnaire. Nothing was saved."))
+    item = instrument.item(item_id)
+    if entry.section is not None and item.section != entry.section:
+        _bad_request(visit, _("This answer does not belong to this questionnaire. Nothing was saved."))
+    lang = current_lang()
+    going_back = request.form.get("nav") == "back"
+    if going_back and not request.form.get("answer", "").strip():
+        answers = _existing_answers(visit, timepoint, instrument)
+        before = flow.item_before(flow.shown_items(instrument, answers, lang, entry.section), item_id)
+        session["cursor"] = [timepoint, instrument_id, (before or item).id]
+        return redirect(request.path, 303)
+    form = screen_form(item, lang, formdata=request.form)
+    if not form.validate():
+        answers = _existing_answers(visit, timepoint, instrument)
+        if item.id not in {i.id for i in flow.shown_items(instrument, answers, lang, entry.section)}:
+            _bad_request(visit, _("This question is not asked with your other answers. Nothing was saved."))
+        return _render_screen(visit, window, entry, instrument, answers, item.id, form=form, status=400)
+    value = form.answer.data
+    if isinstance(value, str):
+        value = value.strip() or None
+    outcome = _save(visit, window, entry, instrument, item.id, value, going_back)
+    if outcome == "closed":
+        return redirect(flow_url, 303)
+    if outcome in ("emergency", "same_day"):
+        session["notice"] = outcome
+        notify_pending_alerts(db.session, current_app.config["BASE_URL"])  # after the commit
+    return redirect(flow_url if outcome == "finished" else request.path, 303)
+
+
+def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: Instrument, item_id: str,
+          value: Any, going_back: bool) -> str:
+    """Store one answer in one transaction; returns what the patient should see next.
+
+    A double tap or a resend lands on the same response and answer rows (unique keys) and changes
+    nothing; two racing requests are retried, so the loser finds the winner's rows.
+    """
+    treatment = _treatment(visit.patient, window)
+    rule_levels = {rule["id"]: rule["level"] for rule in instrument.alert_rules}
+    lang = current_lang()
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            response = start_response(
+                db.session, visit.patient, window.timepoint, instrument, lang, treatment)
+            before = db.session.scalar(select(Alert.reasons).where(Alert.response_id == response.id)) or []
+            answers = save_answers(db.session, response, instrument, {item_id: value})
+            alert = raise_alert(db.session, response, instrument, answers)
+            items = flow.shown_items(instrument, answers, lang, entry.section)
+            move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
+            finished = not going_back and move_to is None and flow.is_finished(items, answers)
+            if finished:
+                submit_response(db.session, response, instrument, section=entry.section)
+            elif move_to is None and not going_back:
+                move_to = flow.resume_item(items, answers)
+            db.session.commit()
+            break
+        except AnswerError:
+            db.session.rollback()
+            _bad_request(visit, _(
+                "This answer is not one of the choices for this question. Nothing was saved."))
+        except ResponseClosed:
+            db.session.rollback()
+            return "closed"
+        except (IntegrityError, OperationalError):
+            db.session.rollback()
+            if attempt == SAVE_ATTEMPTS:
+                raise
+    session["cursor"] = [window.timepoint, instrument.id, (move_to.id if move_to else item_id)]
+    new_levels = {rule_levels.get(reason, 0) for reason in set(alert.reasons if alert else ()) - set(before)}
+    if 3 in new_levels:
+        return "emergency"
+    if 2 in new_levels:
+        return "same_day"
+    return "finished" if finished else "saved"
+
+
+def _treatment(patient: Patient, window: Window) -> TreatmentSession | None:
+    number = flow.treatment_number(window)
+    if number is None or window.definition.anchor != "each_session":
+        return None
+    return next((s for s in patient.sessions if s.number == number), None)
+
+
+def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:
+    if not visit.study.show_scores_to_patients:
+        return False
+    wanted = {inst for inst, *_rest in PATIENT_SCALES}
+    return any(status == "submitted" and inst in wanted for (_tp, inst), status in states.items())
+
+
+@bp.get("/p/<token>/scores")
+@_link_limit
+def scores(token: str) -> Any:
+    """The patient's own scores over time, in plain words, when the study allows it."""
+    visit = _visit(token)
+    if not visit.study.show_scores_to_patients:
+        _stop("patient/problem.html", 404, visit=visit, study=visit.study,
+              message=_("Your clinic does not show results here. You can ask them about your answers."),
+              back_url=url_for(".home", token=token))
+    windows, _states = _windows(visit)
+    order = [w.timepoint for w in windows]
+    lines = flow.own_scores(db.session, visit.patient, [(i, s) for i, s, _lo, _hi in PATIENT_SCALES], order)
+    ranges = {(i, s): (lo, hi) for i, s, lo, hi in PATIENT_SCALES}
+    labels = {w.timepoint: w.label(current_lang()) for w in windows}
+    return _page("patient/scores.html", visit, lines=lines, ranges=ranges, labels=labels)
+
+
+@bp.get("/p/<token>/qr.svg")
+@_link_limit
+def qr(token: str) -> Any:
+    """The personal link as a QR code (SVG), for the handout staff print when they issue a link."""
+    _visit(token)
+    svg = qr_svg(patient_url(current_app.config["BASE_URL"], token))
+    return current_app.response_class(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/instrument-images/<instrument_id>/<name>")
+def instrument_image(instrument_id: str, name: str) -> Any:
+    """A picture shown with an answer option (e.g. the hair-loss stage drawings)."""
+    instrument = instruments().get(instrument_id)
+    if instrument is None or not name.endswith(".svg"):
+        abort(404)
+    folder = Path(instrument.source_path).parent / "images"
+    response = send_from_directory(folder, name, mimetype="image/svg+xml", max_age=86400)
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError) -> Any:
+    """A stale or missing form token: back to the same screen with a plain message."""
+    session["notice"] = "csrf"
+    token = (request.view_args or {}).get("token", "")
+    if request.endpoint == "patient.language" and token:
+        return redirect(url_for(".home", token=token), 303)
+    return redirect(request.path, 303)
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(_error: TooManyRequests) -> Any:
+    return render_template("patient/link_problem.html", problem="too_many"), 429

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -87,7 +87,8 @@ def save_answers(
         if row is None:
             if value is None:
                 continue
-            session.add(Answer(response_id=response.id, item_id=item_id, code=code, text=text, answered_at=now))
+            session.add(
+                Answer(response_id=response.id, item_id=item_id, code=code, text=text, answered_at=now))
         elif (row.code, row.text) != (code, text):
             row.code, row.text, row.answered_at = code, text, now
     # Answers to items that became hidden (a "yes" changed to "no") are dropped, not kept stale.
@@ -104,13 +105,6 @@ def _shown_ids(instrument: Instrument, answers: Mapping[str, object]) -> set[str
     return {item.id for item in visible_items(instrument, known, instrument.languages[0])}
 
 
-def section_status(instrument: Instrument, answers: Mapping[str, object], section: str) -> str:
-    """'complete' when every shown, non-text item of a section is answered, else 'incomplete'."""
-    items = visible_items(instrument, answers, instrument.languages[0], section)
-    done = all(answers.get(item.id) is not None for item in items if not item.is_text)
-    return "complete" if done else "incomplete"
-
-
 def store_scores(
     session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object],
     section: str | None = None,
@@ -120,7 +114,7 @@ def store_scores(
     A response asked for one section only (e.g. the checklist's red flags at follow-ups) is
     complete when that section is: the whole-instrument status would call it incomplete.
     """
-    result = score(instrument, answers)
+    result = score(instrument, answers, section)
     session.execute(delete(Score).where(Score.response_id == response.id))
     for scale, value in result.scores.items():
         session.add(
@@ -130,7 +124,7 @@ def store_scores(
                 band=result.bands.get(scale), scoring_version=result.scoring_version,
             )
         )
-    response.score_status = result.status if section is None else section_status(instrument, answers, section)
+    response.score_status = result.status
     response.flags = list(result.flags)
     session.flush()
 
@@ -142,7 +136,7 @@ def alert_context(session: Session, response: Response, now: datetime | None = N
     if response.session_id is not None:
         treatment = session.get(TreatmentSession, response.session_id)
         if treatment is not None:
-            start = datetime.combine(treatment.date, datetime.min.time(), tzinfo=timezone.utc)
+            start = datetime.combine(treatment.date, datetime.min.time(), tzinfo=UTC)
             hours = ((now or utcnow()) - start).total_seconds() / 3600
             previous = _previous_grades(session, response, treatment.number)
     return AlertContext(hours_since_session=hours, previous_grades=previous, scores=None)

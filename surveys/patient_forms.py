@@ -1,0 +1,71 @@
+"""Patient forms, composed from the instrument definition: one item per screen.
+
+A small map from item type to WTForms field builds each screen's form (STYLE habit 3). The
+form checks what a patient can get wrong (no answer, text too long); the view checks what only
+a tampered request can get wrong (unknown item, extra fields) before the form is even built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Field, HiddenField, RadioField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from instruments import Item
+from instruments.scoring import TEXT_MAX_LENGTH
+
+#: The fields a patient screen may post; anything else is a tampered request.
+ALLOWED_FIELDS = frozenset({"csrf_token", "item", "answer", "nav"})
+
+
+def _choice(item: Item, lang: str) -> Field:
+    return RadioField(
+        choices=[(option.code, option.labels.get(lang) or option.labels["en"]) for option in item.options],
+        coerce=int,
+        validators=[InputRequired(message=_l("Please choose an answer, then press Next."))],
+    )
+
+
+def _text(item: Item, lang: str) -> Field:
+    validators: list[Any] = [Length(max=TEXT_MAX_LENGTH, message=_l(
+        "Please shorten your answer to at most %(max)d characters.", max=TEXT_MAX_LENGTH))]
+    if item.optional_text:
+        validators.insert(0, Optional())
+    else:
+        validators.insert(0, InputRequired(message=_l("Please write an answer, then press Next.")))
+    return TextAreaField(validators=validators, render_kw={"maxlength": TEXT_MAX_LENGTH, "rows": 5})
+
+
+#: Item type -> the field that asks it.
+FIELD_BUILDERS: dict[str, Callable[[Item, str], Field]] = {
+    "choice": _choice,
+    "scale": _choice,
+    "yesno": _choice,
+    "text": _text,
+}
+
+
+class ScreenForm(FlaskForm):
+    """The fields every screen shares: which item it asks (the answer field is added per item)."""
+
+    item = HiddenField()
+
+
+def screen_form(item: Item, lang: str, formdata: Any = None, answer: object = None) -> ScreenForm:
+    """The form asking one item, pre-filled with the stored answer (the back button keeps answers)."""
+    field = FIELD_BUILDERS[item.type](item, lang)
+    form_class = type(f"{item.type.title()}ScreenForm", (ScreenForm,), {"answer": field})
+    kwargs: dict[str, Any] = {"item": item.id}
+    if formdata is None and answer is not None:
+        kwargs["answer"] = answer
+    form = form_class(formdata=formdata, **kwargs) if formdata is not None else form_class(**kwargs)
+    return form
+
+
+def is_choice(item: Item) -> bool:
+    """True for items answered by tapping one option."""
+    return item.type in ("choice", "scale", "yesno")
