@@ -245,7 +245,8 @@ class CohortWriter:
                 answers[item] = _choice_code(inst, item, "yes" if sat >= 7 else "not sure" if sat >= 5 else "no")
         elif inst.id == "pirc":
             answers = self._pirc(rng, section)
-        return {k: v for k, v in answers.items() if k in {i.id for i in visible_items(inst, answers)}}
+        shown = {item.id for item in visible_items(inst, answers)}
+        return {k: v for k, v in answers.items() if k in shown}
 
     def _pirc(self, rng: random.Random, section: str | None) -> dict[str, Any]:
         answers: dict[str, Any] = {}
