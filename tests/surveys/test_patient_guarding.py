@@ -1,0 +1,67 @@
+"""Guessing links is rate-limited; a stale form brings the patient back to the same screen."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from surveys.db import db
+from surveys.models import Answer
+from surveys.security import limiter
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"RATELIMIT_ENABLED": True, "WTF_CSRF_ENABLED": True}
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits(app) -> Iterator[None]:
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+
+
+def test_wrong_tokens_are_rate_limited(client):
+    statuses = [client.get(f"/p/wrong-token-{n:03d}").status_code for n in range(12)]
+    assert statuses[:10] == [404] * 10
+    assert statuses[10:] == [429, 429]
+    page = client.get("/p/wrong-token-999")
+    assert page.status_code == 429
+    assert "Please wait a little" in page.get_data(as_text=True)
+
+
+def test_only_failed_lookups_count_against_the_limit(client, make_patient):
+    patient = make_patient()
+    for _ in range(15):
+        assert client.get(f"/p/{patient.token}").status_code == 200
+    assert client.get("/p/wrong-token").status_code == 404
+
+
+def test_answers_need_the_form_token(client, make_patient):
+    patient = make_patient()
+    url = f"/p/{patient.token}/q/T0/who5"
+    html = client.get(url).get_data(as_text=True)
+    posted = client.post(url, data={"item": "who5_1", "answer": "3", "csrf_token": csrf_token(html)})
+    assert posted.status_code == 303
+    assert db.session.scalar(select(Answer.code).where(Answer.item_id == "who5_1")) == 3
+
+
+def test_stale_form_token_returns_to_the_same_screen_with_a_plain_message(client, make_patient):
+    patient = make_patient()
+    url = f"/p/{patient.token}/q/T0/who5"
+    client.get(url)
+    posted = client.post(url, data={"item": "who5_1", "answer": "3", "csrf_token": "stale"})
+    assert posted.status_code == 303 and posted.headers["Location"] == url
+    page = client.get(url).get_data(as_text=True)
+    assert "could not be saved" in page and 'role="alert"' in page
+    assert 'name="item" value="who5_1"' in page
+    assert db.session.scalar(select(Answer.id)) is None
