@@ -79,10 +79,52 @@ def verify_chain(session: Session, batch: int = 1000) -> list[ChainProblem]:
     )
     for event in rows:
         if event.prev_hash != expected_prev:
-            problems.append(ChainProblem(event.id, "does not follow the previous event (deleted or reordered)"))
+            problems.append(
+                ChainProblem(event.id, "does not follow the previous event (deleted or reordered)")
+            )
         digest = _digest(event.prev_hash, event.at, event.actor, event.action, event.entity,
                          event.entity_id, event.study_id, event.details)
         if digest != event.hash:
             problems.append(ChainProblem(event.id, "content does not match its hash (edited)"))
         expected_prev = event.hash
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class TrailPage:
+    """One page of a study's audit trail, newest first."""
+
+    events: list[AuditEvent]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least one)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def study_trail(session: Session, study_id: int, page: int = 1, per_page: int = 50,
+                action: str | None = None) -> TrailPage:
+    """The events of one study, newest first, one page of them."""
+    from sqlalchemy import func
+
+    query = select(AuditEvent).where(AuditEvent.study_id == study_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    events = list(session.scalars(query.order_by(AuditEvent.id.desc())
+                                  .offset((page - 1) * per_page).limit(per_page)))
+    return TrailPage(events, page, per_page, total)
+
+
+def head(session: Session) -> AuditEvent | None:
+    """The newest event of the trail (its hash vouches for everything before it)."""
+    return session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+
+
+def contains_hash(session: Session, digest: str) -> bool:
+    """True when an event with this hash is still in the trail (a recorded head was not cut off)."""
+    return session.scalar(select(AuditEvent.id).where(AuditEvent.hash == digest)) is not None

@@ -106,8 +106,10 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
+    from surveys import staff_cli
     from surveys.backup import backup_command, restore_command
 
     for command in (db_cli, demo_command, users_cli, patients_cli, backup_command, restore_command):
         app.cli.add_command(command)
     app.cli.add_command(__import__("surveys.reminders", fromlist=["x"]).reminders_cli)  # flask reminders send
+    staff_cli.register(app)  # flask audit verify

@@ -1,11 +1,24 @@
-"""Staff accounts: password hashing, the login manager, roles and study access checks."""
+"""Staff accounts: password hashing, the login manager, TOTP, roles and study access checks.
+
+Who may do what (the single source; `roles_required` records it on each view, and the access
+test walks every route to prove the behaviour matches):
+
+- every staff member of a study: read its patients, worklist, timeline, alert queue and audit trail
+- coordinator: enroll patients, edit their details, record sessions, re-issue/revoke links, export,
+  create studies (and becomes a member of the studies they create)
+- clinician: acknowledge safety alerts
+- admin: everything, in every study; must use two-factor login
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
-from functools import wraps
+from contextlib import suppress
+from functools import cache, wraps
 from typing import Any, TypeVar
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort
@@ -13,16 +26,25 @@ from flask_login import LoginManager, current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from surveys import passwords
 from surveys.db import db
 from surveys.models import ROLES, StaffUser, Study
 
 login_manager = LoginManager()
 login_manager.login_view = "staff.login"
+login_manager.login_message = "Please log in to see this page."
 login_manager.session_protection = "strong"
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+TOTP_ISSUER = "Hair PROM"
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Capabilities beyond reading a study; admins hold all of them.
+ENROLL = ("coordinator",)
+ACKNOWLEDGE = ("clinician",)
+CREATE_STUDY = ("coordinator",)
+EXPORT = ("coordinator",)
 
 
 class AccountError(ValueError):
@@ -33,6 +55,11 @@ class AccountError(ValueError):
 def _load_user(user_id: str) -> StaffUser | None:
     user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
     return user if user is not None and user.active else None
+
+
+def actor(user: StaffUser) -> str:
+    """How a staff user is named in the audit trail."""
+    return f"staff:{user.id}"
 
 
 def hash_password(password: str) -> str:
@@ -48,15 +75,20 @@ def verify_password(user: StaffUser, password: str) -> bool:
         return False
 
 
-def password_problem(password: str) -> str | None:
-    """Why a password is not acceptable, or None."""
-    from surveys.passwords import is_common
+def dummy_verify(password: str) -> None:
+    """Spend the time of one hash check, so an unknown e-mail answers as slowly as a known one."""
+    with suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash(), password)
 
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
-    if is_common(password):
-        return "This password is too common; choose another."
-    return None
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("not a real password, only a timing equaliser")
+
+
+def password_problem(password: str, email: str | None = None) -> str | None:
+    """Why a password is not acceptable, or None."""
+    return passwords.password_problem(password, email)
 
 
 def create_user(
@@ -68,7 +100,7 @@ def create_user(
         raise AccountError(f"'{email}' is not an e-mail address.")
     if role not in ROLES:
         raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
-    problem = password_problem(password)
+    problem = password_problem(password, email)
     if problem:
         raise AccountError(problem)
     if session.scalar(select(StaffUser.id).where(func.lower(StaffUser.email) == email)):
@@ -80,9 +112,49 @@ def create_user(
     return user
 
 
+# --- two-factor login (TOTP, RFC 6238) ---------------------------------------------------------
+
+def new_totp_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits)."""
+    return pyotp.random_base32(32)
+
+
+def totp_uri(email: str, secret: str) -> str:
+    """The otpauth:// URI an authenticator app reads (as a QR code or typed in)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def check_totp(user: StaffUser, code: str, secret: str | None = None, now: float | None = None) -> bool:
+    """Accept a 6-digit code once (±30 s of clock drift); a replayed or older code is refused.
+
+    On success the accepted time step is stored on the user (flushed by the caller's commit).
+    """
+    secret = secret or user.totp_secret
+    code = "".join(code.split())
+    if not secret or not code.isdigit() or len(code) != 6:
+        return False
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    current = int(now // totp.interval)
+    for step in (current - 1, current, current + 1):
+        if pyotp.utils.strings_equal(totp.at(step * totp.interval), code):
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
+
+
+# --- roles and study access --------------------------------------------------------------------
+
 def can_access(user: StaffUser, study: Study) -> bool:
     """Admins see every study; others only the studies they belong to."""
     return user.role == "admin" or any(s.id == study.id for s in user.studies)
+
+
+def may(user: StaffUser, roles: Iterable[str]) -> bool:
+    """True when the user holds one of the roles (admins hold every role)."""
+    return user.is_authenticated and (user.role == "admin" or user.role in roles)
 
 
 def study_or_404(code: str) -> Study:
@@ -94,16 +166,24 @@ def study_or_404(code: str) -> Study:
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
-    """Require a logged-in staff user with one of the roles (admins always pass)."""
+    """Require a logged-in staff user with one of the roles (admins always pass).
+
+    On routes with a study `code`, a user outside the study gets a 404 before any role check,
+    so nobody learns what exists in a study they do not belong to. The roles are recorded on
+    the view as `allowed_roles` for the access tests and the documentation.
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role != "admin" and current_user.role not in roles:
+            if "code" in kwargs:
+                study_or_404(kwargs["code"])
+            if not may(current_user, roles):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.allowed_roles = ("admin", *roles)  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
 
     return decorator

@@ -146,23 +146,44 @@ def make_patient(app: Flask, make_study: Callable[..., Any]) -> Callable[..., An
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., Any]:
-    from surveys.staff import create_user
+    """Create a staff user; admins get a TOTP secret (two-factor is required for them)."""
+    from surveys.staff import create_user, new_totp_secret
 
     counter = iter(range(1, 10_000))
 
-    def make(role: str = "coordinator", studies: tuple[Any, ...] = (), email: str | None = None) -> Any:
-        return create_user(db.session, email or f"user{next(counter)}@clinic.test", TEST_PASSWORD, role, studies)
+    def make(role: str = "coordinator", studies: tuple[Any, ...] = (), email: str | None = None,
+             totp: bool | None = None) -> Any:
+        email = email or f"user{next(counter)}@clinic.test"
+        user = create_user(db.session, email, TEST_PASSWORD, role, studies)
+        if totp if totp is not None else role == "admin":
+            user.totp_secret = new_totp_secret()
+        return user
 
     return make
 
 
+def totp_code(secret: str, offset_steps: int = 0) -> str:
+    """The one-time code of a TOTP secret now (or some 30-second steps later)."""
+    import time
+
+    import pyotp
+
+    return pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
+
+
 @pytest.fixture
 def login(client: FlaskClient) -> Callable[[Any], Any]:
-    """Log a staff user in through the real login form."""
+    """Log a staff user in through the real login form (and the one-time code step when set up)."""
 
     def do(user: Any, password: str = TEST_PASSWORD) -> Any:
         response = client.post("/login", data={"email": user.email, "password": password})
         assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+        if response.headers["Location"].endswith("/login/2fa"):
+            for offset in (0, 1):  # a code is accepted once: a second login in the same step uses the next
+                response = client.post("/login/2fa", data={"code": totp_code(user.totp_secret, offset)})
+                if response.status_code in (302, 303):
+                    break
+            assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
         return response
 
     return do
