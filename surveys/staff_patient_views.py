@@ -143,9 +143,11 @@ def update_patient(code: str, patient_code: str) -> Any:
     patient = _patient_or_404(study, patient_code)
     form = PatientForm()
     email = (form.email.data or "").strip() or None
-    if form.validate_on_submit() and email is not None and not _looks_like_email(email):
+    valid = form.validate_on_submit()
+    if valid and email is not None and not _looks_like_email(email):
         form.email.errors = [*form.email.errors, "The e-mail address does not look valid."]
-    if not form.validate_on_submit() or form.email.errors:
+        valid = False
+    if not valid:
         flash("Nothing was changed: please correct the marked fields.", "error")
         return _manage_page(study, patient, 400, details=form)
     old = {"email": patient.email, "language": patient.language, "status": patient.status}

@@ -1,0 +1,308 @@
+"""Coordinators: studies from protocol files, enrollment, sessions, links and handouts, the worklist."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from surveys.db import db
+from surveys.models import AuditEvent, Patient, PatientLink, Study, TreatmentSession
+from surveys.protocol import DEFAULT_PROTOCOL
+from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
+
+@pytest.fixture
+def coordinator(client: Any, login: Any, make_user: Any, make_study: Any) -> Any:
+    study = make_study("COORD")
+    user = make_user("coordinator", (study,))
+    login(user)
+    user.study = study
+    db.session.commit()  # as in real life: what exists before a request is committed
+    return user
+
+
+def text(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def count(model: Any, *where: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def last_event(action: str) -> AuditEvent:
+    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id.desc())
+    return db.session.scalar(query)
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+def test_a_coordinator_creates_a_study_from_the_shipped_protocol_and_joins_it(client, coordinator) -> None:
+    data = {"code": "new-1", "name": "Spring cohort", "emergency_number": "112",
+            "protocol_source": "default", "oncall_email": "oncall@x.test"}
+    response = client.post("/studies/new", data=data)
+    assert response.status_code == 302 and response.headers["Location"] == "/studies/NEW-1/timeline"
+    study = db.session.scalar(select(Study).where(Study.code == "NEW-1"))
+    assert study.oncall_email == "oncall@x.test" and study in coordinator.studies
+    page = text(client.get("/studies/NEW-1/timeline"))
+    for timepoint in ("T0", "S", "W8", "EOT", "M6", "M12"):
+        assert f"{timepoint}:" in page
+    assert "WHO-5" in page or "Well-Being" in page
+
+
+def test_a_study_from_an_uploaded_protocol_file(client, coordinator) -> None:
+    raw = json.loads(DEFAULT_PROTOCOL.read_text())
+    raw["id"] = "custom"
+    data = {"code": "UP1", "name": "Uploaded", "emergency_number": "112", "protocol_source": "upload",
+            "protocol_file": (io.BytesIO(json.dumps(raw).encode()), "protocol.json")}
+    response = client.post("/studies/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert db.session.scalar(select(Study.protocol_id).where(Study.code == "UP1")) == "custom"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"{not json", "not valid JSON (line 1, column 2"),
+    (b"[1, 2]", "must hold one JSON object"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b'{"id": "x"}', "missing"),
+    (None, "unknown instrument &#39;nonexistent&#39;"),
+    (b"", "Choose a protocol file"),
+])
+def test_a_bad_protocol_file_is_refused_with_the_reason_and_nothing_is_stored(client, coordinator, content,
+                                                                                 message) -> None:
+    if content is None:
+        raw = json.loads(DEFAULT_PROTOCOL.read_text())
+        raw["timepoints"][0]["instruments"].append("nonexistent")
+        content = json.dumps(raw).encode()
+    upload = (io.BytesIO(content), "protocol.json") if content else (io.BytesIO(b""), "")
+    data = {"code": "BAD1", "name": "Bad", "emergency_number": "112", "protocol_source": "upload",
+            "protocol_file": upload}
+    response = client.post("/studies/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert message in text(response)
+    assert count(Study, Study.code == "BAD1") == 0
+
+
+def test_a_duplicate_study_code_is_refused(client, coordinator) -> None:
+    data = {"code": "COORD", "name": "Again", "emergency_number": "112", "protocol_source": "default"}
+    response = client.post("/studies/new", data=data)
+    assert response.status_code == 400 and "already exists" in text(response)
+
+
+def test_a_clinician_cannot_create_a_study(client, login, make_user) -> None:
+    login(make_user("clinician"))
+    assert client.get("/studies/new").status_code == 403
+
+
+# --- enrollment ----------------------------------------------------------------------------------
+
+GOOD = {"code": "P-100", "sex": "female", "birth_year": "1985", "diagnosis": "female_pattern_hair_loss",
+        "prior_treatments": "minoxidil\nPRP\n", "email": "p100@example.test", "language": "fr"}
+
+
+def test_enrollment_shows_the_link_once_with_a_qr_handout_and_the_link_works(client, coordinator) -> None:
+    response = client.post(f"/studies/{coordinator.study.code}/enroll", data=GOOD)
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    page = text(response)
+    url = re.search(r'value="(http://localhost/p/[^"]+)"', page).group(1)
+    assert 'src="data:image/svg+xml;base64,' in page
+    patient = db.session.scalar(select(Patient).where(Patient.code == "P-100"))
+    assert (patient.sex, patient.birth_year, patient.language) == ("female", 1985, "fr")
+    assert patient.prior_treatments == ["minoxidil", "PRP"]
+    token = url.rsplit("/", 1)[1]
+    assert token not in json.dumps([link.token_hash for link in patient.links])  # only the hash is stored
+    assert client.get(f"/p/{token}").status_code == 200
+    assert last_event("patient.enroll").actor == f"staff:{coordinator.id}"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"code": "has space"}, "patient code must be"),
+    ({"code": ""}, "This field is required"),
+    ({"code": "x" * 40}, "Field cannot be longer than 32"),
+    ({"birth_year": "1850"}, "Birth year must be between"),
+    ({"birth_year": "next year"}, "Not a valid integer"),
+    ({"sex": "robot"}, "Not a valid choice"),
+    ({"diagnosis": "baldness"}, "Not a valid choice"),
+    ({"language": "de"}, "Not a valid choice"),
+    ({"email": "not-an-address"}, "e-mail address does not look valid"),
+    ({"prior_treatments": "x" * 70}, "at most 64 characters"),
+])
+def test_bad_enrollment_input_is_a_400_with_a_message_and_stores_nothing(client, coordinator, change,
+                                                                         message) -> None:
+    before = count(AuditEvent)
+    response = client.post(f"/studies/{coordinator.study.code}/enroll", data={**GOOD, **change})
+    assert response.status_code == 400
+    assert message in text(response)
+    assert count(Patient) == 0 and count(PatientLink) == 0 and count(AuditEvent) == before
+
+
+def test_a_patient_code_cannot_be_enrolled_twice(client, coordinator, make_patient) -> None:
+    make_patient(coordinator.study, "P-100")
+    db.session.commit()
+    response = client.post(f"/studies/{coordinator.study.code}/enroll", data=GOOD)
+    assert response.status_code == 400 and "already enrolled" in text(response)
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+def test_recording_a_session_moves_the_patients_schedule(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=20)
+    worklist = f"/studies/{coordinator.study.code}/worklist"
+    assert "S1:" not in text(client.get(worklist))
+    day = date.today() - timedelta(days=3)
+    data = {"number": "1", "day": day.isoformat(), "agents": "dutasteride 0.01%", "notes": "<b>tolerated</b>"}
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions", data=data)
+    assert response.status_code == 302
+    session = db.session.scalar(select(TreatmentSession).where(TreatmentSession.patient_id == patient.id))
+    assert (session.number, session.date, session.agents) == (1, day, "dutasteride 0.01%")
+    assert "S1: After session 1" in text(client.get(worklist))  # 72 h after: the checklist is due
+    manage = text(client.get(f"/studies/{coordinator.study.code}/patients/P-1/manage"))
+    assert "&lt;b&gt;tolerated&lt;/b&gt;" in manage and "<b>tolerated" not in manage
+    event = last_event("session.create")
+    assert event.details["new"] == {"date": day.isoformat(), "agents": "dutasteride 0.01%"}
+
+
+def test_correcting_a_session_date_records_old_and_new_values(client, coordinator, make_patient) -> None:
+    make_patient(coordinator.study, "P-1", sessions_days_ago=(10,))
+    day = date.today() - timedelta(days=8)
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions",
+                           data={"number": "1", "day": day.isoformat()})
+    assert response.status_code == 302
+    event = last_event("session.update")
+    assert event.details["old"]["date"] == (date.today() - timedelta(days=10)).isoformat()
+    assert event.details["new"]["date"] == day.isoformat()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"number": "1", "day": (date.today() + timedelta(days=1)).isoformat()}, "cannot be in the future"),
+    ({"number": "3", "day": date.today().isoformat()}, "Record session 2 before session 3"),
+    ({"number": "1", "day": (date.today() - timedelta(days=400)).isoformat()}, "before the patient&#39;s"),
+    ({"number": "0", "day": date.today().isoformat()}, "Number must be between 1 and 100"),
+    ({"number": "1", "day": "31/02/2026"}, "Not a valid date value"),
+    ({"number": "", "day": date.today().isoformat()}, "This field is required"),
+    ({"number": "2", "day": (date.today() - timedelta(days=12)).isoformat()}, "must follow the session"),
+])
+def test_bad_session_input_is_a_400_with_a_message_and_stores_nothing(client, coordinator, make_patient, data,
+                                                                      message) -> None:
+    patient = make_patient(coordinator.study, "P-1", sessions_days_ago=(10,))
+    db.session.commit()
+    before = count(AuditEvent)
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions", data=data)
+    assert response.status_code == 400
+    assert message in text(response)
+    assert count(TreatmentSession, TreatmentSession.patient_id == patient.id) == 1
+    assert count(AuditEvent) == before
+
+
+def test_patient_details_changes_are_audited_with_old_and_new_values(client, coordinator,
+                                                                      make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1")
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/manage",
+                           data={"email": "new@example.test", "language": "fr", "status": "withdrawn"})
+    assert response.status_code == 302
+    assert (patient.email, patient.language, patient.status) == ("new@example.test", "fr", "withdrawn")
+    event = last_event("patient.update")
+    assert event.details["old"] == {"email": None, "language": "en", "status": "active"}
+    assert event.details["new"]["status"] == "withdrawn"
+
+
+def test_a_bad_e_mail_in_the_details_changes_nothing(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1")
+    db.session.commit()
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/manage",
+                           data={"email": "nope", "language": "fr", "status": "active"})
+    assert response.status_code == 400 and "does not look valid" in text(response)
+    assert patient.language == "en"
+
+
+# --- links ---------------------------------------------------------------------------------------
+
+def test_reissuing_a_link_kills_the_old_one(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1")
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/link")
+    assert response.status_code == 201
+    new = re.search(r'value="http://localhost/p/([^"]+)"', text(response)).group(1)
+    assert client.get(f"/p/{patient.token}").status_code in (403, 404, 410)
+    assert client.get(f"/p/{new}").status_code == 200
+    assert last_event("link.issue").entity_id == str(patient.id)
+
+
+def test_revoking_a_link_closes_it(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1")
+    assert client.post(f"/studies/{coordinator.study.code}/patients/P-1/link/revoke").status_code == 302
+    assert client.get(f"/p/{patient.token}").status_code in (403, 404, 410)
+    assert "revoked" in text(client.get(f"/studies/{coordinator.study.code}/patients/P-1/link"))
+
+
+def test_a_new_link_can_be_e_mailed_from_the_worklist(client, coordinator, make_patient, tmp_path) -> None:
+    make_patient(coordinator.study, "P-1", email="p1@example.test", language="fr")
+    url = f"/studies/{coordinator.study.code}/patients/P-1/link/email"
+    response = client.post(url, data={"back": "worklist"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/worklist")
+    mails = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(mails) == 1
+    mail = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    body = mail.get_content()
+    assert mail["To"] == "p1@example.test"
+    assert "Votre lien personnel" in body and "http://localhost/p/" in body
+
+
+def test_e_mailing_a_link_to_a_patient_without_e_mail_changes_nothing(client, coordinator,
+                                                                       make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1")
+    client.post(f"/studies/{coordinator.study.code}/patients/P-1/link/email")
+    assert client.get(f"/p/{patient.token}").status_code == 200
+
+
+def test_no_get_route_changes_a_link(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1")
+    for path in ("link", "link/revoke", "link/email", "sessions"):
+        client.get(f"/studies/{coordinator.study.code}/patients/P-1/{path}")
+    assert count(PatientLink, PatientLink.patient_id == patient.id, PatientLink.revoked_at.is_(None)) == 1
+
+
+# --- worklist and lists --------------------------------------------------------------------------
+
+def test_the_worklist_shows_who_is_overdue_due_or_missed(client, coordinator, make_patient) -> None:
+    make_patient(coordinator.study, "OVERDUE", enrolled_days_ago=20, sessions_days_ago=(6,))
+    make_patient(coordinator.study, "DUE", enrolled_days_ago=20, sessions_days_ago=(3,))
+    make_patient(coordinator.study, "MISSED", enrolled_days_ago=60, sessions_days_ago=(40,))
+    page = text(client.get(f"/studies/{coordinator.study.code}/worklist?timepoint=S"))
+    row = re.compile(r'<th scope="row">(?:<a[^>]*>)?([A-Z]+)(?:</a>)?</th>\s*'
+                     r'<td>[^<]*</td>\s*<td><span class="state state-(\w+)"')
+    rows = {m.group(1): m.group(2) for m in row.finditer(page)}
+    assert rows == {"OVERDUE": "overdue", "DUE": "due"}
+    missed = text(client.get(f"/studies/{coordinator.study.code}/worklist?state=missed&timepoint=S"))
+    assert "MISSED" in missed and "OVERDUE" not in missed
+    assert "cannot be copied" in page  # the honest explanation of the link buttons
+
+
+def test_the_patient_list_and_the_audit_trail_show_the_study_only(client, coordinator, make_patient,
+                                                                   make_study) -> None:
+    make_patient(coordinator.study, "MINE")
+    make_patient(make_study("OTHER"), "THEIRS")
+    patients = text(client.get(f"/studies/{coordinator.study.code}/patients"))
+    assert "MINE" in patients and "THEIRS" not in patients
+    trail = text(client.get(f"/studies/{coordinator.study.code}/audit"))
+    assert "patient.enroll" in trail and "THEIRS" not in trail and "MINE" in trail
+
+
+def test_the_audit_trail_is_paginated(client, coordinator) -> None:
+    from surveys.audit import record
+
+    for i in range(120):
+        record(db.session, "test", "note", study_id=coordinator.study.id, details={"i": i})
+    first = text(client.get(f"/studies/{coordinator.study.code}/audit"))
+    assert "Page 1 of 3" in first and '"i": 119' in first
+    third = text(client.get(f"/studies/{coordinator.study.code}/audit?page=3"))
+    assert "Page 3 of 3" in third and '"i": 0}' in third
