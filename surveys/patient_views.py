@@ -7,6 +7,8 @@ screen is kept in the session, so going back and forth never puts health data in
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,7 +28,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import false as sql_false
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
@@ -292,8 +295,10 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
     treatment = _treatment(visit.patient, window)
     rule_levels = {rule["id"]: rule["level"] for rule in instrument.alert_rules}
     lang = current_lang()
+    db.session.commit()  # end the look-up's read transaction: the save starts a fresh one
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
+            _lock_patient(visit.patient.id)
             response = start_response(
                 db.session, visit.patient, window.timepoint, instrument, lang, treatment)
             before = db.session.scalar(select(Alert.reasons).where(Alert.response_id == response.id)) or []
@@ -319,6 +324,7 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
             db.session.rollback()
             if attempt == SAVE_ATTEMPTS:
                 raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter, not a secret)
     session["cursor"] = [window.timepoint, instrument.id, (move_to.id if move_to else item_id)]
     new_levels = {rule_levels.get(reason, 0) for reason in set(alert.reasons if alert else ()) - set(before)}
     if 3 in new_levels:
@@ -326,6 +332,19 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
     if 2 in new_levels:
         return "same_day"
     return "finished" if finished else "saved"
+
+
+def _lock_patient(patient_id: int) -> None:
+    """Serialise concurrent saves of one patient before anything is read.
+
+    PostgreSQL: a row lock on the patient. SQLite: its single write lock, taken by a write that
+    changes nothing; taken first, SQLite waits for it (busy timeout) instead of failing a
+    transaction whose earlier reads went stale.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Patient).where(sql_false()).values(id=Patient.id))
+    else:
+        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
 
 
 def _treatment(patient: Patient, window: Window) -> TreatmentSession | None:

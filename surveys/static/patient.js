@@ -23,7 +23,7 @@
       if (event.target.type !== "radio" || Date.now() - lastPointer > 1500) { return; }
       window.setTimeout(function () {
         if (!form.dataset.busy && form.requestSubmit) { form.requestSubmit(); }
-      }, 250);
+      }, 120);
     });
   });
 

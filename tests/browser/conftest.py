@@ -59,14 +59,16 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session", params=backends()[:1])
-def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     from app import create_app
     from surveys.db import db
 
     directory = tmp_path_factory.mktemp("live")
     url = fresh_database_url(request.param, directory)
-    app = create_app(app_config(url, WTF_CSRF_ENABLED=True, TESTING=False, MAIL_OUTBOX=str(directory / "outbox")),
-                     instance_path=str(directory / "instance"))
+    config = app_config(url, WTF_CSRF_ENABLED=True, TESTING=False, MAIL_OUTBOX=str(directory / "outbox"))
+    app = create_app(config, instance_path=str(directory / "instance"))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = base
@@ -115,9 +117,91 @@ def desktop(browser: Any) -> Iterator[Any]:
 def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
     """Run axe-core in the page; the violations of the given impacts."""
     _require(AXE.exists(), f"{AXE} is missing (npm ci --prefix tests/browser)")
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    # Our CSP blocks injected <script> tags; evaluating through the DevTools protocol is not a page
+    # script, so the policy stays on for everything the page itself loads.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["html"] for n in v["nodes"][:3]]}
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [n["html"] for n in v["nodes"][:3]]}
         for v in result["violations"] if v["impact"] in impacts
     ]
+
+
+_study_numbers = iter(range(1, 100_000))
+
+
+@pytest.fixture
+def patient_link(live_server: LiveServer) -> Callable[..., str]:
+    """Enroll a patient in a fresh study on the live server; returns the personal URL.
+
+    Keyword arguments go to `enroll_patient` (e.g. language="fr"), except `sessions_days_ago`
+    (record sessions that many days ago), `enrolled_days_ago` and `study` (create_study options).
+    """
+    from datetime import UTC, date, datetime, timedelta
+
+    from surveys.db import db
+    from surveys.library import instruments
+    from surveys.links import patient_url
+    from surveys.patients import enroll_patient, record_session
+    from surveys.studies import create_study
+
+    def make(*, sessions_days_ago: tuple[int, ...] = (), enrolled_days_ago: int = 30,
+             study: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        def create() -> str:
+            number = next(_study_numbers)
+            options = {"contact": "Clinic reception, 01 23 45 67 89", "emergency_number": "112",
+                       **(study or {})}
+            created = create_study(db.session, f"BR{number}", "Browser study", instruments(), actor="test",
+                                   **options)
+            enrolled = datetime.now(UTC) - timedelta(days=enrolled_days_ago)
+            patient, token = enroll_patient(db.session, created, f"B{number:05d}", actor="test",
+                                            enrolled_at=enrolled, **kwargs)
+            for session_number, days in enumerate(sessions_days_ago, start=1):
+                record_session(db.session, patient, actor="test", number=session_number,
+                               day=date.today() - timedelta(days=days))
+            return patient_url(live_server.url, token)
+
+        return live_server.run(create)
+
+    return make
+
+
+# --- patient screens --------------------------------------------------------------------------
+
+
+def current_item(page: Any) -> str | None:
+    """The item id the patient screen asks, or None when the page asks nothing."""
+    field = page.query_selector('input[name="item"]')
+    return field.get_attribute("value") if field else None
+
+
+def answer_current(page: Any, pick: int = 0, tap: bool = True) -> str:
+    """Answer the screen in view with option `pick` (negative counts from the end); the item id.
+
+    With `tap` the option is tapped and the page's script moves on by itself; otherwise the
+    option is clicked and Next pressed, as without JavaScript.
+    """
+    item = current_item(page)
+    assert item, "no question on this page"
+    options = page.locator("label.option")
+    with page.expect_navigation():
+        if options.count():
+            option = options.nth(pick % options.count())
+            if tap:
+                option.tap()
+            else:
+                option.click()
+                page.locator(".actions button:not([name])").click()
+        else:
+            page.locator(".actions button:not([name])").click()
+    return item
+
+
+def answer_until_done(page: Any, pick: int = 0, tap: bool = True, limit: int = 60) -> list[str]:
+    """Answer screen after screen until no question is left; the item ids answered."""
+    seen: list[str] = []
+    while current_item(page) and len(seen) < limit:
+        seen.append(answer_current(page, pick, tap))
+    return seen

@@ -1,0 +1,158 @@
+"""A patient on a phone: the baseline in English and French, resuming, red flags, bad links."""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.browser.conftest import PHONE, answer_current, answer_until_done, current_item
+
+BASELINE_SCREENS = 5 + 10 + 3 + 2  # WHO-5, RSES, hair status, pattern + one stage picture
+
+
+def count(live_server: Any, model: Any) -> int:
+    from surveys.db import db
+
+    return live_server.run(lambda: db.session.scalar(select(func.count()).select_from(model)))
+
+
+def test_baseline_in_english_by_tapping_answers(phone, patient_link):
+    url = patient_link()
+    phone.goto(url)
+    assert phone.locator("html").get_attribute("lang") == "en"
+    with phone.expect_navigation():
+        phone.get_by_role("link", name="Start").tap()
+    assert phone.locator(".progress-text").inner_text().startswith("Part 1 of 4")
+    seen = answer_until_done(phone, pick=1)
+    assert len(seen) == BASELINE_SCREENS
+    assert phone.get_by_role("heading", name="Thank you!").is_visible()
+    phone.get_by_role("link", name="Back to your questionnaires").click()
+    assert "Nothing to do right now" in phone.content()
+    assert phone.console_errors == []
+
+
+def test_baseline_in_french_after_switching_language(phone, patient_link, live_server):
+    url = patient_link()
+    phone.goto(url)
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Français").tap()
+    assert phone.locator("html").get_attribute("lang") == "fr"
+    with phone.expect_navigation():
+        phone.get_by_role("link", name="Commencer").tap()
+    assert "Au cours des deux dernières semaines" in phone.content()
+    seen = answer_until_done(phone, pick=-1)
+    assert len(seen) == BASELINE_SCREENS
+    assert phone.get_by_role("heading", name="Merci !").is_visible()
+    assert phone.console_errors == []
+
+
+def test_leaving_mid_questionnaire_and_coming_back_resumes(browser, patient_link):
+    url = patient_link()
+    first = browser.new_context(**PHONE)
+    page = first.new_page()
+    page.goto(f"{url}/q/T0")
+    answered = [answer_current(page, 2) for _ in range(3)]
+    assert answered == ["who5_1", "who5_2", "who5_3"]
+    first.close()  # the phone's browser is closed
+    later = browser.new_context(**PHONE)
+    page = later.new_page()
+    page.goto(url)
+    with page.expect_navigation():
+        page.get_by_role("link", name="Continue").tap()
+    assert current_item(page) == "who5_4"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Back").tap()
+    assert current_item(page) == "who5_3"
+    assert page.locator("label.option").nth(2).locator("input").is_checked()  # the answer was kept
+    later.close()
+
+
+def test_double_submit_stores_the_answer_once(phone, patient_link, live_server):
+    from surveys.models import Answer, Response
+
+    url = patient_link()
+    phone.goto(f"{url}/q/T0/who5")
+    answers_before, responses_before = count(live_server, Answer), count(live_server, Response)
+    token = phone.locator('form.screen input[name="csrf_token"]').get_attribute("value")
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in phone.context.cookies())
+    body = urllib.parse.urlencode({"csrf_token": token, "item": "who5_1", "answer": "3"}).encode()
+    statuses: list[int] = []
+
+    def resend() -> None:  # the same form sent again and again, as after a dropped connection
+        request = urllib.request.Request(phone.url, data=body, headers={"Cookie": cookies})
+        with urllib.request.urlopen(request) as reply:
+            statuses.append(reply.status)
+
+    threads = [threading.Thread(target=resend) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 4  # each followed its redirect to the next screen
+    phone.reload()
+    assert current_item(phone) == "who5_2"
+    phone.evaluate("document.querySelectorAll('input[name=answer]')[1].checked = true")
+    phone.locator(".actions button:not([name])").dblclick()  # a double tap on Next
+    phone.wait_for_function("document.querySelector('input[name=item]')?.value === 'who5_3'")
+    assert count(live_server, Response) == responses_before + 1
+    assert count(live_server, Answer) == answers_before + 2
+
+
+def test_red_flag_happening_now_shows_emergency_advice_at_once(phone, patient_link, live_server):
+    from surveys.models import Alert
+
+    url = patient_link(sessions_days_ago=(1,), study={"emergency_number": "15"})
+    phone.goto(f"{url}/q/S1/pirc")
+    while current_item(phone) != "rf_breathing":
+        answer_current(phone, 0)  # "No" to the local reactions
+    answer_current(phone, 1)  # "Yes": difficulty breathing
+    assert "will contact you today" in phone.content()
+    answer_current(phone, 1)  # "Yes": it is happening now
+    heading = phone.get_by_role("heading", level=1)
+    assert heading.inner_text() == "Call 15 now"
+    assert phone.get_by_role("link", name="Call 15").get_attribute("href") == "tel:15"
+    assert current_item(phone) is None
+    assert live_server.run(lambda: __import__("surveys.db").db.db.session.scalar(
+        select(func.max(Alert.level)))) == 3
+    with phone.expect_navigation():
+        phone.get_by_role("link", name="Continue the questionnaire").tap()
+    assert current_item(phone) == "rf_angioedema"
+
+
+def test_closed_window_and_revoked_link_get_kind_pages(phone, patient_link, live_server):
+    url = patient_link(sessions_days_ago=(30, 2))
+    reply = phone.goto(f"{url}/q/T0")
+    assert reply.status == 410
+    assert phone.get_by_role("heading", name="This questionnaire is closed").is_visible()
+
+    def reissue() -> None:
+        from surveys.db import db
+        from surveys.links import find_link, issue_link
+
+        issue_link(db.session, find_link(db.session, url.rsplit("/", 1)[1]).patient)
+
+    live_server.run(reissue)
+    reply = phone.goto(url)
+    assert reply.status == 403
+    assert phone.get_by_role("heading", name="This link no longer works").is_visible()
+
+
+@pytest.mark.parametrize("lang", ["en"])
+def test_whole_part_works_without_javascript(browser, patient_link, lang):
+    context = browser.new_context(java_script_enabled=False, **PHONE)
+    page = context.new_page()
+    url = patient_link(language=lang)
+    page.goto(f"{url}/q/T0/who5")
+    page.locator(".actions button:not([name])").click()  # Next without an answer
+    assert page.get_by_role("alert").inner_text() == "Please choose an answer, then press Next."
+    seen = []
+    while current_item(page) and current_item(page).startswith("who5"):
+        seen.append(answer_current(page, 3, tap=False))
+    assert seen == ["who5_1", "who5_2", "who5_3", "who5_4", "who5_5"]
+    assert current_item(page) == "rses_1"
+    context.close()
