@@ -30,7 +30,7 @@ from surveys.models import Alert, Answer, Patient, PatientLink, Response, Score,
 from surveys.patients import study_protocol
 from surveys.protocol import Protocol
 from surveys.schedule import Anchors, Window, compute_schedule
-from surveys.staff import create_user
+from surveys.staff import create_user, totp_uri
 from surveys.studies import create_study
 
 STUDY_CODE = "DEMO"
@@ -66,6 +66,12 @@ def demo_token(secret: str, code: str) -> str:
     """A demo patient's link token: stable across runs of one installation, secret-derived."""
     digest = hmac.new(secret.encode(), f"demo-link:{code}".encode(), hashlib.sha256).digest()[:24]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def demo_totp_secret(secret: str) -> str:
+    """The demo admin's two-factor key: stable across runs of one installation, secret-derived."""
+    digest = hmac.new(secret.encode(), b"demo-totp:admin", hashlib.sha256).digest()[:20]
+    return base64.b32encode(digest).decode()
 
 
 @dataclass
@@ -356,8 +362,11 @@ def load_demo(
                              actor="demo", contact="Demo clinic, +33 1 00 00 00 00 (fictional)",
                              emergency_number="112", oncall_email="oncall@demo.test")
     for email, role, password in DEMO_USERS:
-        if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is None:
-            create_user(session, email, password, role, [study])
+        user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            user = create_user(session, email, password, role, [study])
+        if role == "admin" and user.totp_secret is None:  # admins must use two-factor login
+            user.totp_secret = demo_totp_secret(secret)
     protocol = study_protocol(study)
     existing = set(session.scalars(select(Patient.code).where(Patient.study_id == study.id)))
     plans = [p for p in _showcase(seed, today, now) if p.code not in existing]
@@ -377,6 +386,8 @@ def load_demo(
     lines = [f"Demo study {STUDY_CODE}: {total} patients ({writer.counts['patients']} added now).",
              "Staff logins (demo only, never use in production):"]
     lines += [f"  {role:<12} {email}  password: {password}" for email, role, password in DEMO_USERS]
+    lines.append(f"  admin two-factor key: {demo_totp_secret(secret)} (add it to an authenticator app, "
+                 f"or: {totp_uri(DEMO_USERS[0][0], demo_totp_secret(secret))})")
     lines.append("Patient links:")
     for code in ("DEMO-NEW", "DEMO-SESSION", "DEMO-FOLLOWUP"):
         lines.append(f"  {code:<14} {patient_url(base_url, demo_token(secret, code))}")

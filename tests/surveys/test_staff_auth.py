@@ -209,3 +209,15 @@ def test_users_create_refuses_a_duplicate(runner, make_user) -> None:
     user = make_user("clinician")
     result = cli(runner, user.email, "--role", "clinician", password="a long and unusual passphrase")
     assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_the_demo_admin_logs_in_with_the_printed_two_factor_key(client, login, library) -> None:
+    from surveys.demo import DEMO_USERS, demo_totp_secret, load_demo
+
+    summary = load_demo(db.session, n_patients=0, seed=1, secret="demo-key", base_url="http://x",
+                        library=library)
+    email, _role, password = DEMO_USERS[0]
+    admin = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+    assert admin.totp_secret == demo_totp_secret("demo-key") and admin.totp_secret in summary
+    login(admin, password)
+    assert client.get("/studies/DEMO/patients").status_code == 200
