@@ -87,7 +87,7 @@ def app(engine: Engine, database_url: str, app_overrides: dict[str, Any], tmp_pa
     db.session.remove()
     outer.rollback()
     connection.close()
-    db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+    db.session.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture
