@@ -37,7 +37,9 @@ def may_export_identified(user: StaffUser) -> bool:
     return user.role in ("admin", "coordinator")
 
 
-def create_token(session: Session, user: StaffUser, name: str, studies: Iterable[Study]) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, user: StaffUser, name: str, studies: Iterable[Study]
+) -> tuple[ApiToken, str]:
     """Create a token for some of the user's studies; returns it and its secret (shown once)."""
     name = name.strip()
     chosen = list({s.id: s for s in studies}.values())

@@ -25,11 +25,13 @@ from surveys.models import Study
 @click.option("--labels", is_flag=True, help="wide: option labels instead of codes.")
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "fr"]),
               help="Language of labels.")
-@click.option("--timepoint", "timepoints", multiple=True, help="Only this timepoint (repeatable; S = all sessions).")
+@click.option("--timepoint", "timepoints", multiple=True,
+              help="Only this timepoint (repeatable; S = all sessions).")
 @click.option("--instrument", "instruments", multiple=True, help="Only this instrument (repeatable).")
 @click.option("--from", "date_from", help="Submitted on or after this date (YYYY-MM-DD, UTC).")
 @click.option("--to", "date_to", help="Submitted on or before this date (YYYY-MM-DD, UTC).")
-@click.option("--deidentified", is_flag=True, help="Random ids, days instead of dates, age bands, no free text.")
+@click.option("--deidentified", is_flag=True,
+              help="Random ids, days instead of dates, age bands, no free text.")
 @click.option("--excel", is_flag=True, help="UTF-8 BOM and ';' separators for spreadsheet programs.")
 def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str, timepoints: tuple[str, ...],
                    instruments: tuple[str, ...], date_from: str | None, date_to: str | None,

@@ -99,7 +99,8 @@ def _leading(ctx: ExportContext) -> list[Variable]:
 def long_variables(ctx: ExportContext) -> list[Variable]:
     """Columns of long.csv: one row per answer."""
     lang = ctx.options.lang
-    variables = _leading(ctx) + [
+    variables = [
+        *_leading(ctx),
         Variable("instrument", "Instrument id", "string",
                  tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
         Variable("instrument_version", "Version of the instrument definition answered", "string"),
@@ -175,7 +176,8 @@ def wide_variables(ctx: ExportContext) -> list[Variable]:
 def scores_variables(ctx: ExportContext) -> list[Variable]:
     """Columns of scores.csv: one row per response, one column per scale of every instrument."""
     lang = ctx.options.lang
-    variables = _leading(ctx) + [
+    variables = [
+        *_leading(ctx),
         Variable("instrument", "Instrument id", "string",
                  tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
         Variable("instrument_version", "Version of the instrument definition answered", "string"),

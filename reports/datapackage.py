@@ -53,7 +53,8 @@ def descriptor(ctx: ExportContext) -> dict[str, Any]:
         "name": f"{ctx.study.code.lower().replace('_', '-')}-export",
         "title": f"{ctx.study.name} ({ctx.study.code}): questionnaire export",
         "created": utcnow().isoformat(timespec="seconds"),
-        "description": "De-identified export" if ctx.deidentified else "Identified export (pseudonymous codes)",
+        "description": ("De-identified export" if ctx.deidentified
+                        else "Identified export (pseudonymous patient codes)"),
         "resources": resources,
     }
 
@@ -87,7 +88,8 @@ def package_chunks(session: Session, ctx: ExportContext, counts: dict[str, RowCo
             counts[name] = RowCount()
             header = [v.name for v in files[name]]
             with archive.open(name, "w", force_zip64=True) as member:
-                for chunk in csv_chunks(header, source(session, ctx, counts[name])):
+                rows = source(session, ctx, counts[name])
+                for chunk in csv_chunks(header, rows, none_free=name == "long.csv"):
                     member.write(chunk)
                     yield sink.drain()
         archive.writestr("datapackage.json", json.dumps(descriptor(ctx), ensure_ascii=False, indent=2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from typing import Protocol as TypingProtocol
@@ -45,7 +45,6 @@ class ExportOptions:
     deidentified: bool = False
     excel: bool = False  # UTF-8 BOM and ";" separators, for spreadsheet programs
     as_json: bool = False  # codebook only: JSON instead of CSV
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def audit_details(self) -> dict[str, Any]:
         """The options as plain data, for the audit trail."""

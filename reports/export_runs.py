@@ -52,12 +52,17 @@ def export_context(study: Study, options: ExportOptions, library: Mapping[str, I
     return ExportContext(study=study, options=options, instruments=tuple(instruments))
 
 
-def _counted(session: Session, ctx: ExportContext) -> tuple[str, Iterator[bytes], Callable[[], dict[str, int]]]:
+Counted = tuple[str, Iterator[bytes], Callable[[], dict[str, Any]]]
+
+
+def _counted(session: Session, ctx: ExportContext) -> Counted:
+    """The kind of file, its chunks, and how to read the row counts once they are streamed."""
     fmt, opts = ctx.options.format, ctx.options
     if fmt in ("long", "wide", "scores"):
         count = RowCount()
         header = [v.name for v in file_variables(ctx)[f"{fmt}.csv"]]
-        chunks = csv_chunks(header, SOURCES[f"{fmt}.csv"](session, ctx, count), excel=opts.excel)
+        chunks = csv_chunks(header, SOURCES[f"{fmt}.csv"](session, ctx, count), excel=opts.excel,
+                            none_free=fmt == "long")
         return "csv", chunks, lambda: {"rows": count.rows}
     if fmt == "codebook":
         chunks = codebook_json(ctx) if opts.as_json else codebook_csv(ctx)
@@ -89,7 +94,7 @@ def open_export(
 
 
 def _audited(session: Session, chunks: Iterator[bytes], *, actor: str, study_id: int,
-             details: dict[str, Any], counted: Callable[[], dict[str, int]]) -> Iterator[bytes]:
+             details: dict[str, Any], counted: Callable[[], dict[str, Any]]) -> Iterator[bytes]:
     completed = False
     size = 0
     try:
@@ -107,7 +112,8 @@ def _record(session: Session, actor: str, study_id: int, details: dict[str, Any]
     except SQLAlchemyError:
         session.rollback()
     try:
-        record(session, actor, "export", entity="study", entity_id=study_id, study_id=study_id, details=details)
+        record(session, actor, "export", entity="study", entity_id=study_id, study_id=study_id,
+               details=details)
         session.commit()
     except SQLAlchemyError:  # never hide the export's own error behind the audit's
         session.rollback()

@@ -161,8 +161,8 @@ def _token_page(created: str | None = None, error: str | None = None, status: in
         studies = list(db.session.scalars(select(Study).order_by(Study.code)))
     else:
         studies = sorted(current_user.studies, key=lambda s: s.code)
-    response = render_template("exports/tokens.html", study=None, tokens=user_tokens(db.session, current_user),
-                               studies=studies, created=created, error=error, form=request.form)
+    response = render_template("exports/tokens.html", study=None, studies=studies, created=created,
+                               tokens=user_tokens(db.session, current_user), error=error, form=request.form)
     return response, status, {"Cache-Control": "no-store"}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from itertools import groupby
+from itertools import chain, groupby
 from typing import Any
 
 from sqlalchemy import select
@@ -26,10 +26,10 @@ from reports.deidentify import days_between
 from reports.exports import (
     BATCH,
     RowCount,
-    _filtered,
-    _patient_label,
-    _raw,
     patient_facts,
+    patient_labeller,
+    raw_column,
+    response_filter,
     utc_day,
     utc_text,
 )
@@ -48,7 +48,7 @@ def _entry(resource: dict[str, Any]) -> str:
 def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[bytes]:
     """The Bundle JSON in chunks; `count.rows` is the number of QuestionnaireResponses."""
     facts = patient_facts(session, ctx)
-    patient = _patient_label(ctx, facts)
+    patient = patient_labeller(ctx, facts)
     system = f"urn:hair-prom:study:{ctx.study.code}:" + ("export-id" if ctx.deidentified else "patient")
     library = {inst.id: inst for inst in ctx.instruments}
     head = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
@@ -58,13 +58,14 @@ def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iter
                                                     inst.languages else inst.languages[0]))
                               for inst in ctx.instruments)]
     separator = "," if ctx.instruments else ""
-    stmt = _filtered(
+    stmt = response_filter(
         select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
-               _raw(Response.submitted_at), Answer.item_id, Answer.code, Answer.text)
+               raw_column(Response.submitted_at), Answer.item_id, Answer.code, Answer.text)
         .outerjoin(Answer, Answer.response_id == Response.id),
         ctx,
     ).order_by(Response.patient_id, Response.submitted_at, Response.id)
-    rows = session.execute(stmt.execution_options(yield_per=BATCH))
+    rows = chain.from_iterable(
+        session.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions())
     for rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
         _, pid, inst_id, lang, submitted = first[:5]
@@ -80,7 +81,8 @@ def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iter
             )
         except AnswerError:
             # Stored under another version of the definition: keep the response, without items.
-            resource = questionnaire_response(inst, {}, lang=inst.languages[0], authored=utc_text(submitted) or "")
+            resource = questionnaire_response(inst, {}, lang=inst.languages[0],
+                                              authored=utc_text(submitted) or "")
         resource["subject"] = {"identifier": {"system": system, "value": patient(pid)}}
         if ctx.deidentified:
             resource.pop("authored", None)

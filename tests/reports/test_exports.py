@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,15 +51,23 @@ def read_csv(data: bytes, **kwargs: Any) -> pd.DataFrame:
 def cohort(make_study: Callable[..., Any], make_patient: Callable[..., Any],
            make_user: Callable[..., Any]) -> SimpleNamespace:
     """Two studies; in A a treated patient with free text and injection attempts, one without sessions."""
+    return build_cohort(make_study, make_patient, make_user)
+
+
+def build_cohort(make_study: Callable[..., Any], make_patient: Callable[..., Any],
+                 make_user: Callable[..., Any]) -> SimpleNamespace:
+    """The cohort the export tests share (other test modules wrap it in their own fixture)."""
     a, b = make_study("EXPA"), make_study("EXPB")
     p1 = make_patient(a, "A-001", sessions_days_ago=(30, 2), sex="female", birth_year=1980,
                       diagnosis="female_pattern_hair_loss", prior_treatments=[PRIOR, "minoxidil"])
     p2 = make_patient(a, "A-002", sex="male", birth_year=1999, language="fr")
     q1 = make_patient(b, "B-001", sessions_days_ago=(10,), birth_year=1970)
-    answer(p1, "T0", "who5", {f"who5_{i}": c for i, c in enumerate((5, 4, 3, 1, 0), 1)}, submitted_days_ago=40)
+    who5 = {f"who5_{i}": c for i, c in enumerate((5, 4, 3, 1, 0), 1)}
+    answer(p1, "T0", "who5", who5, submitted_days_ago=40)
     answer(p1, "T0", "rses", {f"rses_{i}": 2 for i in range(1, 9)}, submitted_days_ago=40)
-    answer(p1, "S1", "pirc", {"pain_present": 1, "pain_worst": 2, "pain_now": 0, "pain_interference": 1,
-                              "redness_present": 0, "rf_fever": 0, "other": OTHER_TEXT}, submitted_days_ago=28)
+    pirc = {"pain_present": 1, "pain_worst": 2, "pain_now": 0, "pain_interference": 1,
+            "redness_present": 0, "rf_fever": 0, "other": OTHER_TEXT}
+    answer(p1, "S1", "pirc", pirc, submitted_days_ago=28)
     answer(p1, "W8", "hair_change", {"amount": -3, "shedding": 2, "appearance": 0})
     answer(p2, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, lang="fr", submitted_days_ago=5)
     answer(q1, "T0", "who5", {f"who5_{i}": 1 for i in range(1, 6)})
@@ -66,10 +75,36 @@ def cohort(make_study: Callable[..., Any], make_patient: Callable[..., Any],
     from surveys.library import instruments
     draft = start_response(db.session, p2, "T0", instruments()["rses"], "fr")
     save_answers(db.session, draft, instruments()["rses"], {"rses_1": 1})
-    users = SimpleNamespace(coordinator=make_user("coordinator", (a,)), clinician=make_user("clinician", (a,)),
-                            other=make_user("coordinator", (b,)), both=make_user("coordinator", (a, b)))
     db.session.commit()
-    return SimpleNamespace(a=a, b=b, p1=p1, p2=p2, q1=q1, users=users)
+    return SimpleNamespace(a=a, b=b, p1=p1, p2=p2, q1=q1, users=Users(make_user, a, b))
+
+
+class Users:
+    """The cohort's staff, each created on first use (password hashing is slow on purpose)."""
+
+    def __init__(self, make_user: Callable[..., Any], a: Any, b: Any) -> None:
+        self._make, self._a, self._b = make_user, a, b
+
+    def _user(self, role: str, studies: tuple[Any, ...]) -> Any:
+        user = self._make(role, studies)
+        db.session.commit()
+        return user
+
+    @cached_property
+    def coordinator(self) -> Any:
+        return self._user("coordinator", (self._a,))
+
+    @cached_property
+    def clinician(self) -> Any:
+        return self._user("clinician", (self._a,))
+
+    @cached_property
+    def other(self) -> Any:
+        return self._user("coordinator", (self._b,))
+
+    @cached_property
+    def both(self) -> Any:
+        return self._user("coordinator", (self._a, self._b))
 
 
 def download(client: FlaskClient, code: str, fmt: str, **args: Any) -> Any:
@@ -78,7 +113,8 @@ def download(client: FlaskClient, code: str, fmt: str, **args: Any) -> Any:
 
 def db_answers(study_id: int) -> set[tuple[Any, ...]]:
     rows = db.session.execute(
-        select(Patient.code, Response.timepoint, Response.instrument_id, Answer.item_id, Answer.code, Answer.text)
+        select(Patient.code, Response.timepoint, Response.instrument_id, Answer.item_id, Answer.code,
+               Answer.text)
         .join(Response, Response.patient_id == Patient.id).join(Answer, Answer.response_id == Response.id)
         .where(Patient.study_id == study_id, Response.status == "submitted"))
     return {tuple(r) for r in rows}
@@ -128,7 +164,8 @@ def test_wide_and_scores_exports_match_stored_answers_and_scores(client, login, 
         Patient.study_id == cohort.a.id, Response.status == "submitted")).all()
     assert len(scores) == len(submitted) == 5
     rses = scores[scores.instrument == "rses"].iloc[0]
-    assert rses.status == "prorated" and rses.rses_total_score == 15.0 and rses.scoring_version == "rses-1.0-s1"
+    assert rses.status == "prorated" and rses.rses_total_score == 15.0
+    assert rses.scoring_version == "rses-1.0-s1"
     assert pd.isna(rses.who5_raw_score)
 
 
@@ -186,7 +223,7 @@ def test_every_formula_start_gets_a_quote(value) -> None:
     lines = data.split("\r\n")
     assert lines[0].startswith(("'", "\"'"))  # headers too
     assert lines[1].startswith(("'", "\"'")) and lines[1].endswith(",-3")
-    assert lines[2] == "1.5,plain"
+    assert lines[2] == "1.5,\"plain\""  # text quoted, numbers bare
 
 
 @pytest.mark.parametrize("value", [-3, 0, 2.5, None, "plain", "a=b", "3-1"])
@@ -222,8 +259,8 @@ def test_de_identified_exports_hold_no_code_date_birth_year_or_free_text(client,
         if fmt == "wide":
             frame = read_csv(text.encode())
             year = (datetime.now(UTC) - timedelta(days=30)).year  # age at enrollment
-            expected = {f"{(year - 1980) // 10 * 10}-{(year - 1980) // 10 * 10 + 9}",
-                        "18-29" if year - 1999 < 30 else f"{(year - 1999) // 10 * 10}-{(year - 1999) // 10 * 10 + 9}"}
+            decade = (year - 1980) // 10 * 10
+            expected = {f"{decade}-{decade + 9}", "18-29" if year - 1999 < 30 else "30-39"}
             assert set(frame.age_band) == expected
             assert "birth_year" not in frame.columns and "pirc_other" not in frame.columns
     again = set(read_csv(download(client, "EXPA", "long", deidentified="1").data).patient)
@@ -260,7 +297,8 @@ def test_bad_options_get_a_clear_400_and_no_audit_event(client, login, cohort, a
 def test_every_export_is_audited_with_who_filters_and_row_count(client, login, cohort) -> None:
     login(cohort.users.coordinator)
     frame = read_csv(download(client, "EXPA", "long", instrument="who5", deidentified="1").data)
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id.desc()))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export")
+                              .order_by(AuditEvent.id.desc()))
     assert event.actor == f"staff:{cohort.users.coordinator.id}" and event.study_id == cohort.a.id
     assert event.details["rows"] == len(frame) == 10 and event.details["completed"] is True
     assert event.details["instruments"] == ["who5"] and event.details["deidentified"] is True
@@ -272,7 +310,8 @@ def test_every_export_is_audited_with_who_filters_and_row_count(client, login, c
 def test_a_download_cut_short_is_audited_as_incomplete(app, cohort) -> None:
     from surveys.library import instruments
 
-    export = open_export(db.session, cohort.a, ExportOptions(format="long"), instruments(), actor="test", via="test")
+    export = open_export(db.session, cohort.a, ExportOptions(format="long"), instruments(),
+                         actor="test", via="test")
     next(export.chunks)
     export.chunks.close()
     event = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()))
@@ -332,3 +371,13 @@ def test_cli_refuses_unknown_study_and_bad_filters(runner, cohort, tmp_path) -> 
                                  str(tmp_path / "x.csv")])
     assert result.exit_code != 0 and "Unknown timepoint" in result.output
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_missing_values_are_bare_empty_cells_and_quoted_text_survives() -> None:
+    tricky = ['a,"",b', 'x\n"=y', '"', ""]
+    data = b"".join(csv_chunks(["t", "n"], [[tricky[0], None], [tricky[1], 1], [tricky[2], None],
+                                            [tricky[3], -3]])).decode()
+    assert data.splitlines()[1].endswith(",")  # None: nothing between the delimiters, not ""
+    frame = read_csv(data.encode())
+    assert frame.t.tolist()[:3] == tricky[:3] and pd.isna(frame.t[3])
+    assert frame.n.isna().tolist() == [True, False, True, False] and frame.n[3] == -3

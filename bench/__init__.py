@@ -1,0 +1,1 @@
+"""Reproducible benchmarks with targets (not run in CI by default)."""

@@ -1,0 +1,138 @@
+"""Export benchmark: the long CSV of demo cohorts, against pandas' to_csv of the same rows.
+
+    .venv/bin/python -m bench.export [--sizes 1000 10000] [--workdir DIR]
+
+For each size it builds a demo cohort in a temporary SQLite file (`flask demo --patients N`;
+kept in --workdir to re-run without rebuilding), then, each in a fresh process:
+- ours: `open_export(... format long ...)` streamed to a file (what the CLI, page and API run);
+- pandas: the same CSV read into a DataFrame (not timed), then `DataFrame.to_csv` (timed).
+It prints rows/s and peak RSS (the process's own `ru_maxrss`) of both, and the ratio of
+throughputs. Targets (issue 6): our peak RSS under 250 MB at 10,000 patients, and at least half
+pandas' throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret"
+RSS_TARGET_MB = 250
+RATIO_TARGET = 0.5
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def child_ours(database_url: str, out: str) -> dict[str, float]:
+    """Run in a fresh process: stream the long export of DEMO to `out`."""
+    from sqlalchemy import select
+
+    from app import create_app
+    from reports.export_options import ExportOptions
+    from reports.export_runs import open_export
+    from surveys.db import db
+    from surveys.library import instruments
+    from surveys.models import Study
+
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET})
+    with app.app_context():
+        study = db.session.scalar(select(Study).where(Study.code == "DEMO"))
+        started, cpu = time.perf_counter(), time.process_time()
+        download = open_export(db.session, study, ExportOptions(format="long"), instruments(),
+                               actor="bench", via="bench")
+        with open(out, "wb") as handle:
+            for chunk in download.chunks:
+                handle.write(chunk)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with open(out, "rb") as handle:
+        rows = sum(1 for _ in handle) - 1
+    return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_pandas(csv_path: str, out: str) -> dict[str, float]:
+    """Run in a fresh process: the same rows in a DataFrame, then time `to_csv` alone."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv_path, keep_default_na=False, na_values=[""], dtype={"instrument_version": str})
+    started, cpu = time.perf_counter(), time.process_time()
+    frame.to_csv(out, index=False)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"rows": len(frame), "seconds": seconds, "cpu": cpu, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _child(*args: str) -> dict[str, float]:
+    result = subprocess.run([sys.executable, "-m", "bench.export", "--child", *args], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def build_cohort(path: Path, patients: int) -> str:
+    """A demo cohort of `patients` in a SQLite file (reused when it is already there)."""
+    url = f"sqlite:///{path}"
+    if not path.exists():
+        started = time.perf_counter()
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET}
+        subprocess.run([sys.executable, "-m", "flask", "--app", "app", "demo", "--patients", str(patients)],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        print(f"  built {patients} patients in {time.perf_counter() - started:.0f} s", flush=True)
+    return url
+
+
+def run(sizes: list[int], workdir: Path) -> int:
+    """Benchmark each size; returns 0 when every target is met."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(rows/s: wall clock; rows/cpu-s: per CPU second of the process, robust to a busy machine)")
+    print(f"{'patients':>8} {'rows':>10} {'ours rows/s':>12} {'rows/cpu-s':>10} {'ours MB':>8} "
+          f"{'pandas rows/s':>14} {'rows/cpu-s':>10} {'pandas MB':>10} {'ratio':>6} {'cpu ratio':>9}")
+    for size in sizes:
+        url = build_cohort(workdir / f"demo-{size}.sqlite3", size)
+        ours_csv, pandas_csv = workdir / f"long-{size}.csv", workdir / f"pandas-{size}.csv"
+        ours = _child("ours", url, str(ours_csv))
+        theirs = _child("pandas", str(ours_csv), str(pandas_csv))
+        ours_rate, their_rate = ours["rows"] / ours["seconds"], theirs["rows"] / theirs["seconds"]
+        ours_cpu, their_cpu = ours["rows"] / ours["cpu"], theirs["rows"] / theirs["cpu"]
+        ratio, cpu_ratio = ours_rate / their_rate, ours_cpu / their_cpu
+        print(f"{size:>8} {ours['rows']:>10,} {ours_rate:>12,.0f} {ours_cpu:>10,.0f} "
+              f"{ours['peak_rss_mb']:>8.0f} "
+              f"{their_rate:>14,.0f} {their_cpu:>10,.0f} {theirs['peak_rss_mb']:>10.0f} {ratio:>6.2f} "
+              f"{cpu_ratio:>9.2f}", flush=True)
+        if ours["peak_rss_mb"] >= RSS_TARGET_MB or ratio < RATIO_TARGET:
+            failures += 1
+        ours_csv.unlink()
+        pandas_csv.unlink()
+    print(f"targets: peak RSS < {RSS_TARGET_MB} MB, ratio >= {RATIO_TARGET}: "
+          + ("met" if not failures else f"missed for {failures} size(s)"))
+    return 1 if failures else 0
+
+
+def main() -> int:
+    """Command line."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, *args = sys.argv[2:]
+        print(json.dumps(child_ours(*args) if kind == "ours" else child_pandas(*args)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--workdir", type=Path, help="keep the demo databases here (default: a temp dir)")
+    options = parser.parse_args()
+    if options.workdir:
+        return run(options.sizes, options.workdir)
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        return run(options.sizes, Path(tmp))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
