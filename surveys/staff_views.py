@@ -103,7 +103,10 @@ def _staff_session_rules() -> Any:
 @bp.after_app_request
 def _no_store(response: Any) -> Any:
     """Pages for a logged-in user hold patient data: never cached by the browser or a proxy."""
-    if current_user.is_authenticated and request.endpoint and not request.endpoint.startswith("static"):
+    # Static files (the app's and each blueprint's, e.g. `reports.static`, `reports.static_plotly`) hold no
+    # patient data and keep their own cache headers.
+    endpoint = (request.endpoint or "").rpartition(".")[2]
+    if current_user.is_authenticated and endpoint and not endpoint.startswith("static"):
         response.headers["Cache-Control"] = "no-store"
     return response
 
