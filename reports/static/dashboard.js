@@ -3,7 +3,9 @@
    data comes from <script type="application/json" id="dashboard-figures">, never inline code. */
 (function () {
   "use strict";
-  var CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+  // No mode bar: it would add per-chart <style> elements that the strict CSP refuses. The tables
+  // under each chart carry the numbers; zoom by dragging, double-click to reset.
+  var CONFIG = { responsive: true, displayModeBar: false };
 
   function draw(id, figure) {
     var slot = document.getElementById("fig-" + id);
