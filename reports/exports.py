@@ -15,7 +15,9 @@ from itertools import chain, groupby
 from typing import Any
 
 from sqlalchemy import Select, String, and_, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from instruments import Instrument
 from reports.codebook import ExportContext, long_variables, scores_variables, wide_variables
@@ -68,6 +70,23 @@ def utc_day(value: str | datetime | None) -> date | None:
     if isinstance(value, str):
         return date.fromisoformat(value[:10])
     return value.date()
+
+
+class iso_utc(FunctionElement[str]):
+    """A UTC timestamp column rendered by the database as ISO 8601 text to the second."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(iso_utc, "sqlite")
+def _iso_utc_sqlite(element: iso_utc, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(iso_utc, "postgresql")
+def _iso_utc_postgresql(element: iso_utc, compiler: Any, **kw: Any) -> str:
+    return f"""to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
 def raw_column(column: Any) -> Any:
@@ -151,7 +170,7 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
                Response.instrument_version, Response.language, raw_column(Response.submitted_at),
-               Answer.item_id, Answer.code, Answer.text, raw_column(Answer.answered_at))
+               Answer.item_id, Answer.code, Answer.text, iso_utc(Answer.answered_at))
         .join(Answer, Answer.response_id == Response.id),
         ctx,
     ).order_by(Response.patient_id, Response.timepoint, Response.instrument_id, Answer.item_id)
@@ -168,11 +187,11 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
         count.rows += 1
         if code is not None:
             if identified:
-                yield (*prefix, item, code, item_labels.get((item, code), EMPTY), EMPTY, utc_text(answered))
+                yield (*prefix, item, code, item_labels.get((item, code), EMPTY), EMPTY, answered)
             else:
                 yield (*prefix, item, code, item_labels.get((item, code), EMPTY))
         elif identified:
-            yield (*prefix, item, EMPTY, EMPTY, text, utc_text(answered))
+            yield (*prefix, item, EMPTY, EMPTY, text, answered)
         else:
             count.rows -= 1  # free text is left out of de-identified exports
 
