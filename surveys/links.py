@@ -8,7 +8,7 @@ import secrets
 
 import segno
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from surveys.db import utcnow
 from surveys.models import Patient, PatientLink
@@ -46,10 +46,19 @@ def revoke_links(session: Session, patient: Patient) -> int:
 
 
 def find_link(session: Session, token: str) -> PatientLink | None:
-    """The link a token opens (revoked or not), or None for an unknown token."""
+    """The link a token opens (revoked or not), or None for an unknown token.
+
+    The patient, their study and sessions come in the same round trip: every patient page
+    needs them.
+    """
     if not token or len(token) > 128:
         return None
-    return session.scalar(select(PatientLink).where(PatientLink.token_hash == hash_token(token)))
+    return session.scalar(
+        select(PatientLink)
+        .where(PatientLink.token_hash == hash_token(token))
+        .options(joinedload(PatientLink.patient).joinedload(Patient.study),
+                 joinedload(PatientLink.patient).selectinload(Patient.sessions))
+    )
 
 
 def patient_url(base_url: str, token: str) -> str:

@@ -6,17 +6,18 @@ No Flask here: the views ask these functions, and so do the reminders and the te
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from instruments import Instrument, Item, visible_items
+from surveys.db import utcnow
 from surveys.models import Patient, Response, Score, Study
-from surveys.patients import patient_schedule, study_protocol
+from surveys.patients import patient_anchors, study_protocol
 from surveys.protocol import Protocol, ProtocolInstrument, session_number
-from surveys.schedule import Window, window_for
+from surveys.schedule import Window, compute_schedule, window_for
 
 
 def protocol_of(study: Study) -> Protocol:
@@ -37,14 +38,20 @@ def response_states(session: Session, patient: Patient) -> dict[tuple[str, str],
 def patient_windows(
     patient: Patient, protocol: Protocol, states: Mapping[tuple[str, str], str], now: datetime | None = None
 ) -> list[Window]:
-    """The patient's windows, a timepoint counting as completed once all its parts are submitted."""
-    first = patient_schedule(patient, protocol, now)
-    completed = [
-        w.timepoint for w in first
-        if w.instruments
-        and all(states.get((w.timepoint, e.instrument)) == "submitted" for e in w.instruments)
+    """The patient's windows, a timepoint counting as completed once all its parts are submitted.
+
+    Same result as `patient_schedule` given the completed timepoints, computed in one pass.
+    """
+    windows = [
+        replace(w, state="completed")
+        if w.instruments and all(states.get((w.timepoint, e.instrument)) == "submitted"
+                                 for e in w.instruments)
+        else w
+        for w in compute_schedule(protocol, patient_anchors(patient), now or utcnow())
     ]
-    return patient_schedule(patient, protocol, now, completed)
+    if patient.status != "active":
+        return [w for w in windows if w.state in ("completed", "closed")]
+    return windows
 
 
 def find_window(windows: Sequence[Window], timepoint: str) -> Window | None:

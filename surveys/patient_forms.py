@@ -8,6 +8,7 @@ a tampered request can get wrong (unknown item, extra fields) before the form is
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -55,10 +56,16 @@ class ScreenForm(FlaskForm):
     item = HiddenField()
 
 
+@lru_cache(maxsize=2048)
+def _form_class(item: Item, lang: str) -> type[ScreenForm]:
+    # Items are frozen and hashable: one class per item and language, built on first use.
+    field = FIELD_BUILDERS[item.type](item, lang)
+    return type(f"{item.type.title()}ScreenForm", (ScreenForm,), {"answer": field})
+
+
 def screen_form(item: Item, lang: str, formdata: Any = None, answer: object = None) -> ScreenForm:
     """The form asking one item, pre-filled with the stored answer (the back button keeps answers)."""
-    field = FIELD_BUILDERS[item.type](item, lang)
-    form_class = type(f"{item.type.title()}ScreenForm", (ScreenForm,), {"answer": field})
+    form_class = _form_class(item, lang)
     kwargs: dict[str, Any] = {"item": item.id}
     if formdata is None and answer is not None:
         kwargs["answer"] = answer

@@ -40,12 +40,11 @@ from surveys.db import db
 from surveys.i18n import current_lang, use_language
 from surveys.library import instruments
 from surveys.links import find_link, patient_url, qr_svg
-from surveys.models import LANGUAGES, Alert, Patient, PatientLink, Study, TreatmentSession
+from surveys.models import LANGUAGES, Alert, Answer, Patient, PatientLink, Response, Study, TreatmentSession
 from surveys.patient_forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.protocol import ProtocolInstrument
 from surveys.responses import (
     ResponseClosed,
-    current_answers,
     raise_alert,
     save_answers,
     start_response,
@@ -205,12 +204,11 @@ def _cursor(timepoint: str, instrument_id: str) -> str | None:
 
 
 def _existing_answers(visit: Visit, timepoint: str, instrument: Instrument) -> dict[str, Any]:
-    from surveys.models import Response
-
-    response = db.session.scalar(select(Response).where(
-        Response.patient_id == visit.patient.id, Response.timepoint == timepoint,
-        Response.instrument_id == instrument.id))
-    return current_answers(db.session, response) if response is not None else {}
+    rows = db.session.execute(
+        select(Answer.item_id, Answer.code, Answer.text).join(Response).where(
+            Response.patient_id == visit.patient.id, Response.timepoint == timepoint,
+            Response.instrument_id == instrument.id))
+    return {item: (text if text is not None else code) for item, code, text in rows}
 
 
 def _render_screen(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: Instrument,
@@ -301,9 +299,12 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
             _lock_patient(visit.patient.id)
             response = start_response(
                 db.session, visit.patient, window.timepoint, instrument, lang, treatment)
-            before = db.session.scalar(select(Alert.reasons).where(Alert.response_id == response.id)) or []
             answers = save_answers(db.session, response, instrument, {item_id: value})
-            alert = raise_alert(db.session, response, instrument, answers)
+            before, alert = [], None
+            if instrument.alert_rules:  # most instruments have none: spare the alert queries
+                before = db.session.scalar(
+                    select(Alert.reasons).where(Alert.response_id == response.id)) or []
+                alert = raise_alert(db.session, response, instrument, answers)
             items = flow.shown_items(instrument, answers, lang, entry.section)
             move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
             finished = not going_back and move_to is None and flow.is_finished(items, answers)

@@ -70,7 +70,8 @@ def save_answers(
     """
     if response.status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
-    stored_answers = current_answers(session, response)
+    stored = {a.item_id: a for a in session.scalars(select(Answer).where(Answer.response_id == response.id))}
+    stored_answers = {item_id: (a.text if a.text is not None else a.code) for item_id, a in stored.items()}
     merged = {**stored_answers, **dict(answers)}
     # A stored answer whose item the new answers hide (a "yes" changed to "no") is dropped,
     # while a *new* answer to a hidden item stays an error for validate_answers to report.
@@ -80,7 +81,6 @@ def save_answers(
             merged[item_id] = None
     cleaned = validate_answers(instrument, merged)
     now = utcnow()
-    stored = {a.item_id: a for a in session.scalars(select(Answer).where(Answer.response_id == response.id))}
     for item_id, value in cleaned.items():
         code, text = (None, value) if isinstance(value, str) else (value, None)
         row = stored.get(item_id)

@@ -1,0 +1,314 @@
+"""Patient load benchmark: simulated patients answering the baseline through gunicorn.
+
+    .venv/bin/python -m bench.patient_load [--patients 20] [--workers 2] [--threads 1]
+                                           [--max-seconds 60] [--database-url URL]
+
+Starts gunicorn on 127.0.0.1 with the real app (CSRF on, a fresh SQLite file unless
+--database-url names a PostgreSQL database), enrolls N patients, then runs N threads at once,
+each a patient who opens their link and answers the whole baseline screen by screen (real CSRF
+tokens parsed from the forms, cookies kept, redirects followed by hand). Then it serves
+`bench.bare_app` (a bare Flask endpoint doing one equivalent upsert) with the same gunicorn
+settings and drives it with the same number of threads and answers.
+
+Prints pages/s, answers/s, p50/p95 latency and bytes per page for both, the ratio of
+answers/s (target: at least 60% of the bare baseline), and the size of a survey page with its
+CSS and JS, raw and gzipped, against the 30 KB budget. Loopback only; bounded in patients and
+time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret"
+RATIO_TARGET = 0.6
+BUDGET_BYTES = 30 * 1024
+ITEM = re.compile(r'name="item" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CODES = re.compile(r'name="answer" value="(-?\d+)"')
+ASSETS = ("/static/app.css", "/static/patient.css", "/static/patient.js")
+
+
+@dataclass
+class Stats:
+    """Latencies and sizes collected by the client threads."""
+
+    page_seconds: list[float] = field(default_factory=list)
+    answer_seconds: list[float] = field(default_factory=list)
+    page_bytes: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    finished: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def page(self, seconds: float, size: int) -> None:
+        with self.lock:
+            self.page_seconds.append(seconds)
+            self.page_bytes.append(size)
+
+    def answer(self, seconds: float) -> None:
+        with self.lock:
+            self.answer_seconds.append(seconds)
+
+
+class Client:
+    """One browser: a keep-alive connection and its cookies."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def send(
+        self, method: str, path: str, form: dict[str, str] | None = None
+    ) -> tuple[int, str, bytes, float]:
+        """One request; returns status, Location, body and seconds taken."""
+        headers = {"Accept": "text/html"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = urllib.parse.urlencode(form).encode() if form is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            reply = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.conn.request(method, path, body=body, headers=headers)
+            reply = self.conn.getresponse()
+        data = reply.read()
+        seconds = time.perf_counter() - started
+        for cookie in reply.headers.get_all("Set-Cookie") or []:
+            name, _, rest = cookie.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        location = urllib.parse.urlsplit(reply.headers.get("Location", "")).path
+        return reply.status, location, data, seconds
+
+
+def patient_run(port: int, token: str, stats: Stats, deadline: float, stop_before: str = "") -> None:
+    """A patient answering the whole baseline, screen by screen (or up to an item's screen)."""
+    client = Client(port)
+    status, _loc, body, seconds = client.send("GET", f"/p/{token}")
+    stats.page(seconds, len(body))
+    status, path, _body, _seconds = client.send("GET", f"/p/{token}/q/T0")
+    while time.perf_counter() < deadline:
+        status, location, body, seconds = client.send("GET", path)
+        if status == 302:
+            path = location
+            continue
+        stats.page(seconds, len(body))
+        html = body.decode("utf-8")
+        item = ITEM.search(html)
+        if status != 200 or item is None:
+            if "Thank you!" not in html:
+                stats.errors.append(f"unexpected page {status} at {path}")
+            else:
+                with stats.lock:
+                    stats.finished += 1
+            return
+        if item.group(1) == stop_before:
+            return
+        codes = CODES.findall(html)
+        pick = codes[0] if stop_before else codes[len(codes) // 2]
+        form = {"csrf_token": CSRF.search(html).group(1), "item": item.group(1), "answer": pick}
+        status, location, _body, seconds = client.send("POST", path, form)
+        stats.answer(seconds)
+        if status != 303:
+            stats.errors.append(f"answer refused: {status} for {item.group(1)}")
+            return
+        path = location
+
+
+def bare_run(port: int, patient: str, answers: int, stats: Stats, deadline: float) -> None:
+    """The same number of answers against the bare endpoint: a page, then a posted answer."""
+    client = Client(port)
+    for number in range(1, answers + 1):
+        if time.perf_counter() > deadline:
+            return
+        status, _loc, body, seconds = client.send("GET", "/page")
+        stats.page(seconds, len(body))
+        status, _loc, _body, seconds = client.send(
+            "POST", "/answer", {"patient": patient, "item": f"q{number}", "answer": "1"})
+        stats.answer(seconds)
+        if status != 303:
+            stats.errors.append(f"bare answer refused: {status}")
+            return
+    status, _loc, body, seconds = client.send("GET", "/page")
+    stats.page(seconds, len(body))
+    with stats.lock:
+        stats.finished += 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(
+    spec: str, env: dict[str, str], workers: int, threads: int, probe: str, tmp: Path
+) -> Iterator[int]:
+    """Serve a WSGI app with gunicorn on 127.0.0.1 (no access log: links are credentials)."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+               "--bind", f"127.0.0.1:{port}", "--pid", str(tmp / f"gunicorn-{port}.pid"),
+               "--log-level", "warning", "--graceful-timeout", "5", spec]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", probe)
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"gunicorn did not start: {' '.join(command)}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def seed(database_url: str, patients: int) -> list[str]:
+    """Migrate, create a study and enroll patients (no sessions yet: the baseline is open)."""
+    from app import create_app
+    from surveys import migrate
+    from surveys.db import db
+    from surveys.library import instruments
+    from surveys.patients import enroll_patient
+    from surveys.studies import create_study
+
+    migrate.upgrade(database_url)
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET})
+    with app.app_context():
+        code = f"BENCH{int(time.time()) % 100000}"
+        study = create_study(db.session, code, "Patient load benchmark", instruments(), actor="bench")
+        tokens = [enroll_patient(db.session, study, f"L{n:04d}", actor="bench")[1] for n in range(patients)]
+        db.session.commit()
+    db.session.remove()
+    return tokens
+
+
+def drive(threads: list[threading.Thread]) -> float:
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(stats: Stats, seconds: float) -> dict[str, float]:
+    everything = stats.page_seconds + stats.answer_seconds
+    return {
+        "pages_per_s": len(stats.page_seconds) / seconds,
+        "answers_per_s": len(stats.answer_seconds) / seconds,
+        "p50_ms": percentile(everything, 0.5) * 1000,
+        "p95_ms": percentile(everything, 0.95) * 1000,
+        "bytes_per_page": statistics.mean(stats.page_bytes) if stats.page_bytes else 0.0,
+        "answers": len(stats.answer_seconds),
+        "seconds": seconds,
+    }
+
+
+def page_weight(port: int, token: str, instrument: str) -> tuple[int, int, int]:
+    """Bytes of one survey screen with its CSS, JS and pictures: raw, gzipped, picture count."""
+    client = Client(port)
+    status, _loc, html, _s = client.send("GET", f"/p/{token}/q/T0/{instrument}")
+    assert status == 200, status
+    parts = [html]
+    pictures = re.findall(r'<img src="([^"]+)"', html.decode())
+    for path in (*ASSETS, *pictures):
+        parts.append(client.send("GET", path)[2])
+    return sum(map(len, parts)), sum(len(gzip.compress(p, 6)) for p in parts), len(pictures)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=20, choices=range(1, 201), metavar="1..200")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary folder")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="patient-load-") as folder:
+        tmp = Path(folder)
+        url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+        tokens = seed(url, args.patients + 2)
+        env = {"DATABASE_URL": url, "SECRET_KEY": SECRET, "BASE_URL": "http://127.0.0.1",
+               "RATELIMIT_STORAGE_URI": "memory://", "MAIL_SERVER": "", "BENCH_DATABASE_URL": url}
+        ours, bare = Stats(), Stats()
+        with gunicorn("app:create_app()", env, args.workers, args.threads, "/healthz", tmp) as port:
+            deadline = time.perf_counter() + args.max_seconds
+            ours_seconds = drive([threading.Thread(target=patient_run, args=(port, t, ours, deadline))
+                                  for t in tokens[:args.patients]])
+            weight = page_weight(port, tokens[-2], "who5")
+            patient_run(port, tokens[-1], Stats(), time.perf_counter() + 30, stop_before="norwood")
+            pictures = page_weight(port, tokens[-1], "hair_stage")
+        per_patient = max(1, len(ours.answer_seconds) // max(1, args.patients))
+        from bench.bare_app import create_table
+
+        create_table(url)
+        with gunicorn("bench.bare_app:create_app()", env, args.workers, args.threads, "/page", tmp) as port:
+            deadline = time.perf_counter() + args.max_seconds
+            bare_seconds = drive([
+                threading.Thread(target=bare_run, args=(port, f"b{n}", per_patient, bare, deadline))
+                for n in range(args.patients)
+            ])
+    mine, floor = summary(ours, ours_seconds), summary(bare, bare_seconds)
+    print(f"\nPatient load: {args.patients} patients at once, {per_patient} answers each, gunicorn "
+          f"--workers {args.workers} --threads {args.threads}, database {url.split(':', 1)[0]}")
+    heads = (("pages/s", 10), ("answers/s", 11), ("p50 ms", 9), ("p95 ms", 9), ("bytes/page", 12),
+             ("answers", 9))
+    print(" " * 22 + "".join(f"{name:>{width}}" for name, width in heads))
+    for name, row in (("patient screens", mine), ("bare Flask insert", floor)):
+        print(f"{name:22}{row['pages_per_s']:>10.1f}{row['answers_per_s']:>11.1f}{row['p50_ms']:>9.1f}"
+              f"{row['p95_ms']:>9.1f}{row['bytes_per_page']:>12.0f}{row['answers']:>9.0f}")
+    ratio = mine["answers_per_s"] / floor["answers_per_s"] if floor["answers_per_s"] else 0.0
+    print(f"answers/s ratio: {ratio:.0%} of the bare baseline (target >= {RATIO_TARGET:.0%})"
+          f" -> {'OK' if ratio >= RATIO_TARGET else 'BELOW TARGET'}")
+    errors = ours.errors + bare.errors
+    print(f"completed questionnaires: {ours.finished}/{args.patients}; errors: {len(errors)}")
+    for error in errors[:5]:
+        print(f"  {error}")
+    raw, zipped, _n = weight
+    print(f"survey page (WHO-5 screen + CSS + JS): {raw} bytes raw, {zipped} bytes gzipped; "
+          f"budget {BUDGET_BYTES} -> {'OK' if zipped <= BUDGET_BYTES and raw <= BUDGET_BYTES else 'OVER'}")
+    raw, zipped, count = pictures
+    print(f"picture screen (stage drawings, {count} SVGs included): {raw} bytes raw, {zipped} bytes gzipped")
+    ok = ratio >= RATIO_TARGET and not ours.errors and not bare.errors
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
