@@ -217,7 +217,7 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
         _, pid, timepoint, inst, version, lang, submitted, status, flags, *_score = first
         row: list[Any] = [None] * width
         row[:9] = [patient(pid), timepoint, days_between(facts[pid].first_session, utc_day(submitted)),
-                   inst, version, lang, status, None, ";".join(flags or [])]
+                   inst, version, lang, status, None, ";".join(flags or []) or None]
         if not ctx.deidentified:
             row[columns["submitted_at"]] = utc_text(submitted)
         for *_, scale, value, band, scoring_version in (first, *group):
@@ -278,7 +278,7 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
         for pid, timepoint, submitted, inst, status, flags, item, code, text in session.execute(answers):
             row = rows.row(pid, timepoint, submitted)
             row[columns[f"{inst}_status"]] = status
-            row[columns[f"{inst}_flags"]] = ";".join(flags or [])
+            row[columns[f"{inst}_flags"]] = ";".join(flags or []) or None
             index = columns.get(f"{inst}_{item}")
             if index is None:
                 continue  # no answer (outer join), or a text item left out of a de-identified export
