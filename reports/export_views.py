@@ -16,7 +16,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -55,12 +54,6 @@ from surveys.staff import can_access, roles_required, study_or_404
 
 bp = Blueprint("exports", __name__, template_folder="templates")
 DEIDENTIFIED_ONLY = "Clinicians may download de-identified exports only."
-
-
-@bp.context_processor
-def _layout_context() -> dict[str, Any]:
-    # layouts/staff.html looks up `current_app.view_functions` to show only existing pages.
-    return {"current_app": current_app._get_current_object()}  # type: ignore[attr-defined]
 
 
 def _options_for(user: StaffUser, fmt: str, args: Any, study: Study) -> ExportOptions:
