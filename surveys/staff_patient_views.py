@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from surveys.alerts import (
     AlertError,
@@ -35,6 +36,7 @@ from surveys.staff_views import bp
 from surveys.worklist import WORK_STATES, build_worklist, worklist_counts
 
 READERS = ("coordinator", "clinician")
+WORKLIST_ROWS = 300  # the most urgent first; filters narrow the rest
 PATIENT_RECORD_RULE = "/studies/<code>/patients/<patient_code>"
 LINK_MAIL = {
     "en": ("Your questionnaires", "Hello,\n\nYour clinic ({study}) asks you to fill in your questionnaires. "
@@ -78,7 +80,8 @@ def _handout(study: Study, patient: Patient, token: str, status: int = 201) -> A
 def patients(code: str) -> Any:
     """The study's patients with their sessions, open alerts and link state."""
     study = study_or_404(code)
-    rows = db.session.scalars(select(Patient).where(Patient.study_id == study.id).order_by(Patient.code))
+    rows = db.session.scalars(select(Patient).where(Patient.study_id == study.id).order_by(Patient.code)
+                              .options(selectinload(Patient.sessions)))
     open_alerts = dict(db.session.execute(
         select(Alert.patient_id, func.count(Alert.id))
         .where(Alert.study_id == study.id, Alert.acknowledged_at.is_(None)).group_by(Alert.patient_id)
@@ -273,9 +276,11 @@ def worklist(code: str) -> Any:
     kinds = [tp.id for tp in protocol.timepoints]
     kind = request.args.get("timepoint", "")
     kind = kind if kind in kinds else ""
-    items = build_worklist(db.session, study, states=states, timepoint=kind or None, protocol=protocol)
-    counts = worklist_counts(build_worklist(db.session, study, timepoint=kind or None, protocol=protocol))
-    return render_template("staff/worklist.html", study=study, items=items, counts=counts, states=WORK_STATES,
+    everything = build_worklist(db.session, study, timepoint=kind or None, protocol=protocol)
+    counts = worklist_counts(everything)
+    items = [item for item in everything if item.state in states]
+    return render_template("staff/worklist.html", study=study, items=items[:WORKLIST_ROWS], total=len(items),
+                           counts=counts, states=WORK_STATES,
                            state=wanted if wanted in WORK_STATES else "", timepoints=protocol.timepoints,
                            timepoint=kind, form=ActionForm(), can_send=may(current_user, ENROLL),
                            record_endpoint=_record_endpoint())

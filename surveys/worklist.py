@@ -4,26 +4,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from surveys.db import utcnow
-from surveys.models import Patient, PatientLink, Response, Study
-from surveys.patients import patient_schedule, study_protocol
+from surveys.models import Patient, PatientLink, Response, Study, TreatmentSession
+from surveys.patients import study_protocol
 from surveys.protocol import Protocol
-from surveys.schedule import Window
+from surveys.schedule import Anchors, Window, compute_schedule
 
 # What the worklist shows, most urgent first; "missed" = closed without every questionnaire.
 WORK_STATES = ("overdue", "due", "open", "missed")
 
 
 @dataclass(frozen=True, slots=True)
+class PatientRow:
+    """What the worklist needs of a patient (plain values, no ORM object)."""
+
+    id: int
+    code: str
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkItem:
     """One patient's window that needs attention."""
 
-    patient: Patient
+    patient: PatientRow
     window: Window
     state: str
     submitted: frozenset[str]
@@ -35,14 +44,13 @@ class WorkItem:
         return self.window.definition.id
 
 
-def submitted_instruments(session: Session, patient_ids: list[int]) -> dict[tuple[int, str], set[str]]:
-    """(patient id, timepoint) -> the instruments submitted there."""
+def submitted_instruments(session: Session, study: Study) -> dict[tuple[int, str], set[str]]:
+    """(patient id, timepoint) -> the instruments submitted there, for a whole study."""
     done: dict[tuple[int, str], set[str]] = defaultdict(set)
-    if not patient_ids:
-        return done
     rows = session.execute(
         select(Response.patient_id, Response.timepoint, Response.instrument_id)
-        .where(Response.patient_id.in_(patient_ids), Response.status == "submitted")
+        .join(Patient, Patient.id == Response.patient_id)
+        .where(Patient.study_id == study.id, Response.status == "submitted")
     )
     for pid, timepoint, instrument in rows:
         done[(pid, timepoint)].add(instrument)
@@ -68,27 +76,41 @@ def build_worklist(
     now: datetime | None = None,
     protocol: Protocol | None = None,
 ) -> list[WorkItem]:
-    """The active patients' windows in the given states, most urgent first, then by patient."""
+    """The active patients' windows in the given states, most urgent first, then by patient.
+
+    Reads plain rows (patients, session dates, submissions: three queries for the whole study)
+    and computes each patient's windows with the same pure schedule the patient side uses.
+    """
     now = now or utcnow()
     protocol = protocol or study_protocol(study)
-    patients = list(session.scalars(
-        select(Patient).where(Patient.study_id == study.id, Patient.status == "active")
-        .options(selectinload(Patient.sessions)).order_by(Patient.code)
-    ))
-    done = submitted_instruments(session, [p.id for p in patients])
+    active = (Patient.study_id == study.id) & (Patient.status == "active")
+    patients = session.execute(
+        select(Patient.id, Patient.code, Patient.email, Patient.enrolled_at)
+        .where(active).order_by(Patient.code)
+    ).all()
+    sessions: dict[int, list[tuple[int, date]]] = defaultdict(list)
+    for pid, number, day in session.execute(
+        select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date)
+        .join(Patient, Patient.id == TreatmentSession.patient_id).where(active)
+        .order_by(TreatmentSession.patient_id, TreatmentSession.number)
+    ):
+        sessions[pid].append((number, day))
+    done = submitted_instruments(session, study)
     live = set(session.scalars(
         select(PatientLink.patient_id).join(Patient, Patient.id == PatientLink.patient_id)
-        .where(Patient.study_id == study.id, PatientLink.revoked_at.is_(None))
+        .where(active, PatientLink.revoked_at.is_(None))
     ))
     items: list[WorkItem] = []
-    for patient in patients:
-        for window in patient_schedule(patient, protocol, now):
+    for pid, code, email, enrolled_at in patients:
+        row = PatientRow(pid, code, email)
+        anchors = Anchors(enrollment=enrolled_at, sessions=tuple(sessions.get(pid, ())))
+        for window in compute_schedule(protocol, anchors, now):
             if timepoint and window.definition.id != timepoint:
                 continue
-            submitted = done.get((patient.id, window.timepoint), set())
+            submitted = done.get((pid, window.timepoint), set())
             state = window_state(window, submitted)
             if state in states:
-                items.append(WorkItem(patient, window, state, frozenset(submitted), patient.id in live))
+                items.append(WorkItem(row, window, state, frozenset(submitted), pid in live))
     rank = {state: n for n, state in enumerate(WORK_STATES)}
     items.sort(key=lambda i: (rank.get(i.state, 99), i.window.due_at or i.window.opens_at or now,
                               i.patient.code))
