@@ -183,3 +183,16 @@ def test_an_unreachable_mail_server_leaves_the_alert_to_be_sent_later(app, study
     assert alert.notified_at is None
     app.config["MAIL_PORT"] = smtp[1]
     assert notify_pending_alerts(db.session, "http://x") == 1
+
+
+def test_application_logs_carry_no_health_data(client, clinician, study, make_patient, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    alert = alert_of(submit_pirc(make_patient(study, "A", sessions_days_ago=(2,)), FEVER))
+    db.session.commit()
+    client.get(f"/studies/{study.code}/alerts")
+    url = f"/studies/{study.code}/alerts/{alert.id}/acknowledge"
+    client.post(url, data={"action_taken": "Antibiotics given."})
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert not re.search(r"shivery|Antibiotics|fever", logged, re.IGNORECASE)
