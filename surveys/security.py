@@ -80,6 +80,10 @@ def _http_error(error: HTTPException) -> Any:
 def _database_unavailable(error: OperationalError) -> Any:
     from surveys.db import db
 
+    # The driver's own message only ("database or disk is full", "readonly database"): never the
+    # statement or its parameters, which may hold answers (application logs carry no health data).
+    original = getattr(error, "orig", None) or error
+    current_app.logger.error("database unavailable: %s: %s", type(original).__name__, str(original)[:200])
     db.session.rollback()
     message = "The database is not available right now. Nothing was saved; please try again."
     if wants_json():
