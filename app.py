@@ -12,15 +12,23 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from surveys import security
+from surveys import i18n, security
 from surveys.db import db
-from surveys import i18n
 from surveys.library import init_library
 from surveys.staff import login_manager
 
 ENV_KEYS = (
-    "DATABASE_URL", "SECRET_KEY", "BASE_URL", "RATELIMIT_STORAGE_URI", "INSTRUMENT_DIRS",
-    "MAIL_SERVER", "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS", "MAIL_FROM",
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "BASE_URL",
+    "RATELIMIT_STORAGE_URI",
+    "INSTRUMENT_DIRS",
+    "MAIL_SERVER",
+    "MAIL_PORT",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_USE_TLS",
+    "MAIL_FROM",
 )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
@@ -32,22 +32,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use timezone-aware UTC datetimes")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
     """Declarative base for every table, with a constraint naming convention for Alembic."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -86,9 +90,7 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self.session: scoped_session[Session] = scoped_session(
-            sessionmaker(expire_on_commit=False)
-        )
+        self.session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
 
     def init_app(self, app: Flask) -> None:
         """Create the engine from `DATABASE_URL` and remove the session after each request."""

@@ -14,7 +14,7 @@ import hmac
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from typing import Any
 
@@ -26,7 +26,17 @@ from instruments.alerts import AlertContext, evaluate_alerts
 from surveys.audit import record
 from surveys.db import utcnow
 from surveys.links import hash_token, patient_url
-from surveys.models import Alert, Answer, Patient, PatientLink, Response, Score, StaffUser, Study, TreatmentSession
+from surveys.models import (
+    Alert,
+    Answer,
+    Patient,
+    PatientLink,
+    Response,
+    Score,
+    StaffUser,
+    Study,
+    TreatmentSession,
+)
 from surveys.patients import study_protocol
 from surveys.protocol import Protocol
 from surveys.schedule import Anchors, Window, compute_schedule
@@ -47,12 +57,26 @@ FORMULATIONS = (
 )
 PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level laser")
 SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
-RED_FLAGS = ("rf_breathing", "rf_angioedema", "rf_hives", "rf_faint", "rf_fever", "rf_pus",
-             "rf_nodules", "rf_skin_damage", "rf_hair_patch", "rf_severe_headache")
+RED_FLAGS = (
+    "rf_breathing",
+    "rf_angioedema",
+    "rf_hives",
+    "rf_faint",
+    "rf_fever",
+    "rf_pus",
+    "rf_nodules",
+    "rf_skin_damage",
+    "rf_hair_patch",
+    "rf_severe_headache",
+)
 COMPLETION = {"T0": 0.95, "S": 0.85, "W8": 0.8, "EOT": 0.75, "M6": 0.62, "M12": 0.5}
 PROGRESS = {"W8": 0.55, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
-OTHER_TEXTS = ("Slight tingling for an hour afterwards.", "Scalp felt tight that evening.",
-               "Un peu de picotements le soir.", "Small scab near the crown.")
+OTHER_TEXTS = (
+    "Slight tingling for an hour afterwards.",
+    "Scalp felt tight that evening.",
+    "Un peu de picotements le soir.",
+    "Small scab near the crown.",
+)
 CHUNK = 400
 
 
@@ -93,8 +117,15 @@ class Plan:
 class CohortWriter:
     """Builds rows for a chunk of patients and writes them with bulk inserts."""
 
-    def __init__(self, session: Session, study: Study, protocol: Protocol, library: dict[str, Instrument],
-                 secret: str, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        study: Study,
+        protocol: Protocol,
+        library: dict[str, Instrument],
+        secret: str,
+        now: datetime,
+    ) -> None:
         self.session, self.study, self.protocol, self.library = session, study, protocol, library
         self.secret, self.now = secret, now
         self.counts = {"patients": 0, "responses": 0, "answers": 0, "alerts": 0}
@@ -102,21 +133,39 @@ class CohortWriter:
     def write(self, plans: list[Plan]) -> None:
         """Insert the patients of the plans with their links, sessions, responses and alerts."""
         s = self.session
-        patient_ids = list(s.scalars(insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
-                                     [p.data for p in plans]))
+        patient_ids = list(
+            s.scalars(
+                insert(Patient).returning(Patient.id, sort_by_parameter_order=True), [p.data for p in plans]
+            )
+        )
         links, sessions = [], []
         for plan, pid in zip(plans, patient_ids, strict=True):
-            links.append({"patient_id": pid, "token_hash": hash_token(demo_token(self.secret, plan.code)),
-                          "created_at": plan.enrolled_at})
+            links.append(
+                {
+                    "patient_id": pid,
+                    "token_hash": hash_token(demo_token(self.secret, plan.code)),
+                    "created_at": plan.enrolled_at,
+                }
+            )
             formulation = plan.formulation
             for number, day in enumerate(plan.session_days, start=1):
-                sessions.append({"patient_id": pid, "number": number, "date": day, "agents": formulation,
-                                 "notes": ""})
+                sessions.append(
+                    {"patient_id": pid, "number": number, "date": day, "agents": formulation, "notes": ""}
+                )
         s.execute(insert(PatientLink), links)
-        session_ids = list(s.scalars(
-            insert(TreatmentSession).returning(TreatmentSession.id, sort_by_parameter_order=True), sessions
-        )) if sessions else []
-        session_lookup = {(row["patient_id"], row["number"]): sid for row, sid in zip(sessions, session_ids, strict=True)}
+        session_ids = (
+            list(
+                s.scalars(
+                    insert(TreatmentSession).returning(TreatmentSession.id, sort_by_parameter_order=True),
+                    sessions,
+                )
+            )
+            if sessions
+            else []
+        )
+        session_lookup = {
+            (row["patient_id"], row["number"]): sid for row, sid in zip(sessions, session_ids, strict=True)
+        }
         responses, answer_sets, extras = [], [], []
         for plan, pid in zip(plans, patient_ids, strict=True):
             for response, answers, extra in self._responses(plan, pid, session_lookup):
@@ -126,17 +175,31 @@ class CohortWriter:
         if not responses:
             self.counts["patients"] += len(plans)
             return
-        response_ids = list(s.scalars(insert(Response).returning(Response.id, sort_by_parameter_order=True), responses))
+        response_ids = list(
+            s.scalars(insert(Response).returning(Response.id, sort_by_parameter_order=True), responses)
+        )
         answer_rows, score_rows, alert_rows = [], [], []
         for rid, response, answers, extra in zip(response_ids, responses, answer_sets, extras, strict=True):
             for item_id, value in answers.items():
-                answer_rows.append({"response_id": rid, "item_id": item_id,
-                                    "code": None if isinstance(value, str) else value,
-                                    "text": value if isinstance(value, str) else None,
-                                    "answered_at": response["submitted_at"]})
+                answer_rows.append(
+                    {
+                        "response_id": rid,
+                        "item_id": item_id,
+                        "code": None if isinstance(value, str) else value,
+                        "text": value if isinstance(value, str) else None,
+                        "answered_at": response["submitted_at"],
+                    }
+                )
             for scale, value, band, version in extra["scores"]:
-                score_rows.append({"response_id": rid, "scale": scale, "value": value, "band": band,
-                                   "scoring_version": version})
+                score_rows.append(
+                    {
+                        "response_id": rid,
+                        "scale": scale,
+                        "value": value,
+                        "band": band,
+                        "scoring_version": version,
+                    }
+                )
             if extra["alert"] is not None:
                 alert_rows.append({"response_id": rid, **extra["alert"]})
         for batch in _batched(answer_rows, 20_000):
@@ -171,33 +234,59 @@ class CohortWriter:
                 result = score(inst, answers, section=entry.section)
                 context = None
                 if session_id is not None:
-                    start = datetime.combine(plan.session_days[window.session_number - 1], time(), timezone.utc)
-                    context = AlertContext(hours_since_session=(answered_at - start).total_seconds() / 3600,
-                                           previous_grades=previous_grades, scores=result.scores)
+                    start = datetime.combine(plan.session_days[window.session_number - 1], time(), UTC)
+                    context = AlertContext(
+                        hours_since_session=(answered_at - start).total_seconds() / 3600,
+                        previous_grades=previous_grades,
+                        scores=result.scores,
+                    )
                 else:
-                    context = AlertContext(hours_since_session=None, previous_grades=None, scores=result.scores)
+                    context = AlertContext(
+                        hours_since_session=None, previous_grades=None, scores=result.scores
+                    )
                 level = evaluate_alerts(inst, answers, context)
                 alert = None
                 if level.level >= 1:
                     acknowledged = answered_at < self.now - timedelta(days=10)
-                    alert = {"study_id": self.study.id, "patient_id": pid, "level": level.level,
-                             "reasons": list(level.reasons), "created_at": answered_at,
-                             "acknowledged_at": answered_at + timedelta(hours=plan.rng.randint(1, 30))
-                             if acknowledged else None,
-                             "action_taken": "Phoned the patient; advice given (synthetic demo)."
-                             if acknowledged else None}
+                    alert = {
+                        "study_id": self.study.id,
+                        "patient_id": pid,
+                        "level": level.level,
+                        "reasons": list(level.reasons),
+                        "created_at": answered_at,
+                        "acknowledged_at": answered_at + timedelta(hours=plan.rng.randint(1, 30))
+                        if acknowledged
+                        else None,
+                        "action_taken": "Phoned the patient; advice given (synthetic demo)."
+                        if acknowledged
+                        else None,
+                    }
                 if entry.instrument == "pirc" and window.session_number:
-                    previous_grades = {k: int(v) for k, v in result.scores.items()
-                                       if k.endswith("_grade") and v is not None}
+                    previous_grades = {
+                        k: int(v) for k, v in result.scores.items() if k.endswith("_grade") and v is not None
+                    }
                 yield (
-                    {"patient_id": pid, "session_id": session_id, "timepoint": window.timepoint,
-                     "instrument_id": inst.id, "instrument_version": inst.version,
-                     "language": plan.data["language"], "status": "submitted",
-                     "started_at": answered_at - timedelta(minutes=plan.rng.randint(2, 9)),
-                     "submitted_at": answered_at, "score_status": result.status, "flags": list(result.flags)},
+                    {
+                        "patient_id": pid,
+                        "session_id": session_id,
+                        "timepoint": window.timepoint,
+                        "instrument_id": inst.id,
+                        "instrument_version": inst.version,
+                        "language": plan.data["language"],
+                        "status": "submitted",
+                        "started_at": answered_at - timedelta(minutes=plan.rng.randint(2, 9)),
+                        "submitted_at": answered_at,
+                        "score_status": result.status,
+                        "flags": list(result.flags),
+                    },
                     answers,
-                    {"scores": [(k, None if v is None else float(v), result.bands.get(k), result.scoring_version)
-                                for k, v in result.scores.items()], "alert": alert},
+                    {
+                        "scores": [
+                            (k, None if v is None else float(v), result.bands.get(k), result.scoring_version)
+                            for k, v in result.scores.items()
+                        ],
+                        "alert": alert,
+                    },
                 )
 
     def _answer_time(self, plan: Plan, window: Window, dropped: bool) -> datetime | None:
@@ -237,7 +326,9 @@ class CohortWriter:
             pattern = 2 if plan.data["sex"] == "female" else 1
             answers["pattern"] = pattern
             answers["norwood" if pattern == 1 else "sinclair"] = (
-                _clip(round(rng.gauss(4.5, 2)), 1, 12) if pattern == 1 else _clip(round(rng.gauss(2.2, 0.9)), 1, 5)
+                _clip(round(rng.gauss(4.5, 2)), 1, 12)
+                if pattern == 1
+                else _clip(round(rng.gauss(2.2, 0.9)), 1, 5)
             )
         elif inst.id == "hair_change":
             for item in ("amount", "shedding", "appearance"):
@@ -248,7 +339,9 @@ class CohortWriter:
             sat = _clip(round(4 + 4.5 * gain + rng.gauss(0, 1.2)), 0, 10)
             answers["satisfaction"] = sat
             for item in ("would_repeat", "would_recommend"):
-                answers[item] = _choice_code(inst, item, "yes" if sat >= 7 else "not sure" if sat >= 5 else "no")
+                answers[item] = _choice_code(
+                    inst, item, "yes" if sat >= 7 else "not sure" if sat >= 5 else "no"
+                )
         elif inst.id == "pirc":
             answers = self._pirc(rng, section)
         shown = {item.id for item in visible_items(inst, answers)}
@@ -289,15 +382,19 @@ def _choice_code(inst: Instrument, item_id: str, english_label: str) -> int:
 
 
 def _plan(code: str, seed: int, today: date, now: datetime) -> Plan:
-    rng = random.Random(f"{seed}:{code}")
+    rng = random.Random(f"{seed}:{code}")  # noqa: S311  (synthetic demo data, not security)
     sex = "female" if rng.random() < 0.45 else "male"
     if sex == "female":
-        diagnosis = rng.choices(("female_pattern_hair_loss", "telogen_effluvium", "alopecia_areata", "other"),
-                                weights=(62, 28, 5, 5))[0]
+        diagnosis = rng.choices(
+            ("female_pattern_hair_loss", "telogen_effluvium", "alopecia_areata", "other"),
+            weights=(62, 28, 5, 5),
+        )[0]
     else:
-        diagnosis = rng.choices(("androgenetic_alopecia", "telogen_effluvium", "other"), weights=(86, 9, 5))[0]
+        diagnosis = rng.choices(("androgenetic_alopecia", "telogen_effluvium", "other"), weights=(86, 9, 5))[
+            0
+        ]
     enrolled_day = today - timedelta(days=rng.randint(0, 480))
-    enrolled_at = datetime.combine(enrolled_day, time(rng.randint(8, 17), rng.randint(0, 59)), timezone.utc)
+    enrolled_at = datetime.combine(enrolled_day, time(rng.randint(8, 17), rng.randint(0, 59)), UTC)
     first = enrolled_day + timedelta(days=rng.randint(3, 14))
     planned = rng.choices((3, 4, 5, 6), weights=(15, 55, 20, 10))[0]
     dropout = rng.choices((None, "W8", "EOT", "M6", "M12"), weights=(70, 8, 8, 7, 7))[0]
@@ -309,17 +406,30 @@ def _plan(code: str, seed: int, today: date, now: datetime) -> Plan:
         days.append(day)
     responder = rng.random() < 0.5
     plan = Plan(
-        code=code, rng=rng, enrolled_at=enrolled_at, session_days=days,
+        code=code,
+        rng=rng,
+        enrolled_at=enrolled_at,
+        session_days=days,
         responder_effect=rng.gauss(1.0, 0.3) if responder else rng.gauss(0.12, 0.25),
-        baseline={"who5": _clip(round(rng.gauss(50, 17)), 4, 100), "rses": rng.gauss(18, 5),
-                  "severity": rng.gauss(6.2, 1.5), "bother": rng.gauss(7, 1.8), "shedding": rng.gauss(3.2, 0.6)},
+        baseline={
+            "who5": _clip(round(rng.gauss(50, 17)), 4, 100),
+            "rses": rng.gauss(18, 5),
+            "severity": rng.gauss(6.2, 1.5),
+            "bother": rng.gauss(7, 1.8),
+            "shedding": rng.gauss(3.2, 0.6),
+        },
         dropout_after=dropout,
     )
     plan.data = {
-        "code": code, "sex": sex, "birth_year": today.year - rng.randint(19, 66), "diagnosis": diagnosis,
+        "code": code,
+        "sex": sex,
+        "birth_year": today.year - rng.randint(19, 66),
+        "diagnosis": diagnosis,
         "prior_treatments": rng.sample(PRIOR, rng.choice((0, 0, 1, 1, 2))),
-        "language": "fr" if rng.random() < 0.4 else "en", "status": "active",
-        "enrolled_at": enrolled_at, "created_at": enrolled_at,
+        "language": "fr" if rng.random() < 0.4 else "en",
+        "status": "active",
+        "enrolled_at": enrolled_at,
+        "created_at": enrolled_at,
     }
     plan.formulation = rng.choice(FORMULATIONS)
     return plan
@@ -334,7 +444,7 @@ def _showcase(seed: int, today: date, now: datetime) -> list[Plan]:
         ("DEMO-FOLLOWUP", 130, (112, 84, 56, 28), {"T0", "S1", "S2", "S3", "S4", "W8"}),
     ):
         plan = _plan(code, seed, today, now)
-        plan.enrolled_at = datetime.combine(today - timedelta(days=enrolled_ago), time(9), timezone.utc)
+        plan.enrolled_at = datetime.combine(today - timedelta(days=enrolled_ago), time(9), UTC)
         plan.session_days = [today - timedelta(days=d) for d in sessions_ago]
         plan.dropout_after, plan.answered = None, answered
         plan.data.update(enrolled_at=plan.enrolled_at, created_at=plan.enrolled_at, language="en")
@@ -358,9 +468,16 @@ def load_demo(
     today = now.date()
     study = session.scalar(select(Study).where(Study.code == STUDY_CODE))
     if study is None:
-        study = create_study(session, STUDY_CODE, "Scalp mesotherapy demo (synthetic data)", library,
-                             actor="demo", contact="Demo clinic, +33 1 00 00 00 00 (fictional)",
-                             emergency_number="112", oncall_email="oncall@demo.test")
+        study = create_study(
+            session,
+            STUDY_CODE,
+            "Scalp mesotherapy demo (synthetic data)",
+            library,
+            actor="demo",
+            contact="Demo clinic, +33 1 00 00 00 00 (fictional)",
+            emergency_number="112",
+            oncall_email="oncall@demo.test",
+        )
     for email, role, password in DEMO_USERS:
         user = session.scalar(select(StaffUser).where(StaffUser.email == email))
         if user is None:
@@ -380,16 +497,26 @@ def load_demo(
         session.flush()
         progress(f"demo: {writer.counts['patients']}/{len(todo)} patients written")
     if todo:
-        record(session, "demo", "demo.load", entity="study", entity_id=study.id, study_id=study.id,
-               details={"seed": seed, **writer.counts})
+        record(
+            session,
+            "demo",
+            "demo.load",
+            entity="study",
+            entity_id=study.id,
+            study_id=study.id,
+            details={"seed": seed, **writer.counts},
+        )
     total = session.scalar(select(func.count(Patient.id)).where(Patient.study_id == study.id))
-    lines = [f"Demo study {STUDY_CODE}: {total} patients ({writer.counts['patients']} added now).",
-             "Staff logins (demo only, never use in production):"]
+    lines = [
+        f"Demo study {STUDY_CODE}: {total} patients ({writer.counts['patients']} added now).",
+        "Staff logins (demo only, never use in production):",
+    ]
     lines += [f"  {role:<12} {email}  password: {password}" for email, role, password in DEMO_USERS]
-    lines.append(f"  admin two-factor key: {demo_totp_secret(secret)} (add it to an authenticator app, "
-                 f"or: {totp_uri(DEMO_USERS[0][0], demo_totp_secret(secret))})")
+    lines.append(
+        f"  admin two-factor key: {demo_totp_secret(secret)} (add it to an authenticator app, "
+        f"or: {totp_uri(DEMO_USERS[0][0], demo_totp_secret(secret))})"
+    )
     lines.append("Patient links:")
     for code in ("DEMO-NEW", "DEMO-SESSION", "DEMO-FOLLOWUP"):
         lines.append(f"  {code:<14} {patient_url(base_url, demo_token(secret, code))}")
     return "\n".join(lines)
-

@@ -117,9 +117,7 @@ class PatientLink(Base):
     __tablename__ = "patient_link"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
-        ForeignKey("patient.id", ondelete="CASCADE"), index=True
-    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
@@ -144,9 +142,7 @@ class Response(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
-    session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("treatment_session.id", ondelete="SET NULL")
-    )
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_session.id", ondelete="SET NULL"))
     timepoint: Mapped[str] = mapped_column(String(32))
     instrument_id: Mapped[str] = mapped_column(String(64))
     instrument_version: Mapped[str] = mapped_column(String(16))
@@ -159,12 +155,8 @@ class Response(Base):
     flags: Mapped[list[Any]] = mapped_column(default=list)
 
     patient: Mapped[Patient] = relationship()
-    answers: Mapped[list[Answer]] = relationship(
-        back_populates="response", cascade="all, delete-orphan"
-    )
-    scores: Mapped[list[Score]] = relationship(
-        back_populates="response", cascade="all, delete-orphan"
-    )
+    answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
+    scores: Mapped[list[Score]] = relationship(back_populates="response", cascade="all, delete-orphan")
 
 
 class Answer(Base):
@@ -203,9 +195,7 @@ class StaffUser(Base):
     """A clinician, coordinator or admin account."""
 
     __tablename__ = "staff_user"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'coordinator', 'clinician')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('admin', 'coordinator', 'clinician')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -256,9 +246,7 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     notified_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
-    acknowledged_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_user.id", ondelete="SET NULL")
-    )
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     action_taken: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship()

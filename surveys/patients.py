@@ -18,8 +18,11 @@ from surveys.schedule import Anchors, Window, compute_schedule
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 DIAGNOSES = (
-    "androgenetic_alopecia", "female_pattern_hair_loss", "telogen_effluvium",
-    "alopecia_areata", "other",
+    "androgenetic_alopecia",
+    "female_pattern_hair_loss",
+    "telogen_effluvium",
+    "alopecia_areata",
+    "other",
 )
 
 
@@ -70,15 +73,28 @@ def enroll_patient(
     if session.scalar(select(Patient.id).where(Patient.study_id == study.id, Patient.code == code)):
         raise EnrollmentError(f"Patient {code} is already enrolled in {study.code}.")
     patient = Patient(
-        study_id=study.id, code=code, sex=sex, birth_year=birth_year, diagnosis=diagnosis,
-        prior_treatments=treatments, email=email, language=language,
+        study_id=study.id,
+        code=code,
+        sex=sex,
+        birth_year=birth_year,
+        diagnosis=diagnosis,
+        prior_treatments=treatments,
+        email=email,
+        language=language,
         enrolled_at=enrolled_at or utcnow(),
     )
     session.add(patient)
     session.flush()
     token = issue_link(session, patient)
-    record(session, actor, "patient.enroll", entity="patient", entity_id=patient.id,
-           study_id=study.id, details={"code": code})
+    record(
+        session,
+        actor,
+        "patient.enroll",
+        entity="patient",
+        entity_id=patient.id,
+        study_id=study.id,
+        details={"code": code},
+    )
     return patient, token
 
 
@@ -110,7 +126,9 @@ def record_session(
     if (before and day <= max(before)) or (after and day >= min(after)):
         raise EnrollmentError("Session dates must follow the session numbers, one session per day.")
     if existing is None:
-        existing = TreatmentSession(patient_id=patient.id, number=number, date=day, agents=agents, notes=notes)
+        existing = TreatmentSession(
+            patient_id=patient.id, number=number, date=day, agents=agents, notes=notes
+        )
         session.add(existing)
         old = None
     else:
@@ -118,10 +136,20 @@ def record_session(
         existing.date, existing.agents, existing.notes = day, agents, notes
     session.flush()
     session.refresh(patient, ["sessions"])
-    record(session, actor, "session.update" if old else "session.create", entity="treatment_session",
-           entity_id=existing.id, study_id=patient.study_id,
-           details={"patient": patient.code, "number": number, "old": old,
-                    "new": {"date": day.isoformat(), "agents": agents}})
+    record(
+        session,
+        actor,
+        "session.update" if old else "session.create",
+        entity="treatment_session",
+        entity_id=existing.id,
+        study_id=patient.study_id,
+        details={
+            "patient": patient.code,
+            "number": number,
+            "old": old,
+            "new": {"date": day.isoformat(), "agents": agents},
+        },
+    )
     return existing
 
 

@@ -18,7 +18,12 @@ DEFAULT_PROTOCOL = PROTOCOL_DIR / "scalp_mesotherapy.json"
 ANCHORS = ("enrollment", "first_session", "each_session", "last_session")
 _OFFSET_KEYS = ("opens", "due", "overdue", "closes")
 _TIMEPOINT_KEYS = {
-    "id", "label", "anchor", "open_from_enrollment", "close_at_next_session", "instruments",
+    "id",
+    "label",
+    "anchor",
+    "open_from_enrollment",
+    "close_at_next_session",
+    "instruments",
     *_OFFSET_KEYS,
 }
 
@@ -80,7 +85,7 @@ class Protocol:
 
 def session_number(timepoint_id: str, prefix: str = "S") -> int | None:
     """The session number of a per-session timepoint id like `S3`, or None."""
-    rest = timepoint_id[len(prefix):] if timepoint_id.startswith(prefix) else ""
+    rest = timepoint_id[len(prefix) :] if timepoint_id.startswith(prefix) else ""
     return int(rest) if rest.isdigit() and not rest.startswith("0") else None
 
 
@@ -106,9 +111,7 @@ def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None
         if entry.instrument not in known:
             raise ProtocolError(f"{where}: unknown instrument '{entry.instrument}'")
         if entry.section is not None and entry.section not in known[entry.instrument]:
-            raise ProtocolError(
-                f"{where}: instrument '{entry.instrument}' has no section '{entry.section}'"
-            )
+            raise ProtocolError(f"{where}: instrument '{entry.instrument}' has no section '{entry.section}'")
     return entry
 
 
@@ -121,7 +124,14 @@ def parse_protocol(
     missing = {"id", "version", "title", "timepoints"} - set(data)
     if missing:
         raise ProtocolError(f"{source}: missing {', '.join(sorted(missing))}")
-    unknown = set(data) - {"id", "version", "title", "timepoints", "planned_sessions", "session_interval_days"}
+    unknown = set(data) - {
+        "id",
+        "version",
+        "title",
+        "timepoints",
+        "planned_sessions",
+        "session_interval_days",
+    }
     if unknown:
         raise ProtocolError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
     if not isinstance(data["timepoints"], list) or not data["timepoints"]:
@@ -192,4 +202,3 @@ def instrument_sections(library: Mapping[str, Any]) -> dict[str, frozenset[str]]
     return {
         iid: frozenset(item.section for item in inst.items if item.section) for iid, inst in library.items()
     }
-

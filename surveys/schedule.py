@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from surveys.protocol import Protocol, ProtocolInstrument, Timepoint
 
@@ -56,7 +56,7 @@ class Window:
 
 
 def _at_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
 def window_state(
@@ -83,12 +83,16 @@ def window_state(
     return "open"
 
 
-def _instruments_for(tp: Timepoint, opens_at: datetime | None, anchors: Anchors) -> tuple[ProtocolInstrument, ...]:
+def _instruments_for(
+    tp: Timepoint, opens_at: datetime | None, anchors: Anchors
+) -> tuple[ProtocolInstrument, ...]:
     last = anchors.last_session
     kept = []
     for entry in tp.instruments:
         limit = entry.until_days_after_last_session
-        if limit is not None and (last is None or opens_at is None or opens_at > last + timedelta(days=limit)):
+        if limit is not None and (
+            last is None or opens_at is None or opens_at > last + timedelta(days=limit)
+        ):
             continue
         kept.append(entry)
     return tuple(kept)
@@ -108,7 +112,12 @@ def _make(
         opens = anchors.enrollment if tp.open_from_enrollment else None
         due = overdue = closes = None
     else:
-        opens, due, overdue, closes = (anchor + tp.opens, anchor + tp.due, anchor + tp.overdue, anchor + tp.closes)
+        opens, due, overdue, closes = (
+            anchor + tp.opens,
+            anchor + tp.due,
+            anchor + tp.overdue,
+            anchor + tp.closes,
+        )
         if tp.close_at_next_session and next_anchor is not None:
             closes = min(closes, next_anchor)
             overdue, due = min(overdue, closes), min(due, closes)

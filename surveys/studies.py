@@ -40,14 +40,28 @@ def create_study(
         raise ProtocolError(f"A study with code {code} already exists.")
     if protocol_data is None:
         protocol_data = json.loads(Path(DEFAULT_PROTOCOL).read_text(encoding="utf-8"))
-    protocol = parse_protocol(protocol_data, source="protocol", known_instruments=instrument_sections(library))
+    protocol = parse_protocol(
+        protocol_data, source="protocol", known_instruments=instrument_sections(library)
+    )
     study = Study(
-        code=code, name=name.strip(), protocol_id=protocol.id, protocol_version=protocol.version,
-        protocol=protocol_data, contact=contact, emergency_number=emergency_number,
+        code=code,
+        name=name.strip(),
+        protocol_id=protocol.id,
+        protocol_version=protocol.version,
+        protocol=protocol_data,
+        contact=contact,
+        emergency_number=emergency_number,
         oncall_email=oncall_email,
     )
     session.add(study)
     session.flush()
-    record(session, actor, "study.create", entity="study", entity_id=study.id, study_id=study.id,
-           details={"code": code, "protocol": f"{protocol.id} {protocol.version}"})
+    record(
+        session,
+        actor,
+        "study.create",
+        entity="study",
+        entity_id=study.id,
+        study_id=study.id,
+        details={"code": code, "protocol": f"{protocol.id} {protocol.version}"},
+    )
     return study

@@ -14,8 +14,9 @@ def test_healthz_answers_when_the_database_does(client) -> None:
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "SECRET_KEY": "x",
-                      "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unavailable"

@@ -89,7 +89,9 @@ class PatientClient:
             raise AssertionError(f"{instrument}/{item}: no options on the screen")
         digest = int(hashlib.sha256(f"{self.token}:{item}".encode()).hexdigest(), 16)
         code = codes[digest % len(codes)]
-        status, _headers, _text = self._request("POST", path, {"csrf_token": csrf, "item": item, "answer": str(code)})
+        status, _headers, _text = self._request(
+            "POST", path, {"csrf_token": csrf, "item": item, "answer": str(code)}
+        )
         if status == 303:
             self.acknowledged[(instrument, item)] = code
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,13 +42,34 @@ def free_port() -> int:
 
 
 def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "fault-test-key", "BASE_URL": f"http://127.0.0.1:{port}",
-           "RATELIMIT_STORAGE_URI": "memory://"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "fault-test-key",
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
     with log.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning", "app:create_app()"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "app:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -70,8 +91,9 @@ def seed(url: str) -> list[str]:
     with Session(engine) as session:
         study = create_study(session, "FAULT", "Fault test", library, actor="test")
         for n in range(PATIENTS):
-            _patient, token = enroll_patient(session, study, f"F{n:03d}", actor="test",
-                                             enrolled_at=datetime.now(timezone.utc) - timedelta(days=2))
+            _patient, token = enroll_patient(
+                session, study, f"F{n:03d}", actor="test", enrolled_at=datetime.now(UTC) - timedelta(days=2)
+            )
             tokens.append(token)
         session.commit()
     engine.dispose()
@@ -119,13 +141,25 @@ def test_answers_acknowledged_before_a_sigkill_are_stored_exactly_once(backend: 
         token_of = {f"F{n:03d}": clients[n] for n in range(PATIENTS)}
         for response in session.scalars(select(Response)):
             client = token_of[codes[response.patient_id]]
-            answers = {a.item_id: a.code for a in session.scalars(select(Answer).where(Answer.response_id == response.id))}
-            acked = {item: code for (inst, item), code in client.acknowledged.items() if inst == response.instrument_id}
+            answers = {
+                a.item_id: a.code
+                for a in session.scalars(select(Answer).where(Answer.response_id == response.id))
+            }
+            acked = {
+                item: code
+                for (inst, item), code in client.acknowledged.items()
+                if inst == response.instrument_id
+            }
             for item, code in acked.items():
                 assert answers.get(item) == code, (codes[response.patient_id], response.instrument_id, item)
-            stored = {s.scale: s.value for s in session.scalars(select(Score).where(Score.response_id == response.id))}
+            stored = {
+                s.scale: s.value
+                for s in session.scalars(select(Score).where(Score.response_id == response.id))
+            }
             if response.status == "submitted":
-                result = score(library[response.instrument_id], answers, section=sections[response.instrument_id])
+                result = score(
+                    library[response.instrument_id], answers, section=sections[response.instrument_id]
+                )
                 assert response.score_status == result.status
                 assert stored == {k: (None if v is None else float(v)) for k, v in result.scores.items()}
             else:

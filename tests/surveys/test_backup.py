@@ -11,15 +11,27 @@ from app import create_app
 from surveys import migrate
 from surveys.db import db
 
-TABLES = ("study", "patient", "patient_link", "treatment_session", "response", "answer", "score", "alert",
-          "audit_event", "staff_user")
+TABLES = (
+    "study",
+    "patient",
+    "patient_link",
+    "treatment_session",
+    "response",
+    "answer",
+    "score",
+    "alert",
+    "audit_event",
+    "staff_user",
+)
 
 
 def dump(app) -> dict[str, list]:
     with app.app_context():
         try:
-            return {t: [tuple(r) for r in db.session.execute(text(f"SELECT * FROM {t} ORDER BY id"))]  # noqa: S608
-                    for t in TABLES}
+            return {
+                t: [tuple(r) for r in db.session.execute(text(f"SELECT * FROM {t} ORDER BY id"))]
+                for t in TABLES
+            }
         finally:
             db.session.remove()
 
@@ -28,7 +40,9 @@ def dump(app) -> dict[str, list]:
 def demo_app(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
     migrate.upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "k", "TESTING": True}, instance_path=str(tmp_path / "i"))
+    app = create_app(
+        {"DATABASE_URL": url, "SECRET_KEY": "k", "TESTING": True}, instance_path=str(tmp_path / "i")
+    )
     result = app.test_cli_runner().invoke(args=["demo", "--patients", "15"])
     assert result.exit_code == 0, result.output
     yield app
@@ -78,5 +92,5 @@ def test_restore_needs_confirmation(demo_app, tmp_path: Path) -> None:
 
 def test_postgresql_backups_point_to_pg_dump() -> None:
     app = create_app({"DATABASE_URL": "postgresql+psycopg://u@127.0.0.1/x", "SECRET_KEY": "k"})
-    result = app.test_cli_runner().invoke(args=["backup", "/tmp/never-written.sqlite3"])  # noqa: S108
+    result = app.test_cli_runner().invoke(args=["backup", "/tmp/never-written.sqlite3"])
     assert result.exit_code != 0 and "pg_dump" in result.output

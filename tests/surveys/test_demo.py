@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -10,12 +10,13 @@ from surveys.db import db
 from surveys.demo import load_demo
 from surveys.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
 
-NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
 def run(library, n: int, seed: int = 7) -> str:
-    return load_demo(db.session, n_patients=n, seed=seed, secret="s", base_url="http://x", library=library,
-                     now=NOW)
+    return load_demo(
+        db.session, n_patients=n, seed=seed, secret="s", base_url="http://x", library=library, now=NOW
+    )
 
 
 def count(model) -> int:
@@ -41,10 +42,13 @@ def test_running_the_demo_twice_adds_nothing(app, library) -> None:
 
 def test_growing_the_demo_keeps_existing_patients_unchanged(app, library) -> None:
     run(library, 10)
-    first = db.session.execute(select(Patient.code, Patient.birth_year, Patient.sex).order_by(Patient.code)).all()
+    first = db.session.execute(
+        select(Patient.code, Patient.birth_year, Patient.sex).order_by(Patient.code)
+    ).all()
     run(library, 20)
     again = db.session.execute(
-        select(Patient.code, Patient.birth_year, Patient.sex).where(Patient.code.in_([c for c, *_ in first]))
+        select(Patient.code, Patient.birth_year, Patient.sex)
+        .where(Patient.code.in_([c for c, *_ in first]))
         .order_by(Patient.code)
     ).all()
     assert again == first
@@ -55,14 +59,16 @@ def test_same_seed_gives_the_same_answers(app, library) -> None:
     run(library, 15, seed=3)
     answers = db.session.execute(
         select(Patient.code, Response.timepoint, Answer.item_id, Answer.code)
-        .join(Response, Response.id == Answer.response_id).join(Patient, Patient.id == Response.patient_id)
+        .join(Response, Response.id == Answer.response_id)
+        .join(Patient, Patient.id == Response.patient_id)
         .order_by(Patient.code, Response.timepoint, Answer.item_id)
     ).all()
     db.session.rollback()
     run(library, 15, seed=3)
     again = db.session.execute(
         select(Patient.code, Response.timepoint, Answer.item_id, Answer.code)
-        .join(Response, Response.id == Answer.response_id).join(Patient, Patient.id == Response.patient_id)
+        .join(Response, Response.id == Answer.response_id)
+        .join(Patient, Patient.id == Response.patient_id)
         .order_by(Patient.code, Response.timepoint, Answer.item_id)
     ).all()
     assert again == answers
@@ -86,7 +92,9 @@ def test_the_cohort_improves_on_average_and_has_responders_and_non_responders(ap
 
 def test_side_effects_are_mostly_mild_with_a_few_alerts(app, library) -> None:
     run(library, 150)
-    checklists = db.session.scalar(select(func.count()).select_from(Response).where(Response.instrument_id == "pirc"))
+    checklists = db.session.scalar(
+        select(func.count()).select_from(Response).where(Response.instrument_id == "pirc")
+    )
     alerts = count(Alert)
     severe = db.session.scalar(select(func.count()).select_from(Alert).where(Alert.level >= 2))
     assert checklists > 200
@@ -96,8 +104,14 @@ def test_side_effects_are_mostly_mild_with_a_few_alerts(app, library) -> None:
 
 def test_some_follow_ups_are_missing(app, library) -> None:
     run(library, 150)
-    baseline = db.session.scalar(select(func.count()).select_from(Response).where(
-        Response.instrument_id == "who5", Response.timepoint == "T0"))
-    end = db.session.scalar(select(func.count()).select_from(Response).where(
-        Response.instrument_id == "who5", Response.timepoint == "EOT"))
+    baseline = db.session.scalar(
+        select(func.count())
+        .select_from(Response)
+        .where(Response.instrument_id == "who5", Response.timepoint == "T0")
+    )
+    end = db.session.scalar(
+        select(func.count())
+        .select_from(Response)
+        .where(Response.instrument_id == "who5", Response.timepoint == "EOT")
+    )
     assert 0 < end < baseline

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from surveys.protocol import DEFAULT_PROTOCOL, ProtocolError, load_protocol, parse_protocol, session_number
 from surveys.schedule import Anchors, compute_schedule, window_for, window_state
 
-UTC = timezone.utc
+UTC = UTC
 PROTOCOL, RAW = load_protocol()
 ENROLLED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -98,7 +98,10 @@ def test_red_flag_block_only_within_three_months_of_the_last_session() -> None:
 def test_window_state_boundaries(now_offset: int, expected: str) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     day = timedelta(days=1)
-    assert window_state(base + now_offset * day, base, base + 2 * day, base + 4 * day, base + 6 * day) == expected
+    assert (
+        window_state(base + now_offset * day, base, base + 2 * day, base + 4 * day, base + 6 * day)
+        == expected
+    )
 
 
 def test_session_numbers_parse_only_real_session_ids() -> None:
@@ -129,8 +132,19 @@ def broken(**changes: object) -> dict:
     ],
 )
 def test_a_broken_protocol_is_refused_with_the_place_and_the_problem(changes: dict, message: str) -> None:
-    known = {name: frozenset({"red_flags", "local"}) for name in
-             ("who5", "rses", "hair_status", "hair_stage", "hair_change", "pgic", "satisfaction", "pirc")}
+    known = {
+        name: frozenset({"red_flags", "local"})
+        for name in (
+            "who5",
+            "rses",
+            "hair_status",
+            "hair_stage",
+            "hair_change",
+            "pgic",
+            "satisfaction",
+            "pirc",
+        )
+    }
     with pytest.raises(ProtocolError) as info:
         parse_protocol(broken(**changes), source="p.json", known_instruments=known)
     assert "p.json: timepoint" in str(info.value)
