@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -44,9 +44,28 @@ def init_app(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    app.before_request(_refuse_unfit_requests)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
+
+
+def _refuse_unfit_requests() -> None:
+    """Refuse a request before any view runs when no view could use it safely: a body too large
+    (even where the view never reads it), JSON sent to an HTML form (Flask-WTF would read JSON
+    values, objects included, into fields), or a NUL character, which PostgreSQL cannot store in
+    text and no legitimate form or address contains."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
+    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    if writes and request.is_json and not request.path.startswith("/api/"):
+        abort(415, "This address takes web forms, not JSON.")
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if writes and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400, "The request contained a NUL character, which cannot be stored. Nothing was saved.")
 
 
 def _security_headers(response: Response) -> Response:

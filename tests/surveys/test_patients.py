@@ -44,6 +44,7 @@ def test_reissuing_a_link_revokes_the_old_one(make_patient) -> None:
 )
 def test_bad_enrollment_data_is_refused_with_a_message(make_study, kwargs, message) -> None:
     study = make_study()
+    kwargs = dict(kwargs)  # parametrized dicts are shared between the database backends
     code = kwargs.pop("code", "B-1")
     with pytest.raises(EnrollmentError, match=message):
         enroll_patient(db.session, study, code, actor="test", **kwargs)
