@@ -138,6 +138,11 @@ class Response(Base):
             name="score_status",
         ),
         CheckConstraint("language IN ('en', 'fr')", name="language"),
+        # Covers the dashboard's cohort reads (no table look-ups for 300k responses at 10k patients).
+        Index(
+            "ix_response_patient_status", "patient_id", "status", "instrument_id", "timepoint",
+            "score_status", "session_id", "submitted_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -179,7 +184,10 @@ class Score(Base):
     """A derived score of one scale of a response, tagged with the scoring-rule version."""
 
     __tablename__ = "score"
-    __table_args__ = (UniqueConstraint("response_id", "scale"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "scale"),
+        Index("ix_score_response_scale_value", "response_id", "scale", "value"),  # covering, for reports
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
