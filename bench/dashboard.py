@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.figures import report
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
 DASHBOARD_TARGET_S = 1.5
@@ -81,7 +83,7 @@ def run(sizes: list[int], workdir: Path, repeats: int) -> int:
     failed = False
     for size in sizes:
         print(f"{size} patients", flush=True)
-        url = build_cohort(workdir / f"dashboard-{size}.sqlite3", size)
+        url = build_cohort(workdir / f"demo-{size}.sqlite3", size)
         result = subprocess.run([sys.executable, "-m", "bench.dashboard", "--child", url, "--requests",
                                  str(repeats)], cwd=ROOT, check=True, capture_output=True, text=True)
         timings = json.loads(result.stdout.strip().splitlines()[-1])
@@ -91,6 +93,8 @@ def run(sizes: list[int], workdir: Path, repeats: int) -> int:
             verdict = "ok" if median <= target else "OVER TARGET"
             if size >= 10_000 and median > target:
                 failed = True
+            report(f"{name} ({size} patients)", round(median * 1000), "ms", f"<= {target * 1000:.0f}",
+                   median <= target)
             print(f"  {name:<24} median {median * 1000:7.0f} ms  slowest {max(times) * 1000:7.0f} ms  "
                   f"(n={len(times)}, target {target * 1000:.0f} ms: {verdict})", flush=True)
     return 1 if failed else 0

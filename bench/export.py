@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.figures import report
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
 RSS_TARGET_MB = 250
@@ -110,6 +112,11 @@ def run(sizes: list[int], workdir: Path) -> int:
               f"{cpu_ratio:>9.2f}", flush=True)
         if ours["peak_rss_mb"] >= RSS_TARGET_MB or ratio < RATIO_TARGET:
             failures += 1
+        report(f"long export rows/s ({size} patients)", round(ours_rate), "rows/s",
+               f">= {RATIO_TARGET} x pandas", ratio >= RATIO_TARGET, baseline=round(their_rate))
+        report(f"long export peak RSS ({size} patients)", round(ours["peak_rss_mb"]), "MB",
+               f"< {RSS_TARGET_MB}", ours["peak_rss_mb"] < RSS_TARGET_MB,
+               baseline=round(theirs["peak_rss_mb"]))
         ours_csv.unlink()
         pandas_csv.unlink()
     print(f"targets: peak RSS < {RSS_TARGET_MB} MB, ratio >= {RATIO_TARGET}: "

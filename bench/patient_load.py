@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.figures import report
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
 RATIO_TARGET = 0.6
@@ -307,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     raw, zipped, count = pictures
     print(f"picture screen (stage drawings, {count} SVGs included): {raw} bytes raw, {zipped} bytes gzipped")
     ok = ratio >= RATIO_TARGET and not ours.errors and not bare.errors
+    report("patient answers/s", mine["answers_per_s"], "answers/s", f">= {RATIO_TARGET:.0%} of bare",
+           ratio >= RATIO_TARGET, baseline=floor["answers_per_s"])
+    report("patient pages/s", mine["pages_per_s"], "pages/s", "-", True, baseline=floor["pages_per_s"])
+    report("patient p95 latency", mine["p95_ms"], "ms", "-", True, baseline=floor["p95_ms"])
+    report("survey page weight (gzip)", weight[1], "bytes", f"<= {BUDGET_BYTES}", weight[1] <= BUDGET_BYTES)
     return 0 if ok else 1
 
 
