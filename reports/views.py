@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotly
 from flask import (
     Blueprint,
     abort,
@@ -21,9 +22,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from reports.dashboard import Dashboard, build_dashboard
-from reports.frames import AGE_BANDS, Filters, filter_options
-from reports.patient_record import find_patient, load_record
+from reports.cohort_filters import AGE_BANDS, Filters, filter_options
 from surveys.audit import record
 from surveys.db import db, utcnow
 from surveys.library import instruments
@@ -31,6 +30,11 @@ from surveys.models import Study
 from surveys.patients import DIAGNOSES, study_protocol
 from surveys.staff import study_or_404
 
+if TYPE_CHECKING:
+    from reports.dashboard import Dashboard
+
+# pandas, scipy and plotly load on the first dashboard or patient page, not with the app: the
+# patient-facing workers, the CLI and the exports never need them (about 150 MB per process).
 bp = Blueprint(
     "reports",
     __name__,
@@ -39,8 +43,8 @@ bp = Blueprint(
     static_url_path="/static/reports",
 )
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PLOTLY_VERSION = plotly.__version__
+PLOTLY_JS = Path(find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"  # type: ignore[arg-type]
+PLOTLY_VERSION = version("plotly")
 YEAR = 365 * 24 * 3600
 MANAGE_ENDPOINTS = ("staff.patient_manage", "staff.manage")
 AGE_BAND_LABELS = {
@@ -94,6 +98,8 @@ def _dashboard_for(study: Study) -> tuple[Dashboard | None, Filters, dict[str, l
         filters = parse_filters(request.args, options)
     except FilterError as exc:
         return None, Filters(), options, str(exc)
+    from reports.dashboard import build_dashboard
+
     dashboard = build_dashboard(db.session, study.id, study_protocol(study), instruments(), filters, utcnow())
     return dashboard, filters, options, None
 
@@ -158,6 +164,8 @@ def _alternatives(data: Dashboard) -> dict[str, str]:
 @login_required
 def patient(code: str, patient_code: str) -> Any:
     """One patient: timeline, trajectories against bands, side effects, alerts and answers."""
+    from reports.patient_record import find_patient, load_record
+
     study = study_or_404(code)
     found = find_patient(db.session, study, patient_code)
     if found is None:
