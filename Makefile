@@ -34,7 +34,7 @@ install-dev: $(VENV)/.dev translations tests/browser/node_modules/.package-lock.
 
 translations: $(VENV)/.runtime
 	@if ls surveys/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -q -d surveys/translations; fi
+		$(BIN)/pybabel -q compile -d surveys/translations; fi
 
 demo: install
 	$(BIN)/flask demo --patients $(DEMO_PATIENTS)

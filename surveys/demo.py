@@ -110,6 +110,7 @@ class Plan:
     baseline: dict[str, float]
     dropout_after: str | None = None
     formulation: str = FORMULATIONS[0]
+    reactions: dict[str, tuple[float, int]] = field(default_factory=dict)
     answered: set[str] | None = None  # showcase patients: exactly these timepoints
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -343,26 +344,37 @@ class CohortWriter:
                     inst, item, "yes" if sat >= 7 else "not sure" if sat >= 5 else "no"
                 )
         elif inst.id == "pirc":
-            answers = self._pirc(rng, section)
+            answers = self._pirc(plan, section)
         shown = {item.id for item in visible_items(inst, answers)}
         return {k: v for k, v in answers.items() if k in shown}
 
-    def _pirc(self, rng: random.Random, section: str | None) -> dict[str, Any]:
+    def _pirc(self, plan: Plan, section: str | None) -> dict[str, Any]:
+        rng = plan.rng
         answers: dict[str, Any] = {}
         if section in (None, "local"):
-            for symptom, probability in SYMPTOMS.items():
-                present = int(rng.random() < probability)
+            # Each patient reacts in their own way, session after session: how likely each symptom
+            # is for them and how strong it usually gets (grades vary by about one around that).
+            if not plan.reactions:
+                plan.reactions = {
+                    symptom: (
+                        min(0.95, probability * rng.lognormvariate(0, 0.5)),
+                        rng.choices((1, 2, 3), weights=(78, 20, 2))[0],
+                    )
+                    for symptom, probability in SYMPTOMS.items()
+                }
+            for symptom, (propensity, usual) in plan.reactions.items():
+                present = int(rng.random() < propensity)
                 answers[f"{symptom}_present"] = present
                 if present:
-                    worst = rng.choices((1, 2, 3, 4), weights=(62, 29, 8, 1))[0]
+                    worst = _clip(usual + rng.choices((-1, 0, 1, 2), weights=(15, 72, 12, 1))[0], 1, 4)
                     answers[f"{symptom}_worst"] = worst
-                    answers[f"{symptom}_now"] = int(rng.random() < (0.08 + 0.1 * worst))
+                    answers[f"{symptom}_now"] = int(rng.random() < 0.04 + 0.06 * (worst - 1))
                     answers[f"{symptom}_interference"] = _clip(worst - 2 + rng.choice((-1, 0, 0, 1)), 0, 4)
             if rng.random() < 0.04:
                 answers["other"] = rng.choice(OTHER_TEXTS)
         if section in (None, "red_flags"):
             for flag in RED_FLAGS:
-                rate = 0.0008 if flag in ("rf_breathing", "rf_faint", "rf_angioedema") else 0.004
+                rate = 0.0004 if flag in ("rf_breathing", "rf_faint", "rf_angioedema") else 0.0015
                 answers[flag] = int(rng.random() < rate)
                 if answers[flag]:
                     answers[f"{flag}_now"] = int(rng.random() < 0.3)
