@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def make_patient(app: Flask, make_study: Callable[..., Any]) -> Callable[..., An
     def make(study: Any = None, code: str | None = None, *, enrolled_days_ago: int = 30,
              sessions_days_ago: tuple[int, ...] = (), **kwargs: Any) -> Any:
         study = study or make_study()
-        enrolled = datetime.now(timezone.utc) - timedelta(days=enrolled_days_ago)
+        enrolled = datetime.now(UTC) - timedelta(days=enrolled_days_ago)
         patient, token = enroll_patient(db.session, study, code or f"P{next(counter):04d}", actor="test",
                                         enrolled_at=enrolled, **kwargs)
         for number, days in enumerate(sessions_days_ago, start=1):
