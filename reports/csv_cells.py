@@ -52,8 +52,6 @@ def csv_chunks(
     delimiter = ";" if excel else ","
     # A cell starts after a delimiter or a line break (chunks start at a row: checked apart).
     risky = re.compile(f'([{delimiter}\\n])"(?=[=+\\-@\t\r])')
-    # Most chunks hold no risky cell: a few substring scans (C speed) spare the regex pass.
-    markers = [f'{start}"{char}' for start in (delimiter, "\n") for char in FORMULA_STARTS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(header)
@@ -68,8 +66,7 @@ def csv_chunks(
             return
         buffer.seek(0)
         buffer.truncate()
-        if any(marker in text for marker in markers):
-            text = risky.sub("\\1\"'", text)
+        text = risky.sub("\\1\"'", text)
         if text.startswith('"') and text[1:2] in FORMULA_STARTS:
             text = "\"'" + text[1:]
         yield (prefix + text).encode("utf-8")
