@@ -245,3 +245,40 @@ def test_nul_and_odd_characters_in_addresses_are_refused_not_crashed(
         f"/studies/{code}/alerts/99999999999999999999/acknowledge",
     ):
         assert admin_client.get(path).status_code in (400, 404, 405), path
+
+
+@pytest.fixture
+def csrf_client(app: Flask, world: World) -> FlaskClient:
+    """The admin logged in, with CSRF protection switched on as in production."""
+    client = app.test_client()
+    log_in(client, world.admin)
+    app.config["WTF_CSRF_ENABLED"] = True
+    return client
+
+
+def test_every_post_without_a_csrf_token_is_refused_and_stores_nothing(
+    app: Flask, csrf_client: FlaskClient, world: World
+) -> None:
+    from flask import g
+
+    problems = []
+    for rule, method in rules(app):
+        if method != "POST" or rule.rule.startswith("/api/"):
+            continue
+        url = rule.build(url_arguments(rule, world), append_unknown=False)[1]
+        g.pop("csrf_token", None)
+        before = counts()
+        response = csrf_client.post(url, data={"answer": "1", "item": "pain_present", "code": "X-1"})
+        location = response.headers.get("Location", "")
+        patient_side = rule.rule.startswith("/p/")
+        # Staff: a plain 400. Patients: back to the same screen with a plain message (never a bare 400).
+        if patient_side:  # back to the page in hand (or the home page) with a plain message
+            refused = response.status_code == 303 and location.startswith(f"/p/{world.patient.token}")
+        else:
+            refused = response.status_code == 400
+        if not refused:
+            problems.append(f"POST {url}: {response.status_code} {location}")
+        if counts() != before:
+            problems.append(f"POST {url}: stored something without a CSRF token")
+    app.config["WTF_CSRF_ENABLED"] = False
+    assert problems == []
