@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.cohorts import SECRET, build_cohort
 from bench.figures import report
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret"
 DASHBOARD_TARGET_S = 1.5
 PATIENT_TARGET_S = 0.2
 
@@ -63,18 +63,6 @@ def child(database_url: str, repeats: int) -> dict[str, list[float]]:
         "dashboard_json_filtered": _timed(client, "/studies/DEMO/dashboard.json?sex=female", repeats),
         "patient": patient_times,
     }
-
-
-def build_cohort(path: Path, patients: int) -> str:
-    """A demo cohort of `patients` in a SQLite file (reused when it is already there)."""
-    url = f"sqlite:///{path}"
-    if not path.exists():
-        started = time.perf_counter()
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET}
-        subprocess.run([sys.executable, "-m", "flask", "--app", "app", "demo", "--patients", str(patients)],
-                       cwd=ROOT, env=env, check=True, capture_output=True)
-        print(f"  built {patients} patients in {time.perf_counter() - started:.0f} s", flush=True)
-    return url
 
 
 def run(sizes: list[int], workdir: Path, repeats: int) -> int:

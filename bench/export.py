@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.cohorts import SECRET, build_cohort
 from bench.figures import report
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret"
 RSS_TARGET_MB = 250
 RATIO_TARGET = 0.5
 
@@ -76,18 +76,6 @@ def _child(*args: str) -> dict[str, float]:
     result = subprocess.run([sys.executable, "-m", "bench.export", "--child", *args], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def build_cohort(path: Path, patients: int) -> str:
-    """A demo cohort of `patients` in a SQLite file (reused when it is already there)."""
-    url = f"sqlite:///{path}"
-    if not path.exists():
-        started = time.perf_counter()
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET}
-        subprocess.run([sys.executable, "-m", "flask", "--app", "app", "demo", "--patients", str(patients)],
-                       cwd=ROOT, env=env, check=True, capture_output=True)
-        print(f"  built {patients} patients in {time.perf_counter() - started:.0f} s", flush=True)
-    return url
 
 
 def run(sizes: list[int], workdir: Path) -> int:

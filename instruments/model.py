@@ -154,6 +154,10 @@ class Instrument:
         """True when the instrument defines an item with this id."""
         return item_id in self._index
 
+    def section_questions(self, section: str) -> tuple[str, ...]:
+        """Ids of a section's own questions (not the follow-ups their answers open), in file order."""
+        return tuple(item.id for item in self.items if item.section == section and item.show_if is None)
+
     def items_in_order(self, lang: str) -> list[Item]:
         """Return all items in the display order of a language; KeyError if unsupported."""
         try:

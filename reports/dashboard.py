@@ -45,18 +45,6 @@ SYMPTOMS = {
     "itch": "Itch",
     "headache": "Headache",
 }
-RED_FLAGS = (
-    "rf_breathing",
-    "rf_angioedema",
-    "rf_hives",
-    "rf_faint",
-    "rf_fever",
-    "rf_pus",
-    "rf_nodules",
-    "rf_skin_damage",
-    "rf_hair_patch",
-    "rf_severe_headache",
-)
 DASHBOARD_INSTRUMENTS = ("who5", "rses", "hair_status", "hair_change", "pgic", "pirc")
 
 
@@ -201,6 +189,12 @@ def _band_limits(inst: Instrument | None, scale: str) -> list[tuple[str, float]]
     return limits
 
 
+def red_flag_ids(library: Mapping[str, Instrument]) -> tuple[str, ...]:
+    """The red-flag questions of the side-effect checklist, as its definition lists them."""
+    checklist = library.get(frames.SIDE_EFFECT_INSTRUMENT)
+    return checklist.section_questions("red_flags") if checklist is not None else ()
+
+
 def build_dashboard(
     session: Session,
     study_id: int,
@@ -268,7 +262,7 @@ def build_dashboard(
         grades=grades,
         alerts_by_month=by_month,
         resolution=resolution,
-        red_flags=cohort.red_flags(data.alerts, RED_FLAGS),
+        red_flags=cohort.red_flags(data.alerts, red_flag_ids(library)),
         instruments=instrument_notes(library),
         timepoint_labels=labels,
     )

@@ -57,18 +57,6 @@ FORMULATIONS = (
 )
 PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level laser")
 SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
-RED_FLAGS = (
-    "rf_breathing",
-    "rf_angioedema",
-    "rf_hives",
-    "rf_faint",
-    "rf_fever",
-    "rf_pus",
-    "rf_nodules",
-    "rf_skin_damage",
-    "rf_hair_patch",
-    "rf_severe_headache",
-)
 COMPLETION = {"T0": 0.95, "S": 0.85, "W8": 0.8, "EOT": 0.75, "M6": 0.62, "M12": 0.5}
 PROGRESS = {"W8": 0.55, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
 OTHER_TEXTS = (
@@ -373,7 +361,7 @@ class CohortWriter:
             if rng.random() < 0.04:
                 answers["other"] = rng.choice(OTHER_TEXTS)
         if section in (None, "red_flags"):
-            for flag in RED_FLAGS:
+            for flag in self.library["pirc"].section_questions("red_flags"):
                 rate = 0.0004 if flag in ("rf_breathing", "rf_faint", "rf_angioedema") else 0.0015
                 answers[flag] = int(rng.random() < rate)
                 if answers[flag]:

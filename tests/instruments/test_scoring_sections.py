@@ -19,3 +19,7 @@ def test_red_flag_section_with_a_gap_is_incomplete() -> None:
     pirc = default_library()["pirc"]
     answers = dict.fromkeys(RED_FLAGS[:-1], 0)
     assert score(pirc, answers, section="red_flags").status == "incomplete"
+
+
+def test_the_checklist_lists_its_ten_red_flag_questions_without_their_follow_ups() -> None:
+    assert default_library()["pirc"].section_questions("red_flags") == RED_FLAGS
