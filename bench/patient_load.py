@@ -19,6 +19,7 @@ time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import http.client
 import os
@@ -178,13 +179,11 @@ def gunicorn(
     try:
         deadline = time.monotonic() + 30
         while True:
-            try:
+            with contextlib.suppress(OSError):  # not listening yet
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 conn.request("GET", probe)
                 if conn.getresponse().status == 200:
                     break
-            except OSError:
-                pass
             if time.monotonic() > deadline or process.poll() is not None:
                 raise SystemExit(f"gunicorn did not start: {' '.join(command)}")
             time.sleep(0.1)

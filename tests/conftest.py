@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from surveys import migrate
 from surveys.db import db, make_engine
 
+pytest_plugins = ["tests.smtp_sink"]  # the `smtp` and `inbox` fixtures
 TEST_PASSWORD = "correct horse battery staple"
 
 

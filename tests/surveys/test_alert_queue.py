@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import email
 import re
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from surveys.alerts import AlertError, acknowledge_alert, alert_evidence, alert_queue, notify_pending_alerts
 from surveys.db import db
 from surveys.library import instruments
 from surveys.models import AuditEvent
+from tests.smtp_sink import Sink
 from tests.surveys.staff_world import BREATHING_NOW, FEVER, alert_of, submit_pirc
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 
@@ -23,38 +20,9 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 PAIN_PERSISTING = {"pain_present": 1, "pain_worst": 2, "pain_now": 1}  # level 1 after 72 h
 
 
-class Sink:
-    """An SMTP server on 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[Sink, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
-
-
 @pytest.fixture
 def app_overrides(smtp: tuple[Sink, int]) -> dict[str, Any]:
     return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp[1], "MAIL_FROM": "alerts@prom.test"}
-
-
-@pytest.fixture
-def inbox(smtp: tuple[Sink, int]) -> list[email.message.Message]:
-    smtp[0].messages.clear()
-    return smtp[0].messages
 
 
 @pytest.fixture

@@ -3,55 +3,21 @@
 from __future__ import annotations
 
 import email
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from surveys.db import db
 from surveys.models import ReminderSent
 from surveys.reminders import due_reminders, send_reminders
-
-
-class Sink:
-    """An SMTP server on 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[Sink, int]]:
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+from tests.smtp_sink import Sink, free_port
 
 
 @pytest.fixture
 def app_overrides(smtp: tuple[Sink, int]) -> dict[str, Any]:
     return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp[1], "MAIL_FROM": "clinic@prom.test"}
-
-
-@pytest.fixture
-def inbox(smtp: tuple[Sink, int]) -> list[email.message.Message]:
-    smtp[0].messages.clear()
-    return smtp[0].messages
 
 
 def body(message: email.message.Message) -> str:
