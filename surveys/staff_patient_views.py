@@ -75,24 +75,46 @@ def _handout(study: Study, patient: Patient, token: str, status: int = 201) -> A
     return page, status, {"Cache-Control": "no-store"}
 
 
+PATIENTS_PER_PAGE = 100
+
+
 @bp.get("/studies/<code>/patients")
 @roles_required(*READERS)
 def patients(code: str) -> Any:
-    """The study's patients with their sessions, open alerts and link state."""
+    """The study's patients, a page at a time, with their sessions, open alerts and link state.
+
+    `q` finds patients whose code contains it; `page` counts from 1 (a bad value shows page 1).
+    """
     study = study_or_404(code)
-    rows = db.session.scalars(select(Patient).where(Patient.study_id == study.id).order_by(Patient.code)
-                              .options(selectinload(Patient.sessions)))
+    search = (request.args.get("q") or "").strip()[:32]
+    where = [Patient.study_id == study.id]
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Patient.code.ilike(f"%{escaped}%", escape="\\"))
+    total = db.session.scalar(select(func.count(Patient.id)).where(*where)) or 0
+    pages = max(1, -(-total // PATIENTS_PER_PAGE))
+    page = request.args.get("page", "1")
+    page = min(int(page), pages) if page.isdigit() and int(page) >= 1 else 1
+    rows = list(db.session.scalars(
+        select(Patient).where(*where).order_by(Patient.code)
+        .limit(PATIENTS_PER_PAGE).offset((page - 1) * PATIENTS_PER_PAGE)
+        .options(selectinload(Patient.sessions))
+    ))
+    ids = [patient.id for patient in rows]
     open_alerts = dict(db.session.execute(
         select(Alert.patient_id, func.count(Alert.id))
-        .where(Alert.study_id == study.id, Alert.acknowledged_at.is_(None)).group_by(Alert.patient_id)
+        .where(Alert.patient_id.in_(ids), Alert.acknowledged_at.is_(None)).group_by(Alert.patient_id)
     ).all())
     live = set(db.session.scalars(
-        select(PatientLink.patient_id).join(Patient).where(Patient.study_id == study.id,
-                                                           PatientLink.revoked_at.is_(None))
+        select(PatientLink.patient_id)
+        .where(PatientLink.patient_id.in_(ids), PatientLink.revoked_at.is_(None))
     ))
-    return render_template("staff/patients.html", study=study, patients=list(rows),
-                           open_alerts=open_alerts, live=live, record_endpoint=_record_endpoint(),
-                           can_enroll=may(current_user, ENROLL))
+    first = (page - 1) * PATIENTS_PER_PAGE + 1 if total else 0
+    return render_template(
+        "staff/patients.html", study=study, patients=rows, open_alerts=open_alerts, live=live,
+        record_endpoint=_record_endpoint(), can_enroll=may(current_user, ENROLL), search=search,
+        page=page, pages=pages, total=total, first=first, last=first + len(rows) - 1 if rows else 0,
+    )
 
 
 @bp.route("/studies/<code>/enroll", methods=["GET", "POST"])

@@ -306,3 +306,29 @@ def test_the_audit_trail_is_paginated(client, coordinator) -> None:
     assert "Page 1 of 3" in first and '"i": 119' in first
     third = text(client.get(f"/studies/{coordinator.study.code}/audit?page=3"))
     assert "Page 3 of 3" in third and '"i": 0}' in third
+
+
+def test_the_patient_list_comes_a_hundred_at_a_time_with_a_search_by_code(
+    client: Any, coordinator: Any, make_patient: Any
+) -> None:
+    study = coordinator.study
+    for n in range(1, 131):
+        make_patient(study, f"P-{n:03d}")
+    make_patient(study, "ZED_1")  # sorts after the P- codes
+    db.session.commit()
+    url = f"/studies/{study.code}/patients"
+    first = text(client.get(url))
+    assert "P-001" in first and "P-100" in first and "P-101" not in first
+    assert "Patients 1–100 of 131" in first and 'rel="next"' in first
+    second = text(client.get(url, query_string={"page": 2}))
+    assert "P-101" in second and "P-130" in second and "P-001" not in second
+    assert "Page 2 of 2" in second and 'rel="prev"' in second
+    for bad in ("0", "-1", "abc", "99999999999999999999", "3"):
+        page = client.get(url, query_string={"page": bad})
+        assert page.status_code == 200, bad
+    found = text(client.get(url, query_string={"q": "p-12"}))
+    assert "P-120" in found and "P-129" in found and "P-119" not in found and "of 10" in found
+    # LIKE wildcards in the search are literal characters, not patterns ("_1" would match P-1xx).
+    literal = text(client.get(url, query_string={"q": "_1"}))
+    assert "ZED_1" in literal and "Patients 1–1 of 1" in literal
+    assert "No patient found." in text(client.get(url, query_string={"q": "%"}))
