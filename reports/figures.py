@@ -57,6 +57,20 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
     return table[~table["suppressed"].astype(bool) & (table["n"] > 0)] if not table.empty else table
 
 
+def _across(y0: float, y1: float | None = None, axis: str = "", **style: Any) -> dict[str, Any]:
+    """A shape across the plot's whole width: a line at y0, or a band from y0 to y1."""
+    return {
+        "type": "line" if y1 is None else "rect",
+        "xref": f"x{axis} domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": f"y{axis}",
+        "y0": y0,
+        "y1": y0 if y1 is None else y1,
+        **style,
+    }
+
+
 def _floats(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype=float)
 
@@ -162,31 +176,8 @@ def outcome_figure(
                 },
             )
         )
-    shapes = [
-        {
-            "type": "line",
-            "xref": "x domain",
-            "x0": 0,
-            "x1": 1,
-            "yref": "y",
-            "y0": limit,
-            "y1": limit,
-            "line": {"dash": "dot", "color": "#6b7280", "width": 1},
-        }
-        for _name, limit in bands
-    ]
-    shapes.append(
-        {
-            "type": "line",
-            "xref": "x2 domain",
-            "x0": 0,
-            "x1": 1,
-            "yref": "y2",
-            "y0": 0,
-            "y1": 0,
-            "line": {"color": "#6b7280", "width": 1},
-        }
-    )
+    shapes = [_across(limit, line={"dash": "dot", "color": "#6b7280", "width": 1}) for _name, limit in bands]
+    shapes.append(_across(0, axis="2", line={"color": "#6b7280", "width": 1}))
     return to_dict(
         go.Figure(
             data=data,
@@ -347,34 +338,12 @@ def trajectory_figure(
     shades = ("#fdecea", "#fff6e0", "#eaf5ec", "#e8f1fb")
     for index, (_name, low, high) in enumerate(bands):
         shapes.append(
-            {
-                "type": "rect",
-                "xref": "x domain",
-                "x0": 0,
-                "x1": 1,
-                "yref": "y",
-                "y0": low,
-                "y1": high,
-                "fillcolor": shades[index % len(shades)],
-                "line": {"width": 0},
-                "layer": "below",
-            }
+            _across(low, high, fillcolor=shades[index % len(shades)], line={"width": 0}, layer="below")
         )
     if meaningful is not None:
         base = float(points["value"].iloc[0])
         for limit in (base - meaningful, base + meaningful):
-            shapes.append(
-                {
-                    "type": "line",
-                    "xref": "x domain",
-                    "x0": 0,
-                    "x1": 1,
-                    "yref": "y",
-                    "y0": limit,
-                    "y1": limit,
-                    "line": {"dash": "dash", "color": "#4a4f57", "width": 1},
-                }
-            )
+            shapes.append(_across(limit, line={"dash": "dash", "color": "#4a4f57", "width": 1}))
     figure = go.Figure(
         go.Scatter(
             x=points["timepoint"].to_numpy(),
