@@ -87,6 +87,20 @@ def answers_in(path: Path) -> int:
         return conn.execute("SELECT count(*) FROM answer").fetchone()[0]
 
 
+def assert_reported_and_nothing_stored(app, path: Path, token: str, caplog, cause: str) -> None:
+    """Answer the first screen: a 503, the cause in the error log, no answer in the file."""
+    client = app.test_client()
+    url, data = first_screen(client, token)
+    with caplog.at_level(logging.ERROR):
+        response = client.post(url, data=data)
+    assert response.status_code == 503
+    assert any(cause in record.getMessage() for record in caplog.records)
+    assert answers_in(path) == 0
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def test_a_full_disk_is_reported_not_swallowed(file_app, tmp_path: Path, caplog) -> None:
     path, token = file_app
     app = make_app(f"sqlite:///{path}", tmp_path)
@@ -99,31 +113,13 @@ def test_a_full_disk_is_reported_not_swallowed(file_app, tmp_path: Path, caplog)
         cursor.execute(statement, parameters)
         return True
 
-    client = app.test_client()
-    url, data = first_screen(client, token)
-    with caplog.at_level(logging.ERROR):
-        response = client.post(url, data=data)
-    assert response.status_code == 503
-    assert any("full" in record.getMessage() for record in caplog.records)
-    assert answers_in(path) == 0
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    assert_reported_and_nothing_stored(app, path, token, caplog, "full")
 
 
 def test_a_read_only_database_is_reported_not_swallowed(file_app, tmp_path: Path, caplog) -> None:
     path, token = file_app
     app = make_app(f"sqlite:///file:{path}?mode=ro&uri=true", tmp_path)
-    client = app.test_client()
-    url, data = first_screen(client, token)
-    with caplog.at_level(logging.ERROR):
-        response = client.post(url, data=data)
-    assert response.status_code == 503
-    assert any("readonly" in record.getMessage() for record in caplog.records)
-    assert answers_in(path) == 0
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    assert_reported_and_nothing_stored(app, path, token, caplog, "readonly")
 
 
 def test_no_response_row_is_left_behind_by_a_failed_first_answer(client, make_patient, monkeypatch) -> None:
