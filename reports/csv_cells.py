@@ -1,4 +1,11 @@
-"""CSV output that keeps the data and defuses spreadsheet formulas, streamed in byte chunks."""
+"""CSV output that keeps the data and defuses spreadsheet formulas, streamed in byte chunks.
+
+Two writers give the same bytes for the same cells: `csv_chunks` takes rows of values and uses
+the `csv` module; `line_chunks` takes rows already written as lines, for the one file big
+enough for the difference to matter (long.csv, one line per answer: see `reports.exports`).
+Their cells follow one rule, checked against each other in the tests: text quoted (quotes
+doubled, a formula start prefixed with `'`), numbers bare, a missing value an empty cell.
+"""
 
 from __future__ import annotations
 
@@ -38,18 +45,49 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def text_cell(value: str) -> str:
+    """A text cell as `csv_chunks` writes it: quoted, quotes doubled, a formula start defused."""
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return '"' + value.replace('"', '""') + '"'
+
+
+class TextCells(dict[str, str]):
+    """`text_cell` of values that come back again and again (ids, labels, patient codes), made once each."""
+
+    def __missing__(self, value: str) -> str:
+        cell = self[value] = text_cell(value)
+        return cell
+
+
+def delimiter_of(excel: bool) -> str:
+    """The cell separator: `;` for spreadsheets set to a European locale (the Excel option), else `,`."""
+    return ";" if excel else ","
+
+
+def line_chunks(
+    header: Sequence[str], batches: Iterable[list[str]], *, excel: bool = False
+) -> Iterator[bytes]:
+    """UTF-8 CSV of rows already written as lines (text cells made by `text_cell`), a chunk per batch."""
+    prefix = UTF8_BOM if excel else ""
+    yield (prefix + delimiter_of(excel).join(text_cell(name) for name in header) + "\r\n").encode("utf-8")
+    for lines in batches:
+        if lines:
+            lines.append("")
+            yield "\r\n".join(lines).encode("utf-8")
+
+
 def csv_chunks(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], *, excel: bool = False, none_free: bool = False
+    header: Sequence[str], rows: Iterable[Sequence[Any]], *, excel: bool = False
 ) -> Iterator[bytes]:
     """UTF-8 CSV in chunks of FLUSH_EVERY rows; `excel` adds a BOM and uses `;` as separator.
 
-    Row generators give plain values (str, int, float, None); `None` is written as an empty cell
-    (`none_free`: the rows already carry EMPTY instead, which saves a pass over every cell).
+    Row generators give plain values (str, int, float, None); `None` is written as an empty cell.
     Every text cell is written quoted and numbers bare (QUOTE_NONNUMERIC), so one regular
     expression over each chunk finds exactly the text cells (and headers) that start like a
     formula: no generator can forget it, and no Python loop runs per cell.
     """
-    delimiter = ";" if excel else ","
+    delimiter = delimiter_of(excel)
     # A cell starts after a delimiter or a line break (chunks start at a row: checked apart).
     risky = re.compile(f'([{delimiter}\\n])"(?=[=+\\-@\t\r])')
     buffer = io.StringIO()
@@ -60,7 +98,7 @@ def csv_chunks(
     while True:
         # QUOTE_NONNUMERIC would write None as "" (a text cell): EMPTY is written as a bare empty cell.
         batch = islice(rows, FLUSH_EVERY)
-        writer.writerows(batch if none_free else ([EMPTY if v is None else v for v in row] for row in batch))
+        writer.writerows([EMPTY if v is None else v for v in row] for row in batch)
         text = buffer.getvalue()
         if not text:
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -18,12 +18,8 @@ from sqlalchemy.orm import Session
 
 from reports.analysis_syntax import r_script, spss_script, stata_script
 from reports.codebook import ExportContext, Variable, codebook_csv, codebook_json, file_variables
-from reports.csv_cells import csv_chunks
-from reports.exports import RowCount, long_rows, scores_rows, wide_rows
+from reports.exports import CSV_FILES, RowCount, csv_file
 from surveys.db import utcnow
-
-RowSource = Callable[[Session, ExportContext, RowCount], Iterator[list[Any]]]
-SOURCES: dict[str, RowSource] = {"long.csv": long_rows, "wide.csv": wide_rows, "scores.csv": scores_rows}
 
 
 def _field(variable: Variable) -> dict[str, Any]:
@@ -84,12 +80,10 @@ def package_chunks(session: Session, ctx: ExportContext, counts: dict[str, RowCo
     files = file_variables(ctx)
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
-        for name, source in SOURCES.items():
+        for name in CSV_FILES:
             counts[name] = RowCount()
-            header = [v.name for v in files[name]]
             with archive.open(name, "w", force_zip64=True) as member:
-                rows = source(session, ctx, counts[name])
-                for chunk in csv_chunks(header, rows, none_free=name == "long.csv"):
+                for chunk in csv_file(name, session, ctx, counts[name]):
                     member.write(chunk)
                     yield sink.drain()
         archive.writestr("datapackage.json", json.dumps(descriptor(ctx), ensure_ascii=False, indent=2))

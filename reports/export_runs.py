@@ -22,10 +22,9 @@ from sqlalchemy.orm import Session
 
 from instruments import Instrument
 from reports.codebook import ExportContext, codebook_csv, codebook_json, file_variables
-from reports.csv_cells import csv_chunks
-from reports.datapackage import SOURCES, package_chunks
+from reports.datapackage import package_chunks
 from reports.export_options import ExportOptions, study_instruments
-from reports.exports import RowCount
+from reports.exports import RowCount, csv_file
 from reports.fhir_export import bundle_chunks
 from surveys.audit import record
 from surveys.db import utcnow
@@ -60,10 +59,7 @@ def _counted(session: Session, ctx: ExportContext) -> Counted:
     fmt, opts = ctx.options.format, ctx.options
     if fmt in ("long", "wide", "scores"):
         count = RowCount()
-        header = [v.name for v in file_variables(ctx)[f"{fmt}.csv"]]
-        chunks = csv_chunks(header, SOURCES[f"{fmt}.csv"](session, ctx, count), excel=opts.excel,
-                            none_free=fmt == "long")
-        return "csv", chunks, lambda: {"rows": count.rows}
+        return "csv", csv_file(f"{fmt}.csv", session, ctx, count), lambda: {"rows": count.rows}
     if fmt == "codebook":
         chunks = codebook_json(ctx) if opts.as_json else codebook_csv(ctx)
         variables = sum(len(v) for v in file_variables(ctx).values())

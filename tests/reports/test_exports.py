@@ -13,9 +13,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from reports.csv_cells import csv_chunks, neutralise
+from reports.csv_cells import csv_chunks, line_chunks, neutralise, text_cell
 from reports.export_options import ExportOptions
 from reports.export_runs import open_export
 from surveys.db import db
@@ -381,3 +383,30 @@ def test_missing_values_are_bare_empty_cells_and_quoted_text_survives() -> None:
     frame = read_csv(data.encode())
     assert frame.t.tolist()[:3] == tricky[:3] and pd.isna(frame.t[3])
     assert frame.n.isna().tolist() == [True, False, True, False] and frame.n[3] == -3
+
+
+_cell_values = st.one_of(st.none(), st.integers(-10**6, 10**6), st.text(max_size=12),
+                         st.sampled_from(["=1+1", "-", "@x", "\tx", "\rx", 'a"b', "x\r\ny", "é;ü", ""]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(_cell_values, min_size=3, max_size=3), max_size=5), excel=st.booleans())
+def test_lines_written_by_hand_are_the_bytes_the_csv_module_writes(rows, excel) -> None:
+    """long.csv's lines (`text_cell`, bare numbers, empty cells) == `csv_chunks` of the same cells."""
+    header = ["=a", "b", 'c"']
+    delimiter = ";" if excel else ","
+    lines = [delimiter.join(text_cell(v) if isinstance(v, str) else "" if v is None else str(v) for v in row)
+             for row in rows]
+    by_hand = b"".join(line_chunks(header, [lines], excel=excel))
+    assert by_hand == b"".join(csv_chunks(header, rows, excel=excel))
+
+
+def test_long_lines_count_the_rows_they_write(app, cohort) -> None:
+    from reports.export_runs import export_context
+    from reports.exports import RowCount, long_lines
+    from surveys.library import instruments
+
+    count = RowCount()
+    ctx = export_context(cohort.a, ExportOptions(format="long"), instruments())
+    batches = list(long_lines(db.session, ctx, count))
+    assert count.rows == sum(len(lines) for lines in batches) == len(db_answers(cohort.a.id)) > 0
