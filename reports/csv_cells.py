@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -83,29 +82,24 @@ def csv_chunks(
     """UTF-8 CSV in chunks of FLUSH_EVERY rows; `excel` adds a BOM and uses `;` as separator.
 
     Row generators give plain values (str, int, float, None); `None` is written as an empty cell.
-    Every text cell is written quoted and numbers bare (QUOTE_NONNUMERIC), so one regular
-    expression over each chunk finds exactly the text cells (and headers) that start like a
-    formula: no generator can forget it, and no Python loop runs per cell.
+    Every cell passes through here, so no generator can forget to defuse a formula. (Finding
+    formula starts with a regular expression over the written text instead misreads a quoted
+    cell that ends in the separator or a line break at the end of a row.)
     """
     delimiter = delimiter_of(excel)
-    # A cell starts after a delimiter or a line break (chunks start at a row: checked apart).
-    risky = re.compile(f'([{delimiter}\\n])"(?=[=+\\-@\t\r])')
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(header)
+    writer.writerow([neutralise(name) for name in header])
     prefix = UTF8_BOM if excel else ""
     rows = iter(rows)
     while True:
         # QUOTE_NONNUMERIC would write None as "" (a text cell): EMPTY is written as a bare empty cell.
         batch = islice(rows, FLUSH_EVERY)
-        writer.writerows([EMPTY if v is None else v for v in row] for row in batch)
+        writer.writerows([EMPTY if v is None else neutralise(v) for v in row] for row in batch)
         text = buffer.getvalue()
         if not text:
             return
         buffer.seek(0)
         buffer.truncate()
-        text = risky.sub("\\1\"'", text)
-        if text.startswith('"') and text[1:2] in FORMULA_STARTS:
-            text = "\"'" + text[1:]
         yield (prefix + text).encode("utf-8")
         prefix = ""

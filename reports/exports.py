@@ -180,23 +180,30 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     # per row in SQL); elsewhere the database formats it (see `utc_text`).
     sliced = session.get_bind().dialect.name == "sqlite"
     answered_at = raw_column(Answer.answered_at) if sliced else iso_utc(Answer.answered_at)
-    stmt = response_filter(
+    # Responses and their answers are read side by side, both in the order of the unique indexes
+    # (patient; patient, timepoint, instrument; response, item), which SQLite walks without
+    # sorting: an answer row then carries five columns, not eleven (the fetch is half the time).
+    order = (Response.patient_id, Response.timepoint, Response.instrument_id)
+    responses = chain.from_iterable(raw_batches(session, response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
-               Response.instrument_version, Response.language, raw_column(Response.submitted_at),
-               Answer.item_id, Answer.code, Answer.text, answered_at)
-        .join(Answer, Answer.response_id == Response.id),
-        ctx,
-    ).order_by(Response.patient_id, Response.timepoint, Response.instrument_id, Answer.item_id)
-    # That is the order of the unique indexes (patient; patient, timepoint, instrument; response,
-    # item): SQLite walks them without sorting the whole export in a temporary table.
+               Response.instrument_version, Response.language, raw_column(Response.submitted_at)), ctx,
+    ).order_by(*order)))
+    answers = response_filter(
+        select(Answer.response_id, Answer.item_id, Answer.code, Answer.text, answered_at)
+        .select_from(Response).join(Answer, Answer.response_id == Response.id), ctx,
+    ).order_by(*order, Answer.item_id)
     d = delimiter_of(ctx.options.excel)
     last_rid, prefix, item_labels = None, "", {}
-    for batch in raw_batches(session, stmt):
+    for batch in raw_batches(session, answers):
         lines: list[str] = []
         add = lines.append
-        for rid, pid, timepoint, inst, version, lang, submitted, item, code, text, answered in batch:
+        for rid, item, code, text, answered in batch:
             if rid != last_rid:
                 last_rid = rid
+                for response in responses:  # skips the responses without answers
+                    if response[0] == rid:
+                        break
+                _, pid, timepoint, inst, version, lang, submitted = response
                 days = days_between(facts[pid].first_session, utc_day(submitted))
                 prefix = (f"{cells[patient(pid)]}{d}{cells[timepoint]}{d}{'' if days is None else days}{d}"
                           f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}")

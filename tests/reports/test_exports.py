@@ -145,6 +145,17 @@ def test_long_export_read_back_with_pandas_equals_the_database(client, login, co
     assert frame[frame.patient == "A-002"].days_since_first_session.isna().all()  # no session yet
 
 
+def test_a_response_without_answers_shifts_no_other_rows_of_the_long_export(client, login, cohort) -> None:
+    # long.csv reads responses and answers side by side: an empty response sorted first must be skipped.
+    answer(cohort.p1, "T0", "hair_status", {}, submitted_days_ago=40)
+    db.session.commit()
+    login(cohort.users.coordinator)
+    frame = read_csv(download(client, "EXPA", "long").data)
+    exported = {(r.patient, r.timepoint, r.instrument, r.item) for r in frame.itertuples()}
+    assert exported == {row[:4] for row in db_answers(cohort.a.id)} and len(frame) == len(exported)
+    assert "hair_status" not in set(frame.instrument)
+
+
 def test_wide_and_scores_exports_match_stored_answers_and_scores(client, login, cohort) -> None:
     login(cohort.users.coordinator)
     wide = read_csv(download(client, "EXPA", "wide").data)
@@ -383,6 +394,14 @@ def test_missing_values_are_bare_empty_cells_and_quoted_text_survives() -> None:
     frame = read_csv(data.encode())
     assert frame.t.tolist()[:3] == tricky[:3] and pd.isna(frame.t[3])
     assert frame.n.isna().tolist() == [True, False, True, False] and frame.n[3] == -3
+
+
+@pytest.mark.parametrize("excel", [False, True])
+def test_a_text_cell_ending_in_a_separator_or_line_break_ends_a_row_intact(excel) -> None:
+    rows = [["x", "a,"], ["y", "b;"], ["z", "itchy\n"]]
+    data = b"".join(csv_chunks(["k", "v"], rows, excel=excel)).decode("utf-8-sig")
+    frame = pd.read_csv(io.StringIO(data), sep=";" if excel else ",")
+    assert frame.v.tolist() == ["a,", "b;", "itchy\n"]
 
 
 _cell_values = st.one_of(st.none(), st.integers(-10**6, 10**6), st.text(max_size=12),
