@@ -7,7 +7,7 @@ import io
 import secrets
 
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from surveys.db import utcnow
@@ -45,20 +45,23 @@ def revoke_links(session: Session, patient: Patient) -> int:
     return int(result.rowcount or 0)
 
 
-def find_link(session: Session, token: str) -> PatientLink | None:
-    """The link a token opens (revoked or not), or None for an unknown token.
+# Built once: every patient request runs it, and a prebuilt statement skips SQLAlchemy's
+# per-call construction and cache-key work. The patient, their study and their sessions come in
+# the same statement (a patient has a handful of sessions): every patient page needs them.
+_LINK_BY_HASH = (
+    select(PatientLink)
+    .where(PatientLink.token_hash == bindparam("token_hash"))
+    .options(joinedload(PatientLink.patient).joinedload(Patient.study),
+             joinedload(PatientLink.patient).joinedload(Patient.sessions))
+)
 
-    The patient, their study and sessions come in the same round trip: every patient page
-    needs them.
-    """
+
+def find_link(session: Session, token: str) -> PatientLink | None:
+    """The link a token opens (revoked or not), or None for an unknown token, in one statement."""
     if not token or len(token) > 128:
         return None
-    return session.scalar(
-        select(PatientLink)
-        .where(PatientLink.token_hash == hash_token(token))
-        .options(joinedload(PatientLink.patient).joinedload(Patient.study),
-                 joinedload(PatientLink.patient).selectinload(Patient.sessions))
-    )
+    result = session.execute(_LINK_BY_HASH, {"token_hash": hash_token(token)})
+    return result.unique().scalar_one_or_none()
 
 
 def patient_url(base_url: str, token: str) -> str:

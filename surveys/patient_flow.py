@@ -9,12 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from instruments import Instrument, Item, visible_items
 from surveys.db import utcnow
-from surveys.models import Patient, Response, Score, Study
+from surveys.models import Answer, Patient, Response, Score, Study
 from surveys.patients import patient_anchors, study_protocol
 from surveys.protocol import Protocol, ProtocolInstrument, session_number
 from surveys.schedule import Window, compute_schedule, window_for
@@ -25,14 +25,42 @@ def protocol_of(study: Study) -> Protocol:
     return study_protocol(study)
 
 
+# Built once (every patient page runs them): no per-call statement construction or cache-key work.
+_STATES = select(Response.timepoint, Response.instrument_id, Response.status).where(
+    Response.patient_id == bindparam("patient_id")
+)
+# Each response's status, with the answers of one part alongside (NULLs for the other responses).
+_STATES_AND_ANSWERS = (
+    select(Response.timepoint, Response.instrument_id, Response.status, Answer.item_id, Answer.code,
+           Answer.text)
+    .outerjoin(Answer, and_(Answer.response_id == Response.id,
+                            Response.timepoint == bindparam("timepoint"),
+                            Response.instrument_id == bindparam("instrument_id")))
+    .where(Response.patient_id == bindparam("patient_id"))
+)
+
+
 def response_states(session: Session, patient: Patient) -> dict[tuple[str, str], str]:
     """(timepoint, instrument) -> status of each of the patient's responses."""
-    rows = session.execute(
-        select(Response.timepoint, Response.instrument_id, Response.status).where(
-            Response.patient_id == patient.id
-        )
-    )
+    rows = session.execute(_STATES, {"patient_id": patient.id})
     return {(tp, inst): status for tp, inst, status in rows}
+
+
+def states_and_answers(
+    session: Session, patient: Patient, timepoint: str, instrument_id: str
+) -> tuple[dict[tuple[str, str], str], dict[str, int | str | None]]:
+    """`response_states`, and the stored answers of one part by item id, in one statement."""
+    states: dict[tuple[str, str], str] = {}
+    answers: dict[str, int | str | None] = {}
+    rows = session.execute(
+        _STATES_AND_ANSWERS,
+        {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument_id},
+    )
+    for tp, inst, status, item, code, text in rows:
+        states[tp, inst] = status
+        if item is not None:
+            answers[item] = text if text is not None else code
+    return states, answers
 
 
 def patient_windows(

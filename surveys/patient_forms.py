@@ -11,9 +11,13 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from babel.support import Translations
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, RadioField, TextAreaField
+from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Length, Optional
 
 from instruments import Item
@@ -50,10 +54,23 @@ FIELD_BUILDERS: dict[str, Callable[[Item, str], Field]] = {
 }
 
 
+@lru_cache(maxsize=8)
+def _wtforms_messages(locale: str) -> Translations:
+    # WTForms' own messages (field labels, "Not a valid choice"), read once per language: Flask-WTF
+    # would read the catalogue from disk again on every request that builds a form.
+    return Translations.load(messages_path(), [locale], domain="wtforms")
+
+
 class ScreenForm(FlaskForm):
     """The fields every screen shares: which item it asks (the answer field is added per item)."""
 
     item = HiddenField()
+
+    class Meta:
+        def get_translations(self, form: Any) -> Any:
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)  # type: ignore[misc]
+            return _wtforms_messages(str(get_locale()))
 
 
 @lru_cache(maxsize=2048)
@@ -69,8 +86,9 @@ def screen_form(item: Item, lang: str, formdata: Any = None, answer: object = No
     kwargs: dict[str, Any] = {"item": item.id}
     if formdata is None and answer is not None:
         kwargs["answer"] = answer
-    form = form_class(formdata=formdata, **kwargs) if formdata is not None else form_class(**kwargs)
-    return form
+    # formdata=None said outright: left out, Flask-WTF would read the request's own form, and the
+    # screen that answers a POST (see patient_views._answered) would show the answer just sent.
+    return form_class(formdata=formdata, **kwargs)
 
 
 def is_choice(item: Item) -> bool:

@@ -3,15 +3,19 @@
 Every page hangs under the personal link `/p/<token>`; no answer, item or score ever appears in a
 URL or a title. Each screen's answer is saved at once (post/redirect/get); which item is on
 screen is kept in the session, so going back and forth never puts health data in the address.
+When patient.js sends the answer (SCREEN_FETCH_HEADER), the reply is the page the redirects would
+have led to, rendered at once, with its address: one round trip per answer on a slow network.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -28,8 +32,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy import false as sql_false
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
@@ -40,7 +44,7 @@ from surveys.db import db
 from surveys.i18n import current_lang, use_language
 from surveys.library import instruments
 from surveys.links import find_link, patient_url, qr_svg
-from surveys.models import LANGUAGES, Alert, Answer, Patient, PatientLink, Response, Study, TreatmentSession
+from surveys.models import LANGUAGES, Alert, Patient, PatientLink, Study, TreatmentSession
 from surveys.patient_forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.protocol import ProtocolInstrument
 from surveys.responses import (
@@ -58,6 +62,10 @@ bp = Blueprint("patient", __name__)
 #: Failed link look-ups allowed per client address: enough for typos, far too few for guessing.
 LINK_GUESS_LIMIT = "10 per minute;50 per day"
 SAVE_ATTEMPTS = 3
+#: patient.js posts an answer itself (fetch) with this header; the reply is then the next page
+#: itself (200), its address in PAGE_ADDRESS_HEADER, instead of a 303 to it: one round trip per answer.
+SCREEN_FETCH_HEADER = "X-Patient-Screen"
+PAGE_ADDRESS_HEADER = "X-Patient-Location"
 
 #: The scales a patient may see over time, with their range; everything else stays for staff.
 PATIENT_SCALES: tuple[tuple[str, str, int, int], ...] = (
@@ -93,6 +101,13 @@ def _private(response: Any) -> Any:
     return response
 
 
+@bp.context_processor
+def _page_address() -> dict[str, str]:
+    # Where the page on screen lives (its forms post back there): the request's own address, except
+    # for an answer whose reply is the next page itself.
+    return {"page_path": g.get("page_path") or request.path}
+
+
 def _stop(template: str, status: int, **context: Any) -> NoReturn:
     abort(make_response(render_template(template, **context), status))
 
@@ -111,49 +126,61 @@ def _visit(token: str) -> Visit:
 
 def _page(template: str, visit: Visit, status: int = 200, **context: Any) -> Any:
     """Render a patient page; an emergency notice from the last answer comes before anything else."""
-    if session.get("notice") == "emergency":
-        session.pop("notice")
+    notice = session.pop("notice") if "notice" in session else None  # no pop, no new cookie
+    if notice == "emergency":
         template, status = "patient/emergency.html", 200
-        context = {"continue_url": request.path}
-    notice = session.pop("notice", None)
+        context = {"continue_url": g.get("page_path") or request.path}
+        notice = None
     return render_template(template, visit=visit, study=visit.study, notice=notice, **context), status
 
 
-def _windows(visit: Visit) -> tuple[list[Window], dict[tuple[str, str], str]]:
-    states = flow.response_states(db.session, visit.patient)
-    return flow.patient_windows(visit.patient, flow.protocol_of(visit.study), states), states
+def _windows(visit: Visit, states: dict[tuple[str, str], str]) -> list[Window]:
+    return flow.patient_windows(visit.patient, flow.protocol_of(visit.study), states)
 
 
-def _window(visit: Visit, timepoint: str) -> tuple[Window, dict[tuple[str, str], str]]:
+def _window(visit: Visit, timepoint: str, states: dict[tuple[str, str], str]) -> Window:
     """The window a patient asks for, or a kind page saying why it cannot be answered."""
-    windows, states = _windows(visit)
-    window = flow.find_window(windows, timepoint)
+    window = flow.find_window(_windows(visit, states), timepoint)
     if window is None:
         _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
     if window.state == "closed":
         _stop("patient/closed.html", 410, visit=visit, study=visit.study, reason="closed", window=window)
     if window.state in ("upcoming", "not_scheduled"):
         _stop("patient/closed.html", 403, visit=visit, study=visit.study, reason=window.state, window=window)
-    return window, states
+    return window
 
 
-def _part(
-    visit: Visit, timepoint: str, instrument_id: str
-) -> tuple[Window, ProtocolInstrument, Instrument, bool]:
-    window, states = _window(visit, timepoint)
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One questionnaire of a window, as the patient asks for it, with the answers stored so far."""
+
+    window: Window
+    entry: ProtocolInstrument
+    instrument: Instrument
+    done: bool
+    answers: dict[str, Any]
+
+
+def _part(visit: Visit, timepoint: str, instrument_id: str) -> Part:
+    states, answers = flow.states_and_answers(db.session, visit.patient, timepoint, instrument_id)
+    window = _window(visit, timepoint, states)
     entry = flow.entry_of(window, instrument_id)
     if entry is None:
         _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
     done = states.get((timepoint, instrument_id)) == "submitted"
-    return window, entry, instruments()[instrument_id], done
+    return Part(window, entry, instruments()[instrument_id], done, answers)
 
 
 @bp.get("/p/<token>")
 @_link_limit
 def home(token: str) -> Any:
     """The patient's home: what is due now, what comes next, what is done, the clinic's contact."""
-    visit = _visit(token)
-    windows, states = _windows(visit)
+    return _home_page(_visit(token))
+
+
+def _home_page(visit: Visit) -> Any:
+    states = flow.response_states(db.session, visit.patient)
+    windows = _windows(visit, states)
     due = [w for w in windows if w.state in ANSWERABLE]
     upcoming = [w for w in windows if w.state == "upcoming"][:3]
     later = [w for w in windows if w.state == "not_scheduled"]
@@ -184,16 +211,27 @@ def language(token: str) -> Any:
 @_link_limit
 def timepoint(token: str, timepoint: str) -> Any:
     """A questionnaire's next part, or the thank-you page once every part is done."""
-    visit = _visit(token)
-    window, states = _window(visit, timepoint)
+    return _timepoint_page(_visit(token), timepoint)
+
+
+def _timepoint_page(visit: Visit, timepoint: str) -> Any:
+    states = flow.response_states(db.session, visit.patient)
+    window = _window(visit, timepoint, states)
     entry = flow.next_entry(window, states)
     if entry is not None:
-        return redirect(url_for(".screen", token=token, timepoint=timepoint, instrument_id=entry.instrument))
+        return redirect(url_for(".screen", token=visit.token, timepoint=timepoint,
+                                instrument_id=entry.instrument))
     return _page("patient/done.html", visit, window=window, can_see_scores=_has_scores(visit, states))
 
 
 def _progress(window: Window, entry: ProtocolInstrument) -> tuple[int, int]:
     return [e.instrument for e in window.instruments].index(entry.instrument) + 1, len(window.instruments)
+
+
+def _set_cursor(timepoint: str, instrument_id: str, item_id: str) -> None:
+    """Remember which item is on screen (only a change re-signs the session cookie)."""
+    if session.get("cursor") != [timepoint, instrument_id, item_id]:
+        session["cursor"] = [timepoint, instrument_id, item_id]
 
 
 def _cursor(timepoint: str, instrument_id: str) -> str | None:
@@ -203,26 +241,19 @@ def _cursor(timepoint: str, instrument_id: str) -> str | None:
     return None
 
 
-def _existing_answers(visit: Visit, timepoint: str, instrument: Instrument) -> dict[str, Any]:
-    rows = db.session.execute(
-        select(Answer.item_id, Answer.code, Answer.text).join(Response).where(
-            Response.patient_id == visit.patient.id, Response.timepoint == timepoint,
-            Response.instrument_id == instrument.id))
-    return {item: (text if text is not None else code) for item, code, text in rows}
-
-
-def _render_screen(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: Instrument,
-                   answers: dict[str, Any], item_id: str | None, form: Any = None, status: int = 200) -> Any:
+def _render_screen(visit: Visit, part: Part, answers: dict[str, Any], item_id: str | None, form: Any = None,
+                   status: int = 200) -> Any:
     lang = current_lang()
-    items = flow.shown_items(instrument, answers, lang, entry.section)
+    instrument = part.instrument
+    items = flow.shown_items(instrument, answers, lang, part.entry.section)
     screen = flow.screen_for(items, answers, item_id)
     if screen is None:  # nothing to ask (cannot happen with shipped instruments)
         abort(404)
     if form is None:
         form = screen_form(screen.item, lang, answer=answers.get(screen.item.id))
-    part, parts = _progress(window, entry)
-    return _page("patient/screen.html", visit, status, window=window, instrument=instrument, screen=screen,
-                 form=form, part=part, parts=parts, lang=lang, choice=is_choice(screen.item),
+    number, parts = _progress(part.window, part.entry)
+    return _page("patient/screen.html", visit, status, window=part.window, instrument=instrument,
+                 screen=screen, form=form, part=number, parts=parts, lang=lang, choice=is_choice(screen.item),
                  show_instructions=screen.position == 1)
 
 
@@ -230,12 +261,43 @@ def _render_screen(visit: Visit, window: Window, entry: ProtocolInstrument, inst
 @_link_limit
 def screen(token: str, timepoint: str, instrument_id: str) -> Any:
     """One question of a questionnaire: where the patient left off, or where they went back to."""
-    visit = _visit(token)
-    window, entry, instrument, done = _part(visit, timepoint, instrument_id)
-    if done:
-        return redirect(url_for(".timepoint", token=token, timepoint=timepoint))
-    answers = _existing_answers(visit, timepoint, instrument)
-    return _render_screen(visit, window, entry, instrument, answers, _cursor(timepoint, instrument_id))
+    return _screen_page(_visit(token), timepoint, instrument_id)
+
+
+def _screen_page(visit: Visit, timepoint: str, instrument_id: str) -> Any:
+    part = _part(visit, timepoint, instrument_id)
+    if part.done:
+        return redirect(url_for(".timepoint", token=visit.token, timepoint=timepoint))
+    return _render_screen(visit, part, part.answers, _cursor(timepoint, instrument_id))
+
+
+#: The pages a saved answer can lead to, by endpoint, drawn for an open link.
+_PAGES: dict[str, Callable[..., Any]] = {
+    "patient.home": _home_page,
+    "patient.timepoint": _timepoint_page,
+    "patient.screen": _screen_page,
+}
+
+
+def _answered(visit: Visit, url: str) -> Any:
+    """Where a saved answer leads: a 303 to the next page (post/redirect/get); or, when patient.js
+    sent the answer, that page itself, as the redirects would have led to it, with its address."""
+    if request.headers.get(SCREEN_FETCH_HEADER) != "1":
+        return redirect(url, 303)
+    adapter = current_app.create_url_adapter(request)
+    for _hop in range(3):  # a part's address leads to its next screen; a finished part's screen back
+        endpoint, args = adapter.match(url, method="GET")
+        show = _PAGES.get(endpoint)
+        if show is None or args.pop("token", None) != visit.token:
+            break
+        g.page_path = url
+        response = make_response(show(visit, **args))
+        if response.status_code not in (301, 302, 303, 307, 308):
+            response.headers[PAGE_ADDRESS_HEADER] = url
+            response.vary.add(SCREEN_FETCH_HEADER)
+            return response
+        url = urlsplit(response.location).path
+    return redirect(url, 303)
 
 
 def _bad_request(visit: Visit, message: str) -> NoReturn:
@@ -246,12 +308,14 @@ def _bad_request(visit: Visit, message: str) -> NoReturn:
 @bp.post("/p/<token>/q/<timepoint>/<instrument_id>")
 @_link_limit
 def answer(token: str, timepoint: str, instrument_id: str) -> Any:
-    """Save one screen's answer at once, then show the next screen (post/redirect/get)."""
+    """Save one screen's answer at once, then show the next screen (post/redirect/get, or the next
+    screen in the reply when patient.js sent the answer)."""
     visit = _visit(token)
-    window, entry, instrument, done = _part(visit, timepoint, instrument_id)
+    part = _part(visit, timepoint, instrument_id)
+    instrument, entry = part.instrument, part.entry
     flow_url = url_for(".timepoint", token=token, timepoint=timepoint)
-    if done:  # a resend after the last screen was saved: nothing more to store
-        return redirect(flow_url, 303)
+    if part.done:  # a resend after the last screen was saved: nothing more to store
+        return _answered(visit, flow_url)
     item_id = request.form.get("item", "")
     if set(request.form) - ALLOWED_FIELDS or not instrument.has_item(item_id):
         _bad_request(visit, _("This answer does not belong to this questionnaire. Nothing was saved."))
@@ -261,26 +325,24 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     lang = current_lang()
     going_back = request.form.get("nav") == "back"
     if going_back and not request.form.get("answer", "").strip():
-        answers = _existing_answers(visit, timepoint, instrument)
-        before = flow.item_before(flow.shown_items(instrument, answers, lang, entry.section), item_id)
-        session["cursor"] = [timepoint, instrument_id, (before or item).id]
-        return redirect(request.path, 303)
+        before = flow.item_before(flow.shown_items(instrument, part.answers, lang, entry.section), item_id)
+        _set_cursor(timepoint, instrument_id, (before or item).id)
+        return _answered(visit, request.path)
     form = screen_form(item, lang, formdata=request.form)
     if not form.validate():
-        answers = _existing_answers(visit, timepoint, instrument)
-        if item.id not in {i.id for i in flow.shown_items(instrument, answers, lang, entry.section)}:
+        if item.id not in {i.id for i in flow.shown_items(instrument, part.answers, lang, entry.section)}:
             _bad_request(visit, _("This question is not asked with your other answers. Nothing was saved."))
-        return _render_screen(visit, window, entry, instrument, answers, item.id, form=form, status=400)
+        return _render_screen(visit, part, part.answers, item.id, form=form, status=400)
     value = form.answer.data
     if isinstance(value, str):
         value = value.strip() or None
-    outcome = _save(visit, window, entry, instrument, item.id, value, going_back)
+    outcome = _save(visit, part.window, entry, instrument, item.id, value, going_back)
     if outcome == "closed":
-        return redirect(flow_url, 303)
+        return _answered(visit, flow_url)
     if outcome in ("emergency", "same_day"):
         session["notice"] = outcome
         notify_pending_alerts(db.session, current_app.config["BASE_URL"])  # after the commit
-    return redirect(flow_url if outcome == "finished" else request.path, 303)
+    return _answered(visit, flow_url if outcome == "finished" else request.path)
 
 
 def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: Instrument, item_id: str,
@@ -302,8 +364,7 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
             answers = save_answers(db.session, response, instrument, {item_id: value})
             before, alert = [], None
             if instrument.alert_rules:  # most instruments have none: spare the alert queries
-                before = db.session.scalar(
-                    select(Alert.reasons).where(Alert.response_id == response.id)) or []
+                before = db.session.scalar(_ALERT_REASONS, {"response_id": response.id}) or []
                 alert = raise_alert(db.session, response, instrument, answers)
             items = flow.shown_items(instrument, answers, lang, entry.section)
             move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
@@ -326,13 +387,19 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
             if attempt == SAVE_ATTEMPTS:
                 raise
             time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter, not a secret)
-    session["cursor"] = [window.timepoint, instrument.id, (move_to.id if move_to else item_id)]
+    _set_cursor(window.timepoint, instrument.id, move_to.id if move_to else item_id)
     new_levels = {rule_levels.get(reason, 0) for reason in set(alert.reasons if alert else ()) - set(before)}
     if 3 in new_levels:
         return "emergency"
     if 2 in new_levels:
         return "same_day"
     return "finished" if finished else "saved"
+
+
+# Built once: they run on every saved answer.
+_ALERT_REASONS = select(Alert.reasons).where(Alert.response_id == bindparam("response_id"))
+_SQLITE_WRITE_LOCK = update(Patient).where(sql_false()).values(id=Patient.id)
+_PATIENT_ROW_LOCK = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
 
 
 def _lock_patient(patient_id: int) -> None:
@@ -342,10 +409,11 @@ def _lock_patient(patient_id: int) -> None:
     changes nothing; taken first, SQLite waits for it (busy timeout) instead of failing a
     transaction whose earlier reads went stale.
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Patient).where(sql_false()).values(id=Patient.id))
+    connection = db.session.connection()  # Core: no ORM bulk-update bookkeeping for a lock
+    if connection.dialect.name == "sqlite":
+        connection.execute(_SQLITE_WRITE_LOCK)
     else:
-        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+        connection.execute(_PATIENT_ROW_LOCK, {"patient_id": patient_id})
 
 
 def _treatment(patient: Patient, window: Window) -> TreatmentSession | None:
@@ -371,7 +439,7 @@ def scores(token: str) -> Any:
         _stop("patient/problem.html", 404, visit=visit, study=visit.study,
               message=_("Your clinic does not show results here. You can ask them about your answers."),
               back_url=url_for(".home", token=token))
-    windows, _states = _windows(visit)
+    windows = _windows(visit, flow.response_states(db.session, visit.patient))
     order = [w.timepoint for w in windows]
     lines = flow.own_scores(db.session, visit.patient, [(i, s) for i, s, _lo, _hi in PATIENT_SCALES], order)
     ranges = {(i, s): (lo, hi) for i, s, lo, hi in PATIENT_SCALES}

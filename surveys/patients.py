@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from surveys.audit import record
 from surveys.db import utcnow
 from surveys.links import issue_link
 from surveys.models import LANGUAGES, SEXES, Patient, Study, TreatmentSession
-from surveys.protocol import Protocol, parse_protocol
+from surveys.protocol import Protocol, parse_protocol_text
 from surveys.schedule import Anchors, Window, compute_schedule
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -31,8 +32,8 @@ class EnrollmentError(ValueError):
 
 
 def study_protocol(study: Study) -> Protocol:
-    """The study's stored protocol snapshot, parsed."""
-    return parse_protocol(study.protocol, source=f"study {study.code}")
+    """The study's stored protocol snapshot, parsed (once per distinct content: see parse_protocol_text)."""
+    return parse_protocol_text(json.dumps(study.protocol, sort_keys=True), source=f"study {study.code}")
 
 
 def enroll_patient(

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,20 @@ def parse_protocol(
         planned_sessions=int(data.get("planned_sessions", 4)),
         session_interval_days=int(data.get("session_interval_days", 28)),
     )
+
+
+def parse_protocol_text(text: str, *, source: str = "protocol") -> Protocol:
+    """Parse a protocol from its JSON text, cached by the text itself.
+
+    Keyed by the whole text, so a protocol that changed in any way is parsed afresh: the cache can
+    never hand back a stale protocol. Protocols are frozen; the same object is shared by callers.
+    """
+    return _parse_cached(text, source)
+
+
+@lru_cache(maxsize=128)
+def _parse_cached(text: str, source: str) -> Protocol:
+    return parse_protocol(json.loads(text), source=source)
 
 
 def load_protocol(

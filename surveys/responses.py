@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,19 @@ class ResponseClosed(ValueError):
     """The response was already submitted and cannot change."""
 
 
+# Statements run on every saved answer, built once (no per-call construction or cache-key work).
+_RESPONSE_OF = select(Response).where(
+    Response.patient_id == bindparam("patient_id"),
+    Response.timepoint == bindparam("timepoint"),
+    Response.instrument_id == bindparam("instrument_id"),
+)
+_ANSWER_ROWS = select(Answer).where(Answer.response_id == bindparam("response_id"))
+_ANSWER_VALUES = select(Answer.item_id, Answer.code, Answer.text).where(
+    Answer.response_id == bindparam("response_id")
+)
+_ALERT_OF = select(Alert).where(Alert.response_id == bindparam("response_id"))
+
+
 def start_response(
     session: Session,
     patient: Patient,
@@ -28,12 +41,8 @@ def start_response(
     treatment_session: TreatmentSession | None = None,
 ) -> Response:
     """The patient's response for this timepoint and instrument, created on first use."""
-    query = select(Response).where(
-        Response.patient_id == patient.id,
-        Response.timepoint == timepoint,
-        Response.instrument_id == instrument.id,
-    )
-    existing = session.scalar(query)
+    key = {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument.id}
+    existing = session.scalar(_RESPONSE_OF, key)
     if existing is not None:
         return existing
     response = Response(
@@ -45,7 +54,7 @@ def start_response(
         with session.begin_nested():
             session.add(response)
     except IntegrityError:  # a concurrent request created it first: use theirs
-        found = session.scalar(query)
+        found = session.scalar(_RESPONSE_OF, key)
         if found is None:
             raise
         return found
@@ -54,9 +63,7 @@ def start_response(
 
 def current_answers(session: Session, response: Response) -> dict[str, int | str | None]:
     """The stored answers of a response, by item id."""
-    rows = session.execute(
-        select(Answer.item_id, Answer.code, Answer.text).where(Answer.response_id == response.id)
-    )
+    rows = session.execute(_ANSWER_VALUES, {"response_id": response.id})
     return {item: (text if text is not None else code) for item, code, text in rows}
 
 
@@ -70,7 +77,7 @@ def save_answers(
     """
     if response.status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
-    stored = {a.item_id: a for a in session.scalars(select(Answer).where(Answer.response_id == response.id))}
+    stored = {a.item_id: a for a in session.scalars(_ANSWER_ROWS, {"response_id": response.id})}
     stored_answers = {item_id: (a.text if a.text is not None else a.code) for item_id, a in stored.items()}
     merged = {**stored_answers, **dict(answers)}
     # A stored answer whose item the new answers hide (a "yes" changed to "no") is dropped,
@@ -177,7 +184,7 @@ def raise_alert(
     result: AlertResult = evaluate_alerts(instrument, answers, context)
     if result.level < 1:
         return None
-    alert = session.scalar(select(Alert).where(Alert.response_id == response.id))
+    alert = session.scalar(_ALERT_OF, {"response_id": response.id})
     patient = response.patient
     if alert is None:
         alert = Alert(study_id=patient.study_id, patient_id=patient.id, response_id=response.id,

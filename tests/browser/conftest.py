@@ -181,7 +181,8 @@ def answer_current(page: Any, pick: int = 0, tap: bool = True) -> str:
     """Answer the screen in view with option `pick` (negative counts from the end); the item id.
 
     With `tap` the option is tapped and the page's script moves on by itself; otherwise the
-    option is clicked and Next pressed, as without JavaScript.
+    option is clicked and Next pressed, as without JavaScript. Either way the next screen counts
+    as a navigation: a page load, or the script's history.pushState once it swapped the page in.
     """
     item = current_item(page)
     assert item, "no question on this page"
@@ -204,4 +205,23 @@ def answer_until_done(page: Any, pick: int = 0, tap: bool = True, limit: int = 6
     seen: list[str] = []
     while current_item(page) and len(seen) < limit:
         seen.append(answer_current(page, pick, tap))
+    return seen
+
+
+def patient_requests(page: Any) -> list[tuple[str, str]]:
+    """Start recording the page's requests for patient pages (loads and the script's fetches):
+    (method, path) in order, in the list returned."""
+    from urllib.parse import urlsplit
+
+    seen: list[tuple[str, str]] = []
+
+    def note(request: Any) -> None:
+        path = urlsplit(request.url).path
+        if not path.startswith("/p/") or request.resource_type not in ("document", "fetch"):
+            return
+        if request.redirected_from and request.redirected_from.resource_type == "fetch":
+            return  # reported by chromium, never sent: the script's fetch does not follow redirects
+        seen.append((request.method, path))
+
+    page.on("request", note)
     return seen

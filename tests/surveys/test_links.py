@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from surveys.db import db
 from surveys.links import TOKEN_BYTES, find_link, hash_token, issue_link, patient_url, qr_svg, revoke_links
@@ -39,6 +39,25 @@ def test_revoking_leaves_no_live_link(make_patient):
     assert revoke_links(db.session, patient) == 1
     assert revoke_links(db.session, patient) == 0
     assert find_link(db.session, patient.token).revoked_at is not None
+
+
+def test_a_link_brings_its_patient_study_and_sessions_in_one_statement(make_patient):
+    patient = make_patient(enrolled_days_ago=60, sessions_days_ago=(40, 12))
+    token, study_code = patient.token, patient.study.code
+    db.session.expunge_all()  # nothing already loaded
+    statements: list[str] = []
+    engine = db.session.get_bind().engine
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        found = find_link(db.session, token).patient
+        assert (found.study.code, [s.number for s in found.sessions]) == (study_code, [1, 2])
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements[-1:]
 
 
 def test_unknown_empty_or_oversized_tokens_find_nothing(app):

@@ -65,3 +65,23 @@ def test_stale_form_token_returns_to_the_same_screen_with_a_plain_message(client
     assert "could not be saved" in page and 'role="alert"' in page
     assert 'name="item" value="who5_1"' in page
     assert db.session.scalar(select(Answer.id)) is None
+
+
+def test_answers_sent_by_the_script_need_the_form_token_too(client, make_patient):
+    from surveys.patient_views import PAGE_ADDRESS_HEADER, SCREEN_FETCH_HEADER
+
+    patient = make_patient()
+    url = f"/p/{patient.token}/q/T0/who5"
+    html = client.get(url).get_data(as_text=True)
+    refused = client.post(url, data={"item": "who5_1", "answer": "3", "csrf_token": "stale"},
+                          headers={SCREEN_FETCH_HEADER: "1"})
+    assert refused.status_code == 303 and refused.headers["Location"] == url  # patient.js then posts the form
+    assert PAGE_ADDRESS_HEADER not in refused.headers
+    assert db.session.scalar(select(Answer.id)) is None
+    accepted = client.post(url, data={"item": "who5_1", "answer": "3", "csrf_token": csrf_token(html)},
+                           headers={SCREEN_FETCH_HEADER: "1"})
+    assert accepted.status_code == 200 and accepted.headers[PAGE_ADDRESS_HEADER] == url
+    assert "could not be saved" in accepted.get_data(as_text=True)  # the notice of the refused try
+    assert 'name="item" value="who5_2"' in accepted.get_data(as_text=True)
+    assert csrf_token(accepted.get_data(as_text=True))  # the next answer has its form token
+    assert db.session.scalar(select(Answer.code).where(Answer.item_id == "who5_1")) == 3

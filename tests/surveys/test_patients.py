@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date, timedelta
 
 import pytest
@@ -90,3 +91,15 @@ def test_a_withdrawn_patient_has_nothing_to_answer(make_patient) -> None:
     patient.status = "withdrawn"
     windows = patient_schedule(patient, study_protocol(patient.study))
     assert not any(w.answerable for w in windows)
+
+
+def test_a_changed_protocol_is_never_served_stale(make_study) -> None:
+    study = make_study()
+    first = study_protocol(study)
+    assert study_protocol(study) is first  # parsed once while it stays the same
+    changed = copy.deepcopy(study.protocol)
+    changed["timepoints"][0]["label"]["en"] = "Before your first session"
+    study.protocol = changed
+    assert study_protocol(study).timepoints[0].label["en"] == "Before your first session"
+    study.protocol["timepoints"][0]["label"]["en"] = "Changed in place"  # not even seen by the ORM
+    assert study_protocol(study).timepoints[0].label["en"] == "Changed in place"
