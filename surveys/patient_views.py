@@ -38,6 +38,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from instruments import AnswerError, Instrument
+from instruments.alerts import evaluate_alerts
+from instruments.conditions import referenced_items
 from surveys import patient_flow as flow
 from surveys.alerts import notify_pending_alerts
 from surveys.db import db
@@ -388,12 +390,28 @@ def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: I
                 raise
             time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter, not a secret)
     _set_cursor(window.timepoint, instrument.id, move_to.id if move_to else item_id)
-    new_levels = {rule_levels.get(reason, 0) for reason in set(alert.reasons if alert else ()) - set(before)}
+    reported = set(alert.reasons if alert else ()) - set(before)
+    if alert is not None and not reported:
+        reported = _still_reported(instrument, item_id, alert.reasons, answers)
+    new_levels = {rule_levels.get(reason, 0) for reason in reported}
     if 3 in new_levels:
         return "emergency"
     if 2 in new_levels:
         return "same_day"
     return "finished" if finished else "saved"
+
+
+def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], answers: Any) -> set[str]:
+    """The alert reasons about this item that its answer still reports.
+
+    A resend of the answer that raised an alert (its reply lost on a bad network, or the patient
+    going back and confirming it) raises nothing new, yet must show the same advice again.
+    """
+    about = {rule["id"] for rule in instrument.alert_rules
+             if rule["id"] in reasons and item_id in referenced_items(rule["when"])}
+    if not about:
+        return set()
+    return about & set(evaluate_alerts(instrument, answers).reasons)
 
 
 # Built once: they run on every saved answer.

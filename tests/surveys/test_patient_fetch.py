@@ -117,6 +117,24 @@ def test_emergency_advice_comes_first_in_the_reply_and_the_alert_is_raised(clien
     assert item_of(client.get(url)) == "rf_angioedema"  # shown once, then the questions
 
 
+@pytest.mark.parametrize("scripted", [True, False])
+def test_a_resent_emergency_answer_shows_the_advice_again(client, make_patient, make_study, scripted):
+    # The reply that carried the advice was lost (bad network): the resend raises nothing new,
+    # and must still put the advice first rather than the next question.
+    study = make_study(emergency_number="15")
+    patient = make_patient(study, sessions_days_ago=(1,))
+    url = f"/p/{patient.token}/q/S1/pirc"
+    post = send if scripted else (lambda c, u, **data: c.post(u, data=data, follow_redirects=True))
+    post(client, url, item="rf_breathing", answer="1")
+    for _attempt in range(2):
+        html = post(client, url, item="rf_breathing_now", answer="1").get_data(as_text=True)
+        assert "Call 15 now" in html and 'name="item"' not in html
+    alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
+    assert alert.level == 3 and alert.reasons.count("rf_breathing_now") == 1
+    html = post(client, url, item="rf_angioedema", answer="0").get_data(as_text=True)
+    assert "Call 15 now" not in html  # another answer moves on
+
+
 def test_a_resent_answer_is_stored_once(client, make_patient):
     patient = make_patient()
     url = f"/p/{patient.token}/q/T0/who5"
