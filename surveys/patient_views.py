@@ -9,8 +9,6 @@ have led to, rendered at once, with its address: one round trip per answer on a 
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,30 +30,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import bindparam, select, update
-from sqlalchemy import false as sql_false
-from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from instruments import AnswerError, Instrument
-from instruments.alerts import evaluate_alerts
-from instruments.conditions import referenced_items
 from surveys import patient_flow as flow
 from surveys.alerts import notify_pending_alerts
 from surveys.db import db
 from surveys.i18n import current_lang, use_language
 from surveys.library import instruments
 from surveys.links import find_link, patient_url, qr_svg
-from surveys.models import LANGUAGES, Alert, Patient, PatientLink, Study, TreatmentSession
+from surveys.models import LANGUAGES, Patient, PatientLink, Study
 from surveys.patient_forms import ALLOWED_FIELDS, is_choice, screen_form
+from surveys.patient_saves import save_screen
 from surveys.protocol import ProtocolInstrument
-from surveys.responses import (
-    ResponseClosed,
-    raise_alert,
-    save_answers,
-    start_response,
-    submit_response,
-)
 from surveys.schedule import ANSWERABLE, Window
 from surveys.security import limiter
 
@@ -63,7 +50,6 @@ bp = Blueprint("patient", __name__)
 
 #: Failed link look-ups allowed per client address: enough for typos, far too few for guessing.
 LINK_GUESS_LIMIT = "10 per minute;50 per day"
-SAVE_ATTEMPTS = 3
 #: patient.js posts an answer itself (fetch) with this header; the reply is then the next page
 #: itself (200), its address in PAGE_ADDRESS_HEADER, instead of a 303 to it: one round trip per answer.
 SCREEN_FETCH_HEADER = "X-Patient-Screen"
@@ -338,107 +324,18 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     value = form.answer.data
     if isinstance(value, str):
         value = value.strip() or None
-    outcome = _save(visit, part.window, entry, instrument, item.id, value, going_back)
-    if outcome == "closed":
+    try:
+        saved = save_screen(db.session, visit.patient, part.window, entry, instrument, item.id, value,
+                            going_back=going_back, lang=lang)
+    except AnswerError:
+        _bad_request(visit, _("This answer is not one of the choices for this question. Nothing was saved."))
+    if saved.outcome == "closed":
         return _answered(visit, flow_url)
-    if outcome in ("emergency", "same_day"):
-        session["notice"] = outcome
+    _set_cursor(timepoint, instrument_id, saved.cursor)
+    if saved.outcome in ("emergency", "same_day"):
+        session["notice"] = saved.outcome
         notify_pending_alerts(db.session, current_app.config["BASE_URL"])  # after the commit
-    return _answered(visit, flow_url if outcome == "finished" else request.path)
-
-
-def _save(visit: Visit, window: Window, entry: ProtocolInstrument, instrument: Instrument, item_id: str,
-          value: Any, going_back: bool) -> str:
-    """Store one answer in one transaction; returns what the patient should see next.
-
-    A double tap or a resend lands on the same response and answer rows (unique keys) and changes
-    nothing; two racing requests are retried, so the loser finds the winner's rows.
-    """
-    treatment = _treatment(visit.patient, window)
-    rule_levels = {rule["id"]: rule["level"] for rule in instrument.alert_rules}
-    lang = current_lang()
-    db.session.commit()  # end the look-up's read transaction: the save starts a fresh one
-    for attempt in range(1, SAVE_ATTEMPTS + 1):
-        try:
-            _lock_patient(visit.patient.id)
-            response = start_response(
-                db.session, visit.patient, window.timepoint, instrument, lang, treatment)
-            answers = save_answers(db.session, response, instrument, {item_id: value})
-            before, alert = [], None
-            if instrument.alert_rules:  # most instruments have none: spare the alert queries
-                before = db.session.scalar(_ALERT_REASONS, {"response_id": response.id}) or []
-                alert = raise_alert(db.session, response, instrument, answers)
-            items = flow.shown_items(instrument, answers, lang, entry.section)
-            move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
-            finished = not going_back and move_to is None and flow.is_finished(items, answers)
-            if finished:
-                submit_response(db.session, response, instrument, section=entry.section)
-            elif move_to is None and not going_back:
-                move_to = flow.resume_item(items, answers)
-            db.session.commit()
-            break
-        except AnswerError:
-            db.session.rollback()
-            _bad_request(visit, _(
-                "This answer is not one of the choices for this question. Nothing was saved."))
-        except ResponseClosed:
-            db.session.rollback()
-            return "closed"
-        except (IntegrityError, OperationalError):
-            db.session.rollback()
-            if attempt == SAVE_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter, not a secret)
-    _set_cursor(window.timepoint, instrument.id, move_to.id if move_to else item_id)
-    reported = set(alert.reasons if alert else ()) - set(before)
-    if alert is not None and not reported:
-        reported = _still_reported(instrument, item_id, alert.reasons, answers)
-    new_levels = {rule_levels.get(reason, 0) for reason in reported}
-    if 3 in new_levels:
-        return "emergency"
-    if 2 in new_levels:
-        return "same_day"
-    return "finished" if finished else "saved"
-
-
-def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], answers: Any) -> set[str]:
-    """The alert reasons about this item that its answer still reports.
-
-    A resend of the answer that raised an alert (its reply lost on a bad network, or the patient
-    going back and confirming it) raises nothing new, yet must show the same advice again.
-    """
-    about = {rule["id"] for rule in instrument.alert_rules
-             if rule["id"] in reasons and item_id in referenced_items(rule["when"])}
-    if not about:
-        return set()
-    return about & set(evaluate_alerts(instrument, answers).reasons)
-
-
-# Built once: they run on every saved answer.
-_ALERT_REASONS = select(Alert.reasons).where(Alert.response_id == bindparam("response_id"))
-_SQLITE_WRITE_LOCK = update(Patient).where(sql_false()).values(id=Patient.id)
-_PATIENT_ROW_LOCK = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
-
-
-def _lock_patient(patient_id: int) -> None:
-    """Serialise concurrent saves of one patient before anything is read.
-
-    PostgreSQL: a row lock on the patient. SQLite: its single write lock, taken by a write that
-    changes nothing; taken first, SQLite waits for it (busy timeout) instead of failing a
-    transaction whose earlier reads went stale.
-    """
-    connection = db.session.connection()  # Core: no ORM bulk-update bookkeeping for a lock
-    if connection.dialect.name == "sqlite":
-        connection.execute(_SQLITE_WRITE_LOCK)
-    else:
-        connection.execute(_PATIENT_ROW_LOCK, {"patient_id": patient_id})
-
-
-def _treatment(patient: Patient, window: Window) -> TreatmentSession | None:
-    number = flow.treatment_number(window)
-    if number is None or window.definition.anchor != "each_session":
-        return None
-    return next((s for s in patient.sessions if s.number == number), None)
+    return _answered(visit, flow_url if saved.outcome == "finished" else request.path)
 
 
 def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:

@@ -45,7 +45,7 @@ def test_database_lost_mid_request_is_a_503_and_stores_nothing(client, make_pati
     def gone(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr("surveys.patient_views.raise_alert", gone)
+    monkeypatch.setattr("surveys.patient_saves.raise_alert", gone)
     response = client.post(path, data=data)
     assert response.status_code == 503
     assert "Nothing was saved" in response.get_data(as_text=True)
@@ -126,7 +126,7 @@ def test_no_response_row_is_left_behind_by_a_failed_first_answer(client, make_pa
     patient = make_patient(enrolled_days_ago=2)
     path, data = first_screen(client, patient.token)
     monkeypatch.setattr(
-        "surveys.patient_views.save_answers",
+        "surveys.patient_saves.save_answers",
         lambda *a, **k: (_ for _ in ()).throw(OperationalError("x", {}, Exception("gone"))),
     )
     assert client.post(path, data=data).status_code == 503

@@ -1,0 +1,136 @@
+"""Saving one screen of a patient's questionnaire: one transaction, and what the patient sees next.
+
+Called by the answer view (`patient_views.answer`) once the form is valid. Unlike the services,
+this commits: the answer must be stored before the reply says so, and a race between two
+requests of the same patient (a double tap, a resend after a dropped connection) is settled by
+retrying the whole transaction, so the loser finds the winner's rows and changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import false as sql_false
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from instruments import AnswerError, Instrument
+from instruments.alerts import evaluate_alerts
+from instruments.conditions import referenced_items
+from surveys import patient_flow as flow
+from surveys.models import Alert, Patient, TreatmentSession
+from surveys.protocol import ProtocolInstrument
+from surveys.responses import ResponseClosed, raise_alert, save_answers, start_response, submit_response
+from surveys.schedule import Window
+
+SAVE_ATTEMPTS = 3
+Outcome = Literal["saved", "finished", "emergency", "same_day", "closed"]
+
+# Built once: they run on every saved answer.
+_ALERT_REASONS = select(Alert.reasons).where(Alert.response_id == bindparam("response_id"))
+_SQLITE_WRITE_LOCK = update(Patient).where(sql_false()).values(id=Patient.id)
+_PATIENT_ROW_LOCK = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What a saved answer leads to, and the item to put on screen next within its part.
+
+    outcome: "saved" (next item), "finished" (the part was submitted), "emergency" / "same_day"
+    (the answer reports a level-3 / level-2 alert: advice first), "closed" (the response was
+    already submitted or its window closed: nothing stored).
+    """
+
+    outcome: Outcome
+    cursor: str
+
+
+def save_screen(
+    session: Session, patient: Patient, window: Window, entry: ProtocolInstrument, instrument: Instrument,
+    item_id: str, value: Any, *, going_back: bool, lang: str,
+) -> Saved:
+    """Store one answer in one transaction (committed); AnswerError when the value is not allowed.
+
+    A double tap or a resend lands on the same response and answer rows (unique keys) and changes
+    nothing; two racing requests are retried, so the loser finds the winner's rows.
+    """
+    treatment = _treatment(patient, window)
+    rule_levels = {rule["id"]: rule["level"] for rule in instrument.alert_rules}
+    session.commit()  # end the look-up's read transaction: the save starts a fresh one
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            _lock_patient(session, patient.id)
+            response = start_response(session, patient, window.timepoint, instrument, lang, treatment)
+            answers = save_answers(session, response, instrument, {item_id: value})
+            before, alert = [], None
+            if instrument.alert_rules:  # most instruments have none: spare the alert queries
+                before = session.scalar(_ALERT_REASONS, {"response_id": response.id}) or []
+                alert = raise_alert(session, response, instrument, answers)
+            items = flow.shown_items(instrument, answers, lang, entry.section)
+            move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
+            finished = not going_back and move_to is None and flow.is_finished(items, answers)
+            if finished:
+                submit_response(session, response, instrument, section=entry.section)
+            elif move_to is None and not going_back:
+                move_to = flow.resume_item(items, answers)
+            session.commit()
+            break
+        except (AnswerError, ResponseClosed) as error:
+            session.rollback()
+            if isinstance(error, AnswerError):
+                raise
+            return Saved("closed", item_id)
+        except (IntegrityError, OperationalError):
+            session.rollback()
+            if attempt == SAVE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter, not a secret)
+    cursor = move_to.id if move_to else item_id
+    reported = set(alert.reasons if alert else ()) - set(before)
+    if alert is not None and not reported:
+        reported = _still_reported(instrument, item_id, alert.reasons, answers)
+    levels = {rule_levels.get(reason, 0) for reason in reported}
+    if 3 in levels:
+        return Saved("emergency", cursor)
+    if 2 in levels:
+        return Saved("same_day", cursor)
+    return Saved("finished" if finished else "saved", cursor)
+
+
+def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], answers: Any) -> set[str]:
+    """The alert reasons about this item that its answer still reports.
+
+    A resend of the answer that raised an alert (its reply lost on a bad network, or the patient
+    going back and confirming it) raises nothing new, yet must show the same advice again.
+    """
+    about = {rule["id"] for rule in instrument.alert_rules
+             if rule["id"] in reasons and item_id in referenced_items(rule["when"])}
+    if not about:
+        return set()
+    return about & set(evaluate_alerts(instrument, answers).reasons)
+
+
+def _lock_patient(session: Session, patient_id: int) -> None:
+    """Serialise concurrent saves of one patient before anything is read.
+
+    PostgreSQL: a row lock on the patient. SQLite: its single write lock, taken by a write that
+    changes nothing; taken first, SQLite waits for it (busy timeout) instead of failing a
+    transaction whose earlier reads went stale.
+    """
+    connection = session.connection()  # Core: no ORM bulk-update bookkeeping for a lock
+    if connection.dialect.name == "sqlite":
+        connection.execute(_SQLITE_WRITE_LOCK)
+    else:
+        connection.execute(_PATIENT_ROW_LOCK, {"patient_id": patient_id})
+
+
+def _treatment(patient: Patient, window: Window) -> TreatmentSession | None:
+    """The treatment session a follow-up window hangs on (None for the other windows)."""
+    number = flow.treatment_number(window)
+    if number is None or window.definition.anchor != "each_session":
+        return None
+    return next((s for s in patient.sessions if s.number == number), None)
