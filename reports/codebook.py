@@ -96,16 +96,24 @@ def _leading(ctx: ExportContext) -> list[Variable]:
     ]
 
 
-def long_variables(ctx: ExportContext) -> list[Variable]:
-    """Columns of long.csv: one row per answer."""
+def _response_variables(ctx: ExportContext) -> list[Variable]:
+    """What every row of long.csv and scores.csv says about its response: instrument, version, language."""
     lang = ctx.options.lang
-    variables = [
-        *_leading(ctx),
+    return [
         Variable("instrument", "Instrument id", "string",
                  tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
         Variable("instrument_version", "Version of the instrument definition answered", "string"),
         Variable("language", "Language the patient answered in", "string",
                  (("en", "English"), ("fr", "French"))),
+    ]
+
+
+def long_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of long.csv: one row per answer."""
+    lang = ctx.options.lang
+    variables = [
+        *_leading(ctx),
+        *_response_variables(ctx),
         Variable("item", "Item id within the instrument; wide.csv column <instrument>_<item> "
                  "gives its question and codes", "string"),
         Variable("code", "Answer code (empty for free text)", "integer"),
@@ -175,14 +183,9 @@ def wide_variables(ctx: ExportContext) -> list[Variable]:
 
 def scores_variables(ctx: ExportContext) -> list[Variable]:
     """Columns of scores.csv: one row per response, one column per scale of every instrument."""
-    lang = ctx.options.lang
     variables = [
         *_leading(ctx),
-        Variable("instrument", "Instrument id", "string",
-                 tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
-        Variable("instrument_version", "Version of the instrument definition answered", "string"),
-        Variable("language", "Language the patient answered in", "string",
-                 (("en", "English"), ("fr", "French"))),
+        *_response_variables(ctx),
         Variable("status", "Scoring status", "string", SCORE_STATUSES),
         Variable("scoring_version", "Version of the scoring rules the scores were computed with", "string"),
         Variable("flags", "Flags raised, separated by ';'", "string"),

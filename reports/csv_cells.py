@@ -46,9 +46,7 @@ def neutralise(value: Any) -> Any:
 
 def text_cell(value: str) -> str:
     """A text cell as `csv_chunks` writes it: quoted, quotes doubled, a formula start defused."""
-    if value.startswith(FORMULA_STARTS):
-        value = "'" + value
-    return '"' + value.replace('"', '""') + '"'
+    return '"' + neutralise(value).replace('"', '""') + '"'
 
 
 class TextCells(dict[str, str]):
