@@ -79,10 +79,11 @@ def save_screen(
                 move_to = flow.resume_item(items, answers)
             session.commit()
             break
-        except (AnswerError, ResponseClosed) as error:
+        except AnswerError:
             session.rollback()
-            if isinstance(error, AnswerError):
-                raise
+            raise
+        except ResponseClosed:
+            session.rollback()
             return Saved("closed", item_id)
         except (IntegrityError, OperationalError):
             session.rollback()

@@ -89,11 +89,15 @@ def _private(response: Any) -> Any:
     return response
 
 
+def _page_path() -> str:
+    """Where the page on screen lives (its forms post back there): the request's own address, except
+    for an answer whose reply is the next page itself (see `_answered`)."""
+    return g.get("page_path") or request.path
+
+
 @bp.context_processor
 def _page_address() -> dict[str, str]:
-    # Where the page on screen lives (its forms post back there): the request's own address, except
-    # for an answer whose reply is the next page itself.
-    return {"page_path": g.get("page_path") or request.path}
+    return {"page_path": _page_path()}
 
 
 def _stop(template: str, status: int, **context: Any) -> NoReturn:
@@ -117,7 +121,7 @@ def _page(template: str, visit: Visit, status: int = 200, **context: Any) -> Any
     notice = session.pop("notice") if "notice" in session else None  # no pop, no new cookie
     if notice == "emergency":
         template, status = "patient/emergency.html", 200
-        context = {"continue_url": g.get("page_path") or request.path}
+        context = {"continue_url": _page_path()}
         notice = None
     return render_template(template, visit=visit, study=visit.study, notice=notice, **context), status
 
@@ -229,10 +233,9 @@ def _cursor(timepoint: str, instrument_id: str) -> str | None:
     return None
 
 
-def _render_screen(visit: Visit, part: Part, answers: dict[str, Any], item_id: str | None, form: Any = None,
-                   status: int = 200) -> Any:
+def _render_screen(visit: Visit, part: Part, item_id: str | None, form: Any = None, status: int = 200) -> Any:
     lang = current_lang()
-    instrument = part.instrument
+    instrument, answers = part.instrument, part.answers
     items = flow.shown_items(instrument, answers, lang, part.entry.section)
     screen = flow.screen_for(items, answers, item_id)
     if screen is None:  # nothing to ask (cannot happen with shipped instruments)
@@ -256,7 +259,7 @@ def _screen_page(visit: Visit, timepoint: str, instrument_id: str) -> Any:
     part = _part(visit, timepoint, instrument_id)
     if part.done:
         return redirect(url_for(".timepoint", token=visit.token, timepoint=timepoint))
-    return _render_screen(visit, part, part.answers, _cursor(timepoint, instrument_id))
+    return _render_screen(visit, part, _cursor(timepoint, instrument_id))
 
 
 #: The pages a saved answer can lead to, by endpoint, drawn for an open link.
@@ -320,7 +323,7 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     if not form.validate():
         if item.id not in {i.id for i in flow.shown_items(instrument, part.answers, lang, entry.section)}:
             _bad_request(visit, _("This question is not asked with your other answers. Nothing was saved."))
-        return _render_screen(visit, part, part.answers, item.id, form=form, status=400)
+        return _render_screen(visit, part, item.id, form=form, status=400)
     value = form.answer.data
     if isinstance(value, str):
         value = value.strip() or None
