@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.patient_load import CODES, CSRF, ITEM, SCRIPT_HEADERS, SECRET, seed
+from bench.patient_load import ITEM, SCRIPT_HEADERS, SECRET, answer_form, seed
 
 #: The requests that open a questionnaire, before the first answer (not counted per answer).
 FIRST = ("GET home", "GET timepoint", "GET first screen")
@@ -77,10 +77,7 @@ def answer_baseline(browser: Browser, token: str, script: bool) -> int:
     status, _location, html = browser.call(FIRST[2], "GET", path)
     answers = 0
     while (item := ITEM.search(html)) is not None:
-        codes = CODES.findall(html)
-        csrf = CSRF.search(html)
-        form = {"csrf_token": csrf.group(1) if csrf else "", "item": item.group(1),
-                "answer": codes[len(codes) // 2] if codes else ""}
+        form = answer_form(html, item.group(1))
         if script:
             status, path, html = browser.call("POST answer, script", "POST", path, form, SCRIPT_HEADERS)
             assert status == 200 and path, (status, html[:300])

@@ -117,6 +117,14 @@ class Client:
         return reply.status, urllib.parse.urlsplit(location).path, data, seconds
 
 
+def answer_form(html: str, item_id: str, first: bool = False) -> dict[str, str]:
+    """The form a simulated patient sends on a screen: the middle choice (or the first), its CSRF token."""
+    codes = CODES.findall(html)
+    csrf = CSRF.search(html)
+    return {"csrf_token": csrf.group(1) if csrf else "", "item": item_id,
+            "answer": (codes[0] if first else codes[len(codes) // 2]) if codes else ""}
+
+
 def patient_run(
     port: int, token: str, stats: Stats, deadline: float, stop_before: str = "", script: bool = False
 ) -> None:
@@ -150,9 +158,7 @@ def patient_run(
             return
         if item.group(1) == stop_before:
             return
-        codes = CODES.findall(html)
-        pick = codes[0] if stop_before else codes[len(codes) // 2]
-        form = {"csrf_token": CSRF.search(html).group(1), "item": item.group(1), "answer": pick}
+        form = answer_form(html, item.group(1), first=bool(stop_before))
         status, location, body, seconds = client.send("POST", path, form, SCRIPT_HEADERS if script else None)
         stats.answer(seconds, len(body) if script else None)
         if status != (200 if script else 303) or not location:
