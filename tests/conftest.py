@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from surveys import migrate
@@ -161,6 +162,23 @@ def make_user(app: Flask) -> Callable[..., Any]:
         return user
 
     return make
+
+
+@contextmanager
+def statements_run(only_selects: bool = False) -> Iterator[list[str]]:
+    """The SQL statements the app sends inside the block, in order (or only its SELECTs)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not only_selects or statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    engine = db.session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def totp_code(secret: str, offset_steps: int = 0) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from surveys.db import db
 from surveys.links import TOKEN_BYTES, find_link, hash_token, issue_link, patient_url, qr_svg, revoke_links
 from surveys.models import PatientLink
+from tests.conftest import statements_run
 
 
 def test_tokens_carry_at_least_128_bits_and_differ(make_patient):
@@ -45,18 +46,9 @@ def test_a_link_brings_its_patient_study_and_sessions_in_one_statement(make_pati
     patient = make_patient(enrolled_days_ago=60, sessions_days_ago=(40, 12))
     token, study_code = patient.token, patient.study.code
     db.session.expunge_all()  # nothing already loaded
-    statements: list[str] = []
-    engine = db.session.get_bind().engine
-
-    def note(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with statements_run() as statements:
         found = find_link(db.session, token).patient
         assert (found.study.code, [s.number for s in found.sessions]) == (study_code, [1, 2])
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements[-1:]
 
 

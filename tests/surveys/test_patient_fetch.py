@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from surveys.db import db
 from surveys.models import Alert, Answer, Response
 from surveys.patient_views import PAGE_ADDRESS_HEADER, SCREEN_FETCH_HEADER
+from tests.conftest import statements_run
 from tests.surveys.test_patient_flow import ITEM, answer_count, responses_of
 
 SCRIPT = {SCREEN_FETCH_HEADER: "1"}
@@ -21,23 +20,6 @@ SCRIPT = {SCREEN_FETCH_HEADER: "1"}
 def send(client: Any, url: str, **data: Any) -> Any:
     """Post an answer as patient.js does."""
     return client.post(url, data=data, headers=SCRIPT)
-
-
-@contextmanager
-def selects_counted() -> Iterator[list[str]]:
-    """The SELECT statements run inside the block."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    engine = db.session.get_bind().engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def item_of(reply: Any) -> str | None:
@@ -195,11 +177,11 @@ def test_an_answer_by_the_script_costs_one_statement_more_than_the_plain_post(cl
     patient = make_patient()
     url = f"/p/{patient.token}/q/T0/who5"
     client.post(url, data={"item": "who5_1", "answer": "1"})
-    with selects_counted() as plain:
+    with statements_run(only_selects=True) as plain:
         client.post(url, data={"item": "who5_2", "answer": "1"})
-    with selects_counted() as by_script:
+    with statements_run(only_selects=True) as by_script:
         send(client, url, item="who5_3", answer="1")
-    with selects_counted() as get:
+    with statements_run(only_selects=True) as get:
         client.get(url)
     assert len(by_script) == len(plain) + 1 < len(plain) + len(get)
 
@@ -208,7 +190,7 @@ def test_a_question_screen_reads_the_database_in_two_statements(client, make_pat
     patient = make_patient(sessions_days_ago=(2,))
     url = f"/p/{patient.token}/q/S1/pirc"
     send(client, url, item="pain_present", answer="1")
-    with selects_counted() as selects:
+    with statements_run(only_selects=True) as selects:
         assert client.get(url).status_code == 200
     assert len(selects) == 2  # the link with patient, study and sessions; statuses with answers
 
