@@ -22,9 +22,9 @@ from instruments import AnswerError, Instrument
 from instruments.alerts import evaluate_alerts
 from instruments.conditions import referenced_items
 from surveys import patient_flow as flow
-from surveys.models import Alert, Patient, TreatmentSession
+from surveys.models import Alert, Answer, Patient, Response, TreatmentSession
 from surveys.protocol import ProtocolInstrument
-from surveys.responses import ResponseClosed, raise_alert, save_answers, start_response, submit_response
+from surveys.responses import ResponseClosed, raise_alert, start_response, submit_response, write_answers
 from surveys.schedule import Window
 
 SAVE_ATTEMPTS = 3
@@ -34,6 +34,13 @@ Outcome = Literal["saved", "finished", "emergency", "same_day", "closed"]
 _ALERT_REASONS = select(Alert.reasons).where(Alert.response_id == bindparam("response_id"))
 _SQLITE_WRITE_LOCK = update(Patient).where(sql_false()).values(id=Patient.id)
 _PATIENT_ROW_LOCK = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
+# The open response's id and status with its answers, read as plain rows once the patient is locked.
+_RESPONSE_AND_ANSWERS = (
+    select(Response.id, Response.status, Answer.item_id, Answer.code, Answer.text)
+    .outerjoin(Answer, Answer.response_id == Response.id)
+    .where(Response.patient_id == bindparam("patient_id"), Response.timepoint == bindparam("timepoint"),
+           Response.instrument_id == bindparam("instrument_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +71,17 @@ def save_screen(
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             _lock_patient(session, patient.id)
-            response = start_response(session, patient, window.timepoint, instrument, lang, treatment)
-            answers = save_answers(session, response, instrument, {item_id: value})
+            response_id, stored = _open_response(session, patient, window, instrument, lang, treatment)
+            answers = write_answers(session, response_id, instrument, stored, {item_id: value})
             before, alert = [], None
             if instrument.alert_rules:  # most instruments have none: spare the alert queries
-                before = session.scalar(_ALERT_REASONS, {"response_id": response.id}) or []
-                alert = raise_alert(session, response, instrument, answers)
+                before = session.scalar(_ALERT_REASONS, {"response_id": response_id}) or []
+                alert = raise_alert(session, session.get_one(Response, response_id), instrument, answers)
             items = flow.shown_items(instrument, answers, lang, entry.section)
             move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
             finished = not going_back and move_to is None and flow.is_finished(items, answers)
             if finished:
+                response = session.get_one(Response, response_id)
                 submit_response(session, response, instrument, section=entry.section)
             elif move_to is None and not going_back:
                 move_to = flow.resume_item(items, answers)
@@ -113,6 +121,22 @@ def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], an
     if not about:
         return set()
     return about & set(evaluate_alerts(instrument, answers).reasons)
+
+
+def _open_response(
+    session: Session, patient: Patient, window: Window, instrument: Instrument, lang: str,
+    treatment: TreatmentSession | None,
+) -> tuple[int, dict[str, int | str | None]]:
+    """The id of the patient's open response to this part (created on its first answer) and its
+    stored answers, read as plain rows; ResponseClosed once it was submitted."""
+    key = {"patient_id": patient.id, "timepoint": window.timepoint, "instrument_id": instrument.id}
+    rows = session.connection().execute(_RESPONSE_AND_ANSWERS, key).all()
+    if not rows:
+        return start_response(session, patient, window.timepoint, instrument, lang, treatment).id, {}
+    if rows[0].status == "submitted":
+        raise ResponseClosed("This questionnaire was already submitted.")
+    return rows[0].id, {row.item_id: row.text if row.text is not None else row.code
+                        for row in rows if row.item_id is not None}
 
 
 def _lock_patient(session: Session, patient_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,11 +25,23 @@ _RESPONSE_OF = select(Response).where(
     Response.timepoint == bindparam("timepoint"),
     Response.instrument_id == bindparam("instrument_id"),
 )
-_ANSWER_ROWS = select(Answer).where(Answer.response_id == bindparam("response_id"))
 _ANSWER_VALUES = select(Answer.item_id, Answer.code, Answer.text).where(
     Answer.response_id == bindparam("response_id")
 )
 _ALERT_OF = select(Alert).where(Alert.response_id == bindparam("response_id"))
+# Answer rows are written with Core statements on the table: no ORM objects or unit of work for a
+# row that is written once and read back as plain values (`current_answers`).
+_ANSWERS = Answer.__table__
+_INSERT_ANSWERS = insert(_ANSWERS)
+_UPDATE_ANSWER = (
+    update(_ANSWERS)
+    .where(_ANSWERS.c.response_id == bindparam("response"), _ANSWERS.c.item_id == bindparam("item"))
+    .values(code=bindparam("new_code"), text=bindparam("new_text"), answered_at=bindparam("at"))
+)
+_DELETE_ANSWERS = delete(_ANSWERS).where(
+    _ANSWERS.c.response_id == bindparam("response"),
+    _ANSWERS.c.item_id.in_(bindparam("items", expanding=True)),
+)
 
 
 def start_response(
@@ -77,32 +89,47 @@ def save_answers(
     """
     if response.status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
-    stored = {a.item_id: a for a in session.scalars(_ANSWER_ROWS, {"response_id": response.id})}
-    stored_answers = {item_id: (a.text if a.text is not None else a.code) for item_id, a in stored.items()}
-    merged = {**stored_answers, **dict(answers)}
-    # A stored answer whose item the new answers hide (a "yes" changed to "no") is dropped,
-    # while a *new* answer to a hidden item stays an error for validate_answers to report.
+    session.flush()  # a response just added gets its id
+    return write_answers(session, response.id, instrument, current_answers(session, response), answers)
+
+
+def write_answers(
+    session: Session, response_id: int, instrument: Instrument, stored: Mapping[str, int | str | None],
+    answers: Mapping[str, object],
+) -> dict[str, int | str | None]:
+    """`save_answers` for a caller that has just read the open response's `stored` answers itself.
+
+    Writes only what changed, with Core statements: new rows, changed rows, and the rows of items
+    the new answers hide (a "yes" changed to "no"), which are dropped, not kept stale.
+    """
+    merged = {**stored, **dict(answers)}
+    # A stored answer whose item the new answers hide is dropped, while a *new* answer to a hidden
+    # item stays an error for validate_answers to report.
     shown = _shown_ids(instrument, merged)
-    for item_id in stored_answers:
+    for item_id in stored:
         if item_id not in answers and item_id not in shown:
             merged[item_id] = None
     cleaned = validate_answers(instrument, merged)
     now = utcnow()
+    added, changed, hidden = [], [], []
     for item_id, value in cleaned.items():
         code, text = (None, value) if isinstance(value, str) else (value, None)
-        row = stored.get(item_id)
-        if row is None:
-            if value is None:
-                continue
-            session.add(
-                Answer(response_id=response.id, item_id=item_id, code=code, text=text, answered_at=now))
-        elif (row.code, row.text) != (code, text):
-            row.code, row.text, row.answered_at = code, text, now
-    # Answers to items that became hidden (a "yes" changed to "no") are dropped, not kept stale.
-    hidden = [i for i, v in cleaned.items() if v is None and i in stored]
+        if item_id not in stored:
+            if value is not None:
+                added.append({"response_id": response_id, "item_id": item_id, "code": code, "text": text,
+                              "answered_at": now})
+        elif value is None:
+            hidden.append(item_id)
+        elif stored[item_id] != value:
+            changed.append({"response": response_id, "item": item_id, "new_code": code, "new_text": text,
+                            "at": now})
+    connection = session.connection()
+    if added:
+        connection.execute(_INSERT_ANSWERS, added)
+    if changed:
+        connection.execute(_UPDATE_ANSWER, changed)
     if hidden:
-        session.execute(delete(Answer).where(Answer.response_id == response.id, Answer.item_id.in_(hidden)))
-    session.flush()
+        connection.execute(_DELETE_ANSWERS, {"response": response_id, "items": hidden})
     return {k: v for k, v in cleaned.items() if v is not None}
 
 

@@ -126,7 +126,7 @@ def test_no_response_row_is_left_behind_by_a_failed_first_answer(client, make_pa
     patient = make_patient(enrolled_days_ago=2)
     path, data = first_screen(client, patient.token)
     monkeypatch.setattr(
-        "surveys.patient_saves.save_answers",
+        "surveys.patient_saves.write_answers",
         lambda *a, **k: (_ for _ in ()).throw(OperationalError("x", {}, Exception("gone"))),
     )
     assert client.post(path, data=data).status_code == 503
