@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 import segno
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from surveys.db import utcnow
-from surveys.models import Patient, PatientLink
+from surveys.models import Patient, PatientLink, Study, TreatmentSession
 
 TOKEN_BYTES = 24  # 192 bits of randomness, above the 128-bit floor
 
@@ -45,23 +48,94 @@ def revoke_links(session: Session, patient: Patient) -> int:
     return int(result.rowcount or 0)
 
 
-# Built once: every patient request runs it, and a prebuilt statement skips SQLAlchemy's
-# per-call construction and cache-key work. The patient, their study and their sessions come in
-# the same statement (a patient has a handful of sessions): every patient page needs them.
-_LINK_BY_HASH = (
-    select(PatientLink)
+@dataclass(frozen=True, slots=True)
+class LinkedSession:
+    """A treatment session, as the patient pages use it (its anchor date)."""
+
+    id: int
+    number: int
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedPatient:
+    """The patient a link opens, as the patient pages use them: plain values, not ORM objects."""
+
+    id: int
+    study_id: int
+    language: str
+    status: str
+    email: str | None
+    enrolled_at: datetime
+    sessions: tuple[LinkedSession, ...]  # by number
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedStudy:
+    """The patient's study, as the patient pages use it."""
+
+    id: int
+    code: str
+    contact: str
+    emergency_number: str
+    show_scores_to_patients: bool
+    protocol: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedLink:
+    """What a token opens: the link's state, its patient and their study."""
+
+    link_id: int
+    revoked_at: datetime | None
+    patient: LinkedPatient
+    study: LinkedStudy
+
+
+#: What the services the patient pages call accept: the ORM objects, or the values read by open_link.
+PatientLike = Patient | LinkedPatient
+StudyLike = Study | LinkedStudy
+SessionLike = TreatmentSession | LinkedSession
+
+# A row per treatment session (one row with NULLs before the first): a patient has a handful.
+_OPENED_BY_HASH = (
+    select(
+        PatientLink.id.label("link_id"), PatientLink.revoked_at,
+        Patient.id.label("patient_id"), Patient.study_id, Patient.language, Patient.status, Patient.email,
+        Patient.enrolled_at,
+        Study.code, Study.contact, Study.emergency_number, Study.show_scores_to_patients, Study.protocol,
+        TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
+    )
+    .join(Patient, Patient.id == PatientLink.patient_id)
+    .join(Study, Study.id == Patient.study_id)
+    .outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
     .where(PatientLink.token_hash == bindparam("token_hash"))
-    .options(joinedload(PatientLink.patient).joinedload(Patient.study),
-             joinedload(PatientLink.patient).joinedload(Patient.sessions))
+    .order_by(TreatmentSession.number)
 )
 
 
-def find_link(session: Session, token: str) -> PatientLink | None:
-    """The link a token opens (revoked or not), or None for an unknown token, in one statement."""
+def open_link(session: Session, token: str) -> OpenedLink | None:
+    """What a token opens (revoked or not), or None for an unknown token: one Core statement.
+
+    Every patient request starts here, so it reads plain rows (no ORM objects, identity map or
+    unit of work) into frozen values that the patient pages and the services they call read.
+    """
     if not token or len(token) > 128:
         return None
-    result = session.execute(_LINK_BY_HASH, {"token_hash": hash_token(token)})
-    return result.unique().scalar_one_or_none()
+    rows = session.execute(_OPENED_BY_HASH, {"token_hash": hash_token(token)}).all()
+    if not rows:
+        return None
+    row = rows[0]
+    sessions = tuple(LinkedSession(id=r.session_id, number=r.number, date=r.date)
+                     for r in rows if r.session_id is not None)
+    patient = LinkedPatient(
+        id=row.patient_id, study_id=row.study_id, language=row.language, status=row.status, email=row.email,
+        enrolled_at=row.enrolled_at, sessions=sessions,
+    )
+    study = LinkedStudy(id=row.study_id, code=row.code, contact=row.contact,
+                        emergency_number=row.emergency_number,
+                        show_scores_to_patients=row.show_scores_to_patients, protocol=row.protocol)
+    return OpenedLink(link_id=row.link_id, revoked_at=row.revoked_at, patient=patient, study=study)
 
 
 def patient_url(base_url: str, token: str) -> str:

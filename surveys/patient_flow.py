@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from instruments import Instrument, Item, visible_items
 from surveys.db import utcnow
-from surveys.models import Answer, Patient, Response, Score, Study
+from surveys.links import PatientLike, StudyLike
+from surveys.models import Answer, Response, Score
 from surveys.patients import patient_anchors, study_protocol
 from surveys.protocol import Protocol, ProtocolInstrument, session_number
 from surveys.schedule import Window, compute_schedule, window_for
 
 
-def protocol_of(study: Study) -> Protocol:
+def protocol_of(study: StudyLike) -> Protocol:
     """The study's parsed protocol snapshot."""
     return study_protocol(study)
 
@@ -40,14 +41,14 @@ _STATES_AND_ANSWERS = (
 )
 
 
-def response_states(session: Session, patient: Patient) -> dict[tuple[str, str], str]:
+def response_states(session: Session, patient: PatientLike) -> dict[tuple[str, str], str]:
     """(timepoint, instrument) -> status of each of the patient's responses."""
     rows = session.execute(_STATES, {"patient_id": patient.id})
     return {(tp, inst): status for tp, inst, status in rows}
 
 
 def states_and_answers(
-    session: Session, patient: Patient, timepoint: str, instrument_id: str
+    session: Session, patient: PatientLike, timepoint: str, instrument_id: str
 ) -> tuple[dict[tuple[str, str], str], dict[str, int | str | None]]:
     """`response_states`, and the stored answers of one part by item id, in one statement."""
     states: dict[tuple[str, str], str] = {}
@@ -64,7 +65,8 @@ def states_and_answers(
 
 
 def patient_windows(
-    patient: Patient, protocol: Protocol, states: Mapping[tuple[str, str], str], now: datetime | None = None
+    patient: PatientLike, protocol: Protocol, states: Mapping[tuple[str, str], str],
+    now: datetime | None = None,
 ) -> list[Window]:
     """The patient's windows, a timepoint counting as completed once all its parts are submitted.
 
@@ -189,7 +191,7 @@ class ScoreLine:
 
 
 def own_scores(
-    session: Session, patient: Patient, wanted: Sequence[tuple[str, str]], timepoint_order: Sequence[str]
+    session: Session, patient: PatientLike, wanted: Sequence[tuple[str, str]], timepoint_order: Sequence[str]
 ) -> list[ScoreLine]:
     """The patient's submitted scores for the wanted (instrument, scale) pairs, in protocol order."""
     rows = session.execute(

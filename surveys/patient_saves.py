@@ -22,7 +22,8 @@ from instruments import AnswerError, Instrument
 from instruments.alerts import evaluate_alerts
 from instruments.conditions import referenced_items
 from surveys import patient_flow as flow
-from surveys.models import Alert, Answer, Patient, Response, TreatmentSession
+from surveys.links import PatientLike, SessionLike
+from surveys.models import Alert, Answer, Patient, Response
 from surveys.protocol import ProtocolInstrument
 from surveys.responses import ResponseClosed, raise_alert, start_response, submit_response, write_answers
 from surveys.schedule import Window
@@ -57,7 +58,7 @@ class Saved:
 
 
 def save_screen(
-    session: Session, patient: Patient, window: Window, entry: ProtocolInstrument, instrument: Instrument,
+    session: Session, patient: PatientLike, window: Window, entry: ProtocolInstrument, instrument: Instrument,
     item_id: str, value: Any, *, going_back: bool, lang: str,
 ) -> Saved:
     """Store one answer in one transaction (committed); AnswerError when the value is not allowed.
@@ -124,13 +125,13 @@ def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], an
 
 
 def _open_response(
-    session: Session, patient: Patient, window: Window, instrument: Instrument, lang: str,
-    treatment: TreatmentSession | None,
+    session: Session, patient: PatientLike, window: Window, instrument: Instrument, lang: str,
+    treatment: SessionLike | None,
 ) -> tuple[int, dict[str, int | str | None]]:
     """The id of the patient's open response to this part (created on its first answer) and its
     stored answers, read as plain rows; ResponseClosed once it was submitted."""
     key = {"patient_id": patient.id, "timepoint": window.timepoint, "instrument_id": instrument.id}
-    rows = session.connection().execute(_RESPONSE_AND_ANSWERS, key).all()
+    rows = session.execute(_RESPONSE_AND_ANSWERS, key).all()
     if not rows:
         return start_response(session, patient, window.timepoint, instrument, lang, treatment).id, {}
     if rows[0].status == "submitted":
@@ -153,7 +154,7 @@ def _lock_patient(session: Session, patient_id: int) -> None:
         connection.execute(_PATIENT_ROW_LOCK, {"patient_id": patient_id})
 
 
-def _treatment(patient: Patient, window: Window) -> TreatmentSession | None:
+def _treatment(patient: PatientLike, window: Window) -> SessionLike | None:
     """The treatment session a follow-up window hangs on (None for the other windows)."""
     number = flow.treatment_number(window)
     if number is None or window.definition.anchor != "each_session":

@@ -30,6 +30,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import update
 from werkzeug.exceptions import TooManyRequests
 
 from instruments import AnswerError, Instrument
@@ -38,8 +39,8 @@ from surveys.alerts import notify_pending_alerts
 from surveys.db import db
 from surveys.i18n import current_lang, use_language
 from surveys.library import instruments
-from surveys.links import find_link, patient_url, qr_svg
-from surveys.models import LANGUAGES, Patient, PatientLink, Study
+from surveys.links import LinkedPatient, LinkedStudy, open_link, patient_url, qr_svg
+from surveys.models import LANGUAGES, Patient
 from surveys.patient_forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.patient_saves import save_screen
 from surveys.protocol import ProtocolInstrument
@@ -73,12 +74,11 @@ _link_limit = limiter.shared_limit(LINK_GUESS_LIMIT, scope="patient-link", deduc
 
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """An open personal link: the patient and their study."""
+    """An open personal link: the patient and their study, as plain values read in one statement."""
 
     token: str
-    link: PatientLink
-    patient: Patient
-    study: Study
+    patient: LinkedPatient
+    study: LinkedStudy
 
 
 @bp.after_request
@@ -105,15 +105,14 @@ def _stop(template: str, status: int, **context: Any) -> NoReturn:
 
 
 def _visit(token: str) -> Visit:
-    link = find_link(db.session, token)
+    link = open_link(db.session, token)
     if link is None:
         g.link_miss = True  # counted by the rate limit against guessing
         _stop("patient/link_problem.html", 404, problem="unknown")
     if link.revoked_at is not None:
         _stop("patient/link_problem.html", 403, problem="revoked")
-    patient = link.patient
-    use_language(patient.language)
-    return Visit(token=token, link=link, patient=patient, study=patient.study)
+    use_language(link.patient.language)
+    return Visit(token=token, patient=link.patient, study=link.study)
 
 
 def _page(template: str, visit: Visit, status: int = 200, **context: Any) -> Any:
@@ -191,7 +190,7 @@ def language(token: str) -> Any:
     if lang not in LANGUAGES:
         _stop("patient/problem.html", 400, visit=visit, study=visit.study,
               message=_("This language is not available."), back_url=url_for(".home", token=token))
-    visit.patient.language = lang
+    db.session.execute(update(Patient).where(Patient.id == visit.patient.id).values(language=lang))
     db.session.commit()
     target = request.form.get("next", "")
     if not target.startswith(f"/p/{token}") or "//" in target or "\\" in target:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from surveys.audit import record
 from surveys.db import utcnow
-from surveys.links import issue_link
+from surveys.links import PatientLike, StudyLike, issue_link
 from surveys.models import LANGUAGES, SEXES, Patient, Study, TreatmentSession
 from surveys.protocol import Protocol, parse_protocol_text
 from surveys.schedule import Anchors, Window, compute_schedule
@@ -31,7 +31,7 @@ class EnrollmentError(ValueError):
     """Bad enrollment or session data, with a message for the person who typed it."""
 
 
-def study_protocol(study: Study) -> Protocol:
+def study_protocol(study: StudyLike) -> Protocol:
     """The study's stored protocol snapshot, parsed (once per distinct content: see parse_protocol_text)."""
     return parse_protocol_text(json.dumps(study.protocol, sort_keys=True), source=f"study {study.code}")
 
@@ -154,7 +154,7 @@ def record_session(
     return existing
 
 
-def patient_anchors(patient: Patient) -> Anchors:
+def patient_anchors(patient: PatientLike) -> Anchors:
     """The anchor dates of a patient's schedule."""
     return Anchors(
         enrollment=patient.enrolled_at,

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from instruments import Instrument, score, validate_answers, visible_items
 from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
 from surveys.db import utcnow
-from surveys.models import Alert, Answer, Patient, Response, Score, TreatmentSession
+from surveys.links import PatientLike, SessionLike
+from surveys.models import Alert, Answer, Response, Score, TreatmentSession
 
 
 class ResponseClosed(ValueError):
@@ -46,11 +47,11 @@ _DELETE_ANSWERS = delete(_ANSWERS).where(
 
 def start_response(
     session: Session,
-    patient: Patient,
+    patient: PatientLike,
     timepoint: str,
     instrument: Instrument,
     language: str,
-    treatment_session: TreatmentSession | None = None,
+    treatment_session: SessionLike | None = None,
 ) -> Response:
     """The patient's response for this timepoint and instrument, created on first use."""
     key = {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument.id}

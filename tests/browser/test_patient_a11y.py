@@ -23,10 +23,10 @@ def seed(live_server: Any, url: str, timepoint: str, answers: dict[str, dict[str
     def store() -> None:
         from surveys.db import db
         from surveys.library import instruments
-        from surveys.links import find_link
+        from surveys.links import open_link
         from surveys.responses import save_answers, start_response, submit_response
 
-        patient = find_link(db.session, url.rsplit("/", 1)[1]).patient
+        patient = open_link(db.session, url.rsplit("/", 1)[1]).patient
         for instrument_id, values in answers.items():
             instrument = instruments()[instrument_id]
             response = start_response(db.session, patient, timepoint, instrument, "en")
@@ -102,9 +102,11 @@ def test_closed_revoked_and_unknown_link_pages(phone, patient_link, live_server)
 
     def reissue() -> None:
         from surveys.db import db
-        from surveys.links import find_link, issue_link
+        from surveys.links import issue_link, open_link
+        from surveys.models import Patient
 
-        issue_link(db.session, find_link(db.session, url.rsplit("/", 1)[1]).patient)
+        opened = open_link(db.session, url.rsplit("/", 1)[1])
+        issue_link(db.session, db.session.get_one(Patient, opened.patient.id))
 
     live_server.run(reissue)
     phone.goto(url)

@@ -18,11 +18,11 @@ BASELINE_SCREENS = 5 + 10 + 3 + 2  # WHO-5, RSES, hair status, pattern + one sta
 def stored(live_server: Any, url: str) -> tuple[int, int]:
     """How many responses and answers the patient of a link has."""
     from surveys.db import db
-    from surveys.links import find_link
+    from surveys.links import open_link
     from surveys.models import Answer, Response
 
     def count() -> tuple[int, int]:
-        patient_id = find_link(db.session, url.rsplit("/", 1)[1]).patient_id
+        patient_id = open_link(db.session, url.rsplit("/", 1)[1]).patient.id
         responses = db.session.scalar(select(func.count()).where(Response.patient_id == patient_id))
         answers = db.session.scalar(
             select(func.count()).select_from(Answer).join(Response).where(Response.patient_id == patient_id))
@@ -143,9 +143,11 @@ def test_closed_window_and_revoked_link_get_kind_pages(phone, patient_link, live
 
     def reissue() -> None:
         from surveys.db import db
-        from surveys.links import find_link, issue_link
+        from surveys.links import issue_link, open_link
+        from surveys.models import Patient
 
-        issue_link(db.session, find_link(db.session, url.rsplit("/", 1)[1]).patient)
+        opened = open_link(db.session, url.rsplit("/", 1)[1])
+        issue_link(db.session, db.session.get_one(Patient, opened.patient.id))
 
     live_server.run(reissue)
     reply = phone.goto(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from surveys.db import db
-from surveys.links import find_link
+from surveys.links import open_link
 from surveys.models import Patient
 
 
@@ -20,7 +20,7 @@ def test_enroll_prints_a_working_link_per_patient(runner, make_study, client):
         url = line.split("\t")[1]
         assert url.startswith("http://localhost/p/")
         token = url.rsplit("/", 1)[1]
-        link = find_link(db.session, token)
+        link = open_link(db.session, token)
         assert link is not None and link.patient.study_id == study.id
         assert client.get(f"/p/{token}").status_code == 200
     languages = db.session.scalars(select(Patient.language).where(Patient.study_id == study.id)).all()

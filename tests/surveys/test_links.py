@@ -7,7 +7,7 @@ import math
 from sqlalchemy import select
 
 from surveys.db import db
-from surveys.links import TOKEN_BYTES, find_link, hash_token, issue_link, patient_url, qr_svg, revoke_links
+from surveys.links import TOKEN_BYTES, hash_token, issue_link, open_link, patient_url, qr_svg, revoke_links
 from surveys.models import PatientLink
 from tests.conftest import statements_run
 
@@ -25,21 +25,21 @@ def test_only_the_hash_of_a_token_is_stored(make_patient):
     [link] = db.session.scalars(select(PatientLink).where(PatientLink.patient_id == patient.id))
     assert link.token_hash == hash_token(patient.token)
     assert patient.token not in link.token_hash
-    assert find_link(db.session, patient.token).id == link.id
+    assert open_link(db.session, patient.token).link_id == link.id
 
 
 def test_reissuing_revokes_the_old_link(make_patient):
     patient = make_patient()
     new = issue_link(db.session, patient)
-    assert find_link(db.session, patient.token).revoked_at is not None
-    assert find_link(db.session, new).revoked_at is None
+    assert open_link(db.session, patient.token).revoked_at is not None
+    assert open_link(db.session, new).revoked_at is None
 
 
 def test_revoking_leaves_no_live_link(make_patient):
     patient = make_patient()
     assert revoke_links(db.session, patient) == 1
     assert revoke_links(db.session, patient) == 0
-    assert find_link(db.session, patient.token).revoked_at is not None
+    assert open_link(db.session, patient.token).revoked_at is not None
 
 
 def test_a_link_brings_its_patient_study_and_sessions_in_one_statement(make_patient):
@@ -47,15 +47,15 @@ def test_a_link_brings_its_patient_study_and_sessions_in_one_statement(make_pati
     token, study_code = patient.token, patient.study.code
     db.session.expunge_all()  # nothing already loaded
     with statements_run() as statements:
-        found = find_link(db.session, token).patient
-        assert (found.study.code, [s.number for s in found.sessions]) == (study_code, [1, 2])
+        found = open_link(db.session, token)
+        assert (found.study.code, [s.number for s in found.patient.sessions]) == (study_code, [1, 2])
     assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements[-1:]
 
 
 def test_unknown_empty_or_oversized_tokens_find_nothing(app):
-    assert find_link(db.session, "") is None
-    assert find_link(db.session, "x" * 129) is None
-    assert find_link(db.session, "not-issued") is None
+    assert open_link(db.session, "") is None
+    assert open_link(db.session, "x" * 129) is None
+    assert open_link(db.session, "not-issued") is None
 
 
 def test_qr_code_is_a_standalone_svg_of_the_url():

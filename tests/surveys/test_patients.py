@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from surveys.db import db
-from surveys.links import find_link, issue_link
-from surveys.models import AuditEvent, Patient, TreatmentSession
+from surveys.links import hash_token, issue_link, open_link
+from surveys.models import AuditEvent, Patient, PatientLink, TreatmentSession
 from surveys.patients import EnrollmentError, enroll_patient, patient_schedule, record_session, study_protocol
 
 
@@ -18,16 +18,17 @@ def test_enrolling_issues_a_link_stored_only_as_a_hash(make_study) -> None:
     study = make_study()
     patient, token = enroll_patient(db.session, study, "A-001", actor="test", sex="female", birth_year=1980)
     assert len(token) >= 22  # >= 128 bits in URL-safe base64
-    link = find_link(db.session, token)
-    assert link is not None and link.patient_id == patient.id
-    assert token not in link.token_hash
+    link = open_link(db.session, token)
+    assert link is not None and link.patient.id == patient.id
+    stored = db.session.scalar(select(PatientLink.token_hash).where(PatientLink.patient_id == patient.id))
+    assert stored == hash_token(token) and token not in stored
 
 
 def test_reissuing_a_link_revokes_the_old_one(make_patient) -> None:
     patient = make_patient()
     new = issue_link(db.session, patient)
-    assert find_link(db.session, patient.token).revoked_at is not None
-    assert find_link(db.session, new).revoked_at is None
+    assert open_link(db.session, patient.token).revoked_at is not None
+    assert open_link(db.session, new).revoked_at is None
 
 
 @pytest.mark.parametrize(
