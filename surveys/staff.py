@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort
+from flask import abort, session
 from flask_login import LoginManager, current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,23 @@ from surveys import passwords
 from surveys.db import db
 from surveys.models import ROLES, StaffUser, Study
 
-login_manager = LoginManager()
+
+class StaffLoginManager(LoginManager):
+    """Flask-Login, its "strong" session protection kept to sessions that hold a login.
+
+    Flask-Login takes any non-empty session whose identifier (address and browser) it did not
+    record for a stolen one. A session with no login in it (a patient's, or a login page's) holds
+    only a form token: it was "cleared" on every request, which re-signed the session cookie and
+    sent a remember-cookie deletion with every patient page. No login, nothing to protect.
+    """
+
+    def _session_protection_failed(self) -> bool:
+        if "_user_id" not in session:
+            return False
+        return bool(super()._session_protection_failed())
+
+
+login_manager = StaffLoginManager()
 login_manager.login_view = "staff.login"
 login_manager.login_message = "Please log in to see this page."
 login_manager.session_protection = "strong"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -90,6 +91,14 @@ def app(engine: Engine, database_url: str, app_overrides: dict[str, Any], tmp_pa
     outer.rollback()
     connection.close()
     db.session.configure(bind=db.engine, join_transaction_mode="conditional_savepoint")
+
+
+def in_own_app_contexts(work: Callable[[], Any]) -> Any:
+    """Run `work` (requests of a test client) where no app context is active, so that each request
+    gets its own `g`, as in production: the `app` fixture keeps one app context, and with it one
+    `g`, for a whole test, which hides what a request leaves in `g` (Flask-Login's user, say)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from surveys.db import db
 from surveys.models import Answer
 from surveys.security import limiter
+from tests.conftest import in_own_app_contexts
 
 
 @pytest.fixture
@@ -85,3 +86,26 @@ def test_answers_sent_by_the_script_need_the_form_token_too(client, make_patient
     assert 'name="item" value="who5_2"' in accepted.get_data(as_text=True)
     assert csrf_token(accepted.get_data(as_text=True))  # the next answer has its form token
     assert db.session.scalar(select(Answer.code).where(Answer.item_id == "who5_1")) == 3
+
+
+
+def test_with_its_form_token_in_the_session_a_screen_still_sets_no_cookie(client, make_patient):
+    # With CSRF on, as in production, the session holds the form token. Flask-Login's "strong"
+    # session protection took such a session, with no one logged in, for a stolen one: every
+    # patient page re-signed the session cookie and sent a remember-cookie deletion.
+    patient = make_patient()
+    url = f"/p/{patient.token}/q/T0/who5"
+
+    def cookies_set() -> list[list[str]]:
+        first = client.get(url)
+        sent = [first.headers.getlist("Set-Cookie")]
+        for address in (url, f"/p/{patient.token}"):
+            sent.append(client.get(address).headers.getlist("Set-Cookie"))
+        form = {"item": "who5_1", "answer": "3", "csrf_token": csrf_token(first.get_data(as_text=True))}
+        posted = client.post(url, data=form)
+        assert posted.status_code == 303
+        return [*sent, posted.headers.getlist("Set-Cookie"), client.get(url).headers.getlist("Set-Cookie")]
+
+    names = [[cookie.split("=", 1)[0] for cookie in sent] for sent in in_own_app_contexts(cookies_set)]
+    # The form token, made once; nothing on the next pages; the cursor moved by the answer; nothing.
+    assert names == [["session"], [], [], ["session"], []]
