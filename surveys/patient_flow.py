@@ -18,6 +18,7 @@ from surveys.links import PatientLike, StudyLike
 from surveys.models import Answer, Response, Score
 from surveys.patients import patient_anchors, study_protocol
 from surveys.protocol import Protocol, ProtocolInstrument, session_number
+from surveys.responses import answer_value
 from surveys.schedule import Window, compute_schedule, window_for
 
 
@@ -60,7 +61,7 @@ def states_and_answers(
     for tp, inst, status, item, code, text in rows:
         states[tp, inst] = status
         if item is not None:
-            answers[item] = text if text is not None else code
+            answers[item] = answer_value(code, text)
     return states, answers
 
 

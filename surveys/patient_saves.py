@@ -25,7 +25,14 @@ from surveys import patient_flow as flow
 from surveys.links import PatientLike, SessionLike
 from surveys.models import Alert, Answer, Patient, Response
 from surveys.protocol import ProtocolInstrument
-from surveys.responses import ResponseClosed, raise_alert, start_response, submit_response, write_answers
+from surveys.responses import (
+    ResponseClosed,
+    answer_value,
+    raise_alert,
+    start_response,
+    submit_response,
+    write_answers,
+)
 from surveys.schedule import Window
 
 SAVE_ATTEMPTS = 3
@@ -136,8 +143,8 @@ def _open_response(
         return start_response(session, patient, window.timepoint, instrument, lang, treatment).id, {}
     if rows[0].status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
-    return rows[0].id, {row.item_id: row.text if row.text is not None else row.code
-                        for row in rows if row.item_id is not None}
+    stored = {row.item_id: answer_value(row.code, row.text) for row in rows if row.item_id is not None}
+    return rows[0].id, stored
 
 
 def _lock_patient(session: Session, patient_id: int) -> None:

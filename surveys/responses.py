@@ -74,10 +74,15 @@ def start_response(
     return response
 
 
+def answer_value(code: int | None, text: str | None) -> int | str | None:
+    """A stored answer's value: its text for a free-text item, else its code."""
+    return text if text is not None else code
+
+
 def current_answers(session: Session, response: Response) -> dict[str, int | str | None]:
     """The stored answers of a response, by item id."""
     rows = session.execute(_ANSWER_VALUES, {"response_id": response.id})
-    return {item: (text if text is not None else code) for item, code, text in rows}
+    return {item: answer_value(code, text) for item, code, text in rows}
 
 
 def save_answers(
