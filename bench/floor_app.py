@@ -31,9 +31,8 @@ from sqlalchemy import text
 from bench.bare_app import UPSERT
 from surveys.db import make_engine
 from surveys.links import hash_token
+from surveys.patient_views import LINK_GUESS_LIMIT
 
-#: The same limit as the patient pages (surveys.patient_views.LINK_GUESS_LIMIT).
-LINK_LIMIT = "10 per minute;50 per day"
 LINK = "SELECT patient_id FROM patient_link WHERE token_hash = :token_hash AND revoked_at IS NULL"
 #: One WHO-5-like question: six choices, codes 5..0.
 CHOICES = (
@@ -52,7 +51,7 @@ def create_app() -> Flask:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://")
     app.extensions["floor_limiter"] = limiter  # Flask-Limiter keeps only a weak reference
     engine = make_engine(os.environ["BENCH_DATABASE_URL"])
-    link_limit = limiter.shared_limit(LINK_LIMIT, scope="floor-link",
+    link_limit = limiter.shared_limit(LINK_GUESS_LIMIT, scope="floor-link",
                                       deduct_when=lambda _response: bool(g.get("link_miss")))
 
     def patient_of(token: str) -> int:
