@@ -33,8 +33,8 @@ install: $(VENV)/.runtime translations
 install-dev: $(VENV)/.dev translations tests/browser/node_modules/.package-lock.json
 
 translations: $(VENV)/.runtime
-	@if ls surveys/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel -q compile -d surveys/translations; fi
+	@if ls surveys/infra/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel -q compile -d surveys/infra/translations; fi
 
 demo: install
 	$(BIN)/flask demo --patients $(DEMO_PATIENTS)

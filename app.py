@@ -12,10 +12,10 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from surveys import i18n, security
-from surveys.db import db
-from surveys.library import init_library
-from surveys.staff import login_manager
+from surveys.infra import i18n, security
+from surveys.infra.db import db
+from surveys.infra.library import init_library
+from surveys.staff.access import login_manager
 
 ENV_KEYS = (
     "DATABASE_URL",
@@ -52,7 +52,7 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": 30 * 60,
         "STAFF_IDLE_MINUTES": 30,
         "BABEL_DEFAULT_LOCALE": "en",
-        "BABEL_TRANSLATION_DIRECTORIES": "surveys/translations",
+        "BABEL_TRANSLATION_DIRECTORIES": "surveys/infra/translations",
         "JSON_SORT_KEYS": False,
     }
 
@@ -82,8 +82,8 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
-        static_folder="surveys/static",
-        template_folder="surveys/templates",
+        static_folder="surveys/infra/static",
+        template_folder="surveys/infra/templates",
     )
     instance = Path(app.instance_path)
     app.config.update(_defaults(instance))
@@ -99,16 +99,19 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     i18n.init_app(app)
     login_manager.init_app(app)
 
-    from reports import cli as report_cli
-    from reports import export_views
-    from reports import views as report_views
+    from reports.dashboards import views as dashboard_views
+    from reports.exports import cli as export_cli
+    from reports.exports import views as export_views
     from surveys import cli as survey_cli
-    from surveys import patient_views, staff_views
+    from surveys.patient import views as patient_views
+    from surveys.staff import blueprint as staff_pages
+    from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)
+    from surveys.staff import views as _staff_pages  # noqa: F401  (routes on staff_pages.bp)
 
-    for blueprint in (patient_views.bp, staff_views.bp, report_views.bp, export_views.bp):
+    for blueprint in (patient_views.bp, staff_pages.bp, dashboard_views.bp, export_views.bp):
         app.register_blueprint(blueprint)
     survey_cli.register(app)
-    report_cli.register(app)
+    export_cli.register(app)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -14,7 +14,7 @@ import os
 from flask import Flask, redirect, request
 from sqlalchemy import text
 
-from surveys.db import make_engine
+from surveys.infra.db import make_engine
 
 PAGE = (
     "<!doctype html><html lang=en><title>Bare</title><form method=post action=/answer>"

@@ -40,11 +40,11 @@ def child_ours(database_url: str, out: str) -> dict[str, float]:
     from sqlalchemy import select
 
     from app import create_app
-    from reports.export_options import ExportOptions
-    from reports.export_runs import open_export
-    from surveys.db import db
-    from surveys.library import instruments
-    from surveys.models import Study
+    from reports.exports.options import ExportOptions
+    from reports.exports.runs import open_export
+    from surveys.domain.models import Study
+    from surveys.infra.db import db
+    from surveys.infra.library import instruments
 
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET})
     with app.app_context():

@@ -29,9 +29,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 
 from bench.bare_app import UPSERT
-from surveys.db import make_engine
-from surveys.links import hash_token
-from surveys.patient_views import LINK_GUESS_LIMIT
+from surveys.domain.links import hash_token
+from surveys.infra.db import make_engine
+from surveys.patient.views import LINK_GUESS_LIMIT
 
 LINK = "SELECT patient_id FROM patient_link WHERE token_hash = :token_hash AND revoked_at IS NULL"
 #: One WHO-5-like question: six choices, codes 5..0.

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import event
 
     from app import create_app
-    from surveys.db import db
+    from surveys.infra.db import db
 
     with tempfile.TemporaryDirectory(prefix="patient-cpu-") as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'cpu.sqlite3'}"

@@ -58,7 +58,7 @@ ITEM = re.compile(r'name="item" value="([^"]+)"')
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 FLOOR_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODES = re.compile(r'name="answer" value="(-?\d+)"')
-ASSETS = ("/static/app.css", "/static/patient.css", "/static/patient.js")
+ASSETS = ("/static/app.css", "/static/patient/patient.css", "/static/patient/patient.js")
 SCRIPT_HEADERS = {"X-Patient-Screen": "1"}  # what patient.js sends with an answer
 
 
@@ -251,11 +251,11 @@ def gunicorn(
 def seed(database_url: str, patients: int) -> list[str]:
     """Migrate, create a study and enroll patients (no sessions yet: the baseline is open)."""
     from app import create_app
-    from surveys import migrate
-    from surveys.db import db
-    from surveys.library import instruments
-    from surveys.patients import enroll_patient
-    from surveys.studies import create_study
+    from surveys.domain.patients import enroll_patient
+    from surveys.domain.studies import create_study
+    from surveys.infra import migrate
+    from surveys.infra.db import db
+    from surveys.infra.library import instruments
 
     migrate.upgrade(database_url)
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET})

@@ -6,8 +6,8 @@ import os
 
 from alembic import context
 
-from surveys import models  # noqa: F401  (registers every table on the metadata)
-from surveys.db import Base, make_engine
+from surveys.domain import models  # noqa: F401  (registers every table on the metadata)
+from surveys.infra.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,11 +9,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from surveys import migrate
-from surveys.db import db
-from surveys.models import ROLES, Study
-from surveys.patients import DIAGNOSES, EnrollmentError, enroll_patient
-from surveys.staff import AccountError, create_user
+from surveys.domain.accounts import AccountError, create_user
+from surveys.domain.models import ROLES, Study
+from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
+from surveys.infra import migrate
+from surveys.infra.db import db
 
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Staff accounts.")
@@ -35,7 +35,7 @@ def db_upgrade(revision: str) -> None:
 def demo_command(n_patients: int, seed: int) -> None:
     """Schema up to date, the DEMO study, demo logins and a synthetic cohort (idempotent)."""
     from surveys.demo import load_demo
-    from surveys.library import instruments
+    from surveys.infra.library import instruments
 
     migrate.upgrade(current_app.config["DATABASE_URL"])
     summary = load_demo(db.session, n_patients=n_patients, seed=seed, library=instruments(),
@@ -52,7 +52,7 @@ def demo_command(n_patients: int, seed: int) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin: bool) -> None:
     """Create a staff account."""
-    from surveys.audit import record
+    from surveys.domain.audit import record
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -84,7 +84,7 @@ def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin
 def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | None, birth_year: int | None,
                     diagnosis: str | None, prior: tuple[str, ...], email: str | None, language: str) -> None:
     """Enroll patients and print each one's personal link."""
-    from surveys.links import patient_url
+    from surveys.domain.links import patient_url
 
     study = db.session.scalar(select(Study).where(Study.code == study_code))
     if study is None:
@@ -106,10 +106,11 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    from surveys import staff_cli
-    from surveys.backup import backup_command, restore_command
+    from surveys.domain.reminders import reminders_cli
+    from surveys.infra.backup import backup_command, restore_command
+    from surveys.staff import cli as staff_cli
 
     for command in (db_cli, demo_command, users_cli, patients_cli, backup_command, restore_command):
         app.cli.add_command(command)
-    app.cli.add_command(__import__("surveys.reminders", fromlist=["x"]).reminders_cli)  # flask reminders send
+    app.cli.add_command(reminders_cli)  # flask reminders send
     staff_cli.register(app)  # flask audit verify

@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from surveys import migrate
-from surveys.db import db, make_engine
+from surveys.infra import migrate
+from surveys.infra.db import db, make_engine
 
 pytest_plugins = ["tests.smtp_sink"]  # the `smtp` and `inbox` fixtures
 TEST_PASSWORD = "correct horse battery staple"
@@ -113,15 +113,15 @@ def runner(app: Flask) -> Any:
 
 @pytest.fixture
 def library(app: Flask) -> dict[str, Any]:
-    from surveys.library import instruments
+    from surveys.infra.library import instruments
 
     return instruments()
 
 
 @pytest.fixture
 def make_study(app: Flask) -> Callable[..., Any]:
-    from surveys.library import instruments
-    from surveys.studies import create_study
+    from surveys.domain.studies import create_study
+    from surveys.infra.library import instruments
 
     counter = iter(range(1, 10_000))
 
@@ -136,7 +136,7 @@ def make_study(app: Flask) -> Callable[..., Any]:
 @pytest.fixture
 def make_patient(app: Flask, make_study: Callable[..., Any]) -> Callable[..., Any]:
     """Enroll a patient; `sessions_days_ago=[30, 2]` records sessions that many days ago."""
-    from surveys.patients import enroll_patient, record_session
+    from surveys.domain.patients import enroll_patient, record_session
 
     counter = iter(range(1, 10_000))
 
@@ -158,7 +158,7 @@ def make_patient(app: Flask, make_study: Callable[..., Any]) -> Callable[..., An
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., Any]:
     """Create a staff user; admins get a TOTP secret (two-factor is required for them)."""
-    from surveys.staff import create_user, new_totp_secret
+    from surveys.domain.accounts import create_user, new_totp_secret
 
     counter = iter(range(1, 10_000))
 

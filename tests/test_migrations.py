@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from surveys import migrate
-from surveys.db import Base, make_engine
+from surveys.infra import migrate
+from surveys.infra.db import Base, make_engine
 
 
 def test_the_chain_has_one_head() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import surveys.db
+import surveys.infra.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", surveys.db.UTCDateTime(), nullable=False),
+        sa.Column("at", surveys.infra.db.UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=300), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("entity", sa.String(length=64), nullable=True),
@@ -49,8 +49,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
-        sa.Column("last_login_at", surveys.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("last_login_at", surveys.infra.db.UTCDateTime(), nullable=True),
         sa.CheckConstraint("role IN ('admin', 'coordinator', 'clinician')", name=op.f("ck_staff_user_role")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_user")),
         sa.UniqueConstraint("email", name=op.f("uq_staff_user_email")),
@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.Column("emergency_number", sa.String(length=32), nullable=False),
         sa.Column("oncall_email", sa.String(length=254), nullable=True),
         sa.Column("show_scores_to_patients", sa.Boolean(), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_study")),
         sa.UniqueConstraint("code", name=op.f("uq_study_code")),
     )
@@ -77,9 +77,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", surveys.db.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", surveys.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", surveys.infra.db.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", surveys.infra.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["staff_user.id"], name=op.f("fk_api_token_user_id_staff_user"), ondelete="CASCADE"
         ),
@@ -98,8 +98,8 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=254), nullable=True),
         sa.Column("language", sa.String(length=2), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("enrolled_at", surveys.db.UTCDateTime(), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
+        sa.Column("enrolled_at", surveys.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
         sa.CheckConstraint("language IN ('en', 'fr')", name=op.f("ck_patient_language")),
         sa.CheckConstraint("sex IN ('female', 'male', 'other')", name=op.f("ck_patient_sex")),
         sa.CheckConstraint("status IN ('active', 'withdrawn', 'completed')", name=op.f("ck_patient_status")),
@@ -148,8 +148,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", surveys.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", surveys.infra.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["patient_id"],
             ["patient.id"],
@@ -168,7 +168,7 @@ def upgrade() -> None:
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("timepoint", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.Column("sent_at", surveys.db.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", surveys.infra.db.UTCDateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('open', 'overdue')", name=op.f("ck_reminder_sent_kind")),
         sa.ForeignKeyConstraint(
             ["patient_id"],
@@ -189,7 +189,7 @@ def upgrade() -> None:
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("agents", sa.String(length=200), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
         sa.CheckConstraint("number >= 1", name=op.f("ck_treatment_session_number_positive")),
         sa.ForeignKeyConstraint(
             ["patient_id"],
@@ -210,8 +210,8 @@ def upgrade() -> None:
         sa.Column("instrument_version", sa.String(length=16), nullable=False),
         sa.Column("language", sa.String(length=2), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
-        sa.Column("started_at", surveys.db.UTCDateTime(), nullable=False),
-        sa.Column("submitted_at", surveys.db.UTCDateTime(), nullable=True),
+        sa.Column("started_at", surveys.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("submitted_at", surveys.infra.db.UTCDateTime(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.Column("score_status", sa.String(length=12), nullable=True),
         sa.Column("flags", sa.JSON(), nullable=False),
@@ -247,9 +247,9 @@ def upgrade() -> None:
         sa.Column("response_id", sa.Integer(), nullable=False),
         sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("reasons", sa.JSON(), nullable=False),
-        sa.Column("created_at", surveys.db.UTCDateTime(), nullable=False),
-        sa.Column("notified_at", surveys.db.UTCDateTime(), nullable=True),
-        sa.Column("acknowledged_at", surveys.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", surveys.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("notified_at", surveys.infra.db.UTCDateTime(), nullable=True),
+        sa.Column("acknowledged_at", surveys.infra.db.UTCDateTime(), nullable=True),
         sa.Column("acknowledged_by_id", sa.Integer(), nullable=True),
         sa.Column("action_taken", sa.Text(), nullable=True),
         sa.CheckConstraint("level BETWEEN 1 AND 3", name=op.f("ck_alert_level")),
@@ -281,7 +281,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(length=64), nullable=False),
         sa.Column("code", sa.Integer(), nullable=True),
         sa.Column("text", sa.Text(), nullable=True),
-        sa.Column("answered_at", surveys.db.UTCDateTime(), nullable=False),
+        sa.Column("answered_at", surveys.infra.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["response_id"], ["response.id"], name=op.f("fk_answer_response_id_response"), ondelete="CASCADE"
         ),

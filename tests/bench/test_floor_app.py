@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bench.bare_app import create_table
 from bench.floor_app import create_app
 from bench.patient_load import FLOOR_CSRF, seed
-from surveys.db import make_engine
+from surveys.infra.db import make_engine
 
 World = tuple[str, list[str]]  # the database URL and the patients' link tokens
 

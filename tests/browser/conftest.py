@@ -47,7 +47,7 @@ class LiveServer:
     url: str
 
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        from surveys.db import db
+        from surveys.infra.db import db
 
         with self.app.app_context():
             try:
@@ -63,7 +63,7 @@ def live_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     from app import create_app
-    from surveys.db import db
+    from surveys.infra.db import db
 
     directory = tmp_path_factory.mktemp("live")
     url = fresh_database_url(request.param, directory)
@@ -141,11 +141,11 @@ def patient_link(live_server: LiveServer) -> Callable[..., str]:
     """
     from datetime import UTC, date, datetime, timedelta
 
-    from surveys.db import db
-    from surveys.library import instruments
-    from surveys.links import patient_url
-    from surveys.patients import enroll_patient, record_session
-    from surveys.studies import create_study
+    from surveys.domain.links import patient_url
+    from surveys.domain.patients import enroll_patient, record_session
+    from surveys.domain.studies import create_study
+    from surveys.infra.db import db
+    from surveys.infra.library import instruments
 
     def make(*, sessions_days_ago: tuple[int, ...] = (), enrolled_days_ago: int = 30,
              study: dict[str, Any] | None = None, **kwargs: Any) -> str:

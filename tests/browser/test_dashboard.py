@@ -12,9 +12,9 @@ pytestmark = pytest.mark.browser
 def _seed() -> None:
     from flask import current_app
 
-    from surveys.db import db
     from surveys.demo import load_demo
-    from surveys.library import instruments
+    from surveys.infra.db import db
+    from surveys.infra.library import instruments
 
     load_demo(
         db.session,

@@ -21,10 +21,10 @@ def seed(live_server: Any, url: str, timepoint: str, answers: dict[str, dict[str
     """Store answers through the services, as if the patient had answered on another day."""
 
     def store() -> None:
-        from surveys.db import db
-        from surveys.library import instruments
-        from surveys.links import open_link
-        from surveys.responses import save_answers, start_response, submit_response
+        from surveys.domain.links import open_link
+        from surveys.domain.responses import save_answers, start_response, submit_response
+        from surveys.infra.db import db
+        from surveys.infra.library import instruments
 
         patient = open_link(db.session, url.rsplit("/", 1)[1]).patient
         for instrument_id, values in answers.items():
@@ -101,9 +101,9 @@ def test_closed_revoked_and_unknown_link_pages(phone, patient_link, live_server)
     assert_accessible(phone, "not open yet", 403)
 
     def reissue() -> None:
-        from surveys.db import db
-        from surveys.links import issue_link, open_link
-        from surveys.models import Patient
+        from surveys.domain.links import issue_link, open_link
+        from surveys.domain.models import Patient
+        from surveys.infra.db import db
 
         opened = open_link(db.session, url.rsplit("/", 1)[1])
         issue_link(db.session, db.session.get_one(Patient, opened.patient.id))

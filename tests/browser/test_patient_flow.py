@@ -17,9 +17,9 @@ BASELINE_SCREENS = 5 + 10 + 3 + 2  # WHO-5, RSES, hair status, pattern + one sta
 
 def stored(live_server: Any, url: str) -> tuple[int, int]:
     """How many responses and answers the patient of a link has."""
-    from surveys.db import db
-    from surveys.links import open_link
-    from surveys.models import Answer, Response
+    from surveys.domain.links import open_link
+    from surveys.domain.models import Answer, Response
+    from surveys.infra.db import db
 
     def count() -> tuple[int, int]:
         patient_id = open_link(db.session, url.rsplit("/", 1)[1]).patient.id
@@ -112,7 +112,7 @@ def test_double_submit_stores_the_answer_once(phone, patient_link, live_server):
 
 
 def test_red_flag_happening_now_shows_emergency_advice_at_once(phone, patient_link, live_server):
-    from surveys.models import Alert
+    from surveys.domain.models import Alert
 
     url = patient_link(sessions_days_ago=(1,), study={"emergency_number": "15"})
     phone.goto(f"{url}/q/S1/pirc")
@@ -128,7 +128,7 @@ def test_red_flag_happening_now_shows_emergency_advice_at_once(phone, patient_li
     assert phone.evaluate("document.activeElement.tagName") == "H1"  # read out first
     assert phone.get_by_role("link", name="Call 15").get_attribute("href") == "tel:15"
     assert current_item(phone) is None
-    assert live_server.run(lambda: __import__("surveys.db").db.db.session.scalar(
+    assert live_server.run(lambda: __import__("surveys.infra.db").infra.db.db.session.scalar(
         select(func.max(Alert.level)))) == 3
     with phone.expect_navigation():
         phone.get_by_role("link", name="Continue the questionnaire").tap()
@@ -142,9 +142,9 @@ def test_closed_window_and_revoked_link_get_kind_pages(phone, patient_link, live
     assert phone.get_by_role("heading", name="This questionnaire is closed").is_visible()
 
     def reissue() -> None:
-        from surveys.db import db
-        from surveys.links import issue_link, open_link
-        from surveys.models import Patient
+        from surveys.domain.links import issue_link, open_link
+        from surveys.domain.models import Patient
+        from surveys.infra.db import db
 
         opened = open_link(db.session, url.rsplit("/", 1)[1])
         issue_link(db.session, db.session.get_one(Patient, opened.patient.id))

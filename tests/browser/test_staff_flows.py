@@ -19,11 +19,11 @@ def staff_study(live_server: Any) -> dict[str, Any]:
     """A fresh study with a coordinator and a clinician, and a patient whose fever raised an alert."""
     from datetime import timedelta
 
-    from surveys.db import db, utcnow
-    from surveys.library import instruments
-    from surveys.patients import enroll_patient, record_session
-    from surveys.staff import create_user
-    from surveys.studies import create_study
+    from surveys.domain.accounts import create_user
+    from surveys.domain.patients import enroll_patient, record_session
+    from surveys.domain.studies import create_study
+    from surveys.infra.db import db, utcnow
+    from surveys.infra.library import instruments
     from tests.surveys.staff_world import FEVER, alert_of, submit_pirc
 
     n = next(_numbers)
@@ -83,8 +83,8 @@ def test_a_coordinator_enrolls_a_patient_and_prints_the_handout(desktop, live_se
     patient_page = page.context.new_page()
     assert patient_page.goto(link).status == 200  # the printed link opens the patient's home
 
-    from surveys.db import db
-    from surveys.models import Patient
+    from surveys.domain.models import Patient
+    from surveys.infra.db import db
 
     stored = live_server.run(lambda: db.session.scalar(
         select(Patient.birth_year).where(Patient.code == "WEB-001")))
@@ -113,8 +113,8 @@ def test_a_clinician_acknowledges_an_alert(desktop, live_server, staff_study) ->
     assert "Phoned the patient; GP visit today." in page.locator(f"#alert-{alert_id}").inner_text()
     assert unexpected(page.console_errors) == []
 
-    from surveys.db import db
-    from surveys.models import Alert
+    from surveys.domain.models import Alert
+    from surveys.infra.db import db
 
     query = select(Alert.action_taken).where(Alert.id == alert_id)
     action = live_server.run(lambda: db.session.scalar(query))

@@ -15,12 +15,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import create_app
-from surveys import migrate
-from surveys.db import db, make_engine
-from surveys.library import init_library
-from surveys.models import Answer, Response
-from surveys.patients import enroll_patient
-from surveys.studies import create_study
+from surveys.domain.models import Answer, Response
+from surveys.domain.patients import enroll_patient
+from surveys.domain.studies import create_study
+from surveys.infra import migrate
+from surveys.infra.db import db, make_engine
+from surveys.infra.library import init_library
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 ITEM = re.compile(r'name="item" value="([^"]+)"')
@@ -45,7 +45,7 @@ def test_database_lost_mid_request_is_a_503_and_stores_nothing(client, make_pati
     def gone(*_args, **_kwargs):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr("surveys.patient_saves.raise_alert", gone)
+    monkeypatch.setattr("surveys.patient.saves.raise_alert", gone)
     response = client.post(path, data=data)
     assert response.status_code == 503
     assert "Nothing was saved" in response.get_data(as_text=True)
@@ -126,7 +126,7 @@ def test_no_response_row_is_left_behind_by_a_failed_first_answer(client, make_pa
     patient = make_patient(enrolled_days_ago=2)
     path, data = first_screen(client, patient.token)
     monkeypatch.setattr(
-        "surveys.patient_saves.write_answers",
+        "surveys.patient.saves.write_answers",
         lambda *a, **k: (_ for _ in ()).throw(OperationalError("x", {}, Exception("gone"))),
     )
     assert client.post(path, data=data).status_code == 503

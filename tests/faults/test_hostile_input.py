@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import Rule
 
-from surveys.audit import verify_chain
-from surveys.db import Base, db
+from surveys.domain.audit import verify_chain
+from surveys.infra.db import Base, db
 from tests.surveys.staff_world import World, build_world
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 from tests.surveys.test_access import log_in
@@ -220,7 +220,7 @@ def test_no_staff_page_echoes_patient_script_unescaped(
 def test_guessed_revoked_and_other_patients_tokens_get_4xx(
     client: FlaskClient, world: World, make_patient: Any
 ) -> None:
-    from surveys.links import revoke_links
+    from surveys.domain.links import revoke_links
 
     assert client.get("/p/" + "A" * 32).status_code == 404
     assert client.get("/p/" + "%00" * 10).status_code == 400  # NUL: refused before any lookup

@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import select
 
 from instruments import score
-from surveys.db import make_engine
-from surveys.library import init_library
-from surveys.models import Answer, Patient, Response, Score
-from surveys.patients import enroll_patient
-from surveys.protocol import load_protocol
-from surveys.studies import create_study
+from surveys.domain.models import Answer, Patient, Response, Score
+from surveys.domain.patients import enroll_patient
+from surveys.domain.protocol import load_protocol
+from surveys.domain.studies import create_study
+from surveys.infra.db import make_engine
+from surveys.infra.library import init_library
 from tests.conftest import backends, fresh_database_url
 from tests.faults.patient_client import PatientClient
 

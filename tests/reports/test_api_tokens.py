@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from reports.api_tokens import create_token, hash_api_token
-from surveys.db import db
-from surveys.models import ApiToken, AuditEvent
+from reports.exports.api_tokens import create_token, hash_api_token
+from surveys.domain.models import ApiToken, AuditEvent
+from surveys.infra.db import db
 from tests.reports.test_exports import build_cohort, read_csv
 
 

@@ -7,12 +7,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from reports.views import PLOTLY_VERSION
-from surveys.db import db
+from reports.dashboards.views import PLOTLY_VERSION
 from surveys.demo import load_demo
-from surveys.models import AuditEvent, Patient, Study
-from surveys.responses import save_answers, start_response, submit_response
-from surveys.security import CONTENT_SECURITY_POLICY
+from surveys.domain.models import AuditEvent, Patient, Study
+from surveys.domain.responses import save_answers, start_response, submit_response
+from surveys.infra.db import db
+from surveys.infra.security import CONTENT_SECURITY_POLICY
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from reports.csv_cells import csv_chunks, line_chunks, neutralise, text_cell
-from reports.export_options import ExportOptions
-from reports.export_runs import open_export
-from surveys.db import db
-from surveys.models import Answer, AuditEvent, Patient, Response, Score
-from surveys.responses import save_answers, start_response, submit_response
+from reports.exports.csv_cells import csv_chunks, line_chunks, neutralise, text_cell
+from reports.exports.options import ExportOptions
+from reports.exports.runs import open_export
+from surveys.domain.models import Answer, AuditEvent, Patient, Response, Score
+from surveys.domain.responses import save_answers, start_response, submit_response
+from surveys.infra.db import db
 
 OTHER_TEXT = "=HYPERLINK(\"http://evil.test\",\"click\")"
 PRIOR = "@SUM(1+1)"
@@ -31,7 +31,7 @@ PRIOR = "@SUM(1+1)"
 def answer(patient: Any, timepoint: str, instrument: str, answers: dict[str, Any], lang: str = "en",
            submitted_days_ago: int | None = None) -> Response:
     """Store and submit one response the way the patient pages do."""
-    from surveys.library import instruments
+    from surveys.infra.library import instruments
 
     inst = instruments()[instrument]
     response = start_response(db.session, patient, timepoint, inst, lang)
@@ -74,7 +74,7 @@ def build_cohort(make_study: Callable[..., Any], make_patient: Callable[..., Any
     answer(p2, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, lang="fr", submitted_days_ago=5)
     answer(q1, "T0", "who5", {f"who5_{i}": 1 for i in range(1, 6)})
     # An unsubmitted response is not analysis data: exports leave it out.
-    from surveys.library import instruments
+    from surveys.infra.library import instruments
     draft = start_response(db.session, p2, "T0", instruments()["rses"], "fr")
     save_answers(db.session, draft, instruments()["rses"], {"rses_1": 1})
     db.session.commit()
@@ -321,7 +321,7 @@ def test_every_export_is_audited_with_who_filters_and_row_count(client, login, c
 
 
 def test_a_download_cut_short_is_audited_as_incomplete(app, cohort) -> None:
-    from surveys.library import instruments
+    from surveys.infra.library import instruments
 
     export = open_export(db.session, cohort.a, ExportOptions(format="long"), instruments(),
                          actor="test", via="test")
@@ -421,9 +421,9 @@ def test_lines_written_by_hand_are_the_bytes_the_csv_module_writes(rows, excel) 
 
 
 def test_long_lines_count_the_rows_they_write(app, cohort) -> None:
-    from reports.export_runs import export_context
-    from reports.exports import RowCount, long_lines
-    from surveys.library import instruments
+    from reports.exports.runs import export_context
+    from reports.exports.tables import RowCount, long_lines
+    from surveys.infra.library import instruments
 
     count = RowCount()
     ctx = export_context(cohort.a, ExportOptions(format="long"), instruments())

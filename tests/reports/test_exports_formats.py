@@ -13,8 +13,8 @@ from fhir.resources.R4B.bundle import Bundle
 from frictionless import Package
 from sqlalchemy import select
 
-from surveys.db import db
-from surveys.models import AuditEvent, Patient, Response
+from surveys.domain.models import AuditEvent, Patient, Response
+from surveys.infra.db import db
 from tests.reports.test_exports import build_cohort, download, read_csv
 
 FILES = {"datapackage.json", "long.csv", "wide.csv", "scores.csv", "codebook.csv", "codebook.json",

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from reports import figures
+from reports.dashboards import figures
 
 
 def values(array):

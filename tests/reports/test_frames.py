@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import cohort, frames, windows
-from surveys.db import db, utcnow
-from surveys.models import Alert, Response
-from surveys.patients import study_protocol
-from surveys.protocol import load_protocol, session_number
-from surveys.responses import save_answers, start_response, submit_response
-from surveys.schedule import Anchors, compute_schedule
+from reports.dashboards import cohort, frames, windows
+from surveys.domain.models import Alert, Response
+from surveys.domain.patients import study_protocol
+from surveys.domain.protocol import load_protocol, session_number
+from surveys.domain.responses import save_answers, start_response, submit_response
+from surveys.domain.schedule import Anchors, compute_schedule
+from surveys.infra.db import db, utcnow
 
 WHO5 = {f"who5_{i}": 3 for i in range(1, 6)}  # percent 60
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from reports import stats
+from reports.dashboards import stats
 
 BEFORE = np.array([52.0, 40, 64, 28, 48, 36, 60, 44, 32, 56, 20, 68])
 AFTER = np.array([60.0, 52, 64, 44, 52, 48, 72, 40, 48, 68, 36, 76])

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from surveys.db import db
-from surveys.library import instruments
-from surveys.models import Alert, Patient, Response, StaffUser, Study
-from surveys.responses import save_answers, start_response, submit_response
+from surveys.domain.models import Alert, Patient, Response, StaffUser, Study
+from surveys.domain.responses import save_answers, start_response, submit_response
+from surveys.infra.db import db
+from surveys.infra.library import instruments
 
 # A fever after the session: a level 2 (same-day review) alert; the patient also wrote a note.
 FEVER = {"rf_fever": 1, "other": "<script>alert('x')</script> felt hot & shivery"}
@@ -67,7 +67,7 @@ def build_world(make_study: Callable[..., Any], make_patient: Callable[..., Any]
 @pytest.fixture(autouse=False)
 def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2id parameters for tests that log in many times (production keeps the defaults)."""
-    import surveys.staff
+    import surveys.domain.accounts
 
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(surveys.staff, "_hasher", cheap)
+    monkeypatch.setattr(surveys.domain.accounts, "_hasher", cheap)

@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from surveys.models import ROLES
+from surveys.domain.models import ROLES
 from tests.conftest import totp_code
 from tests.surveys.staff_world import World, build_world
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
@@ -26,7 +26,10 @@ from tests.surveys.staff_world import fast_password_hashing as fast_password_has
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 # Reachable without a staff login, on purpose.
-PUBLIC_ENDPOINTS = {"static", "reports.static", "healthz", "staff.login", "staff.login_totp"}
+PUBLIC_ENDPOINTS = {
+    "static", "reports.static", "patient.static", "staff.static", "healthz",
+    "staff.login", "staff.login_totp",
+}
 PUBLIC_PREFIXES = ("/p/", "/instrument-images/")  # the patient side: the link token is the credential
 # Arguments naming something a user owns (their API token): anyone else, admins included, gets a 404.
 OWNED_ARGUMENTS = {"token_id"}

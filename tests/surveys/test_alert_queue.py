@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from surveys.alerts import AlertError, acknowledge_alert, alert_evidence, alert_queue, notify_pending_alerts
-from surveys.db import db
-from surveys.library import instruments
-from surveys.models import AuditEvent
+from surveys.domain.alerts import (
+    AlertError,
+    acknowledge_alert,
+    alert_evidence,
+    alert_queue,
+    notify_pending_alerts,
+)
+from surveys.domain.models import AuditEvent
+from surveys.infra.db import db
+from surveys.infra.library import instruments
 from tests.smtp_sink import Sink
 from tests.surveys.staff_world import BREATHING_NOW, FEVER, alert_of, submit_pirc
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
@@ -117,7 +123,7 @@ def test_an_alert_is_acknowledged_once(study, make_patient, make_user) -> None:
 
 
 def test_a_worse_answer_reopens_an_acknowledged_alert(study, make_patient, make_user) -> None:
-    from surveys.responses import raise_alert
+    from surveys.domain.responses import raise_alert
 
     patient = make_patient(study, "A", sessions_days_ago=(2,))
     response = submit_pirc(patient, FEVER)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from surveys.audit import GENESIS, record, verify_chain
-from surveys.db import db
-from surveys.models import AuditEvent
+from surveys.domain.audit import GENESIS, record, verify_chain
+from surveys.domain.models import AuditEvent
+from surveys.infra.db import db
 
 
 def _three_events() -> list[AuditEvent]:

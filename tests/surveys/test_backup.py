@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
-from surveys import migrate
-from surveys.db import db
+from surveys.infra import migrate
+from surveys.infra.db import db
 
 TABLES = (
     "study",

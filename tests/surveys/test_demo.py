@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from surveys.db import db
 from surveys.demo import load_demo
-from surveys.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
+from surveys.domain.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
+from surveys.infra.db import db
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 

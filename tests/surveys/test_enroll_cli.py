@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from surveys.db import db
-from surveys.links import open_link
-from surveys.models import Patient
+from surveys.domain.links import open_link
+from surveys.domain.models import Patient
+from surveys.infra.db import db
 
 
 def test_enroll_prints_a_working_link_per_patient(runner, make_study, client):

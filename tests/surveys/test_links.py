@@ -6,9 +6,17 @@ import math
 
 from sqlalchemy import select
 
-from surveys.db import db
-from surveys.links import TOKEN_BYTES, hash_token, issue_link, open_link, patient_url, qr_svg, revoke_links
-from surveys.models import PatientLink
+from surveys.domain.links import (
+    TOKEN_BYTES,
+    hash_token,
+    issue_link,
+    open_link,
+    patient_url,
+    qr_svg,
+    revoke_links,
+)
+from surveys.domain.models import PatientLink
+from surveys.infra.db import db
 from tests.conftest import statements_run
 
 

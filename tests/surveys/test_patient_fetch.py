@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from surveys.db import db
-from surveys.models import Alert, Answer, Response
-from surveys.patient_views import PAGE_ADDRESS_HEADER, SCREEN_FETCH_HEADER
+from surveys.domain.models import Alert, Answer, Response
+from surveys.infra.db import db
+from surveys.patient.views import PAGE_ADDRESS_HEADER, SCREEN_FETCH_HEADER
 from tests.conftest import statements_run
 from tests.surveys.test_patient_flow import ITEM, answer_count, responses_of
 

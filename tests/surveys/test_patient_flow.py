@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from surveys.db import db
-from surveys.models import Alert, Answer, Response
+from surveys.domain.models import Alert, Answer, Response
+from surveys.infra.db import db
 
 ITEM = re.compile(r'name="item" value="([^"]+)"')
 CODES = re.compile(r'name="answer" value="(-?\d+)"')

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from surveys.db import db
-from surveys.models import Answer
-from surveys.security import limiter
+from surveys.domain.models import Answer
+from surveys.infra.db import db
+from surveys.infra.security import limiter
 from tests.conftest import in_own_app_contexts
 
 
@@ -69,7 +69,7 @@ def test_stale_form_token_returns_to_the_same_screen_with_a_plain_message(client
 
 
 def test_answers_sent_by_the_script_need_the_form_token_too(client, make_patient):
-    from surveys.patient_views import PAGE_ADDRESS_HEADER, SCREEN_FETCH_HEADER
+    from surveys.patient.views import PAGE_ADDRESS_HEADER, SCREEN_FETCH_HEADER
 
     patient = make_patient()
     url = f"/p/{patient.token}/q/T0/who5"

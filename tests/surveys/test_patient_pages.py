@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from surveys.db import db
-from surveys.i18n import compile_catalogues
-from surveys.links import issue_link, revoke_links
+from surveys.domain.links import issue_link, revoke_links
+from surveys.infra.db import db
+from surveys.infra.i18n import compile_catalogues
 
 
 def text_of(page) -> str:

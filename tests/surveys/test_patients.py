@@ -8,10 +8,16 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from surveys.db import db
-from surveys.links import hash_token, issue_link, open_link
-from surveys.models import AuditEvent, Patient, PatientLink, TreatmentSession
-from surveys.patients import EnrollmentError, enroll_patient, patient_schedule, record_session, study_protocol
+from surveys.domain.links import hash_token, issue_link, open_link
+from surveys.domain.models import AuditEvent, Patient, PatientLink, TreatmentSession
+from surveys.domain.patients import (
+    EnrollmentError,
+    enroll_patient,
+    patient_schedule,
+    record_session,
+    study_protocol,
+)
+from surveys.infra.db import db
 
 
 def test_enrolling_issues_a_link_stored_only_as_a_hash(make_study) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app import create_app
-from surveys.db import db
+from surveys.infra.db import db
 from tests.conftest import app_config, fresh_database_url
 
 REDIS = "redis://127.0.0.1:6379/15"

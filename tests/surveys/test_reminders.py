@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from surveys.db import db
-from surveys.models import ReminderSent
-from surveys.reminders import due_reminders, send_reminders
+from surveys.domain.models import ReminderSent
+from surveys.domain.reminders import due_reminders, send_reminders
+from surveys.infra.db import db
 from tests.smtp_sink import Sink, free_port
 
 

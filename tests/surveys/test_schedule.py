@@ -7,8 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from surveys.protocol import DEFAULT_PROTOCOL, ProtocolError, load_protocol, parse_protocol, session_number
-from surveys.schedule import Anchors, compute_schedule, window_for, window_state
+from surveys.domain.protocol import (
+    DEFAULT_PROTOCOL,
+    ProtocolError,
+    load_protocol,
+    parse_protocol,
+    session_number,
+)
+from surveys.domain.schedule import Anchors, compute_schedule, window_for, window_state
 
 UTC = UTC
 PROTOCOL, RAW = load_protocol()

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
-from surveys.audit import record
-from surveys.db import db
-from surveys.models import AuditEvent
+from surveys.domain.audit import record
+from surveys.domain.models import AuditEvent
+from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")

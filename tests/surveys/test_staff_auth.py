@@ -9,10 +9,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from surveys.db import db
-from surveys.models import AuditEvent, StaffUser
-from surveys.passwords import is_common, password_problem
-from surveys.staff import check_totp
+from surveys.domain.accounts import check_totp
+from surveys.domain.models import AuditEvent, StaffUser
+from surveys.infra.db import db
+from surveys.infra.passwords import is_common, password_problem
 from tests.conftest import TEST_PASSWORD, totp_code
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 
@@ -162,7 +162,7 @@ def test_short_common_and_patterned_passwords_are_refused(password: str) -> None
 
 
 def test_the_common_password_list_is_large(app) -> None:
-    from surveys.passwords import _common
+    from surveys.infra.passwords import _common
 
     assert len(_common()) > 5000
     assert is_common("dragon") and is_common("Dragon2024!")

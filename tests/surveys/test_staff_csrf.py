@@ -9,8 +9,8 @@ import pytest
 from flask import g
 from sqlalchemy import func, select
 
-from surveys.db import db
-from surveys.models import Patient
+from surveys.domain.models import Patient
+from surveys.infra.db import db
 from tests.conftest import TEST_PASSWORD
 from tests.surveys.staff_world import FEVER, alert_of, submit_pirc
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing

@@ -38,7 +38,7 @@ def test_pages_for_a_logged_in_user_are_never_cached(client, make_user) -> None:
     client.post("/login", data={"email": user.email, "password": TEST_PASSWORD}, base_url="https://prom.example")
     response = client.get("/", base_url="https://prom.example")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    static = client.get("/static/staff.css", base_url="https://prom.example")
+    static = client.get("/static/staff/staff.css", base_url="https://prom.example")
     assert static.headers.get("Cache-Control") != "no-store"
     static.close()
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from surveys.db import db
-from surveys.models import AuditEvent, Patient, PatientLink, Study, TreatmentSession
-from surveys.protocol import DEFAULT_PROTOCOL
+from surveys.domain.models import AuditEvent, Patient, PatientLink, Study, TreatmentSession
+from surveys.domain.protocol import DEFAULT_PROTOCOL
+from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -298,7 +298,7 @@ def test_the_patient_list_and_the_audit_trail_show_the_study_only(client, coordi
 
 
 def test_the_audit_trail_is_paginated(client, coordinator) -> None:
-    from surveys.audit import record
+    from surveys.domain.audit import record
 
     for i in range(120):
         record(db.session, "test", "note", study_id=coordinator.study.id, details={"i": i})

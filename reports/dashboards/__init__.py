@@ -1,0 +1,1 @@
+"""Clinician dashboards: tidy frames from the database, statistics, Plotly figures, pages."""

@@ -1,0 +1,86 @@
+"""The dashboard's cohort filters and the SQL conditions they make; no pandas here.
+
+Kept apart from `reports.dashboards.frames` so the app can parse filters and list their options without
+importing pandas (which the dashboard loads only when it draws).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
+
+from surveys.domain.models import Patient, TreatmentSession
+
+#: Age bands (age in the year of enrollment, from the birth year): conventions for filtering only.
+AGE_BANDS: dict[str, tuple[int, int]] = {
+    "under_30": (0, 29),
+    "30_39": (30, 39),
+    "40_49": (40, 49),
+    "50_59": (50, 59),
+    "60_plus": (60, 200),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The cohort filters of the dashboard; None means "everyone"."""
+
+    sex: str | None = None
+    age_band: str | None = None
+    diagnosis: str | None = None
+    agents: str | None = None
+    enrolled_from: date | None = None
+    enrolled_to: date | None = None
+
+    def active(self) -> dict[str, Any]:
+        """The filters that are set, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def cohort_conditions(study_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE clauses on `Patient` selecting the study's patients that pass the filters."""
+    where: list[ColumnElement[bool]] = [Patient.study_id == study_id]
+    if filters.sex is not None:
+        where.append(Patient.sex == filters.sex)
+    if filters.diagnosis is not None:
+        where.append(Patient.diagnosis == filters.diagnosis)
+    if filters.age_band is not None:
+        low, high = AGE_BANDS[filters.age_band]
+        age = func.extract("year", Patient.enrolled_at) - Patient.birth_year
+        where.append(age.between(low, high))
+    if filters.enrolled_from is not None:
+        where.append(Patient.enrolled_at >= _midnight(filters.enrolled_from))
+    if filters.enrolled_to is not None:
+        where.append(Patient.enrolled_at < _midnight(filters.enrolled_to + timedelta(days=1)))
+    if filters.agents is not None:
+        where.append(
+            exists().where(
+                TreatmentSession.patient_id == Patient.id, TreatmentSession.agents == filters.agents
+            )
+        )
+    return where
+
+
+def filter_options(session: Session, study_id: int) -> dict[str, list[str]]:
+    """The values the filters can take in this study (from its data, not a fixed list)."""
+
+    def distinct(column: Any, *where: Any) -> list[str]:
+        return [v for v in session.scalars(select(column).distinct().where(*where).order_by(column)) if v]
+
+    return {
+        "sex": distinct(Patient.sex, Patient.study_id == study_id),
+        "diagnosis": distinct(Patient.diagnosis, Patient.study_id == study_id),
+        "agents": distinct(
+            TreatmentSession.agents,
+            TreatmentSession.patient_id.in_(select(Patient.id).where(Patient.study_id == study_id)),
+        ),
+        "age_band": list(AGE_BANDS),
+    }

@@ -1,0 +1,200 @@
+"""One patient's record for the clinician's patient page: a few small queries, all by patient id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from instruments import Instrument, meaningful_change
+from reports.dashboards import figures
+from reports.dashboards.dashboard import OUTCOME_LABELS, SYMPTOMS
+from surveys.domain.flow import patient_windows, response_states
+from surveys.domain.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
+from surveys.domain.protocol import Protocol
+from surveys.domain.schedule import Window
+
+Y_RANGES = {
+    ("who5", "percent"): (0.0, 100.0),
+    ("rses", "total"): (0.0, 30.0),
+    ("hair_status", "hair_severity"): (0.0, 10.0),
+    ("hair_status", "hair_bother"): (0.0, 10.0),
+    ("hair_status", "shedding"): (0.0, 4.0),
+}
+
+
+@dataclass
+class PatientRecord:
+    """Everything the patient page shows."""
+
+    patient: Patient
+    windows: list[Window]
+    responses: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    trajectories: list[dict[str, Any]]
+    grades: pd.DataFrame
+    figures: dict[str, dict[str, Any] | None]
+
+
+def find_patient(session: Session, study: Study, code: str) -> Patient | None:
+    """The study's patient with this code."""
+    return session.scalar(select(Patient).where(Patient.study_id == study.id, Patient.code == code))
+
+
+def _band_ranges(inst: Instrument | None, scale: str, top: float) -> list[tuple[str, float, float]]:
+    ranges = []
+    for band in inst.scoring.get("bands", ()) if inst else ():
+        if band["score"] != scale:
+            continue
+        for entry in band["ranges"]:
+            low = entry.get("min", entry.get("gt", 0.0))
+            high = entry.get("max", entry.get("lt", top))
+            ranges.append((entry["name"], float(low), float(high)))
+    return ranges
+
+
+def _answer_label(
+    inst: Instrument | None, item_id: str, code: int | None, text: str | None
+) -> tuple[str, str]:
+    if inst is None or not inst.has_item(item_id):
+        return item_id, text if text is not None else str(code)
+    item = inst.item(item_id)
+    question = item.texts.get("en") or next(iter(item.texts.values()), item_id)
+    if text is not None:
+        return question, text
+    try:
+        return question, f"{item.label(code, 'en')} ({code})" if code is not None else "-"
+    except KeyError:
+        return question, str(code)
+
+
+def load_record(
+    session: Session,
+    study: Study,
+    patient: Patient,
+    protocol: Protocol,
+    library: Mapping[str, Instrument],
+    now: datetime,
+) -> PatientRecord:
+    """The patient's timeline, scores, grades, alerts and answers."""
+    windows = patient_windows(patient, protocol, response_states(session, patient), now)
+    responses = list(
+        session.scalars(
+            select(Response)
+            .where(Response.patient_id == patient.id)
+            .order_by(Response.started_at, Response.id)
+        )
+    )
+    ids = [r.id for r in responses]
+    score_rows = (
+        session.execute(
+            select(Score.response_id, Score.scale, Score.value, Score.band).where(Score.response_id.in_(ids))
+        ).all()
+        if ids
+        else []
+    )
+    answer_rows = (
+        session.execute(
+            select(Answer.response_id, Answer.item_id, Answer.code, Answer.text)
+            .where(Answer.response_id.in_(ids))
+            .order_by(Answer.id)
+        ).all()
+        if ids
+        else []
+    )
+    order = {w.timepoint: index for index, w in enumerate(windows)}
+    by_id = {r.id: r for r in responses}
+    scores = pd.DataFrame.from_records(
+        [
+            (by_id[rid].timepoint, by_id[rid].instrument_id, scale, value, band)
+            for rid, scale, value, band in score_rows
+            if by_id[rid].status == "submitted"
+        ],
+        columns=["timepoint", "instrument", "scale", "value", "band"],
+    )
+    scores["order"] = scores["timepoint"].map(order).fillna(len(order))
+    scores = scores.sort_values("order")
+    answers: dict[int, list[tuple[str, str]]] = {}
+    for rid, item_id, code, text in answer_rows:
+        answers.setdefault(rid, []).append(
+            _answer_label(library.get(by_id[rid].instrument_id), item_id, code, text)
+        )
+    trajectories = []
+    figs: dict[str, dict[str, Any] | None] = {}
+    for key, (title, unit) in OUTCOME_LABELS.items():
+        iid, scale = key
+        inst = library.get(iid)
+        points = scores[(scores["instrument"] == iid) & (scores["scale"] == scale)][
+            ["timepoint", "value", "band"]
+        ]
+        meaningful = meaningful_change(inst).get(scale) if inst else None
+        top = Y_RANGES[key][1]
+        fig_id = f"trajectory-{iid}-{scale}"
+        figs[fig_id] = figures.trajectory_figure(
+            points, title, unit, _band_ranges(inst, scale, top), meaningful, Y_RANGES[key]
+        )
+        trajectories.append(
+            {
+                "id": fig_id,
+                "title": title,
+                "unit": unit,
+                "meaningful": meaningful,
+                "validated": bool(inst and inst.validated),
+                "band_note": next(
+                    (
+                        b.get("note")
+                        for b in (inst.scoring.get("bands", ()) if inst else ())
+                        if b["score"] == scale and b.get("note")
+                    ),
+                    None,
+                ),
+                "points": points.to_dict("records"),
+            }
+        )
+    grades = scores[
+        (scores["instrument"] == "pirc")
+        & scores["scale"].str.endswith("_grade")
+        & scores["timepoint"].str.match(r"^S\d+$")
+    ]
+    grades = grades.assign(symptom=grades["scale"].str.removesuffix("_grade"), grade=grades["value"])
+    figs["grades"] = figures.grade_history_figure(grades, SYMPTOMS)
+    alert_rows = session.execute(
+        select(Alert, StaffUser.email)
+        .outerjoin(StaffUser, StaffUser.id == Alert.acknowledged_by_id)
+        .where(Alert.patient_id == patient.id)
+        .order_by(Alert.created_at.desc())
+    ).all()
+    alerts = [
+        {
+            "alert": alert,
+            "timepoint": by_id[alert.response_id].timepoint if alert.response_id in by_id else "",
+            "by": email,
+        }
+        for alert, email in alert_rows
+    ]
+    shown = [
+        {
+            "response": r,
+            "title": library[r.instrument_id].title.get("en", r.instrument_id)
+            if r.instrument_id in library
+            else r.instrument_id,
+            "validated": bool(r.instrument_id in library and library[r.instrument_id].validated),
+            "scores": [(s, v, b) for rid, s, v, b in score_rows if rid == r.id],
+            "answers": answers.get(r.id, []),
+        }
+        for r in responses
+    ]
+    return PatientRecord(
+        patient=patient,
+        windows=windows,
+        responses=shown,
+        alerts=alerts,
+        trajectories=trajectories,
+        grades=grades,
+        figures=figs,
+    )

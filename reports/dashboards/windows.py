@@ -1,0 +1,182 @@
+"""The protocol's questionnaire windows for a whole cohort at once, with pandas. Pure.
+
+The same rules as `surveys.domain.schedule.compute_schedule` (a test holds the two together), but
+vectorised: one pass per protocol timepoint over every patient, never a loop over patients.
+Completion then classifies each window: answered on time (before it became overdue), late,
+missed (closed unanswered), pending (open now) or not yet open.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from surveys.domain.protocol import Protocol, Timepoint
+
+WINDOW_COLUMNS = [
+    "patient_id",
+    "timepoint",
+    "kind",
+    "session_number",
+    "opens_at",
+    "due_at",
+    "overdue_at",
+    "closes_at",
+    "state",
+]
+OUTCOMES = ("on_time", "late", "missed", "pending", "not_open")
+
+
+def _bounds(tp: Timepoint, anchor: pd.Series) -> dict[str, pd.Series]:
+    return {
+        "opens_at": anchor + tp.opens,
+        "due_at": anchor + tp.due,
+        "overdue_at": anchor + tp.overdue,
+        "closes_at": anchor + tp.closes,
+    }
+
+
+def _session_windows(tp: Timepoint, sessions: pd.DataFrame) -> pd.DataFrame:
+    ordered = sessions.sort_values(["patient_id", "number"]).reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "patient_id": ordered["patient_id"],
+            "timepoint": tp.id + ordered["number"].astype(str),
+            "session_number": ordered["number"].astype(float),
+        }
+    )
+    bounds = _bounds(tp, ordered["date"])
+    if tp.close_at_next_session:
+        nxt = ordered.groupby("patient_id")["date"].shift(-1)
+        closes = bounds["closes_at"].where(nxt.isna() | (bounds["closes_at"] <= nxt), nxt)
+        bounds["closes_at"] = closes
+        bounds["overdue_at"] = bounds["overdue_at"].where(bounds["overdue_at"] <= closes, closes)
+        bounds["due_at"] = bounds["due_at"].where(bounds["due_at"] <= closes, closes)
+    for key, values in bounds.items():
+        frame[key] = values
+    return frame
+
+
+def _anchored_windows(tp: Timepoint, patients: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    if tp.anchor == "enrollment":
+        anchor = patients["enrolled_at"]
+    else:
+        pick = "min" if tp.anchor == "first_session" else "max"
+        dates = sessions.groupby("patient_id")["date"].agg(pick)
+        anchor = patients["patient_id"].map(dates)
+    anchor = anchor.reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "patient_id": patients["patient_id"].reset_index(drop=True),
+            "timepoint": tp.id,
+            "session_number": np.nan,
+        }
+    )
+    for key, values in _bounds(tp, anchor).items():
+        frame[key] = values
+    if tp.open_from_enrollment:
+        enrolled = patients["enrolled_at"].reset_index(drop=True)
+        frame["opens_at"] = frame["opens_at"].where(anchor.notna(), enrolled)
+    return frame
+
+
+def window_states(frame: pd.DataFrame, now: datetime) -> pd.Series:
+    """Each window's time state at `now` (no completion): the order of `window_state`."""
+    stamp = pd.Timestamp(now)
+    opens, due, overdue, closes = (frame[c] for c in ("opens_at", "due_at", "overdue_at", "closes_at"))
+    conditions = [
+        opens.isna(),
+        stamp < opens,
+        closes.notna() & (stamp >= closes),
+        overdue.notna() & (stamp >= overdue),
+        due.notna() & (stamp >= due),
+    ]
+    choices = ["not_scheduled", "upcoming", "closed", "overdue", "due"]
+    return pd.Series(np.select(conditions, choices, default="open"), index=frame.index)
+
+
+def window_frame(
+    protocol: Protocol, patients: pd.DataFrame, sessions: pd.DataFrame, now: datetime
+) -> pd.DataFrame:
+    """Every patient's windows: one row per patient and timepoint (S1, S2... per session)."""
+    parts = []
+    for tp in protocol.timepoints:  # a handful of protocol timepoints, each over the whole cohort
+        if tp.anchor == "each_session":
+            part = _session_windows(tp, sessions)
+        else:
+            part = _anchored_windows(tp, patients, sessions)
+        part["kind"] = tp.id
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    for column in ("opens_at", "due_at", "overdue_at", "closes_at"):
+        if frame[column].dtype != "datetime64[ns, UTC]":
+            frame[column] = pd.to_datetime(frame[column], utc=True, cache=False)
+    frame["state"] = window_states(frame, now)
+    return frame[WINDOW_COLUMNS]
+
+
+def completion_frame(
+    windows: pd.DataFrame, submissions: pd.DataFrame, patients: pd.DataFrame, now: datetime
+) -> pd.DataFrame:
+    """Windows with how each went: on_time, late, missed, pending or not_open.
+
+    A window counts as answered when at least one of its questionnaires was submitted; its time is
+    the first submission. On time: before the window became overdue. Late: after. Missed: closed
+    with nothing submitted. A withdrawn or completed patient's unanswered open windows are not
+    expected any more (not_open).
+    """
+    merged = windows.merge(
+        submissions[["patient_id", "timepoint", "first_submitted"]],
+        on=["patient_id", "timepoint"],
+        how="left",
+    )
+    status = merged["patient_id"].map(patients.set_index("patient_id")["status"])
+    stamp = pd.Timestamp(now)
+    answered = merged["first_submitted"].notna()
+    late = answered & merged["overdue_at"].notna() & (merged["first_submitted"] >= merged["overdue_at"])
+    closed = merged["closes_at"].notna() & (stamp >= merged["closes_at"])
+    opened = merged["opens_at"].notna() & (stamp >= merged["opens_at"])
+    conditions = [
+        answered & ~late,
+        late,
+        ~answered & closed & opened,
+        ~answered & opened & (status == "active"),
+    ]
+    merged["outcome"] = np.select(conditions, ["on_time", "late", "missed", "pending"], default="not_open")
+    return merged
+
+
+def completion_table(completion: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Counts per timepoint of each outcome and the completion rate among windows that are decided.
+
+    Rate = (on time + late) / (on time + late + missed); pending windows are not yet decided.
+    Rows follow the protocol's order, per-session windows by session number.
+    """
+    columns = ["kind", "timepoint", "session_number", *OUTCOMES]
+    if completion.empty:
+        counts = pd.DataFrame(columns=columns)
+    else:
+        counts = (
+            completion.groupby(["kind", "timepoint", "session_number"], dropna=False, sort=False)["outcome"]
+            .value_counts()
+            .unstack("outcome", fill_value=0)
+            .reindex(columns=list(OUTCOMES), fill_value=0)
+            .reset_index()
+        )
+    order = {tp.id: index for index, tp in enumerate(protocol.timepoints)}
+    counts = (
+        counts.assign(_kind=counts["kind"].map(order))
+        .sort_values(["_kind", "session_number"], na_position="first")
+        .drop(columns="_kind")
+        .reset_index(drop=True)
+    )
+    for outcome in OUTCOMES:
+        counts[outcome] = counts[outcome].astype(int)
+    decided = counts["on_time"] + counts["late"] + counts["missed"]
+    counts["decided"] = decided
+    counts["rate"] = np.where(
+        decided > 0, (counts["on_time"] + counts["late"]) / decided.where(decided > 0, 1), np.nan
+    )
+    return counts

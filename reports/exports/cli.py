@@ -1,0 +1,75 @@
+"""Command-line entry points of the read side (`flask --app app export ...`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from reports.exports.options import FORMATS, OptionError, parse_options
+from reports.exports.runs import open_export
+from surveys.domain.models import Study
+from surveys.infra.db import db
+
+
+@click.command("export")
+@click.argument("study_code")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS), help="What to export.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write ('-' for standard output). A codebook written to *.json is JSON.")
+@click.option("--labels", is_flag=True, help="wide: option labels instead of codes.")
+@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "fr"]),
+              help="Language of labels.")
+@click.option("--timepoint", "timepoints", multiple=True,
+              help="Only this timepoint (repeatable; S = all sessions).")
+@click.option("--instrument", "instruments", multiple=True, help="Only this instrument (repeatable).")
+@click.option("--from", "date_from", help="Submitted on or after this date (YYYY-MM-DD, UTC).")
+@click.option("--to", "date_to", help="Submitted on or before this date (YYYY-MM-DD, UTC).")
+@click.option("--deidentified", is_flag=True,
+              help="Random ids, days instead of dates, age bands, no free text.")
+@click.option("--excel", is_flag=True, help="UTF-8 BOM and ';' separators for spreadsheet programs.")
+def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str, timepoints: tuple[str, ...],
+                   instruments: tuple[str, ...], date_from: str | None, date_to: str | None,
+                   deidentified: bool, excel: bool) -> None:
+    """Export a study's data, streamed to a file, and record the export in the audit trail."""
+    from surveys.infra.library import instruments as library
+
+    study = db.session.scalar(select(Study).where(Study.code == study_code))
+    if study is None:
+        raise click.ClickException(f"No study with code {study_code}.")
+    args = MultiDict([("values", "labels" if labels else "codes"), ("lang", lang),
+                      ("from", date_from or ""), ("to", date_to or ""),
+                      ("deidentified", "1" if deidentified else "0"), ("excel", "1" if excel else "0"),
+                      ("json", "1" if fmt == "codebook" and out.endswith(".json") else "0")])
+    for tp in timepoints:
+        args.add("timepoint", tp)
+    for name in instruments:
+        args.add("instrument", name)
+    try:
+        options = parse_options(fmt, args, study, library())
+    except OptionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    download = open_export(db.session, study, options, library(), actor="cli", via="cli",
+                           extra={"user": os.environ.get("USER", "")})
+    if out == "-":
+        for chunk in download.chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    path = Path(out)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:  # a failed export never leaves a file that looks complete
+        for chunk in download.chunks:
+            handle.write(chunk)
+    partial.replace(path)
+    click.echo(f"Wrote {path} ({path.stat().st_size:,} bytes).", err=True)
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    app.cli.add_command(export_command)

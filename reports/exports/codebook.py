@@ -1,0 +1,255 @@
+"""The variables of every export file, described once: the row generators write these columns,
+and the codebook, the Table Schemas and the R/Stata/SPSS syntax are generated from them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from instruments import Instrument
+from reports.exports.csv_cells import csv_chunks
+from reports.exports.deidentify import AGE_BANDS
+from reports.exports.options import ExportOptions
+from surveys.domain.models import SEXES, Study
+from surveys.domain.patients import DIAGNOSES
+from surveys.infra.db import utcnow
+
+Code = int | str
+SCORE_STATUSES = (("complete", "All items needed were answered"),
+                  ("prorated", "Scored from the answered items (missing-item rule)"),
+                  ("incomplete", "Too many missing items: scores are empty"))
+FILES = ("long.csv", "wide.csv", "scores.csv")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One column of an export file."""
+
+    name: str
+    label: str
+    type: str  # Table Schema type: integer, number, string, datetime
+    codes: tuple[tuple[Code, str], ...] = ()
+    instrument: str | None = None
+    instrument_version: str | None = None
+    validated: bool | None = None
+    licence: str | None = None
+    translation_status: str | None = None
+    notes: str = ""
+    exhaustive: bool = True  # False: the codes illustrate the values (no enum in the Table Schema)
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """A study, the options of one export and the instruments it covers."""
+
+    study: Study
+    options: ExportOptions
+    instruments: tuple[Instrument, ...]
+
+    @property
+    def deidentified(self) -> bool:
+        return self.options.deidentified
+
+
+def _translation(inst: Instrument) -> str:
+    return "; ".join(f"{lang}: {inst.translation_status.get(lang, '?')}" for lang in inst.languages)
+
+
+def _about(inst: Instrument) -> dict[str, Any]:
+    return {"instrument": inst.id, "instrument_version": inst.version, "validated": inst.validated,
+            "licence": inst.licence, "translation_status": _translation(inst)}
+
+
+def band_names(inst: Instrument) -> dict[str, list[str]]:
+    """The band names of each banded scale of an instrument."""
+    return {rule["score"]: [r["name"] for r in rule.get("ranges", ())]
+            for rule in inst.scoring.get("bands", ())}
+
+
+def flag_names(inst: Instrument) -> list[str]:
+    """The ids of the flags an instrument can raise."""
+    return [rule["id"] for rule in inst.scoring.get("flags", ())]
+
+
+def _timepoint_codes(study: Study, lang: str) -> tuple[tuple[Code, str], ...]:
+    codes = []
+    for tp in study.protocol.get("timepoints", []):
+        label = tp.get("label", {}).get(lang) or tp.get("label", {}).get("en", tp["id"])
+        if tp.get("anchor") == "each_session":
+            codes.append((f"{tp['id']}1, {tp['id']}2, ...", label.replace("{n}", "n")))
+        else:
+            codes.append((tp["id"], label))
+    return tuple(codes)
+
+
+def _leading(ctx: ExportContext) -> list[Variable]:
+    patient = (Variable("patient", "Random patient id, new for every export (not the study code)", "string")
+               if ctx.deidentified else Variable("patient", "Patient code in the study", "string"))
+    return [
+        patient,
+        Variable("timepoint", "Timepoint of the study protocol", "string",
+                 _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
+        Variable("days_since_first_session", "Days from the first treatment session to the "
+                 "submission (UTC date); negative before it, empty if no session is recorded", "integer"),
+    ]
+
+
+def _response_variables(ctx: ExportContext) -> list[Variable]:
+    """What every row of long.csv and scores.csv says about its response: instrument, version, language."""
+    lang = ctx.options.lang
+    return [
+        Variable("instrument", "Instrument id", "string",
+                 tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
+        Variable("instrument_version", "Version of the instrument definition answered", "string"),
+        Variable("language", "Language the patient answered in", "string",
+                 (("en", "English"), ("fr", "French"))),
+    ]
+
+
+def long_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of long.csv: one row per answer."""
+    lang = ctx.options.lang
+    variables = [
+        *_leading(ctx),
+        *_response_variables(ctx),
+        Variable("item", "Item id within the instrument; wide.csv column <instrument>_<item> "
+                 "gives its question and codes", "string"),
+        Variable("code", "Answer code (empty for free text)", "integer"),
+        Variable("label", f"Label of the answer code ({lang})", "string"),
+    ]
+    if not ctx.deidentified:
+        variables += [Variable("text", "Free-text answer (text items only)", "string"),
+                      Variable("answered_at", "When the answer was saved (UTC)", "datetime")]
+    return variables
+
+
+def _item_variables(ctx: ExportContext, inst: Instrument) -> list[Variable]:
+    lang, labels = ctx.options.lang, ctx.options.values == "labels"
+    out = []
+    for item in inst.items:
+        if item.is_text:
+            if not ctx.deidentified:
+                out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id), "string",
+                                    notes="Free text; never scored", **_about(inst)))
+            continue
+        codes = tuple((o.code, o.labels.get(lang, str(o.code))) for o in item.options)
+        out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id),
+                            "string" if labels else "integer", codes,
+                            notes="Option labels" if labels else "", **_about(inst)))
+    return out
+
+
+def _score_variables(inst: Instrument, *, status: bool) -> list[Variable]:
+    out = []
+    if status:
+        out.append(Variable(f"{inst.id}_status", f"Scoring status of {inst.id}", "string",
+                            SCORE_STATUSES, **_about(inst)))
+    bands = band_names(inst)
+    for rule in inst.scoring.get("scores", ()):
+        scale = rule["name"]
+        out.append(Variable(f"{inst.id}_{scale}_score", f"{inst.id} score '{scale}'", "number",
+                            notes=str(rule.get("note", "")), **_about(inst)))
+        if scale in bands:
+            out.append(Variable(f"{inst.id}_{scale}_band", f"{inst.id} band of '{scale}'", "string",
+                                tuple((b, b.replace("_", " ")) for b in bands[scale]),
+                                notes="Screening information, never a diagnosis", **_about(inst)))
+    if status:
+        flags = flag_names(inst)
+        out.append(Variable(f"{inst.id}_flags", f"Flags raised by {inst.id}, separated by ';'", "string",
+                            tuple((f, f.replace("_", " ")) for f in flags), exhaustive=False,
+                            **_about(inst)))
+    return out
+
+
+def wide_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of wide.csv: one row per patient and timepoint."""
+    background = [Variable("sex", "Sex", "string", tuple((s, s) for s in SEXES))]
+    if ctx.deidentified:
+        background.append(Variable("age_band", "Age band at enrollment (years)", "string",
+                                   tuple((b, b) for b in AGE_BANDS)))
+    else:
+        background.append(Variable("birth_year", "Year of birth", "integer"))
+    background.append(Variable("diagnosis", "Diagnosis", "string",
+                               tuple((d, d.replace("_", " ")) for d in DIAGNOSES)))
+    if not ctx.deidentified:
+        background.append(Variable("prior_treatments", "Prior treatments, separated by ';'", "string"))
+    variables = _leading(ctx) + background
+    for inst in ctx.instruments:
+        variables += _item_variables(ctx, inst) + _score_variables(inst, status=True)
+    return _unique(variables)
+
+
+def scores_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of scores.csv: one row per response, one column per scale of every instrument."""
+    variables = [
+        *_leading(ctx),
+        *_response_variables(ctx),
+        Variable("status", "Scoring status", "string", SCORE_STATUSES),
+        Variable("scoring_version", "Version of the scoring rules the scores were computed with", "string"),
+        Variable("flags", "Flags raised, separated by ';'", "string"),
+    ]
+    if not ctx.deidentified:
+        variables.append(Variable("submitted_at", "When the response was submitted (UTC)", "datetime"))
+    for inst in ctx.instruments:
+        variables += _score_variables(inst, status=False)
+    return _unique(variables)
+
+
+def _unique(variables: list[Variable]) -> list[Variable]:
+    names = [v.name for v in variables]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:  # a private instrument whose item ids clash with score column names
+        raise ValueError(f"Export columns would repeat: {', '.join(duplicates)}")
+    return variables
+
+
+def file_variables(ctx: ExportContext) -> dict[str, list[Variable]]:
+    """Every data file of an export with its columns."""
+    return {"long.csv": long_variables(ctx), "wide.csv": wide_variables(ctx),
+            "scores.csv": scores_variables(ctx)}
+
+
+CODEBOOK_COLUMNS = ("file", "variable", "label", "type", "codes", "instrument", "instrument_version",
+                    "validated", "licence", "translation_status", "notes")
+
+
+def _codes_text(codes: Sequence[tuple[Code, str]]) -> str:
+    return " | ".join(f"{code}={label}" for code, label in codes)
+
+
+def codebook_rows(ctx: ExportContext) -> Iterator[list[Any]]:
+    """One codebook row per variable of every file."""
+    for file, variables in file_variables(ctx).items():
+        for v in variables:
+            yield [file, v.name, v.label, v.type, _codes_text(v.codes), v.instrument, v.instrument_version,
+                   None if v.validated is None else ("yes" if v.validated else "no"),
+                   v.licence, v.translation_status, v.notes]
+
+
+def codebook_csv(ctx: ExportContext) -> Iterator[bytes]:
+    """The codebook as CSV chunks."""
+    return csv_chunks(CODEBOOK_COLUMNS, codebook_rows(ctx), excel=ctx.options.excel)
+
+
+def codebook_document(ctx: ExportContext) -> dict[str, Any]:
+    """The codebook as a JSON-ready document."""
+    files = {}
+    for file, variables in file_variables(ctx).items():
+        files[file] = [{**asdict(v), "codes": [{"code": c, "label": label} for c, label in v.codes]}
+                       for v in variables]
+    return {
+        "study": ctx.study.code,
+        "generated_at": utcnow().isoformat(timespec="seconds"),
+        "options": ctx.options.audit_details(),
+        "instruments": [{"id": i.id, "version": i.version, "title": dict(i.title), "citation": i.citation,
+                         "licence": i.licence, "validated": i.validated,
+                         "translation_status": dict(i.translation_status)} for i in ctx.instruments],
+        "files": files,
+    }
+
+
+def codebook_json(ctx: ExportContext) -> Iterator[bytes]:
+    """The codebook as one JSON chunk (it is small: a few hundred variables)."""
+    yield json.dumps(codebook_document(ctx), ensure_ascii=False, indent=2).encode("utf-8")

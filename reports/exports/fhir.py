@@ -1,0 +1,100 @@
+"""The responses of a study as one FHIR R4 Bundle (type collection), streamed as JSON text.
+
+The Bundle starts with the Questionnaire of every instrument it covers, then holds one
+QuestionnaireResponse per submitted response; each response's `questionnaire` is the
+canonical URL and version of its instrument (`urn:instrument:<id>|<version>`), so it resolves
+to a Questionnaire inside the same Bundle. The subject is a logical reference by identifier
+(patient code, or the export's random id when de-identified: then `authored` is left out and
+the days since the first session are given in an extension, and free text is dropped).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from itertools import chain, groupby
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from instruments import AnswerError
+from instruments.fhir import questionnaire, questionnaire_response
+from reports.exports.codebook import ExportContext
+from reports.exports.deidentify import days_between
+from reports.exports.tables import (
+    BATCH,
+    RowCount,
+    patient_facts,
+    patient_labeller,
+    raw_column,
+    response_filter,
+    utc_day,
+    utc_text,
+)
+from surveys.domain.models import Answer, Response
+from surveys.infra.db import utcnow
+
+DAYS_EXTENSION = "urn:hair-prom:fhir:days-since-first-session"
+FLUSH_EVERY = 200  # resources per chunk
+
+
+def _entry(resource: dict[str, Any]) -> str:
+    return json.dumps({"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": resource},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[bytes]:
+    """The Bundle JSON in chunks; `count.rows` is the number of QuestionnaireResponses."""
+    facts = patient_facts(session, ctx)
+    patient = patient_labeller(ctx, facts)
+    system = f"urn:hair-prom:study:{ctx.study.code}:" + ("export-id" if ctx.deidentified else "patient")
+    library = {inst.id: inst for inst in ctx.instruments}
+    head = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
+            "timestamp": utcnow().isoformat(timespec="seconds")}
+    opening = json.dumps(head, separators=(",", ":"))[:-1] + ',"entry":['
+    parts = [opening, ",".join(_entry(questionnaire(inst, ctx.options.lang if ctx.options.lang in
+                                                    inst.languages else inst.languages[0]))
+                              for inst in ctx.instruments)]
+    separator = "," if ctx.instruments else ""
+    stmt = response_filter(
+        select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
+               raw_column(Response.submitted_at), Answer.item_id, Answer.code, Answer.text)
+        .outerjoin(Answer, Answer.response_id == Response.id),
+        ctx,
+    ).order_by(Response.patient_id, Response.submitted_at, Response.id)
+    rows = chain.from_iterable(
+        session.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions())
+    for rid, group in groupby(rows, key=lambda r: r[0]):
+        first = next(group)
+        _, pid, inst_id, lang, submitted = first[:5]
+        inst = library[inst_id]
+        answers = {item: (text if code is None else code)
+                   for *_, item, code, text in (first, *group) if item is not None}
+        if ctx.deidentified:
+            answers = {k: v for k, v in answers.items() if not inst.has_item(k) or not inst.item(k).is_text}
+        try:
+            resource = questionnaire_response(
+                inst, answers, lang=lang if lang in inst.languages else inst.languages[0],
+                authored=utc_text(submitted) or "", response_id=f"r{rid}" if not ctx.deidentified else None,
+            )
+        except AnswerError:
+            # Stored under another version of the definition: keep the response, without items.
+            resource = questionnaire_response(inst, {}, lang=inst.languages[0],
+                                              authored=utc_text(submitted) or "")
+        resource["subject"] = {"identifier": {"system": system, "value": patient(pid)}}
+        if ctx.deidentified:
+            resource.pop("authored", None)
+            resource.pop("id", None)
+            days = days_between(facts[pid].first_session, utc_day(submitted))
+            if days is not None:
+                resource["extension"] = [{"url": DAYS_EXTENSION, "valueInteger": days}]
+        parts.append(separator + _entry(resource))
+        separator = ","
+        count.rows += 1
+        if len(parts) >= FLUSH_EVERY:
+            yield "".join(parts).encode("utf-8")
+            parts = []
+    parts.append("]}")
+    yield "".join(parts).encode("utf-8")

@@ -1,0 +1,165 @@
+"""What an export asks for (format, filters, de-identification), parsed and checked in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+from instruments import Instrument
+from surveys.domain.models import Study
+from surveys.infra.i18n import LANGUAGES
+
+FORMATS = ("long", "wide", "scores", "codebook", "datapackage", "fhir")
+VALUE_MODES = ("codes", "labels")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+_SESSION = re.compile(r"^S([1-9][0-9]?|100)$")
+
+
+class OptionError(ValueError):
+    """An export request that cannot be served, with a message for the person who asked."""
+
+
+class ArgSource(TypingProtocol):
+    """A mapping of request arguments with repeated keys (Werkzeug's MultiDict)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """One export request, already checked against the study."""
+
+    format: str
+    values: str = "codes"  # "labels": wide item columns carry option labels instead of codes
+    lang: str = "en"  # language of labels
+    timepoints: tuple[str, ...] = ()  # empty: all; "S" stands for every session window
+    instruments: tuple[str, ...] = ()  # empty: all the study's instruments
+    date_from: date | None = None
+    date_to: date | None = None
+    deidentified: bool = False
+    excel: bool = False  # UTF-8 BOM and ";" separators, for spreadsheet programs
+    as_json: bool = False  # codebook only: JSON instead of CSV
+
+    def audit_details(self) -> dict[str, Any]:
+        """The options as plain data, for the audit trail."""
+        return {
+            "format": self.format, "values": self.values, "lang": self.lang,
+            "timepoints": list(self.timepoints), "instruments": list(self.instruments),
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "deidentified": self.deidentified, "excel": self.excel,
+            **({"json": True} if self.as_json else {}),
+        }
+
+    def query_args(self) -> dict[str, Any]:
+        """The options as URL query arguments (what `parse_options` reads back)."""
+        args: dict[str, Any] = {"values": self.values, "lang": self.lang}
+        if self.timepoints:
+            args["timepoint"] = list(self.timepoints)
+        if self.instruments:
+            args["instrument"] = list(self.instruments)
+        if self.date_from:
+            args["from"] = self.date_from.isoformat()
+        if self.date_to:
+            args["to"] = self.date_to.isoformat()
+        for name in ("deidentified", "excel"):
+            if getattr(self, name):
+                args[name] = "1"
+        if self.as_json:
+            args["json"] = "1"
+        return args
+
+
+def study_instruments(study: Study, library: Mapping[str, Instrument]) -> list[Instrument]:
+    """The instruments the study's protocol asks, in protocol order, that the library knows."""
+    seen: list[str] = []
+    for timepoint in study.protocol.get("timepoints", []):
+        for entry in timepoint.get("instruments", []):
+            name = entry if isinstance(entry, str) else entry.get("instrument")
+            if name and name not in seen:
+                seen.append(name)
+    return [library[name] for name in seen if name in library]
+
+
+def study_timepoints(study: Study) -> list[str]:
+    """The protocol's timepoint ids (`S` stands for the per-session windows S1, S2, ...)."""
+    return [tp["id"] for tp in study.protocol.get("timepoints", [])]
+
+
+def _flag(args: ArgSource, name: str) -> bool:
+    raw = str(args.get(name, "") or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise OptionError(f"'{name}' must be 1 or 0, not '{raw[:20]}'.")
+
+
+def _day(args: ArgSource, name: str) -> date | None:
+    raw = str(args.get(name, "") or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise OptionError(f"'{name}' must be a date written YYYY-MM-DD, not '{raw[:20]}'.") from None
+
+
+def _many(args: ArgSource, name: str) -> list[str]:
+    values: list[str] = []
+    for raw in args.getlist(name):
+        values += [part.strip() for part in str(raw).split(",") if part.strip()]
+    return list(dict.fromkeys(values))
+
+
+def parse_options(
+    fmt: str, args: ArgSource, study: Study, library: Mapping[str, Instrument]
+) -> ExportOptions:
+    """Check an export request against the study; raises OptionError with a readable reason."""
+    if fmt not in FORMATS:
+        raise OptionError(f"Unknown export format '{fmt[:30]}'; use one of {', '.join(FORMATS)}.")
+    values = str(args.get("values", "codes") or "codes")
+    if values not in VALUE_MODES:
+        raise OptionError("'values' must be 'codes' or 'labels'.")
+    lang = str(args.get("lang", "en") or "en")
+    if lang not in LANGUAGES:
+        raise OptionError(f"'lang' must be one of {', '.join(LANGUAGES)}.")
+    known_timepoints = study_timepoints(study)
+    timepoints = _many(args, "timepoint")
+    for tp in timepoints:
+        if tp not in known_timepoints and not (_SESSION.match(tp) and "S" in known_timepoints):
+            raise OptionError(
+                f"Unknown timepoint '{tp[:20]}'; this study has {', '.join(known_timepoints)} "
+                "(S1, S2, ... for single sessions)."
+            )
+    known_instruments = [i.id for i in study_instruments(study, library)]
+    chosen = _many(args, "instrument")
+    for name in chosen:
+        if name not in known_instruments:
+            raise OptionError(
+                f"Unknown instrument '{name[:30]}'; this study uses {', '.join(known_instruments)}."
+            )
+    date_from, date_to = _day(args, "from"), _day(args, "to")
+    if date_from and date_to and date_from > date_to:
+        raise OptionError("The start date must not be after the end date.")
+    return ExportOptions(
+        format=fmt, values=values, lang=lang, timepoints=tuple(timepoints),
+        instruments=tuple(chosen), date_from=date_from, date_to=date_to,
+        deidentified=_flag(args, "deidentified"), excel=_flag(args, "excel"),
+        as_json=_flag(args, "json"),
+    )
+
+
+def session_timepoints(timepoints: Sequence[str]) -> list[str]:
+    """Expand `S` in a timepoint filter to the session windows S1..S100."""
+    expanded: list[str] = []
+    for tp in timepoints:
+        expanded += [f"S{n}" for n in range(1, 101)] if tp == "S" else [tp]
+    return expanded

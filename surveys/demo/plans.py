@@ -1,0 +1,123 @@
+"""Who the synthetic demo patients are: a `Plan` per patient, drawn from its own random stream.
+
+Every patient is generated from its own stream, seeded by the demo seed and its code, so a run is
+reproducible for a seed (relative to today) and adding patients never changes the ones already
+there. `showcase_plans` adds three hand-placed patients for trying the patient side by hand.
+Nothing here is real patient data.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+FORMULATIONS = (
+    "vitamins + hyaluronic acid",
+    "dutasteride 0.01% + vitamins",
+    "growth factors + peptides",
+    "minoxidil-free vasodilator cocktail",
+)
+PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level laser")
+SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
+COMPLETION = {"T0": 0.95, "S": 0.85, "W8": 0.8, "EOT": 0.75, "M6": 0.62, "M12": 0.5}
+PROGRESS = {"W8": 0.55, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
+OTHER_TEXTS = (
+    "Slight tingling for an hour afterwards.",
+    "Scalp felt tight that evening.",
+    "Un peu de picotements le soir.",
+    "Small scab near the crown.",
+)
+
+
+@dataclass
+class Plan:
+    """What one synthetic patient looks like and does."""
+
+    code: str
+    rng: random.Random
+    enrolled_at: datetime
+    session_days: list[date]
+    responder_effect: float
+    baseline: dict[str, float]
+    dropout_after: str | None = None
+    formulation: str = FORMULATIONS[0]
+    reactions: dict[str, tuple[float, int]] = field(default_factory=dict)
+    answered: set[str] | None = None  # showcase patients: exactly these timepoints
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def clip(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def plan_for(code: str, seed: int, today: date, now: datetime) -> Plan:
+    rng = random.Random(f"{seed}:{code}")  # noqa: S311  (synthetic demo data, not security)
+    sex = "female" if rng.random() < 0.45 else "male"
+    if sex == "female":
+        diagnosis = rng.choices(
+            ("female_pattern_hair_loss", "telogen_effluvium", "alopecia_areata", "other"),
+            weights=(62, 28, 5, 5),
+        )[0]
+    else:
+        diagnosis = rng.choices(("androgenetic_alopecia", "telogen_effluvium", "other"), weights=(86, 9, 5))[
+            0
+        ]
+    enrolled_day = today - timedelta(days=rng.randint(0, 480))
+    enrolled_at = datetime.combine(enrolled_day, time(rng.randint(8, 17), rng.randint(0, 59)), UTC)
+    first = enrolled_day + timedelta(days=rng.randint(3, 14))
+    planned = rng.choices((3, 4, 5, 6), weights=(15, 55, 20, 10))[0]
+    dropout = rng.choices((None, "W8", "EOT", "M6", "M12"), weights=(70, 8, 8, 7, 7))[0]
+    days = []
+    for n in range(planned):
+        day = first + timedelta(days=28 * n + (rng.randint(-4, 4) if n else 0))
+        if day > today or (dropout == "W8" and n >= 2):
+            break
+        days.append(day)
+    responder = rng.random() < 0.5
+    plan = Plan(
+        code=code,
+        rng=rng,
+        enrolled_at=enrolled_at,
+        session_days=days,
+        responder_effect=rng.gauss(1.0, 0.3) if responder else rng.gauss(0.12, 0.25),
+        baseline={
+            "who5": clip(round(rng.gauss(50, 17)), 4, 100),
+            "rses": rng.gauss(18, 5),
+            "severity": rng.gauss(6.2, 1.5),
+            "bother": rng.gauss(7, 1.8),
+            "shedding": rng.gauss(3.2, 0.6),
+        },
+        dropout_after=dropout,
+    )
+    plan.data = {
+        "code": code,
+        "sex": sex,
+        "birth_year": today.year - rng.randint(19, 66),
+        "diagnosis": diagnosis,
+        "prior_treatments": rng.sample(PRIOR, rng.choice((0, 0, 1, 1, 2))),
+        "language": "fr" if rng.random() < 0.4 else "en",
+        "status": "active",
+        "enrolled_at": enrolled_at,
+        "created_at": enrolled_at,
+    }
+    plan.formulation = rng.choice(FORMULATIONS)
+    return plan
+
+
+def showcase_plans(seed: int, today: date, now: datetime) -> list[Plan]:
+    """Three patients at telling moments, for trying the patient side by hand."""
+    plans = []
+    for code, enrolled_ago, sessions_ago, answered in (
+        ("DEMO-NEW", 1, (), set()),
+        ("DEMO-SESSION", 20, (2,), {"T0"}),
+        ("DEMO-FOLLOWUP", 130, (112, 84, 56, 28), {"T0", "S1", "S2", "S3", "S4", "W8"}),
+    ):
+        plan = plan_for(code, seed, today, now)
+        plan.enrolled_at = datetime.combine(today - timedelta(days=enrolled_ago), time(9), UTC)
+        plan.session_days = [today - timedelta(days=d) for d in sessions_ago]
+        plan.dropout_after, plan.answered = None, answered
+        plan.data.update(enrolled_at=plan.enrolled_at, created_at=plan.enrolled_at, language="en")
+        plans.append(plan)
+    return plans

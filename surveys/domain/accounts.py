@@ -1,0 +1,141 @@
+"""Staff accounts: password hashing, TOTP, roles and study access checks (no web code).
+
+Who may do what (the single source; `roles_required` records it on each view, and the access
+test walks every route to prove the behaviour matches):
+
+- every staff member of a study: read its patients, worklist, timeline, alert queue and audit trail
+- coordinator: enroll patients, edit their details, record sessions, re-issue/revoke links, export,
+  create studies (and becomes a member of the studies they create)
+- clinician: acknowledge safety alerts
+- admin: everything, in every study; must use two-factor login
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from functools import cache
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from surveys.domain.models import ROLES, StaffUser, Study
+from surveys.infra import passwords
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+TOTP_ISSUER = "Hair PROM"
+
+# Capabilities beyond reading a study; admins hold all of them.
+ENROLL = ("coordinator",)
+ACKNOWLEDGE = ("clinician",)
+CREATE_STUDY = ("coordinator",)
+EXPORT = ("coordinator",)
+
+
+class AccountError(ValueError):
+    """A staff account request that cannot be carried out, with the reason."""
+
+
+def actor(user: StaffUser) -> str:
+    """How a staff user is named in the audit trail."""
+    return f"staff:{user.id}"
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def verify_password(user: StaffUser, password: str) -> bool:
+    """True when the password matches; never raises on a bad hash."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def dummy_verify(password: str) -> None:
+    """Spend the time of one hash check, so an unknown e-mail answers as slowly as a known one."""
+    with suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash(), password)
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("not a real password, only a timing equaliser")
+
+
+def password_problem(password: str, email: str | None = None) -> str | None:
+    """Why a password is not acceptable, or None."""
+    return passwords.password_problem(password, email)
+
+
+def create_user(
+    session: Session, email: str, password: str, role: str, studies: Iterable[Study] = ()
+) -> StaffUser:
+    """Create a staff account after checking the e-mail, role and password."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise AccountError(f"'{email}' is not an e-mail address.")
+    if role not in ROLES:
+        raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
+    problem = password_problem(password, email)
+    if problem:
+        raise AccountError(problem)
+    if session.scalar(select(StaffUser.id).where(func.lower(StaffUser.email) == email)):
+        raise AccountError(f"An account for {email} already exists.")
+    user = StaffUser(email=email, password_hash=hash_password(password), role=role)
+    user.studies = list(studies)
+    session.add(user)
+    session.flush()
+    return user
+
+
+# --- two-factor login (TOTP, RFC 6238) ---------------------------------------------------------
+
+def new_totp_secret() -> str:
+    """A fresh base32 TOTP secret (160 bits)."""
+    return pyotp.random_base32(32)
+
+
+def totp_uri(email: str, secret: str) -> str:
+    """The otpauth:// URI an authenticator app reads (as a QR code or typed in)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def check_totp(user: StaffUser, code: str, secret: str | None = None, now: float | None = None) -> bool:
+    """Accept a 6-digit code once (±30 s of clock drift); a replayed or older code is refused.
+
+    On success the accepted time step is stored on the user (flushed by the caller's commit).
+    """
+    secret = secret or user.totp_secret
+    code = "".join(code.split())
+    if not secret or not code.isdigit() or len(code) != 6:
+        return False
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    current = int(now // totp.interval)
+    for step in (current - 1, current, current + 1):
+        if pyotp.utils.strings_equal(totp.at(step * totp.interval), code):
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
+
+
+# --- roles and study access --------------------------------------------------------------------
+
+def can_access(user: StaffUser, study: Study) -> bool:
+    """Admins see every study; others only the studies they belong to."""
+    return user.role == "admin" or any(s.id == study.id for s in user.studies)
+
+
+def may(user: StaffUser, roles: Iterable[str]) -> bool:
+    """True when the user holds one of the roles (admins hold every role)."""
+    return user.is_authenticated and (user.role == "admin" or user.role in roles)

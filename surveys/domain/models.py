@@ -1,0 +1,315 @@
+"""The collection side's tables: studies, patients, sessions, links, responses, staff, alerts, audit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveys.infra.db import Base, utcnow
+from surveys.infra.i18n import LANGUAGES
+
+ROLES = ("admin", "coordinator", "clinician")
+SEXES = ("female", "male", "other")
+
+study_members = Table(
+    "study_member",
+    Base.metadata,
+    Column("user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("study_id", ForeignKey("study.id", ondelete="CASCADE"), primary_key=True),
+)
+
+api_token_studies = Table(
+    "api_token_study",
+    Base.metadata,
+    Column("token_id", ForeignKey("api_token.id", ondelete="CASCADE"), primary_key=True),
+    Column("study_id", ForeignKey("study.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Study(Base):
+    """A study run by a clinic, with its protocol stored as a validated snapshot."""
+
+    __tablename__ = "study"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    protocol_id: Mapped[str] = mapped_column(String(64))
+    protocol_version: Mapped[str] = mapped_column(String(32))
+    protocol: Mapped[dict[str, Any]]
+    contact: Mapped[str] = mapped_column(Text, default="")
+    emergency_number: Mapped[str] = mapped_column(String(32), default="112")
+    oncall_email: Mapped[str | None] = mapped_column(String(254))
+    show_scores_to_patients: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    patients: Mapped[list[Patient]] = relationship(back_populates="study")
+
+
+class Patient(Base):
+    """A pseudonymous participant: a code, background facts, no name."""
+
+    __tablename__ = "patient"
+    __table_args__ = (
+        UniqueConstraint("study_id", "code"),
+        CheckConstraint("sex IN ('female', 'male', 'other')", name="sex"),
+        CheckConstraint("language IN ('en', 'fr')", name="language"),
+        CheckConstraint("status IN ('active', 'withdrawn', 'completed')", name="status"),
+        CheckConstraint("birth_year BETWEEN 1900 AND 2100", name="birth_year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="RESTRICT"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    birth_year: Mapped[int | None]
+    diagnosis: Mapped[str | None] = mapped_column(String(64))
+    prior_treatments: Mapped[list[Any]] = mapped_column(default=list)
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    study: Mapped[Study] = relationship(back_populates="patients")
+    sessions: Mapped[list[TreatmentSession]] = relationship(
+        back_populates="patient", order_by="TreatmentSession.number"
+    )
+    links: Mapped[list[PatientLink]] = relationship(back_populates="patient")
+
+
+class TreatmentSession(Base):
+    """One injection session: its date, number and formulation; an anchor of the schedule."""
+
+    __tablename__ = "treatment_session"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    date: Mapped[date]
+    agents: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="sessions")
+
+
+class PatientLink(Base):
+    """A personal link; only the SHA-256 of its random token is stored."""
+
+    __tablename__ = "patient_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    patient: Mapped[Patient] = relationship(back_populates="links")
+
+
+class Response(Base):
+    """One patient's answers to one instrument at one timepoint (in progress, then submitted)."""
+
+    __tablename__ = "response"
+    __table_args__ = (
+        # One response per patient, timepoint and instrument: resends and double taps land on it.
+        UniqueConstraint("patient_id", "timepoint", "instrument_id"),
+        CheckConstraint("status IN ('in_progress', 'submitted')", name="status"),
+        CheckConstraint(
+            "score_status IS NULL OR score_status IN ('complete', 'prorated', 'incomplete')",
+            name="score_status",
+        ),
+        CheckConstraint("language IN ('en', 'fr')", name="language"),
+        # Covers the dashboard's cohort reads (no table look-ups for 300k responses at 10k patients).
+        Index(
+            "ix_response_patient_status", "patient_id", "status", "instrument_id", "timepoint",
+            "score_status", "session_id", "submitted_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_session.id", ondelete="SET NULL"))
+    timepoint: Mapped[str] = mapped_column(String(32))
+    instrument_id: Mapped[str] = mapped_column(String(64))
+    instrument_version: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(12), default="in_progress")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    score_status: Mapped[str | None] = mapped_column(String(12))
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+
+    patient: Mapped[Patient] = relationship()
+    answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
+    scores: Mapped[list[Score]] = relationship(back_populates="response", cascade="all, delete-orphan")
+
+
+class Answer(Base):
+    """One item's answer, stored long: a numeric code, or text for free-text items."""
+
+    __tablename__ = "answer"
+    __table_args__ = (UniqueConstraint("response_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[int | None]
+    text: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class Score(Base):
+    """A derived score of one scale of a response, tagged with the scoring-rule version."""
+
+    __tablename__ = "score"
+    __table_args__ = (
+        UniqueConstraint("response_id", "scale"),
+        Index("ix_score_response_scale_value", "response_id", "scale", "value"),  # covering, for reports
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    scale: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None]
+    band: Mapped[str | None] = mapped_column(String(64))
+    scoring_version: Mapped[str] = mapped_column(String(64))
+
+    response: Mapped[Response] = relationship(back_populates="scores")
+
+
+class StaffUser(Base):
+    """A clinician, coordinator or admin account."""
+
+    __tablename__ = "staff_user"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'coordinator', 'clinician')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last accepted TOTP time step: a code is accepted once, never replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    studies: Mapped[list[Study]] = relationship(secondary=study_members)
+
+    # Flask-Login's user protocol.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Alert(Base):
+    """A safety alert raised by a response; it stays in the queue until acknowledged."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint("response_id"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="level"),
+        Index("ix_alert_study_open", "study_id", "acknowledged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    level: Mapped[int]
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    action_taken: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship()
+    response: Mapped[Response] = relationship()
+    acknowledged_by: Mapped[StaffUser | None] = relationship()
+
+
+class AuditEvent(Base):
+    """An append-only, hash-chained record of who did what to which record, and when."""
+
+    __tablename__ = "audit_event"
+    # Each hash may be followed once: two writers racing on the same tail cannot fork the chain.
+    __table_args__ = (UniqueConstraint("prev_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    # No foreign keys: the trail must outlive, unchanged, the rows it speaks of.
+    study_id: Mapped[int | None] = mapped_column(index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ApiToken(Base):
+    """A personal, revocable API token for scripted exports, scoped to studies."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[StaffUser] = relationship()
+    studies: Mapped[list[Study]] = relationship(secondary=api_token_studies)
+
+
+class ReminderSent(Base):
+    """A reminder e-mail that went out; the unique key makes cron re-runs harmless."""
+
+    __tablename__ = "reminder_sent"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "timepoint", "kind"),
+        CheckConstraint("kind IN ('open', 'overdue')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

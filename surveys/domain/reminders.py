@@ -1,0 +1,157 @@
+"""E-mail reminders to patients: `flask --app app reminders send`, safe to run from cron.
+
+A reminder goes out when a window opens ('open') and when it becomes overdue ('overdue'), to
+patients who gave an address. Each (patient, timepoint, kind) is claimed in `reminder_sent`
+before the e-mail is handed over: a re-run, or two runs at once, never send it twice (a crash
+between claim and send loses that one reminder rather than repeating it). A refused e-mail
+releases its claim, so the next run tries again.
+
+The e-mail does not carry the personal link: only the link's hash is stored, and issuing a new
+link would silently invalidate the QR code the patient was given on paper. It tells the patient
+to use the link or QR code from their clinic, and carries no health information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from surveys.domain import flow as flow
+from surveys.domain.models import Patient, ReminderSent, Study
+from surveys.domain.schedule import Window
+from surveys.infra.db import db, utcnow
+from surveys.infra.mail import MailError, send_mail
+
+reminders_cli = AppGroup("reminders", help="E-mail reminders to patients.")
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminder:
+    """One reminder that should go out: to whom, for which window, which kind."""
+
+    patient: Patient
+    window: Window
+    kind: str
+
+
+@dataclass
+class ReminderReport:
+    """What a run did."""
+
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def reminder_kind(window: Window) -> str | None:
+    """'overdue' for an overdue window, 'open' for an open or due one, else None."""
+    if window.state == "overdue":
+        return "overdue"
+    if window.state in ("open", "due"):
+        return "open"
+    return None
+
+
+def due_reminders(session: Session, now: datetime | None = None) -> list[DueReminder]:
+    """Reminders owed now and not yet sent, for active patients with an e-mail address."""
+    now = now or utcnow()
+    patients = session.scalars(
+        select(Patient).join(Study).where(Patient.email.is_not(None), Patient.status == "active")
+        .order_by(Patient.id)
+    ).all()
+    if not patients:
+        return []
+    already = set(session.execute(
+        select(ReminderSent.patient_id, ReminderSent.timepoint, ReminderSent.kind)
+        .where(ReminderSent.patient_id.in_([p.id for p in patients]))
+    ).tuples())
+    owed = []
+    for patient in patients:
+        states = flow.response_states(session, patient)
+        for window in flow.patient_windows(patient, flow.protocol_of(patient.study), states, now):
+            kind = reminder_kind(window)
+            if kind is not None and (patient.id, window.timepoint, kind) not in already:
+                owed.append(DueReminder(patient=patient, window=window, kind=kind))
+    return owed
+
+
+def reminder_message(patient: Patient, window: Window, kind: str) -> tuple[str, str]:
+    """Subject and body of a reminder, in the patient's language; no link, no health information."""
+    with force_locale(patient.language):
+        if kind == "overdue":
+            subject = _("Reminder: a questionnaire is still waiting for you")
+            first = _("A questionnaire from your clinic is still waiting for your answers. "
+                      "Please answer as soon as you can.")
+        else:
+            subject = _("A questionnaire is waiting for you")
+            first = _("A questionnaire from your clinic is ready. It takes a few minutes.")
+        lines = [_("Hello,"), "", first]
+        if window.closes_at is not None:
+            lines.append(_("It is open until %(date)s.", date=format_date(window.closes_at, "long")))
+        lines += [
+            "",
+            _("Please open it with the personal link or the QR code your clinic gave you. "
+              "For your privacy, this e-mail does not contain the link."),
+        ]
+        contact = patient.study.contact.strip()
+        if contact:
+            lines += ["", _("If you have lost your link, please contact your clinic: %(contact)s",
+                            contact=contact)]
+        lines += ["", _("This is an automatic message; please do not reply.")]
+    return subject, "\n".join(lines) + "\n"
+
+
+def _claim(session: Session, reminder: DueReminder) -> ReminderSent | None:
+    row = ReminderSent(
+        patient_id=reminder.patient.id, timepoint=reminder.window.timepoint, kind=reminder.kind)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another run claimed it first
+        return None
+    session.commit()
+    return row
+
+
+def send_reminders(session: Session, now: datetime | None = None) -> ReminderReport:
+    """Claim and send every reminder owed now; commits after each claim (call it from the CLI)."""
+    report = ReminderReport()
+    for reminder in due_reminders(session, now):
+        row = _claim(session, reminder)
+        if row is None:
+            report.skipped += 1
+            continue
+        subject, body = reminder_message(reminder.patient, reminder.window, reminder.kind)
+        try:
+            send_mail(reminder.patient.email or "", subject, body)
+        except MailError as exc:
+            session.execute(delete(ReminderSent).where(ReminderSent.id == row.id))
+            session.commit()
+            report.failed += 1
+            report.errors.append(f"patient {reminder.patient.code}: {exc}")
+            continue
+        report.sent += 1
+    return report
+
+
+@reminders_cli.command("send")
+def send_command() -> None:
+    """E-mail patients whose questionnaire opened or became overdue (never the same one twice)."""
+    if not current_app.config.get("MAIL_SERVER"):
+        click.echo("MAIL_SERVER is not set: reminders are written to the outbox folder.", err=True)
+    report = send_reminders(db.session)
+    for error in report.errors:
+        click.echo(error, err=True)
+    click.echo(f"{report.sent} reminder(s) sent, {report.failed} failed, {report.skipped} already sent.")
+    if report.failed:
+        raise SystemExit(1)

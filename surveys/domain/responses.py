@@ -1,0 +1,249 @@
+"""Storing answers, scores and safety alerts: one response per patient, timepoint and instrument."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from instruments import Instrument, score, validate_answers, visible_items
+from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
+from surveys.domain.links import PatientLike, SessionLike
+from surveys.domain.models import Alert, Answer, Response, Score, TreatmentSession
+from surveys.infra.db import utcnow
+
+
+class ResponseClosed(ValueError):
+    """The response was already submitted and cannot change."""
+
+
+# Statements run on every saved answer, built once (no per-call construction or cache-key work).
+_RESPONSE_OF = select(Response).where(
+    Response.patient_id == bindparam("patient_id"),
+    Response.timepoint == bindparam("timepoint"),
+    Response.instrument_id == bindparam("instrument_id"),
+)
+_ANSWER_VALUES = select(Answer.item_id, Answer.code, Answer.text).where(
+    Answer.response_id == bindparam("response_id")
+)
+_ALERT_OF = select(Alert).where(Alert.response_id == bindparam("response_id"))
+# Answer rows are written with Core statements on the table: no ORM objects or unit of work for a
+# row that is written once and read back as plain values (`current_answers`).
+_ANSWERS = Answer.__table__
+_INSERT_ANSWERS = insert(_ANSWERS)
+_UPDATE_ANSWER = (
+    update(_ANSWERS)
+    .where(_ANSWERS.c.response_id == bindparam("response"), _ANSWERS.c.item_id == bindparam("item"))
+    .values(code=bindparam("new_code"), text=bindparam("new_text"), answered_at=bindparam("at"))
+)
+_DELETE_ANSWERS = delete(_ANSWERS).where(
+    _ANSWERS.c.response_id == bindparam("response"),
+    _ANSWERS.c.item_id.in_(bindparam("items", expanding=True)),
+)
+
+
+def start_response(
+    session: Session,
+    patient: PatientLike,
+    timepoint: str,
+    instrument: Instrument,
+    language: str,
+    treatment_session: SessionLike | None = None,
+) -> Response:
+    """The patient's response for this timepoint and instrument, created on first use."""
+    key = {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument.id}
+    existing = session.scalar(_RESPONSE_OF, key)
+    if existing is not None:
+        return existing
+    response = Response(
+        patient_id=patient.id, timepoint=timepoint, instrument_id=instrument.id,
+        instrument_version=instrument.version, language=language,
+        session_id=treatment_session.id if treatment_session else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(response)
+    except IntegrityError:  # a concurrent request created it first: use theirs
+        found = session.scalar(_RESPONSE_OF, key)
+        if found is None:
+            raise
+        return found
+    return response
+
+
+def answer_value(code: int | None, text: str | None) -> int | str | None:
+    """A stored answer's value: its text for a free-text item, else its code."""
+    return text if text is not None else code
+
+
+def current_answers(session: Session, response: Response) -> dict[str, int | str | None]:
+    """The stored answers of a response, by item id."""
+    rows = session.execute(_ANSWER_VALUES, {"response_id": response.id})
+    return {item: answer_value(code, text) for item, code, text in rows}
+
+
+def save_answers(
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object]
+) -> dict[str, int | str | None]:
+    """Validate and upsert some answers of an open response; returns all answers after saving.
+
+    Raises `instruments.AnswerError` for an unknown item, a bad code or an answer to an item that
+    the other answers hide; nothing is stored then. Re-sending the same answers changes nothing.
+    """
+    if response.status == "submitted":
+        raise ResponseClosed("This questionnaire was already submitted.")
+    session.flush()  # a response just added gets its id
+    return write_answers(session, response.id, instrument, current_answers(session, response), answers)
+
+
+def write_answers(
+    session: Session, response_id: int, instrument: Instrument, stored: Mapping[str, int | str | None],
+    answers: Mapping[str, object],
+) -> dict[str, int | str | None]:
+    """`save_answers` for a caller that has just read the open response's `stored` answers itself.
+
+    Writes only what changed, with Core statements: new rows, changed rows, and the rows of items
+    the new answers hide (a "yes" changed to "no"), which are dropped, not kept stale.
+    """
+    merged = {**stored, **dict(answers)}
+    # A stored answer whose item the new answers hide is dropped, while a *new* answer to a hidden
+    # item stays an error for validate_answers to report.
+    shown = _shown_ids(instrument, merged)
+    for item_id in stored:
+        if item_id not in answers and item_id not in shown:
+            merged[item_id] = None
+    cleaned = validate_answers(instrument, merged)
+    now = utcnow()
+    added, changed, hidden = [], [], []
+    for item_id, value in cleaned.items():
+        code, text = (None, value) if isinstance(value, str) else (value, None)
+        if item_id not in stored:
+            if value is not None:
+                added.append({"response_id": response_id, "item_id": item_id, "code": code, "text": text,
+                              "answered_at": now})
+        elif value is None:
+            hidden.append(item_id)
+        elif stored[item_id] != value:
+            changed.append({"response": response_id, "item": item_id, "new_code": code, "new_text": text,
+                            "at": now})
+    connection = session.connection()
+    if added:
+        connection.execute(_INSERT_ANSWERS, added)
+    if changed:
+        connection.execute(_UPDATE_ANSWER, changed)
+    if hidden:
+        connection.execute(_DELETE_ANSWERS, {"response": response_id, "items": hidden})
+    return {k: v for k, v in cleaned.items() if v is not None}
+
+
+def _shown_ids(instrument: Instrument, answers: Mapping[str, object]) -> set[str]:
+    """Ids of the items shown for these answers (unknown ids are ignored here, rejected later)."""
+    known = {k: v for k, v in answers.items() if instrument.has_item(k)}
+    return {item.id for item in visible_items(instrument, known, instrument.languages[0])}
+
+
+def store_scores(
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object],
+    section: str | None = None,
+) -> None:
+    """(Re)compute and store the response's scores, status and flags with the scoring version.
+
+    A response asked for one section only (e.g. the checklist's red flags at follow-ups) is
+    complete when that section is: the whole-instrument status would call it incomplete.
+    """
+    result = score(instrument, answers, section)
+    session.execute(delete(Score).where(Score.response_id == response.id))
+    for scale, value in result.scores.items():
+        session.add(
+            Score(
+                response_id=response.id, scale=scale,
+                value=None if value is None else float(value),
+                band=result.bands.get(scale), scoring_version=result.scoring_version,
+            )
+        )
+    response.score_status = result.status
+    response.flags = list(result.flags)
+    session.flush()
+
+
+def alert_context(session: Session, response: Response, now: datetime | None = None) -> AlertContext:
+    """What the alert rules need beyond the answers: time since the session, previous grades."""
+    hours = None
+    previous: dict[str, int] | None = None
+    if response.session_id is not None:
+        treatment = session.get(TreatmentSession, response.session_id)
+        if treatment is not None:
+            start = datetime.combine(treatment.date, datetime.min.time(), tzinfo=UTC)
+            hours = ((now or utcnow()) - start).total_seconds() / 3600
+            previous = _previous_grades(session, response, treatment.number)
+    return AlertContext(hours_since_session=hours, previous_grades=previous, scores=None)
+
+
+def _previous_grades(session: Session, response: Response, number: int) -> dict[str, int] | None:
+    if number <= 1:
+        return None
+    rows = session.execute(
+        select(Score.scale, Score.value)
+        .join(Response, Response.id == Score.response_id)
+        .join(TreatmentSession, TreatmentSession.id == Response.session_id)
+        .where(
+            Response.patient_id == response.patient_id,
+            Response.instrument_id == response.instrument_id,
+            TreatmentSession.number == number - 1,
+            Score.scale.like("%_grade"),
+            Score.value.is_not(None),
+        )
+    )
+    grades = {scale: int(value) for scale, value in rows}
+    return grades or None
+
+
+def raise_alert(
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object],
+    context: AlertContext | None = None,
+) -> Alert | None:
+    """Evaluate the alert rules; create the response's alert or raise its level. Never lowers one."""
+    if context is None:
+        context = alert_context(session, response)
+    scores = score(instrument, answers).scores
+    context = AlertContext(
+        hours_since_session=context.hours_since_session,
+        previous_grades=context.previous_grades,
+        scores=scores,
+    )
+    result: AlertResult = evaluate_alerts(instrument, answers, context)
+    if result.level < 1:
+        return None
+    alert = session.scalar(_ALERT_OF, {"response_id": response.id})
+    patient = response.patient
+    if alert is None:
+        alert = Alert(study_id=patient.study_id, patient_id=patient.id, response_id=response.id,
+                      level=result.level, reasons=list(result.reasons))
+        session.add(alert)
+    elif result.level > alert.level or set(result.reasons) - set(alert.reasons):
+        raised = result.level > alert.level
+        alert.level = max(alert.level, result.level)
+        alert.reasons = sorted(set(alert.reasons) | set(result.reasons))
+        if raised:  # a worse answer re-opens an acknowledged alert
+            alert.acknowledged_at, alert.acknowledged_by_id, alert.action_taken = None, None, None
+    session.flush()
+    return alert
+
+
+def submit_response(
+    session: Session, response: Response, instrument: Instrument, context: AlertContext | None = None,
+    section: str | None = None,
+) -> Response:
+    """Mark a response submitted, score it and evaluate alerts. A re-sent submit is a no-op."""
+    if response.status == "submitted":
+        return response
+    answers = current_answers(session, response)
+    store_scores(session, response, instrument, answers, section)
+    raise_alert(session, response, instrument, answers, context)
+    response.status = "submitted"
+    response.submitted_at = utcnow()
+    session.flush()
+    return response

@@ -1,0 +1,67 @@
+"""Creating studies from protocol files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from instruments import Instrument
+from surveys.domain.audit import record
+from surveys.domain.models import Study
+from surveys.domain.protocol import DEFAULT_PROTOCOL, ProtocolError, instrument_sections, parse_protocol
+
+STUDY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+
+
+def create_study(
+    session: Session,
+    code: str,
+    name: str,
+    library: dict[str, Instrument],
+    *,
+    actor: str,
+    protocol_data: dict[str, Any] | None = None,
+    contact: str = "",
+    emergency_number: str = "112",
+    oncall_email: str | None = None,
+) -> Study:
+    """Validate the protocol against the instrument library and create the study."""
+    code = code.strip().upper()
+    if not STUDY_CODE.match(code):
+        raise ProtocolError("The study code must be 2-32 capital letters, digits, '-' or '_'.")
+    if not name.strip() or len(name) > 200:
+        raise ProtocolError("The study needs a name of at most 200 characters.")
+    if session.scalar(select(Study.id).where(Study.code == code)):
+        raise ProtocolError(f"A study with code {code} already exists.")
+    if protocol_data is None:
+        protocol_data = json.loads(Path(DEFAULT_PROTOCOL).read_text(encoding="utf-8"))
+    protocol = parse_protocol(
+        protocol_data, source="protocol", known_instruments=instrument_sections(library)
+    )
+    study = Study(
+        code=code,
+        name=name.strip(),
+        protocol_id=protocol.id,
+        protocol_version=protocol.version,
+        protocol=protocol_data,
+        contact=contact,
+        emergency_number=emergency_number,
+        oncall_email=oncall_email,
+    )
+    session.add(study)
+    session.flush()
+    record(
+        session,
+        actor,
+        "study.create",
+        entity="study",
+        entity_id=study.id,
+        study_id=study.id,
+        details={"code": code, "protocol": f"{protocol.id} {protocol.version}"},
+    )
+    return study

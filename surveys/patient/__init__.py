@@ -1,0 +1,1 @@
+"""The patient's pages: a personal link, its home, one screen per item, saves and forms."""

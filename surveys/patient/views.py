@@ -1,0 +1,402 @@
+"""The patient-facing side: personal links, the home page and the one-item-per-screen flow.
+
+Every page hangs under the personal link `/p/<token>`; no answer, item or score ever appears in a
+URL or a title. Each screen's answer is saved at once (post/redirect/get); which item is on
+screen is kept in the session, so going back and forth never puts health data in the address.
+When patient.js sends the answer (SCREEN_FETCH_HEADER), the reply is the page the redirects would
+have led to, rendered at once, with its address: one round trip per answer on a slow network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import update
+from werkzeug.exceptions import TooManyRequests
+
+from instruments import AnswerError, Instrument
+from surveys.domain import flow as flow
+from surveys.domain.alerts import notify_pending_alerts
+from surveys.domain.links import LinkedPatient, LinkedStudy, open_link, patient_url, qr_svg
+from surveys.domain.models import Patient
+from surveys.domain.protocol import ProtocolInstrument
+from surveys.domain.schedule import ANSWERABLE, Window
+from surveys.infra.db import db
+from surveys.infra.i18n import LANGUAGES, current_lang, use_language
+from surveys.infra.library import instruments
+from surveys.infra.security import limiter
+from surveys.patient.forms import ALLOWED_FIELDS, is_choice, screen_form
+from surveys.patient.saves import save_screen
+
+bp = Blueprint(
+    "patient", __name__, template_folder="templates", static_folder="static",
+    static_url_path="/static/patient",
+)
+
+#: Failed link look-ups allowed per client address: enough for typos, far too few for guessing.
+LINK_GUESS_LIMIT = "10 per minute;50 per day"
+#: patient.js posts an answer itself (fetch) with this header; the reply is then the next page
+#: itself (200), its address in PAGE_ADDRESS_HEADER, instead of a 303 to it: one round trip per answer.
+SCREEN_FETCH_HEADER = "X-Patient-Screen"
+PAGE_ADDRESS_HEADER = "X-Patient-Location"
+
+#: The scales a patient may see over time, with their range; everything else stays for staff.
+PATIENT_SCALES: tuple[tuple[str, str, int, int], ...] = (
+    ("who5", "percent", 0, 100),
+    ("rses", "total", 0, 30),
+    ("hair_status", "hair_severity", 0, 10),
+    ("hair_status", "hair_bother", 0, 10),
+)
+
+
+def _guess_failed(_response: Any) -> bool:
+    return bool(g.get("link_miss"))
+
+
+_link_limit = limiter.shared_limit(LINK_GUESS_LIMIT, scope="patient-link", deduct_when=_guess_failed)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """An open personal link: the patient and their study, as plain values read in one statement."""
+
+    token: str
+    patient: LinkedPatient
+    study: LinkedStudy
+
+
+@bp.after_request
+def _private(response: Any) -> Any:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _page_path() -> str:
+    """Where the page on screen lives (its forms post back there): the request's own address, except
+    for an answer whose reply is the next page itself (see `_answered`)."""
+    return g.get("page_path") or request.path
+
+
+@bp.context_processor
+def _page_address() -> dict[str, str]:
+    return {"page_path": _page_path()}
+
+
+def _stop(template: str, status: int, **context: Any) -> NoReturn:
+    abort(make_response(render_template(template, **context), status))
+
+
+def _visit(token: str) -> Visit:
+    link = open_link(db.session, token)
+    if link is None:
+        g.link_miss = True  # counted by the rate limit against guessing
+        _stop("patient/link_problem.html", 404, problem="unknown")
+    if link.revoked_at is not None:
+        _stop("patient/link_problem.html", 403, problem="revoked")
+    use_language(link.patient.language)
+    return Visit(token=token, patient=link.patient, study=link.study)
+
+
+def _page(template: str, visit: Visit, status: int = 200, **context: Any) -> Any:
+    """Render a patient page; an emergency notice from the last answer comes before anything else."""
+    notice = session.pop("notice") if "notice" in session else None  # no pop, no new cookie
+    if notice == "emergency":
+        template, status = "patient/emergency.html", 200
+        context = {"continue_url": _page_path()}
+        notice = None
+    return render_template(template, visit=visit, study=visit.study, notice=notice, **context), status
+
+
+def _windows(visit: Visit, states: dict[tuple[str, str], str]) -> list[Window]:
+    return flow.patient_windows(visit.patient, flow.protocol_of(visit.study), states)
+
+
+def _window(visit: Visit, timepoint: str, states: dict[tuple[str, str], str]) -> Window:
+    """The window a patient asks for, or a kind page saying why it cannot be answered."""
+    window = flow.find_window(_windows(visit, states), timepoint)
+    if window is None:
+        _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
+    if window.state == "closed":
+        _stop("patient/closed.html", 410, visit=visit, study=visit.study, reason="closed", window=window)
+    if window.state in ("upcoming", "not_scheduled"):
+        _stop("patient/closed.html", 403, visit=visit, study=visit.study, reason=window.state, window=window)
+    return window
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One questionnaire of a window, as the patient asks for it, with the answers stored so far."""
+
+    window: Window
+    entry: ProtocolInstrument
+    instrument: Instrument
+    done: bool
+    answers: dict[str, Any]
+
+
+def _part(visit: Visit, timepoint: str, instrument_id: str) -> Part:
+    states, answers = flow.states_and_answers(db.session, visit.patient, timepoint, instrument_id)
+    window = _window(visit, timepoint, states)
+    entry = flow.entry_of(window, instrument_id)
+    if entry is None:
+        _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
+    done = states.get((timepoint, instrument_id)) == "submitted"
+    return Part(window, entry, instruments()[instrument_id], done, answers)
+
+
+@bp.get("/p/<token>")
+@_link_limit
+def home(token: str) -> Any:
+    """The patient's home: what is due now, what comes next, what is done, the clinic's contact."""
+    return _home_page(_visit(token))
+
+
+def _home_page(visit: Visit) -> Any:
+    states = flow.response_states(db.session, visit.patient)
+    windows = _windows(visit, states)
+    due = [w for w in windows if w.state in ANSWERABLE]
+    upcoming = [w for w in windows if w.state == "upcoming"][:3]
+    later = [w for w in windows if w.state == "not_scheduled"]
+    done = [w for w in windows if w.state == "completed"]
+    started = {tp for (tp, _inst), status in states.items()}
+    return _page("patient/home.html", visit, due=due, upcoming=upcoming, later=later, done=done,
+                 started=started, can_see_scores=_has_scores(visit, states))
+
+
+@bp.post("/p/<token>/language")
+@_link_limit
+def language(token: str) -> Any:
+    """Switch the patient's language; it is remembered on their record."""
+    visit = _visit(token)
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        _stop("patient/problem.html", 400, visit=visit, study=visit.study,
+              message=_("This language is not available."), back_url=url_for(".home", token=token))
+    db.session.execute(update(Patient).where(Patient.id == visit.patient.id).values(language=lang))
+    db.session.commit()
+    target = request.form.get("next", "")
+    if not target.startswith(f"/p/{token}") or "//" in target or "\\" in target:
+        target = url_for(".home", token=token)
+    return redirect(target, 303)
+
+
+@bp.get("/p/<token>/q/<timepoint>")
+@_link_limit
+def timepoint(token: str, timepoint: str) -> Any:
+    """A questionnaire's next part, or the thank-you page once every part is done."""
+    return _timepoint_page(_visit(token), timepoint)
+
+
+def _timepoint_page(visit: Visit, timepoint: str) -> Any:
+    states = flow.response_states(db.session, visit.patient)
+    window = _window(visit, timepoint, states)
+    entry = flow.next_entry(window, states)
+    if entry is not None:
+        return redirect(url_for(".screen", token=visit.token, timepoint=timepoint,
+                                instrument_id=entry.instrument))
+    return _page("patient/done.html", visit, window=window, can_see_scores=_has_scores(visit, states))
+
+
+def _progress(window: Window, entry: ProtocolInstrument) -> tuple[int, int]:
+    return [e.instrument for e in window.instruments].index(entry.instrument) + 1, len(window.instruments)
+
+
+def _set_cursor(timepoint: str, instrument_id: str, item_id: str) -> None:
+    """Remember which item is on screen (only a change re-signs the session cookie)."""
+    if session.get("cursor") != [timepoint, instrument_id, item_id]:
+        session["cursor"] = [timepoint, instrument_id, item_id]
+
+
+def _cursor(timepoint: str, instrument_id: str) -> str | None:
+    saved = session.get("cursor")
+    if isinstance(saved, list) and len(saved) == 3 and saved[:2] == [timepoint, instrument_id]:
+        return str(saved[2])
+    return None
+
+
+def _render_screen(visit: Visit, part: Part, item_id: str | None, form: Any = None, status: int = 200) -> Any:
+    lang = current_lang()
+    instrument, answers = part.instrument, part.answers
+    items = flow.shown_items(instrument, answers, lang, part.entry.section)
+    screen = flow.screen_for(items, answers, item_id)
+    if screen is None:  # nothing to ask (cannot happen with shipped instruments)
+        abort(404)
+    if form is None:
+        form = screen_form(screen.item, lang, answer=answers.get(screen.item.id))
+    number, parts = _progress(part.window, part.entry)
+    return _page("patient/screen.html", visit, status, window=part.window, instrument=instrument,
+                 screen=screen, form=form, part=number, parts=parts, lang=lang, choice=is_choice(screen.item),
+                 show_instructions=screen.position == 1)
+
+
+@bp.get("/p/<token>/q/<timepoint>/<instrument_id>")
+@_link_limit
+def screen(token: str, timepoint: str, instrument_id: str) -> Any:
+    """One question of a questionnaire: where the patient left off, or where they went back to."""
+    return _screen_page(_visit(token), timepoint, instrument_id)
+
+
+def _screen_page(visit: Visit, timepoint: str, instrument_id: str) -> Any:
+    part = _part(visit, timepoint, instrument_id)
+    if part.done:
+        return redirect(url_for(".timepoint", token=visit.token, timepoint=timepoint))
+    return _render_screen(visit, part, _cursor(timepoint, instrument_id))
+
+
+#: The pages a saved answer can lead to, by endpoint, drawn for an open link.
+_PAGES: dict[str, Callable[..., Any]] = {
+    "patient.home": _home_page,
+    "patient.timepoint": _timepoint_page,
+    "patient.screen": _screen_page,
+}
+
+
+def _answered(visit: Visit, url: str) -> Any:
+    """Where a saved answer leads: a 303 to the next page (post/redirect/get); or, when patient.js
+    sent the answer, that page itself, as the redirects would have led to it, with its address."""
+    if request.headers.get(SCREEN_FETCH_HEADER) != "1":
+        return redirect(url, 303)
+    adapter = current_app.create_url_adapter(request)
+    for _hop in range(3):  # a part's address leads to its next screen; a finished part's screen back
+        endpoint, args = adapter.match(url, method="GET")
+        show = _PAGES.get(endpoint)
+        if show is None or args.pop("token", None) != visit.token:
+            break
+        g.page_path = url
+        response = make_response(show(visit, **args))
+        if response.status_code not in (301, 302, 303, 307, 308):
+            response.headers[PAGE_ADDRESS_HEADER] = url
+            response.vary.add(SCREEN_FETCH_HEADER)
+            return response
+        url = urlsplit(response.location).path
+    return redirect(url, 303)
+
+
+def _bad_request(visit: Visit, message: str) -> NoReturn:
+    _stop("patient/problem.html", 400, visit=visit, study=visit.study, message=message,
+          back_url=request.path)
+
+
+@bp.post("/p/<token>/q/<timepoint>/<instrument_id>")
+@_link_limit
+def answer(token: str, timepoint: str, instrument_id: str) -> Any:
+    """Save one screen's answer at once, then show the next screen (post/redirect/get, or the next
+    screen in the reply when patient.js sent the answer)."""
+    visit = _visit(token)
+    part = _part(visit, timepoint, instrument_id)
+    instrument, entry = part.instrument, part.entry
+    flow_url = url_for(".timepoint", token=token, timepoint=timepoint)
+    if part.done:  # a resend after the last screen was saved: nothing more to store
+        return _answered(visit, flow_url)
+    item_id = request.form.get("item", "")
+    if set(request.form) - ALLOWED_FIELDS or not instrument.has_item(item_id):
+        _bad_request(visit, _("This answer does not belong to this questionnaire. Nothing was saved."))
+    item = instrument.item(item_id)
+    if entry.section is not None and item.section != entry.section:
+        _bad_request(visit, _("This answer does not belong to this questionnaire. Nothing was saved."))
+    lang = current_lang()
+    going_back = request.form.get("nav") == "back"
+    if going_back and not request.form.get("answer", "").strip():
+        before = flow.item_before(flow.shown_items(instrument, part.answers, lang, entry.section), item_id)
+        _set_cursor(timepoint, instrument_id, (before or item).id)
+        return _answered(visit, request.path)
+    form = screen_form(item, lang, formdata=request.form)
+    if not form.validate():
+        if item.id not in {i.id for i in flow.shown_items(instrument, part.answers, lang, entry.section)}:
+            _bad_request(visit, _("This question is not asked with your other answers. Nothing was saved."))
+        return _render_screen(visit, part, item.id, form=form, status=400)
+    value = form.answer.data
+    if isinstance(value, str):
+        value = value.strip() or None
+    try:
+        saved = save_screen(db.session, visit.patient, part.window, entry, instrument, item.id, value,
+                            going_back=going_back, lang=lang)
+    except AnswerError:
+        _bad_request(visit, _("This answer is not one of the choices for this question. Nothing was saved."))
+    if saved.outcome == "closed":
+        return _answered(visit, flow_url)
+    _set_cursor(timepoint, instrument_id, saved.cursor)
+    if saved.outcome in ("emergency", "same_day"):
+        session["notice"] = saved.outcome
+        notify_pending_alerts(db.session, current_app.config["BASE_URL"])  # after the commit
+    return _answered(visit, flow_url if saved.outcome == "finished" else request.path)
+
+
+def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:
+    if not visit.study.show_scores_to_patients:
+        return False
+    wanted = {inst for inst, *_rest in PATIENT_SCALES}
+    return any(status == "submitted" and inst in wanted for (_tp, inst), status in states.items())
+
+
+@bp.get("/p/<token>/scores")
+@_link_limit
+def scores(token: str) -> Any:
+    """The patient's own scores over time, in plain words, when the study allows it."""
+    visit = _visit(token)
+    if not visit.study.show_scores_to_patients:
+        _stop("patient/problem.html", 404, visit=visit, study=visit.study,
+              message=_("Your clinic does not show results here. You can ask them about your answers."),
+              back_url=url_for(".home", token=token))
+    windows = _windows(visit, flow.response_states(db.session, visit.patient))
+    order = [w.timepoint for w in windows]
+    lines = flow.own_scores(db.session, visit.patient, [(i, s) for i, s, _lo, _hi in PATIENT_SCALES], order)
+    ranges = {(i, s): (lo, hi) for i, s, lo, hi in PATIENT_SCALES}
+    labels = {w.timepoint: w.label(current_lang()) for w in windows}
+    return _page("patient/scores.html", visit, lines=lines, ranges=ranges, labels=labels)
+
+
+@bp.get("/p/<token>/qr.svg")
+@_link_limit
+def qr(token: str) -> Any:
+    """The personal link as a QR code (SVG), for the handout staff print when they issue a link."""
+    _visit(token)
+    svg = qr_svg(patient_url(current_app.config["BASE_URL"], token))
+    return current_app.response_class(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/instrument-images/<instrument_id>/<name>")
+def instrument_image(instrument_id: str, name: str) -> Any:
+    """A picture shown with an answer option (e.g. the hair-loss stage drawings)."""
+    instrument = instruments().get(instrument_id)
+    if instrument is None or not name.endswith(".svg"):
+        abort(404)
+    folder = Path(instrument.source_path).parent / "images"
+    response = send_from_directory(folder, name, mimetype="image/svg+xml", max_age=86400)
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError) -> Any:
+    """A stale or missing form token: back to the same screen with a plain message."""
+    session["notice"] = "csrf"
+    token = (request.view_args or {}).get("token", "")
+    if request.endpoint == "patient.language" and token:
+        return redirect(url_for(".home", token=token), 303)
+    return redirect(request.path, 303)
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(_error: TooManyRequests) -> Any:
+    return render_template("patient/link_problem.html", problem="too_many"), 429

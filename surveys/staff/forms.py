@@ -1,0 +1,89 @@
+"""The staff side's forms (Flask-WTF: every one carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from surveys.domain.models import SEXES
+from surveys.domain.patients import DIAGNOSES
+from surveys.infra.i18n import LANGUAGES
+
+LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+
+
+def _blank_first(values: tuple[str, ...], blank: str = "Not recorded") -> list[tuple[str, str]]:
+    return [("", blank)] + [(v, v.replace("_", " ").capitalize()) for v in values]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class TotpForm(FlaskForm):
+    code = StringField("6-digit code from your authenticator app",
+                       validators=[DataRequired(), Length(min=6, max=8)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token is needed."""
+
+
+class StudyForm(FlaskForm):
+    code = StringField("Study code (capital letters, digits, - or _)",
+                       validators=[DataRequired(), Length(max=32)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    contact = TextAreaField("Clinic contact shown to patients", validators=[Optional(), Length(max=2000)])
+    emergency_number = StringField("Emergency number", default="112",
+                                   validators=[DataRequired(), Length(max=32)])
+    oncall_email = EmailField("On-call e-mail for urgent safety alerts",
+                              validators=[Optional(), Length(max=254)])
+    protocol_source = RadioField(
+        "Protocol", default="default",
+        choices=[("default", "The shipped scalp mesotherapy protocol"),
+                 ("upload", "Upload a protocol file (JSON)")],
+    )
+    protocol_file = FileField("Protocol file")
+
+
+class EnrollForm(FlaskForm):
+    code = StringField("Patient code (pseudonym, no names)", validators=[DataRequired(), Length(max=32)])
+    sex = SelectField("Sex", choices=_blank_first(SEXES), default="")
+    birth_year = IntegerField("Birth year", validators=[Optional()])
+    diagnosis = SelectField("Diagnosis", choices=_blank_first(DIAGNOSES), default="")
+    prior_treatments = TextAreaField("Prior treatments (one per line)",
+                                     validators=[Optional(), Length(max=2000)])
+    email = EmailField("E-mail for reminders (optional)", validators=[Optional(), Length(max=254)])
+    language = SelectField("Preferred language", choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+                           default="en")
+
+
+class PatientForm(FlaskForm):
+    email = EmailField("E-mail for reminders (optional)", validators=[Optional(), Length(max=254)])
+    language = SelectField("Preferred language", choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
+    status = SelectField("Status", choices=[("active", "Active"), ("withdrawn", "Withdrawn"),
+                                            ("completed", "Completed the study")])
+
+
+class SessionForm(FlaskForm):
+    number = IntegerField("Session number", validators=[InputRequired(), NumberRange(min=1, max=100)])
+    day = DateField("Date of the session", validators=[InputRequired()])
+    agents = StringField("Agents / formulation", validators=[Optional(), Length(max=200)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+
+
+class AcknowledgeForm(FlaskForm):
+    action_taken = TextAreaField("What was done", validators=[DataRequired(message="Say what was done."),
+                                                              Length(max=2000)])
