@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from surveys.infra.db import Base, utcnow
-from surveys.infra.i18n import LANGUAGES
 
 ROLES = ("admin", "coordinator", "clinician")
 SEXES = ("female", "male", "other")
@@ -39,10 +38,32 @@ api_token_studies = Table(
 )
 
 
+#: The study settings a clinic edits over a study's life (defaults for a new study).
+DEFAULT_TIMEZONE = "Europe/Paris"
+
+
 class Study(Base):
-    """A study run by a clinic, with its protocol stored as a validated snapshot."""
+    """A study run by a clinic, with its protocol stored as a validated snapshot, and its settings.
+
+    Settings: the clinic's phone, on-call and backup on-call e-mails, the emergency number and the
+    country it belongs to (ISO 3166-1 alpha-2), the study's time zone (an IANA name: windows are
+    whole local days there), the default patient language, whether patients see their own scores,
+    the reminder sending hours (local, [start, end)), and the alert re-notification delays (minutes
+    for an open level-3 alert with no contact attempt; the local hour that ends the clinic's day for
+    a level-2 alert).
+    """
 
     __tablename__ = "study"
+    __table_args__ = (
+        CheckConstraint("default_language IN ('en', 'fr')", name="default_language"),
+        CheckConstraint(
+            "reminder_start_hour >= 0 AND reminder_end_hour <= 24"
+            " AND reminder_start_hour < reminder_end_hour",
+            name="reminder_hours",
+        ),
+        CheckConstraint("renotify_level3_minutes > 0", name="renotify_level3_minutes"),
+        CheckConstraint("clinic_day_end_hour BETWEEN 1 AND 24", name="clinic_day_end_hour"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -54,6 +75,17 @@ class Study(Base):
     emergency_number: Mapped[str] = mapped_column(String(32), default="112")
     oncall_email: Mapped[str | None] = mapped_column(String(254))
     show_scores_to_patients: Mapped[bool] = mapped_column(default=True)
+    clinic_phone: Mapped[str | None] = mapped_column(String(32))
+    backup_oncall_email: Mapped[str | None] = mapped_column(String(254))
+    emergency_country: Mapped[str] = mapped_column(String(2), default="FR", server_default="FR")
+    timezone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
+    )
+    default_language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
+    reminder_start_hour: Mapped[int] = mapped_column(default=9, server_default="9")
+    reminder_end_hour: Mapped[int] = mapped_column(default=19, server_default="19")
+    renotify_level3_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
+    clinic_day_end_hour: Mapped[int] = mapped_column(default=18, server_default="18")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="study")
