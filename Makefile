@@ -8,7 +8,7 @@ PORT ?= 5000
 DEMO_PATIENTS ?= 200
 export FLASK_APP := app
 
-.PHONY: run test install install-dev translations demo lint bench clean
+.PHONY: run test install install-dev translations messages demo lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ install-dev: $(VENV)/.dev translations tests/browser/node_modules/.package-lock.
 translations: $(VENV)/.runtime
 	@if ls surveys/infra/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 		$(BIN)/pybabel -q compile -d surveys/infra/translations; fi
+
+# Refresh the catalogues after adding or changing interface text: extract, then update each
+# language's messages.po (sorted, no location comments: fewer merge conflicts). Then translate.
+CATALOGUES := surveys/infra/translations
+messages: $(VENV)/.runtime
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location --sort-output -w 110 -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel -q update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) -w 110 --ignore-obsolete --no-fuzzy-matching
+	rm -f $(CATALOGUES)/messages.pot
+	$(BIN)/python -c 'import sys; from pathlib import Path; from babel.messages.pofile import read_po, write_po; \
+	cats = [(p, read_po(p.open("rb"))) for p in Path(sys.argv[1]).glob("*/LC_MESSAGES/messages.po")]; \
+	[write_po(p.open("wb"), c, width=110, no_location=True, sort_output=True) for p, c in cats]' $(CATALOGUES)
 
 demo: install
 	$(BIN)/flask demo --patients $(DEMO_PATIENTS)
