@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 from flask import Flask, current_app
@@ -18,6 +20,7 @@ from surveys.infra.db import db
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Staff accounts.")
 patients_cli = AppGroup("patients", help="Patients and their personal links.")
+studies_cli = AppGroup("studies", help="Studies and their settings.")
 
 
 @db_cli.command("upgrade")
@@ -104,13 +107,65 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
     click.echo("\n".join(lines))
 
 
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _setting_option(name: str, help_text: str, **kwargs: object) -> Callable[[F], F]:
+    return click.option("--" + name.replace("_", "-"), name, default=None, help=help_text, **kwargs)
+
+
+@studies_cli.command("set")
+@click.argument("study_code")
+@_setting_option("name", "The study's name.")
+@_setting_option("contact", "Clinic contact shown to patients (free text; '' empties it).")
+@_setting_option("clinic_phone", "The clinic's telephone ('' empties it).")
+@_setting_option("oncall_email", "On-call e-mail for level 2-3 alerts ('' empties it).")
+@_setting_option("backup_oncall_email", "Backup on-call e-mail ('' empties it).")
+@_setting_option("emergency_number", "The emergency number shown to patients, e.g. 15 or 112.")
+@_setting_option("emergency_country", "ISO 3166 two-letter country of the emergency number, e.g. FR.")
+@_setting_option("timezone", "IANA time zone of the study, e.g. Europe/Paris.")
+@_setting_option("default_language", "Default patient language.", type=click.Choice(["en", "fr"]))
+@_setting_option("show_scores_to_patients", "Whether patients see their own scores.", type=click.BOOL)
+@_setting_option("reminder_start_hour", "First local hour reminders may be sent (0-23).", type=int)
+@_setting_option("reminder_end_hour", "Local hour reminders stop (1-24, not included).", type=int)
+@_setting_option("renotify_level3_minutes", "Minutes before an uncontacted level-3 alert is re-notified.",
+                 type=int)
+@_setting_option("clinic_day_end_hour", "Local hour that ends the clinic's day (1-24).", type=int)
+def studies_set(study_code: str, **options: object) -> None:
+    """Change a study's settings, validated like the settings page; audited with old and new values.
+
+    Only the options given change. Exits non-zero with the reasons, changing nothing, when any
+    value is refused. Prints one line per changed setting (old -> new).
+    """
+    from surveys.domain.study_settings import SettingsError, update_settings
+
+    study = db.session.scalar(select(Study).where(Study.code == study_code))
+    if study is None:
+        raise click.ClickException(f"No study with code {study_code}.")
+    values = {name: value for name, value in options.items() if value is not None}
+    if not values:
+        raise click.UsageError("Give at least one setting to change (see --help).")
+    try:
+        changes = update_settings(db.session, study, values, actor="cli")
+    except SettingsError as exc:
+        db.session.rollback()
+        reasons = "\n".join(f"  --{name.replace('_', '-')}: {text}" for name, text in exc.problems.items())
+        raise click.ClickException(f"Nothing was changed:\n{reasons}") from exc
+    db.session.commit()
+    if not changes:
+        click.echo("Nothing changed: every setting was already as given.")
+    for change in changes:
+        click.echo(f"{change.name}: {change.old!r} -> {change.new!r}")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     from surveys.domain.reminders import reminders_cli
     from surveys.infra.backup import backup_command, restore_command
     from surveys.staff import cli as staff_cli
 
-    for command in (db_cli, demo_command, users_cli, patients_cli, backup_command, restore_command):
+    for command in (db_cli, demo_command, users_cli, patients_cli, studies_cli, backup_command,
+                    restore_command):
         app.cli.add_command(command)
     app.cli.add_command(reminders_cli)  # flask reminders send
     staff_cli.register(app)  # flask audit verify

@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def select_locale() -> str:
-    """A language set for this request (a patient's), else the remembered one, else the browser's."""
+    """A language set for this request (a patient's), else the remembered one, else the browser's
+    (English outside a request: a command line's messages)."""
+    if not has_request_context():
+        return "en"
     chosen = getattr(g, "lang", None) or session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     IntegerField,
@@ -87,3 +89,30 @@ class SessionForm(FlaskForm):
 class AcknowledgeForm(FlaskForm):
     action_taken = TextAreaField("What was done", validators=[DataRequired(message="Say what was done."),
                                                               Length(max=2000)])
+
+
+class StudySettingsForm(FlaskForm):
+    """A study's settings; the values are checked by `surveys.domain.study_settings` (page and CLI alike)."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    contact = TextAreaField(_l("Clinic contact shown to patients"), validators=[Optional(), Length(max=2000)])
+    clinic_phone = StringField(_l("Clinic telephone"), validators=[Optional(), Length(max=32)])
+    oncall_email = EmailField(_l("On-call e-mail for urgent safety alerts"),
+                              validators=[Optional(), Length(max=254)])
+    backup_oncall_email = EmailField(_l("Backup on-call e-mail"), validators=[Optional(), Length(max=254)])
+    emergency_number = StringField(_l("Emergency number"), validators=[DataRequired(), Length(max=32)])
+    emergency_country = StringField(_l("Country of the emergency number (ISO code, e.g. FR)"),
+                                    validators=[DataRequired(), Length(max=2)])
+    timezone = SelectField(_l("Time zone of the study"), validate_choice=False)
+    default_language = SelectField(_l("Default patient language"),
+                                   choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
+    show_scores_to_patients = BooleanField(_l("Patients see their own scores"))
+    reminder_start_hour = IntegerField(_l("Reminders are sent from (hour, local time)"),
+                                       validators=[InputRequired(), NumberRange(min=0, max=23)])
+    reminder_end_hour = IntegerField(_l("Reminders are sent until (hour, local time, not included)"),
+                                     validators=[InputRequired(), NumberRange(min=1, max=24)])
+    renotify_level3_minutes = IntegerField(
+        _l("Re-notify an emergency alert nobody has contacted the patient about after (minutes)"),
+        validators=[InputRequired(), NumberRange(min=1, max=1440)])
+    clinic_day_end_hour = IntegerField(_l("The clinic's day ends at (hour, local time)"),
+                                       validators=[InputRequired(), NumberRange(min=1, max=24)])

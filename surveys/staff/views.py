@@ -55,6 +55,7 @@ STAFF_NAV = (
     ("exports.index", "Exports"),
     ("staff.audit_trail", "Audit trail"),
     ("staff.timeline", "Timeline"),
+    ("staff.study_settings", "Settings"),
 )
 # Per client address, and per account whatever the address: slows guessing from one or many hosts.
 LOGIN_LIMIT = "10 per minute;50 per hour"
