@@ -148,7 +148,8 @@ def test_validation_reports_every_refused_setting_at_once() -> None:
     with pytest.raises(SettingsError) as caught:
         validate_settings({"timezone": "Nowhere", "emergency_country": "ZZ", "renotify_level3_minutes": 0,
                            "unknown": 1})
-    assert set(caught.value.problems) == {"timezone", "emergency_country", "renotify_level3_minutes", "unknown"}
+    assert set(caught.value.problems) == {"timezone", "emergency_country", "renotify_level3_minutes",
+                                          "unknown"}
 
 
 def test_an_unchanged_save_records_nothing(app, make_study) -> None:
