@@ -105,6 +105,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from surveys import cli as survey_cli
     from surveys.patient import views as patient_views
     from surveys.staff import blueprint as staff_pages
+    from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)
     from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import study_views as _staff_study_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import views as _staff_pages  # noqa: F401  (routes on staff_pages.bp)

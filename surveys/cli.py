@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 import click
@@ -12,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from surveys.domain.accounts import AccountError, create_user
-from surveys.domain.models import ROLES, Study
+from surveys.domain.models import ROLES, WITHDRAWAL_REASONS, Patient, Study
 from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
 from surveys.infra import migrate
 from surveys.infra.db import db
@@ -105,6 +106,57 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
         raise click.ClickException(f"{exc} Nobody was enrolled.") from exc
     db.session.commit()
     click.echo("\n".join(lines))
+
+
+@patients_cli.command("withdraw")
+@click.argument("study_code")
+@click.argument("patient_code")
+@click.option("--on", "on", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Local date (study time zone) the patient left the study, YYYY-MM-DD.")
+@click.option("--reason", required=True, type=click.Choice(WITHDRAWAL_REASONS))
+@click.option("--note", default="", help="Why (required for --reason other).")
+def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: str, note: str) -> None:
+    """Withdraw a patient from a date for a reason: nothing more is asked, reminders stop."""
+    from surveys.domain.participation import ParticipationError, withdraw_patient
+
+    patient = _patient_of(study_code, patient_code)
+    try:
+        withdraw_patient(db.session, patient, on=on.date(), reason=reason, note=note, actor="cli")
+    except ParticipationError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was changed.") from exc
+    db.session.commit()
+    click.echo(f"{patient_code} withdrawn from {on.date().isoformat()} ({reason}).")
+
+
+@patients_cli.command("complete")
+@click.option("--study", "study_code", help="Only this study (default: every study).")
+def patients_complete(study_code: str | None) -> None:
+    """Mark completed every active patient whose last questionnaire window has closed.
+
+    Meant for cron (daily); idempotent and safe to re-run. Prints one line per patient marked,
+    with the local date of the last open day of their last window.
+    """
+    from surveys.domain.participation import complete_finished
+
+    study = None
+    if study_code:
+        study = db.session.scalar(select(Study).where(Study.code == study_code))
+        if study is None:
+            raise click.ClickException(f"No study with code {study_code}.")
+    done = complete_finished(db.session, study=study, actor="cli")
+    db.session.commit()
+    for patient in done:
+        click.echo(f"{patient.study.code}\t{patient.code}\tcompleted {patient.status_on}")
+    click.echo(f"{len(done)} patient(s) marked completed.", err=True)
+
+
+def _patient_of(study_code: str, patient_code: str) -> Patient:
+    patient = db.session.scalar(select(Patient).join(Study).where(Study.code == study_code,
+                                                                 Patient.code == patient_code))
+    if patient is None:
+        raise click.ClickException(f"No patient {patient_code} in a study with code {study_code}.")
+    return patient
 
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -12,7 +12,7 @@ from instruments import Instrument
 from reports.exports.csv_cells import csv_chunks
 from reports.exports.deidentify import AGE_BANDS
 from reports.exports.options import ExportOptions
-from surveys.domain.models import SEXES, Study
+from surveys.domain.models import PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
 from surveys.domain.patients import DIAGNOSES
 from surveys.infra.db import utcnow
 
@@ -163,6 +163,22 @@ def _score_variables(inst: Instrument, *, status: bool) -> list[Variable]:
     return out
 
 
+def _participation_variables(ctx: ExportContext) -> list[Variable]:
+    """The patient's participation at the time of the export: status, its date, why they left."""
+    when = (Variable("participation_day", "Days from the first treatment session to the date of the "
+                     "participation status (withdrawal or completion); empty while active", "integer")
+            if ctx.deidentified else
+            Variable("participation_date", "Local date (study time zone) the participation status took "
+                     "effect: withdrawal, or close of the last window; empty while active", "date"))
+    return [
+        Variable("participation", "Participation status at the time of the export", "string",
+                 tuple((s, s) for s in PATIENT_STATUSES if s != "erased")),
+        when,
+        Variable("withdrawal_reason", "Why the patient left the study", "string",
+                 tuple((r, r.replace("_", " ")) for r in WITHDRAWAL_REASONS)),
+    ]
+
+
 def wide_variables(ctx: ExportContext) -> list[Variable]:
     """Columns of wide.csv: one row per patient and timepoint."""
     background = [Variable("sex", "Sex", "string", tuple((s, s) for s in SEXES))]
@@ -175,6 +191,7 @@ def wide_variables(ctx: ExportContext) -> list[Variable]:
                                tuple((d, d.replace("_", " ")) for d in DIAGNOSES)))
     if not ctx.deidentified:
         background.append(Variable("prior_treatments", "Prior treatments, separated by ';'", "string"))
+    background += _participation_variables(ctx)
     variables = _leading(ctx) + background
     for inst in ctx.instruments:
         variables += _item_variables(ctx, inst) + _score_variables(inst, status=True)

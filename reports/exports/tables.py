@@ -41,6 +41,9 @@ class PatientFacts:
     diagnosis: str | None
     prior_treatments: list[Any]
     enrolled_on: date
+    status: str = "active"
+    status_on: date | None = None
+    withdrawal_reason: str | None = None
 
 
 class RowCount:
@@ -120,14 +123,16 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
     """Every patient of the study with the date of their first treatment session."""
     rows = session.execute(
         select(Patient.id, Patient.code, TreatmentSession.date, Patient.sex, Patient.birth_year,
-               Patient.diagnosis, Patient.prior_treatments, Patient.enrolled_at)
+               Patient.diagnosis, Patient.prior_treatments, Patient.enrolled_at, Patient.status,
+               Patient.status_on, Patient.withdrawal_reason)
         .outerjoin(TreatmentSession, and_(TreatmentSession.patient_id == Patient.id,
                                           TreatmentSession.number == 1))
         .where(Patient.study_id == ctx.study.id)
         .order_by(Patient.id)
     )
-    return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), enrolled.date())
-            for pid, code, first, sex, birth, diagnosis, prior, enrolled in rows}
+    return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), enrolled.date(),
+                              status, status_on, reason)
+            for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason in rows}
 
 
 def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:
@@ -333,6 +338,12 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
             else:
                 row[columns["birth_year"]] = info.birth_year
                 row[columns["prior_treatments"]] = ";".join(info.prior_treatments) or None
+            row[columns["participation"]] = info.status
+            row[columns["withdrawal_reason"]] = info.withdrawal_reason
+            if ctx.deidentified:
+                row[columns["participation_day"]] = days_between(info.first_session, info.status_on)
+            else:
+                row[columns["participation_date"]] = info.status_on.isoformat() if info.status_on else None
             count.rows += 1
             yield row
 

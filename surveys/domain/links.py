@@ -68,6 +68,7 @@ class LinkedPatient:
     email: str | None
     enrolled_at: datetime
     sessions: tuple[LinkedSession, ...]  # by number
+    status_on: date | None = None  # the local date of a withdrawal or completion
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ _OPENED_BY_HASH = (
     select(
         PatientLink.id.label("link_id"), PatientLink.revoked_at,
         Patient.id.label("patient_id"), Patient.study_id, Patient.language, Patient.status, Patient.email,
-        Patient.enrolled_at,
+        Patient.enrolled_at, Patient.status_on,
         Study.code, Study.contact, Study.emergency_number, Study.show_scores_to_patients, Study.protocol,
         TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
     )
@@ -130,7 +131,7 @@ def open_link(session: Session, token: str) -> OpenedLink | None:
                      for r in rows if r.session_id is not None)
     patient = LinkedPatient(
         id=row.patient_id, study_id=row.study_id, language=row.language, status=row.status, email=row.email,
-        enrolled_at=row.enrolled_at, sessions=sessions,
+        enrolled_at=row.enrolled_at, sessions=sessions, status_on=row.status_on,
     )
     study = LinkedStudy(id=row.study_id, code=row.code, contact=row.contact,
                         emergency_number=row.emergency_number,

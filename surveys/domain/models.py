@@ -22,6 +22,22 @@ from surveys.infra.db import Base, utcnow
 
 ROLES = ("admin", "coordinator", "clinician")
 SEXES = ("female", "male", "other")
+#: A patient's participation: taking part, left the study, finished it, or erased (a tombstone).
+PATIENT_STATUSES = ("active", "withdrawn", "completed", "erased")
+#: Why a patient left the study (ICH E3 "disposition of patients"; GDPR art. 17(1)(b) for consent).
+WITHDRAWAL_REASONS = (
+    "consent_withdrawn_keep_data",
+    "consent_withdrawn_discard_data",
+    "lost_to_follow_up",
+    "clinician_decision",
+    "other",
+)
+#: Why a patient's data were erased (GDPR art. 17(1)).
+ERASURE_REASONS = ("data_subject_request", "consent_withdrawn", "enrolled_in_error", "other")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
 
 study_members = Table(
     "study_member",
@@ -92,15 +108,25 @@ class Study(Base):
 
 
 class Patient(Base):
-    """A pseudonymous participant: a code, background facts, no name."""
+    """A pseudonymous participant: a code, background facts, no name.
+
+    Participation: `status` with the local date it took effect (`status_on`: the withdrawal date, the
+    close of the last window, or the erasure date), why a patient withdrew (`withdrawal_reason`, with
+    `status_note` for "other") and why their data were erased (`erasure_reason`). An erased patient
+    is a tombstone: code, enrollment date, erasure date and reason; nothing else.
+    """
 
     __tablename__ = "patient"
     __table_args__ = (
         UniqueConstraint("study_id", "code"),
         CheckConstraint("sex IN ('female', 'male', 'other')", name="sex"),
         CheckConstraint("language IN ('en', 'fr')", name="language"),
-        CheckConstraint("status IN ('active', 'withdrawn', 'completed')", name="status"),
+        CheckConstraint(f"status IN ({_in(PATIENT_STATUSES)})", name="status"),
         CheckConstraint("birth_year BETWEEN 1900 AND 2100", name="birth_year"),
+        CheckConstraint(f"withdrawal_reason IS NULL OR withdrawal_reason IN ({_in(WITHDRAWAL_REASONS)})",
+                        name="withdrawal_reason"),
+        CheckConstraint(f"erasure_reason IS NULL OR erasure_reason IN ({_in(ERASURE_REASONS)})",
+                        name="erasure_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,6 +139,10 @@ class Patient(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(2), default="en")
     status: Mapped[str] = mapped_column(String(12), default="active")
+    status_on: Mapped[date | None]
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(32))
+    status_note: Mapped[str | None] = mapped_column(Text)
+    erasure_reason: Mapped[str | None] = mapped_column(String(32))
     enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

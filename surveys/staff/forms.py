@@ -75,8 +75,6 @@ class EnrollForm(FlaskForm):
 class PatientForm(FlaskForm):
     email = EmailField("E-mail for reminders (optional)", validators=[Optional(), Length(max=254)])
     language = SelectField("Preferred language", choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
-    status = SelectField("Status", choices=[("active", "Active"), ("withdrawn", "Withdrawn"),
-                                            ("completed", "Completed the study")])
 
 
 class SessionForm(FlaskForm):
@@ -116,3 +114,11 @@ class StudySettingsForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=1, max=1440)])
     clinic_day_end_hour = IntegerField(_l("The clinic's day ends at (hour, local time)"),
                                        validators=[InputRequired(), NumberRange(min=1, max=24)])
+
+
+class WithdrawForm(FlaskForm):
+    """A patient leaving the study: the date (local to the study) and the reason."""
+
+    on = DateField(_l("Date the patient left the study"), validators=[InputRequired()])
+    reason = SelectField(_l("Reason"), choices=[("", "")])  # choices set per request (translated)
+    note = TextAreaField(_l("Note (required for \"other\")"), validators=[Optional(), Length(max=2000)])

@@ -11,6 +11,7 @@ import base64
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -27,13 +28,21 @@ from surveys.domain.alerts import (
 from surveys.domain.audit import record
 from surveys.domain.links import issue_link, patient_url, qr_svg, revoke_links
 from surveys.domain.models import Alert, Patient, PatientLink, Study
+from surveys.domain.participation import reason_choices, reason_label, status_label
 from surveys.domain.patients import EnrollmentError, enroll_patient, record_session, study_protocol
 from surveys.infra.db import db
 from surveys.infra.library import instruments
 from surveys.infra.mail import MailError, send_mail
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import AcknowledgeForm, ActionForm, EnrollForm, PatientForm, SessionForm
+from surveys.staff.forms import (
+    AcknowledgeForm,
+    ActionForm,
+    EnrollForm,
+    PatientForm,
+    SessionForm,
+    WithdrawForm,
+)
 from surveys.staff.worklist import WORK_STATES, build_worklist, worklist_counts
 
 READERS = ("coordinator", "clinician")
@@ -143,13 +152,22 @@ def enroll(code: str) -> Any:
     return _handout(study, patient, token)
 
 
+def withdrawal_form(formdata: Any = None) -> WithdrawForm:
+    """The withdrawal form with its translated reasons (the form posts to participation_views)."""
+    form = WithdrawForm(formdata=formdata) if formdata is not None else WithdrawForm(formdata=None)
+    form.reason.choices = [("", _("Choose a reason")), *reason_choices()]
+    return form
+
+
 def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any) -> Any:
     details = forms.get("details") or PatientForm(obj=patient, formdata=None)
     next_number = max((s.number for s in patient.sessions), default=0) + 1
     session_form = forms.get("session_form") or SessionForm(formdata=None, number=next_number)
     links = sorted(patient.links, key=lambda link: link.created_at, reverse=True)
+    withdraw_form = forms.get("withdraw_form") or withdrawal_form(formdata=None)
     return render_template("staff/manage.html", study=study, patient=patient, details=details,
                            session_form=session_form, links=links, action=ActionForm(),
+                           withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
                            can_edit=may(current_user, ENROLL), record_endpoint=_record_endpoint()), status
 
 
@@ -164,7 +182,8 @@ def manage(code: str, patient_code: str) -> Any:
 @bp.post("/studies/<code>/patients/<patient_code>/manage")
 @roles_required(*ENROLL)
 def update_patient(code: str, patient_code: str) -> Any:
-    """Change a patient's e-mail, language or status; old and new values go to the audit trail."""
+    """Change a patient's e-mail or language; old and new values go to the audit trail (withdrawal has
+    its own form, with a date and a reason: `surveys.staff.participation_views`)."""
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     form = PatientForm()
@@ -176,10 +195,10 @@ def update_patient(code: str, patient_code: str) -> Any:
     if not valid:
         flash("Nothing was changed: please correct the marked fields.", "error")
         return _manage_page(study, patient, 400, details=form)
-    old = {"email": patient.email, "language": patient.language, "status": patient.status}
-    new = {"email": email, "language": form.language.data, "status": form.status.data}
+    old = {"email": patient.email, "language": patient.language}
+    new = {"email": email, "language": form.language.data}
     if old != new:
-        patient.email, patient.language, patient.status = new["email"], new["language"], new["status"]
+        patient.email, patient.language = new["email"], new["language"]
         changed = [k for k in old if old[k] != new[k]]
         record(db.session, actor(current_user), "patient.update", entity="patient", entity_id=patient.id,
                study_id=study.id, details={"patient": patient.code, "old": {k: old[k] for k in changed},

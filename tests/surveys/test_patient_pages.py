@@ -126,5 +126,5 @@ def test_withdrawn_patient_has_nothing_to_answer(client, make_patient):
     patient = make_patient()
     patient.status = "withdrawn"
     html = text_of(client.get(f"/p/{patient.token}"))
-    assert "Nothing to do right now" in html
+    assert "no longer taking part in the study" in html and "Start" not in html
     assert client.get(f"/p/{patient.token}/q/T0").status_code == 404

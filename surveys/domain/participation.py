@@ -1,0 +1,144 @@
+"""A patient's participation over time: withdrawal (with a date and a reason) and completion.
+
+A withdrawn patient is asked nothing more: their windows are closed (`patient_windows` keeps only
+completed and closed ones for a patient who is not active), reminders stop (they go to active
+patients only), and the patient's home says so. A patient is completed when the last window of
+their schedule has closed: `complete_finished` marks them, run by `flask --app app patients
+complete` (daily from cron). Until it runs, such a patient still shows as active, and nothing is
+asked of them anyway (every window is closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from surveys.domain.audit import record
+from surveys.domain.models import WITHDRAWAL_REASONS, Patient, Study
+from surveys.domain.patients import patient_anchors, study_protocol
+from surveys.domain.schedule import compute_schedule
+from surveys.infra.db import utcnow
+
+MAX_NOTE = 2000
+
+
+class ParticipationError(ValueError):
+    """A withdrawal or reinstatement that cannot be recorded, with the reason."""
+
+
+def local_day(study: Study, moment: datetime) -> date:
+    """The date of a UTC moment in the study's time zone."""
+    return moment.astimezone(ZoneInfo(study.timezone)).date()
+
+
+def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: str, note: str = "",
+                     actor: str) -> None:
+    """Record that an active patient left the study on `on` (a local date) for `reason`.
+
+    `reason` is one of `WITHDRAWAL_REASONS`; "other" needs a `note` (free text, kept out of the
+    audit trail, deleted by erasure). The date lies between the enrollment date and today (local
+    dates of the study). Raises `ParticipationError`; flushes; the caller commits.
+    """
+    study = patient.study
+    if patient.status != "active":
+        raise ParticipationError(_("Only an active patient can be withdrawn (this one is %(status)s).",
+                                   status=patient.status))
+    if reason not in WITHDRAWAL_REASONS:
+        raise ParticipationError(_("Choose a reason for the withdrawal."))
+    note = (note or "").strip()
+    if reason == "other" and not note:
+        raise ParticipationError(_("Say why the patient left the study."))
+    if len(note) > MAX_NOTE:
+        raise ParticipationError(_("The note must be at most %(n)s characters.", n=MAX_NOTE))
+    enrolled, today = local_day(study, patient.enrolled_at), local_day(study, utcnow())
+    if not enrolled <= on <= today:
+        raise ParticipationError(_("The withdrawal date must be between the enrollment (%(first)s) and "
+                                   "today (%(last)s).", first=enrolled.isoformat(), last=today.isoformat()))
+    patient.status, patient.status_on = "withdrawn", on
+    patient.withdrawal_reason, patient.status_note = reason, note or None
+    session.flush()
+    record(session, actor, "patient.withdraw", entity="patient", entity_id=patient.id,
+           study_id=patient.study_id,
+           details={"patient": patient.code, "on": on.isoformat(), "reason": reason})
+
+
+def reinstate_patient(session: Session, patient: Patient, *, actor: str) -> None:
+    """Undo a withdrawal recorded by mistake: the patient is active again, windows reopen by the
+    schedule. The old date and reason go to the audit trail. Raises `ParticipationError`."""
+    if patient.status != "withdrawn":
+        raise ParticipationError(_("Only a withdrawn patient can be reinstated."))
+    old = {"on": patient.status_on.isoformat() if patient.status_on else None,
+           "reason": patient.withdrawal_reason}
+    patient.status, patient.status_on = "active", None
+    patient.withdrawal_reason = patient.status_note = None
+    session.flush()
+    record(session, actor, "patient.reinstate", entity="patient", entity_id=patient.id,
+           study_id=patient.study_id, details={"patient": patient.code, "old": old})
+
+
+def last_window_close(patient: Patient, study: Study, now: datetime) -> datetime | None:
+    """When the patient's last window closed (UTC), or None while any window is still to come.
+
+    A window still open, upcoming or without dates (its anchor, e.g. a first session, is not
+    recorded yet) means the patient is not finished.
+    """
+    windows = compute_schedule(study_protocol(study), patient_anchors(patient), now)
+    if not windows or any(w.closes_at is None or w.closes_at > now for w in windows):
+        return None
+    return max(w.closes_at for w in windows if w.closes_at is not None)
+
+
+def complete_finished(session: Session, *, study: Study | None = None, now: datetime | None = None,
+                      actor: str = "cron") -> list[Patient]:
+    """Mark completed every active patient whose last window has closed; returns them.
+
+    `status_on` is the local date of the last day the last window was open (windows close at
+    the start of their closing day). Idempotent: completed patients are not active. Flushes and
+    audits each one (`patient.complete`, with source "schedule"); the caller commits.
+    """
+    now = now or utcnow()
+    query = (select(Patient).where(Patient.status == "active")
+             .options(selectinload(Patient.sessions), selectinload(Patient.study)).order_by(Patient.id))
+    if study is not None:
+        query = query.where(Patient.study_id == study.id)
+    done: list[Patient] = []
+    for patient in session.scalars(query):
+        closed = last_window_close(patient, patient.study, now)
+        if closed is None:
+            continue
+        patient.status = "completed"
+        patient.status_on = local_day(patient.study, closed - timedelta(microseconds=1))
+        record(session, actor, "patient.complete", entity="patient", entity_id=patient.id,
+               study_id=patient.study_id,
+               details={"patient": patient.code, "on": patient.status_on.isoformat(), "source": "schedule"})
+        done.append(patient)
+    session.flush()
+    return done
+
+
+def status_label(status: str) -> str:
+    """The translated name of a participation status."""
+    return {"active": _("active"), "withdrawn": _("withdrawn"), "completed": _("completed"),
+            "erased": _("erased")}.get(status, status)
+
+
+def reason_label(reason: str | None) -> str:
+    """The translated name of a withdrawal reason."""
+    labels = {
+        "consent_withdrawn_keep_data": _("Consent withdrawn, data already collected kept"),
+        "consent_withdrawn_discard_data": _("Consent withdrawn, data already collected not to be kept"),
+        "lost_to_follow_up": _("Lost to follow-up"),
+        "clinician_decision": _("Clinician decision"),
+        "other": _("Other"),
+    }
+    return labels.get(reason or "", reason or "")
+
+
+def reason_choices() -> Sequence[tuple[str, str]]:
+    """(code, label) pairs for a form."""
+    return [(reason, reason_label(reason)) for reason in WITHDRAWAL_REASONS]

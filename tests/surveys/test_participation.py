@@ -1,0 +1,158 @@
+"""Withdrawal (a date and a reason; nothing asked after it; reminders stop) and completion (when the
+last window closes), on the staff page, the patient's page, the CLI and the exports."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from surveys.domain.models import AuditEvent
+from surveys.domain.participation import complete_finished
+from surveys.domain.reminders import due_reminders, send_reminders
+from surveys.infra.db import db
+from tests.reports.test_exports import read_csv
+from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
+
+@pytest.fixture
+def coordinator(make_study: Any, make_user: Any, login: Any) -> Any:
+    study = make_study("LIFE")
+    user = make_user("coordinator", (study,))
+    db.session.commit()
+    login(user)
+    user.study = study
+    return user
+
+
+def _events(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_a_withdrawn_patient_is_asked_nothing_from_that_date_and_gets_no_reminder(
+    client, coordinator, make_patient, inbox
+) -> None:
+    patient = make_patient(coordinator.study, "W-1", email="w1@example.test", enrolled_days_ago=10)
+    db.session.commit()
+    assert client.get(f"/p/{patient.token}/q/T0").status_code in (200, 302)  # open before
+    assert [r.patient.code for r in due_reminders(db.session)] == ["W-1"]
+    day = date.today() - timedelta(days=2)
+    response = client.post("/studies/LIFE/patients/W-1/withdraw",
+                           data={"on": day.isoformat(), "reason": "lost_to_follow_up", "note": ""})
+    assert response.status_code == 303
+    assert (patient.status, patient.status_on, patient.withdrawal_reason) == ("withdrawn", day, "lost_to_follow_up")
+    (event,) = _events("patient.withdraw")
+    assert event.details == {"patient": "W-1", "on": day.isoformat(), "reason": "lost_to_follow_up"}
+    home = client.get(f"/p/{patient.token}").get_data(as_text=True)
+    assert "no longer taking part in the study since" in home and "Start" not in home
+    assert client.get(f"/p/{patient.token}/q/T0").status_code == 404
+    assert client.post(f"/p/{patient.token}/q/T0/who5", data={"item": "who5_1", "answer": "3"}).status_code == 404
+    assert due_reminders(db.session) == [] and send_reminders(db.session).sent == 0 and inbox == []
+    manage = client.get("/studies/LIFE/patients/W-1/manage").get_data(as_text=True)
+    assert "Lost to follow-up" in manage and day.isoformat() in manage
+
+
+def test_the_patient_home_says_so_in_french(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "W-FR", language="fr", enrolled_days_ago=10)
+    db.session.commit()
+    client.post("/studies/LIFE/patients/W-FR/withdraw",
+                data={"on": date.today().isoformat(), "reason": "clinician_decision"})
+    home = client.get(f"/p/{patient.token}").get_data(as_text=True)
+    assert "Vous ne participez plus" in home
+
+
+@pytest.mark.parametrize(("form", "words"), [
+    ({"on": (date.today() + timedelta(days=2)).isoformat(), "reason": "lost_to_follow_up"}, "between"),
+    ({"on": (date.today() - timedelta(days=40)).isoformat(), "reason": "lost_to_follow_up"}, "between"),
+    ({"on": date.today().isoformat(), "reason": "other", "note": "  "}, "Say why"),
+    ({"on": date.today().isoformat(), "reason": "bored"}, "Not a valid choice"),
+    ({"on": "", "reason": "lost_to_follow_up"}, "This field is required"),
+])
+def test_a_refused_withdrawal_changes_nothing(client, coordinator, make_patient, form, words) -> None:
+    patient = make_patient(coordinator.study, "W-2", enrolled_days_ago=10)
+    db.session.commit()
+    response = client.post("/studies/LIFE/patients/W-2/withdraw", data=form)
+    assert response.status_code == 400 and words in response.get_data(as_text=True)
+    db.session.refresh(patient)
+    assert (patient.status, patient.status_on) == ("active", None) and _events("patient.withdraw") == []
+
+
+def test_a_withdrawal_recorded_by_mistake_can_be_undone(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "W-3", enrolled_days_ago=10)
+    db.session.commit()
+    client.post("/studies/LIFE/patients/W-3/withdraw", data={"on": date.today().isoformat(),
+                                                            "reason": "other", "note": "moved abroad"})
+    assert patient.status_note == "moved abroad"
+    assert client.post("/studies/LIFE/patients/W-3/reinstate").status_code == 303
+    assert (patient.status, patient.status_on, patient.withdrawal_reason, patient.status_note) == (
+        "active", None, None, None)
+    (event,) = _events("patient.reinstate")
+    assert event.details["old"]["reason"] == "other" and "moved abroad" not in str(event.details)
+
+
+def test_clinicians_cannot_withdraw(client, login, make_user, coordinator, make_patient) -> None:
+    make_patient(coordinator.study, "W-4")
+    clinician = make_user("clinician", (coordinator.study,))
+    db.session.commit()
+    login(clinician)
+    response = client.post("/studies/LIFE/patients/W-4/withdraw",
+                           data={"on": date.today().isoformat(), "reason": "lost_to_follow_up"})
+    assert response.status_code == 403
+
+
+def test_the_cli_withdraws_and_refuses_bad_input(runner, make_study, make_patient) -> None:
+    study = make_study("LIFECLI")
+    patient = make_patient(study, "C-1", enrolled_days_ago=10)
+    db.session.commit()
+    bad = runner.invoke(args=["patients", "withdraw", "LIFECLI", "C-1", "--on", "2000-01-01",
+                              "--reason", "lost_to_follow_up"])
+    assert bad.exit_code != 0 and "Nothing was changed" in bad.output and patient.status == "active"
+    ok = runner.invoke(args=["patients", "withdraw", "LIFECLI", "C-1", "--on", date.today().isoformat(),
+                             "--reason", "consent_withdrawn_keep_data"])
+    assert ok.exit_code == 0, ok.output
+    assert (patient.status, patient.withdrawal_reason) == ("withdrawn", "consent_withdrawn_keep_data")
+    assert runner.invoke(args=["patients", "withdraw", "LIFECLI", "NOPE", "--on", "2026-01-01",
+                               "--reason", "other"]).exit_code != 0
+
+
+def test_a_patient_is_completed_when_the_last_window_closes_and_only_then(runner, make_study,
+                                                                          make_patient) -> None:
+    study = make_study("DONE")
+    finished = make_patient(study, "F-1", enrolled_days_ago=900, sessions_days_ago=(850, 820))
+    ongoing = make_patient(study, "F-2", enrolled_days_ago=100, sessions_days_ago=(90,))
+    never_treated = make_patient(study, "F-3", enrolled_days_ago=900)
+    db.session.commit()
+    result = runner.invoke(args=["patients", "complete", "--study", "DONE"])
+    assert result.exit_code == 0, result.output
+    assert "F-1" in result.output and "F-2" not in result.output
+    assert finished.status == "completed" and finished.status_on is not None
+    assert date.today() - timedelta(days=850) < finished.status_on < date.today()
+    assert (ongoing.status, never_treated.status) == ("active", "active")
+    (event,) = _events("patient.complete")
+    assert event.details["source"] == "schedule"
+    assert complete_finished(db.session, study=study) == []  # idempotent: a cron re-run marks nobody again
+
+
+def test_exports_carry_the_participation_status_and_its_date(client, coordinator, make_patient) -> None:
+    from tests.reports.test_exports import answer
+
+    withdrawn = make_patient(coordinator.study, "E-1", enrolled_days_ago=20, sessions_days_ago=(15,))
+    active = make_patient(coordinator.study, "E-2", enrolled_days_ago=20)
+    answer(withdrawn, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, submitted_days_ago=16)
+    answer(active, "T0", "who5", {f"who5_{i}": 2 for i in range(1, 6)}, submitted_days_ago=16)
+    db.session.commit()
+    day = date.today() - timedelta(days=3)
+    client.post("/studies/LIFE/patients/E-1/withdraw", data={"on": day.isoformat(),
+                                                            "reason": "consent_withdrawn_keep_data"})
+    wide = read_csv(client.get("/studies/LIFE/exports/wide").data).set_index("patient")
+    assert wide.loc["E-1", "participation"] == "withdrawn"
+    assert wide.loc["E-1", "participation_date"] == day.isoformat()
+    assert wide.loc["E-1", "withdrawal_reason"] == "consent_withdrawn_keep_data"
+    assert wide.loc["E-2", "participation"] == "active" and wide.loc["E-2", "participation_date"] != wide.loc[
+        "E-2", "participation_date"]  # NaN: empty while active
+    deid = read_csv(client.get("/studies/LIFE/exports/wide", query_string={"deidentified": "1"}).data)
+    assert sorted(deid["participation_day"].dropna().astype(int)) == [(day - (date.today() - timedelta(days=15))).days]
