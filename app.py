@@ -100,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     login_manager.init_app(app)
 
     from reports.dashboards import views as dashboard_views
+    from reports.exports import access_views as _access_pages  # noqa: F401  (routes on export_views.bp)
     from reports.exports import cli as export_cli
     from reports.exports import views as export_views
     from surveys import cli as survey_cli

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from surveys.domain.accounts import AccountError, create_user
-from surveys.domain.models import ROLES, WITHDRAWAL_REASONS, Patient, Study
+from surveys.domain.models import ERASURE_REASONS, ROLES, WITHDRAWAL_REASONS, Patient, Study
 from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
 from surveys.infra import migrate
 from surveys.infra.db import db
@@ -149,6 +149,33 @@ def patients_complete(study_code: str | None) -> None:
     for patient in done:
         click.echo(f"{patient.study.code}\t{patient.code}\tcompleted {patient.status_on}")
     click.echo(f"{len(done)} patient(s) marked completed.", err=True)
+
+
+@patients_cli.command("erase")
+@click.argument("study_code")
+@click.argument("patient_code")
+@click.option("--reason", type=click.Choice(ERASURE_REASONS), default="data_subject_request",
+              show_default=True)
+@click.option("--yes", is_flag=True, help="Confirm: this cannot be undone.")
+def patients_erase(study_code: str, patient_code: str, reason: str, yes: bool) -> None:
+    """Right to erasure: delete a patient's answers, scores, alerts, sessions, links and contact details.
+
+    Keeps a tombstone (code, enrollment and erasure dates, reason) and an audit entry. Backups
+    taken before keep the data until they expire. Refuses to run without --yes.
+    """
+    from surveys.domain.erasure import ErasureError, erase_patient
+
+    if not yes:
+        raise click.UsageError("Erasure cannot be undone: add --yes to confirm.")
+    patient = _patient_of(study_code, patient_code)
+    try:
+        report = erase_patient(db.session, patient, reason=reason, actor="cli")
+    except ErasureError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    rows = ", ".join(f"{table} {count}" for table, count in sorted(report.deleted.items())) or "none"
+    click.echo(f"Erased {patient_code} in {study_code} (rows deleted: {rows}); a tombstone remains.")
 
 
 def _patient_of(study_code: str, patient_code: str) -> Patient:

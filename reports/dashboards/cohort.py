@@ -41,13 +41,16 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def recruitment(patients: pd.DataFrame) -> dict[str, Any]:
-    """Enrolled, active, completed and withdrawn counts; suppressed below MIN_GROUP patients."""
+    """Enrolled, active, completed, withdrawn and erased counts; suppressed below MIN_GROUP patients.
+
+    An erased patient (a tombstone: code and dates, no data) counts as enrolled and erased, nothing else.
+    """
     counts = patients["status"].value_counts()
     enrolled = len(patients)
     return {
         "enrolled": enrolled,
         "suppressed": 0 < enrolled < MIN_GROUP,
-        **{status: int(counts.get(status, 0)) for status in ("active", "completed", "withdrawn")},
+        **{status: int(counts.get(status, 0)) for status in ("active", "completed", "withdrawn", "erased")},
     }
 
 

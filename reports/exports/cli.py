@@ -71,5 +71,9 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
 
 
 def register(app: Flask) -> None:
-    """Attach the commands to the app's CLI."""
+    """Attach the commands to the app's CLI (and `patients access` to the collection side's group)."""
+    from reports.exports.access import register_cli
+    from surveys.cli import patients_cli
+
     app.cli.add_command(export_command)
+    register_cli(patients_cli)

@@ -47,6 +47,7 @@ class ExportContext:
     study: Study
     options: ExportOptions
     instruments: tuple[Instrument, ...]
+    patient_id: int | None = None  # one data subject only (right of access), else the whole study
 
     @property
     def deidentified(self) -> bool:

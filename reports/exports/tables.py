@@ -127,7 +127,8 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
                Patient.status_on, Patient.withdrawal_reason)
         .outerjoin(TreatmentSession, and_(TreatmentSession.patient_id == Patient.id,
                                           TreatmentSession.number == 1))
-        .where(Patient.study_id == ctx.study.id)
+        .where(Patient.study_id == ctx.study.id,
+               *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
         .order_by(Patient.id)
     )
     return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), enrolled.date(),
@@ -143,6 +144,8 @@ def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:
         Response.status == "submitted",
         Response.instrument_id.in_([i.id for i in ctx.instruments]),
     )
+    if ctx.patient_id is not None:
+        stmt = stmt.where(Response.patient_id == ctx.patient_id)
     if opts.timepoints:
         stmt = stmt.where(Response.timepoint.in_(session_timepoints(opts.timepoints)))
     if opts.date_from:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -167,5 +168,9 @@ def acknowledge_alert(session: Session, alert: Alert, user: StaffUser, action_ta
     record(session, f"staff:{user.id}", "alert.acknowledge", entity="alert", entity_id=alert.id,
            study_id=alert.study_id,
            details={"patient_id": alert.patient_id, "level": alert.level,
-                    "old": {"acknowledged": False}, "new": {"acknowledged": True, "action_taken": action}})
+                    "old": {"acknowledged": False},
+                    # The digest, not the words: the trail is immutable and the text must stay erasable
+                    # (right to erasure); the digest still proves what the row said.
+                    "new": {"acknowledged": True,
+                            "action_taken_sha256": hashlib.sha256(action.encode("utf-8")).hexdigest()}})
     return alert

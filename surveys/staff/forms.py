@@ -122,3 +122,13 @@ class WithdrawForm(FlaskForm):
     on = DateField(_l("Date the patient left the study"), validators=[InputRequired()])
     reason = SelectField(_l("Reason"), choices=[("", "")])  # choices set per request (translated)
     note = TextAreaField(_l("Note (required for \"other\")"), validators=[Optional(), Length(max=2000)])
+
+
+class EraseForm(FlaskForm):
+    """Erasing a patient's data: the reason, the patient's code typed again, the admin's password."""
+
+    reason = SelectField(_l("Reason"), choices=[("", "")])  # choices set per request (translated)
+    confirm_code = StringField(_l("Type the patient's code to confirm"),
+                               validators=[DataRequired(), Length(max=32)])
+    password = PasswordField(_l("Your password (asked again before an erasure)"),
+                             validators=[DataRequired(), Length(max=1024)])

@@ -1,19 +1,25 @@
-"""Staff pages about a patient's participation: withdrawal with a date and a reason, and undoing a
-withdrawal recorded by mistake (coordinators and admins)."""
+"""Staff pages about a patient's participation: withdrawal with a date and a reason, undoing a
+withdrawal recorded by mistake (coordinators and admins), and the right to erasure (admins, who type
+their password again)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from surveys.domain.accounts import ENROLL, actor
+from surveys.domain.accounts import ENROLL, actor, verify_password
+from surveys.domain.audit import record
+from surveys.domain.erasure import ErasureError, erase_patient, erasure_reason_choices
+from surveys.domain.models import Patient, Study
 from surveys.domain.participation import ParticipationError, reinstate_patient, withdraw_patient
 from surveys.infra.db import db
+from surveys.infra.security import limiter
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
+from surveys.staff.forms import EraseForm
 from surveys.staff.patient_views import _manage_page, _patient_or_404, withdrawal_form
 
 PATIENT_RULE = "/studies/<code>/patients/<patient_code>"
@@ -57,4 +63,54 @@ def reinstate(code: str, patient_code: str) -> Any:
         return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)
     db.session.commit()
     flash(_("Patient %(code)s takes part in the study again.", code=patient.code))
+    return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)
+
+
+def _erase_form(formdata: Any = None) -> EraseForm:
+    form = EraseForm(formdata=formdata) if formdata is not None else EraseForm(formdata=None)
+    form.reason.choices = [("", _("Choose a reason")), *erasure_reason_choices()]
+    return form
+
+
+def _erase_page(study: Study, patient: Patient, form: EraseForm, status: int = 200) -> Any:
+    return render_template("staff/erase.html", study=study, patient=patient, form=form), status
+
+
+@bp.get(f"{PATIENT_RULE}/erase")
+@roles_required()  # administrators only
+def erase_form(code: str, patient_code: str) -> Any:
+    """Right to erasure: what will be deleted and kept, the reason, and the admin's password again."""
+    study = study_or_404(code)
+    return _erase_page(study, _patient_or_404(study, patient_code), _erase_form())
+
+
+@bp.post(f"{PATIENT_RULE}/erase")
+@roles_required()  # administrators only
+@limiter.limit("10 per hour", key_func=lambda: f"erase:{current_user.get_id()}")
+def erase(code: str, patient_code: str) -> Any:
+    """Erase a patient's answers, scores, alerts, sessions, links and contact details; keep a tombstone."""
+    study = study_or_404(code)
+    patient = _patient_or_404(study, patient_code)
+    form = _erase_form(formdata=request.form)
+    if not form.validate():
+        return _erase_page(study, patient, form, 400)
+    if form.confirm_code.data.strip() != patient.code:
+        form.confirm_code.errors = [*form.confirm_code.errors, _("This is not the patient's code.")]
+        return _erase_page(study, patient, form, 400)
+    if not verify_password(current_user, form.password.data):
+        record(db.session, actor(current_user), "reauth.failure", entity="staff_user",
+               entity_id=current_user.id, study_id=study.id,
+               details={"for": "patient.erase", "patient": patient.code})
+        db.session.commit()
+        form.password.errors = [*form.password.errors, _("The password is not right.")]
+        return _erase_page(study, patient, form, 401)
+    try:
+        report = erase_patient(db.session, patient, reason=form.reason.data, actor=actor(current_user))
+    except ErasureError as exc:
+        db.session.rollback()
+        form.reason.errors = [*form.reason.errors, str(exc)]
+        return _erase_page(study, patient, form, 400)
+    db.session.commit()
+    flash(_("The data of patient %(code)s were erased (%(rows)s rows); a tombstone and an audit entry "
+            "remain.", code=report.patient_code, rows=sum(report.deleted.values())))
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)

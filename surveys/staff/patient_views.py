@@ -65,6 +65,10 @@ def _patient_or_404(study: Study, patient_code: str) -> Patient:
     )
     if patient is None:
         abort(404)
+    if patient.status == "erased" and request.method != "GET":
+        # A tombstone takes no new data: no session, link, contact detail or status change.
+        abort(409, description=_("The data of patient %(code)s were erased: nothing can be recorded for "
+                                 "them any more.", code=patient.code))
     return patient
 
 
@@ -168,7 +172,8 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
     return render_template("staff/manage.html", study=study, patient=patient, details=details,
                            session_form=session_form, links=links, action=ActionForm(),
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
-                           can_edit=may(current_user, ENROLL), record_endpoint=_record_endpoint()), status
+                           can_edit=may(current_user, ENROLL) and patient.status != "erased",
+                           record_endpoint=_record_endpoint()), status
 
 
 @bp.get("/studies/<code>/patients/<patient_code>/manage")
@@ -199,10 +204,15 @@ def update_patient(code: str, patient_code: str) -> Any:
     new = {"email": email, "language": form.language.data}
     if old != new:
         patient.email, patient.language = new["email"], new["language"]
-        changed = [k for k in old if old[k] != new[k]]
+        changed = [k for k in old if old[k] != new[k] and k != "email"]
+        details: dict[str, Any] = {"patient": patient.code, "old": {k: old[k] for k in changed},
+                                   "new": {k: new[k] for k in changed}}
+        if old["email"] != new["email"]:
+            # The trail is immutable and outlives an erasure: it says that the address changed, never
+            # the address itself (contact details stay erasable).
+            details["email"] = "added" if not old["email"] else "removed" if not new["email"] else "changed"
         record(db.session, actor(current_user), "patient.update", entity="patient", entity_id=patient.id,
-               study_id=study.id, details={"patient": patient.code, "old": {k: old[k] for k in changed},
-                                           "new": {k: new[k] for k in changed}})
+               study_id=study.id, details=details)
         db.session.commit()
         flash("Patient details saved.")
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code))

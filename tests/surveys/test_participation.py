@@ -44,13 +44,15 @@ def test_a_withdrawn_patient_is_asked_nothing_from_that_date_and_gets_no_reminde
     response = client.post("/studies/LIFE/patients/W-1/withdraw",
                            data={"on": day.isoformat(), "reason": "lost_to_follow_up", "note": ""})
     assert response.status_code == 303
-    assert (patient.status, patient.status_on, patient.withdrawal_reason) == ("withdrawn", day, "lost_to_follow_up")
+    assert (patient.status, patient.status_on) == ("withdrawn", day)
+    assert patient.withdrawal_reason == "lost_to_follow_up"
     (event,) = _events("patient.withdraw")
     assert event.details == {"patient": "W-1", "on": day.isoformat(), "reason": "lost_to_follow_up"}
     home = client.get(f"/p/{patient.token}").get_data(as_text=True)
     assert "no longer taking part in the study since" in home and "Start" not in home
     assert client.get(f"/p/{patient.token}/q/T0").status_code == 404
-    assert client.post(f"/p/{patient.token}/q/T0/who5", data={"item": "who5_1", "answer": "3"}).status_code == 404
+    answer = client.post(f"/p/{patient.token}/q/T0/who5", data={"item": "who5_1", "answer": "3"})
+    assert answer.status_code == 404
     assert due_reminders(db.session) == [] and send_reminders(db.session).sent == 0 and inbox == []
     manage = client.get("/studies/LIFE/patients/W-1/manage").get_data(as_text=True)
     assert "Lost to follow-up" in manage and day.isoformat() in manage
@@ -155,4 +157,5 @@ def test_exports_carry_the_participation_status_and_its_date(client, coordinator
     assert wide.loc["E-2", "participation"] == "active" and wide.loc["E-2", "participation_date"] != wide.loc[
         "E-2", "participation_date"]  # NaN: empty while active
     deid = read_csv(client.get("/studies/LIFE/exports/wide", query_string={"deidentified": "1"}).data)
-    assert sorted(deid["participation_day"].dropna().astype(int)) == [(day - (date.today() - timedelta(days=15))).days]
+    first_session = date.today() - timedelta(days=15)
+    assert sorted(deid["participation_day"].dropna().astype(int)) == [(day - first_session).days]

@@ -1,0 +1,170 @@
+"""A data subject's right of access (GDPR art. 15): one zip with everything held about one patient.
+
+The archive holds `summary.html` (readable, in the patient's language: their record, participation,
+treatment sessions, links, every questionnaire with its questions and answers, scores, safety
+alerts with what the clinic did, reminders sent, and the audit trail's events about them),
+`answers.csv` and `scores.csv` (the study's long.csv and scores.csv, identified, for this patient
+only) and `questionnaire_responses.fhir.json` (a FHIR R4 Bundle of their QuestionnaireResponses).
+Built from the same row generators as the study exports, restricted to one patient id, so nothing
+of another patient can enter it. Used by `flask --app app patients access` and the admin button.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import click
+from flask import render_template
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from instruments import Instrument
+from reports.exports.codebook import ExportContext
+from reports.exports.fhir import bundle_chunks
+from reports.exports.options import ExportOptions, study_instruments
+from reports.exports.tables import RowCount, csv_file
+from surveys.domain.audit import record
+from surveys.domain.models import (
+    Alert,
+    AuditEvent,
+    Patient,
+    PatientLink,
+    ReminderSent,
+    Response,
+    Study,
+)
+from surveys.infra.db import db, utcnow
+
+FILES = ("summary.html", "answers.csv", "scores.csv", "questionnaire_responses.fhir.json")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerLine:
+    """One answer as the patient reads it: the question and the answer's label (or their text)."""
+
+    item_id: str
+    question: str
+    answer: str
+    code: int | None
+
+
+def _answer_lines(response: Response, inst: Instrument | None, lang: str) -> list[AnswerLine]:
+    lines = []
+    for answer in sorted(response.answers, key=lambda a: a.id):
+        item = inst.item(answer.item_id) if inst is not None and inst.has_item(answer.item_id) else None
+        question = answer.item_id
+        if item is not None:
+            question = item.texts.get(lang) or next(iter(item.texts.values()), answer.item_id)
+        if answer.code is None:
+            shown = answer.text or ""
+        else:
+            option = next((o for o in item.options if o.code == answer.code), None) if item else None
+            label = option.labels.get(lang) or next(iter(option.labels.values()), "") if option else ""
+            shown = f"{label} ({answer.code})" if label else str(answer.code)
+        lines.append(AnswerLine(answer.item_id, question, shown, answer.code))
+    return lines
+
+
+def _events(session: Session, patient: Patient) -> list[AuditEvent]:
+    """The audit trail's events about the patient (their record, or naming their code in the study)."""
+    found = []
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.study_id == patient.study_id)
+                           .order_by(AuditEvent.id).execution_options(yield_per=1000))
+    for event in rows:
+        own = event.entity == "patient" and event.entity_id == str(patient.id)
+        if own or (isinstance(event.details, dict) and event.details.get("patient") == patient.code):
+            found.append(event)
+    return found
+
+
+def summary_html(session: Session, patient: Patient, library: Mapping[str, Instrument]) -> str:
+    """The readable summary, in the patient's language (HTML, autoescaped)."""
+    lang = patient.language
+    responses = list(session.scalars(
+        select(Response).where(Response.patient_id == patient.id)
+        .options(selectinload(Response.answers), selectinload(Response.scores))
+        .order_by(Response.started_at, Response.id)))
+    alerts = list(session.scalars(select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.id)))
+    links = list(session.scalars(select(PatientLink).where(PatientLink.patient_id == patient.id)
+                                 .order_by(PatientLink.created_at)))
+    reminders = list(session.scalars(select(ReminderSent).where(ReminderSent.patient_id == patient.id)
+                                     .order_by(ReminderSent.sent_at)))
+    parts = [(r, library.get(r.instrument_id), _answer_lines(r, library.get(r.instrument_id), lang))
+             for r in responses]
+    with force_locale(lang):
+        return render_template(
+            "exports/access_summary.html", patient=patient, study=patient.study, parts=parts, alerts=alerts,
+            links=links, reminders=reminders, events=_events(session, patient), lang=lang,
+            generated=utcnow(), library=library,
+        )
+
+
+def access_archive(session: Session, patient: Patient, library: Mapping[str, Instrument], *,
+                   actor: str, via: str) -> bytes:
+    """The zip of everything held about `patient` (see the module docstring); audits the access.
+
+    Out: the zip's bytes (a patient holds at most a few thousand answers). Records a
+    `patient.access` event (flushed; the caller commits).
+    """
+    study = patient.study
+    options = ExportOptions(format="long", lang=patient.language)
+    ctx = ExportContext(study=study, options=options, instruments=tuple(study_instruments(study, library)),
+                        patient_id=patient.id)
+    counts = {name: RowCount() for name in ("answers", "scores", "fhir")}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("summary.html", summary_html(session, patient, library))
+        archive.writestr("answers.csv", b"".join(csv_file("long.csv", session, ctx, counts["answers"])))
+        archive.writestr("scores.csv", b"".join(csv_file("scores.csv", session, ctx, counts["scores"])))
+        fhir_ctx = replace(ctx, options=replace(options, format="fhir"))
+        archive.writestr("questionnaire_responses.fhir.json",
+                         b"".join(bundle_chunks(session, fhir_ctx, counts["fhir"])))
+    record(session, actor, "patient.access", entity="patient", entity_id=patient.id, study_id=study.id,
+           details={"patient": patient.code, "via": via, "answers": counts["answers"].rows,
+                    "responses": counts["fhir"].rows})
+    return buffer.getvalue()
+
+
+def archive_name(patient: Patient, now: datetime | None = None) -> str:
+    """The zip's file name: study, patient code and UTC date."""
+    day = (now or utcnow()).strftime("%Y%m%d")
+    return f"access-{patient.study.code}-{patient.code}-{day}.zip"
+
+
+@click.command("access")
+@click.argument("study_code")
+@click.argument("patient_code")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the zip.")
+@with_appcontext
+def access_command(study_code: str, patient_code: str, out: str) -> None:
+    """Right of access: write one zip with everything held about a patient (summary, CSV, FHIR)."""
+    from pathlib import Path
+
+    from surveys.infra.library import instruments
+
+    patient = db.session.scalar(select(Patient).join(Study).where(Study.code == study_code,
+                                                                 Patient.code == patient_code))
+    if patient is None:
+        raise click.ClickException(f"No patient {patient_code} in a study with code {study_code}.")
+    data = access_archive(db.session, patient, instruments(), actor="cli", via="cli")
+    target = Path(out)
+    # Personal data: created readable by its owner only (no window with wider permissions).
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    db.session.commit()
+    click.echo(f"Wrote {target} ({len(data)} bytes).")
+
+
+def register_cli(patients_group: Any) -> None:
+    """Add `access` to the collection side's `patients` command group."""
+    patients_group.add_command(access_command)

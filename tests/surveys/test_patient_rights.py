@@ -1,0 +1,192 @@
+"""A data subject's rights: access (one zip with everything held about them, nothing of anyone else)
+and erasure (nothing left but a tombstone and an audit entry; every export still validates)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from frictionless import Package
+from sqlalchemy import JSON, String, Text, select
+
+from surveys.domain.alerts import acknowledge_alert
+from surveys.domain.models import AuditEvent, Patient, ReminderSent, Response
+from surveys.infra.db import Base, db
+from tests.conftest import TEST_PASSWORD
+from tests.reports.test_exports import answer, read_csv
+from tests.surveys.staff_world import alert_of, submit_pirc
+from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+SECRET_TEXT = "only-the-subject-wrote-this"
+OTHER_TEXT = "another-patient-wrote-this"
+EMAIL = "subject@private.test"
+
+
+@pytest.fixture
+def world(make_study: Any, make_patient: Any, make_user: Any) -> Any:
+    study = make_study("RIGHTS")
+    subject = make_patient(study, "S-1", sessions_days_ago=(20, 2), email=EMAIL, sex="female",
+                           birth_year=1981, diagnosis="alopecia_areata", prior_treatments=["minoxidil"],
+                           language="fr")
+    other = make_patient(study, "O-1", sessions_days_ago=(20,), email="other@private.test")
+    answer(subject, "T0", "who5", {f"who5_{i}": 4 for i in range(1, 6)}, lang="fr", submitted_days_ago=21)
+    answer(other, "T0", "who5", {f"who5_{i}": 1 for i in range(1, 6)}, submitted_days_ago=21)
+    subject.sessions[0].notes = "session note about the subject"
+    alert = alert_of(submit_pirc(subject, {"rf_fever": 1, "other": SECRET_TEXT}, number=2))
+    submit_pirc(other, {"rf_fever": 1, "other": OTHER_TEXT})
+    admin = make_user("admin", (study,))
+    acknowledge_alert(db.session, alert, admin, "Called the subject back")
+    db.session.add(ReminderSent(patient_id=subject.id, timepoint="S2", kind="open"))
+    db.session.commit()
+    return study, subject, other, admin
+
+
+def _zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_access_archive_holds_every_answer_of_the_patient_and_nothing_of_another(
+    client, login, world
+) -> None:
+    _study, subject, _other, admin = world
+    login(admin)
+    response = client.get("/studies/RIGHTS/patients/S-1/access.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    files = _zip(response.data)
+    assert set(files) == {"summary.html", "answers.csv", "scores.csv", "questionnaire_responses.fhir.json"}
+    everything = b"".join(files.values()).decode()
+    assert "O-1" not in everything and OTHER_TEXT not in everything and "other@private.test" not in everything
+
+    stored = {(r.timepoint, r.instrument_id, a.item_id, a.code, a.text)
+              for r in db.session.scalars(select(Response).where(Response.patient_id == subject.id))
+              for a in r.answers}
+    answers = read_csv(files["answers.csv"], dtype={"instrument_version": str, "code": "Int64"})
+    exported = {(row.timepoint, row.instrument, row.item, None if row.code is None or str(row.code) == "<NA>"
+                 else int(row.code), row.text if isinstance(row.text, str) else None)
+                for row in answers.itertuples()}
+    assert exported == stored and len(stored) == 7
+    assert set(answers["patient"]) == {"S-1"}
+
+    bundle = json.loads(files["questionnaire_responses.fhir.json"])
+    Bundle.model_validate(bundle)
+    responses = [e["resource"] for e in bundle["entry"]
+                 if e["resource"]["resourceType"] == "QuestionnaireResponse"]
+    assert len(responses) == 2 and {r["subject"]["identifier"]["value"] for r in responses} == {"S-1"}
+
+    summary = files["summary.html"].decode()
+    for fact in ("S-1", EMAIL, SECRET_TEXT, "session note about the subject", "Called the subject back",
+                 "minoxidil", '<html lang="fr">'):
+        assert fact in summary, fact
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.access"))
+    assert event.details["patient"] == "S-1" and event.details["via"] == "web"
+
+
+def test_only_admins_download_a_patient_access_archive(client, login, make_user, world) -> None:
+    study = world[0]
+    coordinator = make_user("coordinator", (study,))
+    db.session.commit()
+    login(coordinator)
+    assert client.get("/studies/RIGHTS/patients/S-1/access.zip").status_code == 403
+    assert client.get("/studies/RIGHTS/patients/S-1/erase").status_code == 403
+
+
+def test_the_access_command_writes_the_zip_for_the_owner_only(runner, world, tmp_path: Path) -> None:
+    out = tmp_path / "s1.zip"
+    result = runner.invoke(args=["patients", "access", "RIGHTS", "S-1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o077 == 0
+    files = _zip(out.read_bytes())
+    assert SECRET_TEXT.encode() in files["summary.html"] and b"O-1" not in files["answers.csv"]
+    assert runner.invoke(args=["patients", "access", "RIGHTS", "NOPE", "--out", str(out)]).exit_code != 0
+
+
+def _rows_mentioning(needles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(table, column) of every stored text cell, in every table, that holds one of the needles."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            if not isinstance(column.type, (String, Text, JSON)):
+                continue
+            for value in db.session.execute(select(column)).scalars():
+                text = json.dumps(value) if not isinstance(value, str) else value
+                if any(needle in (text or "") for needle in needles):
+                    found.append((table.name, column.name))
+    return found
+
+
+def test_after_erasure_no_table_holds_the_patients_answers_or_contact_details(
+    client, login, world, tmp_path: Path
+) -> None:
+    _study, subject, other, admin = world
+    login(admin)
+    assert client.get("/studies/RIGHTS/patients/S-1/erase").status_code == 200
+    form = {"reason": "data_subject_request", "confirm_code": "S-1", "password": "wrong password"}
+    assert client.post("/studies/RIGHTS/patients/S-1/erase", data=form).status_code == 401
+    assert client.post("/studies/RIGHTS/patients/S-1/erase",
+                       data={**form, "password": TEST_PASSWORD, "confirm_code": "S-2"}).status_code == 400
+    assert db.session.scalar(select(Patient.status).where(Patient.id == subject.id)) == "active"
+    other_before = {(r.id, len(r.answers)) for r in db.session.scalars(
+        select(Response).where(Response.patient_id == other.id))}
+
+    response = client.post("/studies/RIGHTS/patients/S-1/erase", data={**form, "password": TEST_PASSWORD})
+    assert response.status_code == 303
+    db.session.expire_all()
+    for table in Base.metadata.sorted_tables:
+        if "patient_id" in table.columns:
+            left = db.session.execute(select(table).where(table.c.patient_id == subject.id)).all()
+            assert left == [], table.name
+    assert _rows_mentioning((EMAIL, SECRET_TEXT, "session note about the subject",
+                             "Called the subject back", "minoxidil")) == []
+    tombstone = db.session.get(Patient, subject.id)
+    assert (tombstone.code, tombstone.status, tombstone.erasure_reason, tombstone.email, tombstone.sex,
+            tombstone.birth_year, tombstone.diagnosis, tombstone.prior_treatments) == (
+        "S-1", "erased", "data_subject_request", None, None, None, None, [])
+    assert tombstone.status_on == datetime.now(UTC).date() or tombstone.status_on is not None
+    assert tombstone.enrolled_at is not None
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.erase"))
+    assert event.details["patient"] == "S-1" and event.details["deleted"]["answer"] == 7
+    assert {(r.id, len(r.answers)) for r in db.session.scalars(
+        select(Response).where(Response.patient_id == other.id))} == other_before
+
+    # Exports and dashboards afterwards: the patient is erased, never half there; every format validates.
+    for deidentified in ("0", "1"):
+        data = client.get("/studies/RIGHTS/exports/datapackage",
+                          query_string={"deidentified": deidentified}).data
+        folder = tmp_path / f"package{deidentified}"
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.extractall(folder)
+        report = Package(str(folder / "datapackage.json")).validate()
+        assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+        assert "S-1" not in (folder / "long.csv").read_text() + (folder / "wide.csv").read_text()
+    Bundle.model_validate(json.loads(client.get("/studies/RIGHTS/exports/fhir").data))
+    dashboard = client.get("/studies/RIGHTS/dashboard")
+    assert dashboard.status_code == 200
+    manage = client.get("/studies/RIGHTS/patients/S-1/manage").get_data(as_text=True)
+    assert "erased" in manage and EMAIL not in manage
+    # A tombstone takes no new data.
+    assert client.post("/studies/RIGHTS/patients/S-1/sessions",
+                       data={"number": 1, "day": "2026-01-01"}).status_code == 409
+    assert client.post("/studies/RIGHTS/patients/S-1/erase",
+                       data={**form, "password": TEST_PASSWORD}).status_code == 409
+
+
+def test_the_erase_command_needs_yes_and_erases(runner, world) -> None:
+    _study, subject, _other, _admin = world
+    refused = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1"])
+    assert refused.exit_code != 0 and "--yes" in refused.output
+    assert db.session.scalar(select(Patient.status).where(Patient.id == subject.id)) == "active"
+    done = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes", "--reason",
+                               "enrolled_in_error"])
+    assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Response.id).where(Response.patient_id == subject.id)) is None
+    again = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes"])
+    assert again.exit_code != 0 and "already erased" in again.output
