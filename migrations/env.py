@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alembic import context
 
@@ -43,12 +44,28 @@ def run_online() -> None:
     engine.dispose()
 
 
-def _run(connection: object) -> None:
-    context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+def _run(connection: Any) -> None:
+    # SQLite's batch migrations copy a table, drop the old one and rename the copy. With foreign keys
+    # on, dropping a parent table first deletes its rows, and with them every child row ON DELETE
+    # CASCADE (altering `patient` would empty `response`, `answer`...) or fails on RESTRICT. So the
+    # checks are off while the chain runs (the pragma only works outside a transaction), then every
+    # foreign key is verified before they are turned back on.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+    try:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if sqlite:
+            broken = connection.connection.driver_connection.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"foreign keys broken after the migration: {broken[:5]}")
+    finally:
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
