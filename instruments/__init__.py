@@ -5,6 +5,7 @@ Standard library only: importable by an analyst without Flask or a database, e.g
 """
 
 from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
+from instruments.library import Library, resolve, version_key, versions_of
 from instruments.loader import InstrumentError, default_library, load_instrument, load_library
 from instruments.model import Instrument, Item, Option
 from instruments.scoring import (
@@ -24,6 +25,7 @@ __all__ = [
     "Instrument",
     "InstrumentError",
     "Item",
+    "Library",
     "Option",
     "ScoreResult",
     "band_of",
@@ -32,7 +34,10 @@ __all__ = [
     "load_instrument",
     "load_library",
     "meaningful_change",
+    "resolve",
     "score",
     "validate_answers",
+    "version_key",
+    "versions_of",
     "visible_items",
 ]

@@ -12,6 +12,11 @@ A condition is a JSON object of exactly one of these shapes:
 OP is one of ``eq ne in gt gte lt lte``. Evaluation uses three-valued logic: a comparison on
 a missing value is *unknown*, ``not unknown`` stays unknown, and an unknown result counts as
 false. So a missing answer can never make a condition true (missing data never alerts).
+
+A missing *context* fact (the caller does not know the hours since the session) is different:
+`evaluate` calls the result *pending* when every answer it reads would make it true and only the
+fact is lacking. `holds` still counts pending as false; the alert rules turn a pending rule into a
+task for staff (`instruments.alerts`), so a rule that cannot be evaluated is never a silent pass.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from instruments.model import Condition, Item
 OPERATORS: tuple[str, ...] = ("eq", "ne", "in", "gt", "gte", "lt", "lte")
 CONTEXT_FACTS: tuple[str, ...] = ("hours_since_session",)
 
-Truth = bool | None
+PENDING = "pending"
+Truth = bool | str | None  # True, False, None (unknown: a missing answer) or PENDING
 
 
 def _empty() -> Mapping[str, Any]:
@@ -44,8 +50,13 @@ class Facts:
 
 
 def holds(condition: Condition, facts: Facts) -> bool:
-    """True only when the condition is definitely true (unknown counts as false)."""
+    """True only when the condition is definitely true (unknown and pending count as false)."""
     return _evaluate(condition, facts) is True
+
+
+def evaluate(condition: Condition, facts: Facts) -> Truth:
+    """True, False, None (a missing answer decides it) or PENDING (only a context fact lacks)."""
+    return _evaluate(condition, facts)
 
 
 def _compare(value: Any, condition: Condition) -> Truth:
@@ -73,15 +84,19 @@ def _evaluate(condition: Condition, facts: Facts) -> Truth:
         results = [_evaluate(part, facts) for part in condition["all"]]
         if False in results:
             return False
-        return None if None in results else True
+        if None in results:
+            return None
+        return PENDING if PENDING in results else True
     if "any" in condition:
         results = [_evaluate(part, facts) for part in condition["any"]]
         if True in results:
             return True
+        if PENDING in results:
+            return PENDING
         return None if None in results else False
     if "not" in condition:
         inner = _evaluate(condition["not"], facts)
-        return None if inner is None else not inner
+        return inner if inner is None or inner == PENDING else not inner
     if "same" in condition:
         values = [facts.answers.get(item_id) for item_id in condition["same"]]
         if any(value is None for value in values):
@@ -97,7 +112,8 @@ def _evaluate(condition: Condition, facts: Facts) -> Truth:
         return _compare(facts.answers.get(condition["item"]), condition)
     if "score" in condition:
         return _compare(facts.scores.get(condition["score"]), condition)
-    return _compare(facts.context.get(condition["context"]), condition)
+    fact = facts.context.get(condition["context"])
+    return PENDING if fact is None else _compare(fact, condition)
 
 
 def referenced_items(condition: Condition) -> set[str]:

@@ -30,7 +30,8 @@ def coding_system(instrument: Instrument, item: Item) -> str:
 
 
 def _resource_id(instrument: Instrument) -> str:
-    return instrument.id.replace("_", "-")
+    """e.g. 'pirc-2.0': one Questionnaire per kept version, so a bundle may hold several."""
+    return f"{instrument.id.replace('_', '-')}-{instrument.version}"
 
 
 def _name(instrument: Instrument) -> str:

@@ -12,11 +12,11 @@ import re
 from collections.abc import Iterable, Mapping
 from os import PathLike
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from instruments.alerts import check_alert_rules
 from instruments.conditions import check_condition, referenced_items
+from instruments.library import Library, version_key
 from instruments.model import ITEM_TYPES, Instrument, Item, Option
 from instruments.scoring_rules import check_scoring
 
@@ -287,6 +287,10 @@ def load_instrument(path: str | PathLike[str]) -> Instrument:
     if not ID_PATTERN.match(instrument_id):
         raise _fail(where, f"instrument id {instrument_id!r} must match [a-z][a-z0-9_]*")
     version = _string(data["version"], where, "version")
+    try:
+        version_key(version)
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
     if not isinstance(data["validated"], bool):
         raise _fail(where, "validated must be true or false")
     languages = _languages(data, where)
@@ -348,25 +352,42 @@ def load_instrument(path: str | PathLike[str]) -> Instrument:
     )
 
 
-def load_library(extra_dirs: Iterable[str | PathLike[str]] = ()) -> dict[str, Instrument]:
-    """Load the shipped definitions plus every *.json in extra_dirs; ids must be unique."""
+def load_library(extra_dirs: Iterable[str | PathLike[str]] = ()) -> Library:
+    """Load the shipped definitions plus every *.json in extra_dirs into a `Library`.
+
+    Several files may hold versions of one id (e.g. ``pirc-1.0.json`` and ``pirc.json`` at 2.0):
+    the highest version is the current one. One id and version defined twice is refused, and so
+    is a private folder's file that redefines a shipped id: a clinic adds instruments, it does not
+    replace ours. Raises InstrumentError naming the file.
+    """
     files = sorted(DEFINITIONS_DIR.glob("*.json"))
+    shipped_count = len(files)
     for folder in extra_dirs:
         folder = Path(folder)
         if not folder.is_dir():
             raise InstrumentError(f"{folder}: extra instrument folder not found")
         files.extend(sorted(folder.glob("*.json")))
-    library: dict[str, Instrument] = {}
-    for file in files:
+    seen: dict[tuple[str, str], Instrument] = {}
+    shipped_ids: dict[str, str] = {}
+    for index, file in enumerate(files):
         instrument = load_instrument(file)
-        if instrument.id in library:
-            first = library[instrument.id].source_path
-            raise _fail(file.name, f"instrument id {instrument.id!r} already defined by {first}")
-        library[instrument.id] = instrument
-    return library
+        first = seen.get((instrument.id, instrument.version))
+        if index >= shipped_count and instrument.id in shipped_ids:
+            first_path = shipped_ids[instrument.id]
+            raise _fail(file.name, f"instrument id {instrument.id!r} already defined by {first_path}")
+        if first is not None:
+            raise _fail(
+                file.name,
+                f"instrument id {instrument.id!r} version {instrument.version} already defined by "
+                f"{first.source_path}",
+            )
+        seen[instrument.id, instrument.version] = instrument
+        if index < shipped_count:
+            shipped_ids.setdefault(instrument.id, instrument.source_path)
+    return Library(seen.values())
 
 
 @functools.cache
-def default_library() -> Mapping[str, Instrument]:
+def default_library() -> Library:
     """Return the shipped instruments, loaded and validated once per process (read-only)."""
-    return MappingProxyType(load_library())
+    return load_library()

@@ -20,23 +20,33 @@ def shipped() -> dict[str, Instrument]:
 
 
 @pytest.fixture(scope="session")
-def who5(shipped: dict[str, Instrument]) -> Instrument:
-    return shipped["who5"]
+def who5() -> Instrument:
+    """WHO-5 1.0: the hand-computed vectors prove a stored 1.0 response scores as before."""
+    return default_library().version("who5", "1.0")
 
 
 @pytest.fixture(scope="session")
-def rses(shipped: dict[str, Instrument]) -> Instrument:
-    return shipped["rses"]
+def rses() -> Instrument:
+    """RSES 1.0 (with the low/normal/high bands a stored 1.0 response keeps)."""
+    return default_library().version("rses", "1.0")
 
 
 @pytest.fixture(scope="session")
-def pirc(shipped: dict[str, Instrument]) -> Instrument:
-    return shipped["pirc"]
+def pirc() -> Instrument:
+    """The checklist as first shipped (1.0): its tests prove stored 1.0 responses alert as before."""
+    return default_library().version("pirc", "1.0")
 
 
-def definition(instrument_id: str) -> dict[str, Any]:
-    """A fresh, editable copy of a shipped definition file's JSON."""
-    return json.loads((DEFINITIONS_DIR / f"{instrument_id}.json").read_text(encoding="utf-8"))
+@pytest.fixture(scope="session")
+def pirc2() -> Instrument:
+    """The checklist with the reviewed red-flag triage (2.0), current for new responses."""
+    return default_library().version("pirc", "2.0")
+
+
+def definition(instrument_id: str, version: str | None = None) -> dict[str, Any]:
+    """A fresh, editable copy of a shipped definition file's JSON (the current one, or a kept version)."""
+    name = instrument_id if version is None else f"{instrument_id}-{version}"
+    return json.loads((DEFINITIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture

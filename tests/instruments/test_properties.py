@@ -12,7 +12,8 @@ from instruments.alerts import AlertContext
 from instruments.model import Instrument
 
 LIBRARY = default_library()
-WHO5, RSES, PIRC = LIBRARY["who5"], LIBRARY["rses"], LIBRARY["pirc"]
+WHO5, RSES = LIBRARY.version("who5", "1.0"), LIBRARY.version("rses", "1.0")
+PIRC, PIRC2 = LIBRARY.version("pirc", "1.0"), LIBRARY.version("pirc", "2.0")
 SYMPTOMS = ["pain", "redness", "swelling", "bruising", "itch", "headache"]
 
 
@@ -24,15 +25,15 @@ def flat_answers(instrument: Instrument) -> st.SearchStrategy[dict[str, int | No
 
 
 @st.composite
-def pirc_answers(draw: st.DrawFn) -> dict[str, Any]:
+def pirc_answers(draw: st.DrawFn, checklist: Instrument = PIRC) -> dict[str, Any]:
     """A valid checklist: follow-up questions answered only when their gate is 'yes'."""
     answers: dict[str, Any] = {}
     maybe = st.one_of(st.none(), st.integers(0, 1))
-    for item in PIRC.items:
+    for item in checklist.items:
         if item.show_if is not None or item.is_text:
             continue
         answers[item.id] = draw(maybe)
-    for item in PIRC.items:
+    for item in checklist.items:
         if item.show_if is not None and answers.get(item.show_if["item"]) == 1:
             answers[item.id] = draw(st.one_of(st.none(), st.sampled_from(sorted(item.codes()))))
     answers["other"] = draw(st.one_of(st.none(), st.text(max_size=50)))
@@ -89,42 +90,53 @@ def test_pirc_grades_stay_in_range(answers: dict[str, Any]) -> None:
             assert grade is None or 1 <= grade <= 4
 
 
-@given(pirc_answers(), contexts)
-def test_pirc_alert_level_is_between_0_and_3(answers: dict[str, Any], context: AlertContext) -> None:
-    result = evaluate_alerts(PIRC, answers, context)
+# Each example draws the checklist version too (not a parametrize: hypothesis keeps one example
+# database per test function, and replaying one version's examples on the other is "flaky").
+CHECKLISTS = st.sampled_from([PIRC, PIRC2])
+
+
+@given(CHECKLISTS, contexts, st.data())
+def test_pirc_alert_level_is_between_0_and_3(
+    checklist: Instrument, context: AlertContext, data: st.DataObject
+) -> None:
+    answers = data.draw(pirc_answers(checklist))
+    result = evaluate_alerts(checklist, answers, context)
     assert 0 <= result.level <= 3
     assert (result.level == 0) == (result.reasons == [])
 
 
-@given(pirc_answers(), contexts, st.data())
+@given(CHECKLISTS, contexts, st.data())
 def test_removing_answers_never_adds_an_alert(
-    answers: dict[str, Any], context: AlertContext, data: st.DataObject
+    checklist: Instrument, context: AlertContext, data: st.DataObject
 ) -> None:
-    full = evaluate_alerts(PIRC, answers, context)
+    answers = data.draw(pirc_answers(checklist))
+    full = evaluate_alerts(checklist, answers, context)
     dropped = data.draw(st.sets(st.sampled_from(sorted(answers))))
     fewer = {key: (None if key in dropped else value) for key, value in answers.items()}
-    for item in PIRC.items:  # a hidden follow-up must be empty too
+    for item in checklist.items:  # a hidden follow-up must be empty too
         if item.show_if is not None and fewer.get(item.show_if["item"]) != 1:
             fewer[item.id] = None
-    partial = evaluate_alerts(PIRC, fewer, context)
+    partial = evaluate_alerts(checklist, fewer, context)
     assert partial.level <= full.level
     assert set(partial.reasons) <= set(full.reasons)
+    assert {t.rule for t in partial.tasks} <= {t.rule for t in full.tasks}
 
 
-@given(contexts)
-def test_an_empty_checklist_never_alerts(context: AlertContext) -> None:
-    empty = {item.id: None for item in PIRC.items}
-    assert evaluate_alerts(PIRC, empty, context).level == 0
+@given(CHECKLISTS, contexts)
+def test_an_empty_checklist_never_alerts(checklist: Instrument, context: AlertContext) -> None:
+    empty = {item.id: None for item in checklist.items}
+    result = evaluate_alerts(checklist, empty, context)
+    assert (result.level, result.reasons, result.tasks) == (0, [], [])
 
 
-GATES = [item.id for item in PIRC.items if item.show_if is None and not item.is_text]
-
-
-@given(st.fixed_dictionaries({gate: st.sampled_from([0, None]) for gate in GATES}), contexts)
+@given(CHECKLISTS, contexts, st.data())
 def test_answers_that_report_nothing_never_alert(
-    answers: dict[str, int | None], context: AlertContext
+    checklist: Instrument, context: AlertContext, data: st.DataObject
 ) -> None:
-    assert evaluate_alerts(PIRC, answers, context).level == 0
+    gates = [item.id for item in checklist.items if item.show_if is None and not item.is_text]
+    answers = data.draw(st.fixed_dictionaries({gate: st.sampled_from([0, None]) for gate in gates}))
+    result = evaluate_alerts(checklist, answers, context)
+    assert (result.level, result.tasks) == (0, [])
 
 
 @given(flat_answers(WHO5))

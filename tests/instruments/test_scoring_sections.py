@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
-from instruments import default_library, score
+import pytest
+
+from instruments import Instrument, default_library, score
 
 RED_FLAGS = ("rf_breathing", "rf_angioedema", "rf_hives", "rf_faint", "rf_fever", "rf_pus",
              "rf_nodules", "rf_skin_damage", "rf_hair_patch", "rf_severe_headache")
+RED_FLAGS_2 = ("rf_breathing", "rf_airway_swelling", "rf_hives", "rf_faint", "rf_fever", "rf_pus",
+               "rf_nodules", "rf_skin_damage", "rf_skin_blanching", "rf_hair_patch", "rf_vision",
+               "rf_thunderclap")
+VERSIONS = [("1.0", RED_FLAGS), ("2.0", RED_FLAGS_2)]
 
 
-def test_red_flag_section_answered_in_full_is_complete() -> None:
-    pirc = default_library()["pirc"]
-    answers = dict.fromkeys(RED_FLAGS, 0)
+def checklist(version: str) -> Instrument:
+    return default_library().version("pirc", version)
+
+
+@pytest.mark.parametrize(("version", "flags"), VERSIONS)
+def test_red_flag_section_answered_in_full_is_complete(version: str, flags: tuple[str, ...]) -> None:
+    pirc = checklist(version)
+    answers = dict.fromkeys(flags, 0)
     assert score(pirc, answers, section="red_flags").status == "complete"
     assert score(pirc, answers).status == "incomplete"
 
 
-def test_red_flag_section_with_a_gap_is_incomplete() -> None:
-    pirc = default_library()["pirc"]
-    answers = dict.fromkeys(RED_FLAGS[:-1], 0)
+@pytest.mark.parametrize(("version", "flags"), VERSIONS)
+def test_red_flag_section_with_a_gap_is_incomplete(version: str, flags: tuple[str, ...]) -> None:
+    pirc = checklist(version)
+    answers = dict.fromkeys(flags[:-1], 0)
     assert score(pirc, answers, section="red_flags").status == "incomplete"
 
 
-def test_the_checklist_lists_its_ten_red_flag_questions_without_their_follow_ups() -> None:
-    assert default_library()["pirc"].section_questions("red_flags") == RED_FLAGS
+@pytest.mark.parametrize(("version", "flags"), VERSIONS)
+def test_the_checklist_lists_its_red_flag_questions_without_their_follow_ups(
+    version: str, flags: tuple[str, ...]
+) -> None:
+    assert checklist(version).section_questions("red_flags") == flags
