@@ -26,7 +26,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from instruments import Instrument
+from instruments import Instrument, versions_of
 from reports.exports.codebook import ExportContext
 from reports.exports.fhir import bundle_chunks
 from reports.exports.options import ExportOptions, study_instruments
@@ -116,8 +116,9 @@ def access_archive(session: Session, patient: Patient, library: Mapping[str, Ins
     """
     study = patient.study
     options = ExportOptions(format="long", lang=patient.language)
-    ctx = ExportContext(study=study, options=options, instruments=tuple(study_instruments(study, library)),
-                        patient_id=patient.id)
+    covered = tuple(study_instruments(study, library))
+    ctx = ExportContext(study=study, options=options, instruments=covered, patient_id=patient.id,
+                        versions={i.id: versions_of(library, i.id) for i in covered})
     counts = {name: RowCount() for name in ("answers", "scores", "fhir")}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -4,8 +4,8 @@ and the codebook, the Table Schemas and the R/Stata/SPSS syntax are generated fr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from instruments import Instrument
@@ -48,10 +48,20 @@ class ExportContext:
     options: ExportOptions
     instruments: tuple[Instrument, ...]
     patient_id: int | None = None  # one data subject only (right of access), else the whole study
+    #: every kept version of each instrument, oldest first (responses keep the version answered)
+    versions: Mapping[str, tuple[Instrument, ...]] = field(default_factory=dict)
 
     @property
     def deidentified(self) -> bool:
         return self.options.deidentified
+
+    def kept(self, inst: Instrument) -> tuple[Instrument, ...]:
+        """The versions of an instrument an export describes, newest (current) first."""
+        return tuple(reversed(self.versions.get(inst.id, (inst,))))
+
+    def all_versions(self) -> tuple[Instrument, ...]:
+        """Every kept version of every covered instrument, newest first within an instrument."""
+        return tuple(version for inst in self.instruments for version in self.kept(inst))
 
 
 def _translation(inst: Instrument) -> str:
@@ -103,7 +113,9 @@ def _response_variables(ctx: ExportContext) -> list[Variable]:
     return [
         Variable("instrument", "Instrument id", "string",
                  tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
-        Variable("instrument_version", "Version of the instrument definition answered", "string"),
+        Variable("instrument_version", "Version of the instrument definition answered (the response is "
+                 "scored and labelled with that version's rules)", "string",
+                 tuple((i.version, f"{i.id} {i.version}") for i in ctx.all_versions()), exhaustive=False),
         Variable("language", "Language the patient answered in", "string",
                  (("en", "English"), ("fr", "French"))),
     ]
@@ -126,38 +138,58 @@ def long_variables(ctx: ExportContext) -> list[Variable]:
     return variables
 
 
+def _only_in(version: Instrument, current: Instrument) -> str:
+    return "" if version is current else f"Asked in version {version.version} only; "
+
+
 def _item_variables(ctx: ExportContext, inst: Instrument) -> list[Variable]:
+    """The item columns: the current version's items, then those only older versions asked."""
     lang, labels = ctx.options.lang, ctx.options.values == "labels"
     out = []
-    for item in inst.items:
-        if item.is_text:
-            if not ctx.deidentified:
-                out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id), "string",
-                                    notes="Free text; never scored", **_about(inst)))
-            continue
-        codes = tuple((o.code, o.labels.get(lang, str(o.code))) for o in item.options)
-        out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id),
-                            "string" if labels else "integer", codes,
-                            notes="Option labels" if labels else "", **_about(inst)))
+    seen: set[str] = set()
+    for version in ctx.kept(inst):
+        for item in version.items:
+            if item.id in seen:
+                continue
+            seen.add(item.id)
+            older = _only_in(version, inst)
+            if item.is_text:
+                if not ctx.deidentified:
+                    out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id), "string",
+                                        notes=f"{older}Free text; never scored", **_about(version)))
+                continue
+            codes = tuple((o.code, o.labels.get(lang, str(o.code))) for o in item.options)
+            out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id),
+                                "string" if labels else "integer", codes,
+                                notes=older + ("Option labels" if labels else ""), **_about(version)))
     return out
 
 
-def _score_variables(inst: Instrument, *, status: bool) -> list[Variable]:
+def _score_variables(ctx: ExportContext, inst: Instrument, *, status: bool) -> list[Variable]:
     out = []
     if status:
-        out.append(Variable(f"{inst.id}_status", f"Scoring status of {inst.id}", "string",
+        out.append(Variable(f"{inst.id}_status", f"Scoring status of {inst.id} (prorated: scored from "
+                            "the answered items by the missing-item rule)", "string",
                             SCORE_STATUSES, **_about(inst)))
-    bands = band_names(inst)
-    for rule in inst.scoring.get("scores", ()):
-        scale = rule["name"]
-        out.append(Variable(f"{inst.id}_{scale}_score", f"{inst.id} score '{scale}'", "number",
-                            notes=str(rule.get("note", "")), **_about(inst)))
-        if scale in bands:
-            out.append(Variable(f"{inst.id}_{scale}_band", f"{inst.id} band of '{scale}'", "string",
-                                tuple((b, b.replace("_", " ")) for b in bands[scale]),
-                                notes="Screening information, never a diagnosis", **_about(inst)))
+    seen: set[str] = set()
+    flags: list[str] = []
+    for version in ctx.kept(inst):
+        bands = band_names(version)
+        for rule in version.scoring.get("scores", ()):
+            scale = rule["name"]
+            if scale in seen:
+                continue
+            seen.add(scale)
+            older = _only_in(version, inst)
+            out.append(Variable(f"{inst.id}_{scale}_score", f"{inst.id} score '{scale}'", "number",
+                                notes=older + str(rule.get("note", "")), **_about(version)))
+            if scale in bands:
+                out.append(Variable(f"{inst.id}_{scale}_band", f"{inst.id} band of '{scale}'", "string",
+                                    tuple((b, b.replace("_", " ")) for b in bands[scale]),
+                                    notes=f"{older}Screening information, never a diagnosis",
+                                    **_about(version)))
+        flags += [f for f in flag_names(version) if f not in flags]
     if status:
-        flags = flag_names(inst)
         out.append(Variable(f"{inst.id}_flags", f"Flags raised by {inst.id}, separated by ';'", "string",
                             tuple((f, f.replace("_", " ")) for f in flags), exhaustive=False,
                             **_about(inst)))
@@ -195,7 +227,7 @@ def wide_variables(ctx: ExportContext) -> list[Variable]:
     background += _participation_variables(ctx)
     variables = _leading(ctx) + background
     for inst in ctx.instruments:
-        variables += _item_variables(ctx, inst) + _score_variables(inst, status=True)
+        variables += _item_variables(ctx, inst) + _score_variables(ctx, inst, status=True)
     return _unique(variables)
 
 
@@ -211,7 +243,7 @@ def scores_variables(ctx: ExportContext) -> list[Variable]:
     if not ctx.deidentified:
         variables.append(Variable("submitted_at", "When the response was submitted (UTC)", "datetime"))
     for inst in ctx.instruments:
-        variables += _score_variables(inst, status=False)
+        variables += _score_variables(ctx, inst, status=False)
     return _unique(variables)
 
 
@@ -263,7 +295,8 @@ def codebook_document(ctx: ExportContext) -> dict[str, Any]:
         "options": ctx.options.audit_details(),
         "instruments": [{"id": i.id, "version": i.version, "title": dict(i.title), "citation": i.citation,
                          "licence": i.licence, "validated": i.validated,
-                         "translation_status": dict(i.translation_status)} for i in ctx.instruments],
+                         "translation_status": dict(i.translation_status), "notes": i.notes,
+                         "current": i in ctx.instruments} for i in ctx.all_versions()],
         "files": files,
     }
 

@@ -50,17 +50,18 @@ def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iter
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
     system = f"urn:hair-prom:study:{ctx.study.code}:" + ("export-id" if ctx.deidentified else "patient")
-    library = {inst.id: inst for inst in ctx.instruments}
+    library = {(inst.id, inst.version): inst for inst in ctx.all_versions()}
     head = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
             "timestamp": utcnow().isoformat(timespec="seconds")}
     opening = json.dumps(head, separators=(",", ":"))[:-1] + ',"entry":['
     parts = [opening, ",".join(_entry(questionnaire(inst, ctx.options.lang if ctx.options.lang in
                                                     inst.languages else inst.languages[0]))
-                              for inst in ctx.instruments)]
+                              for inst in ctx.all_versions())]
     separator = "," if ctx.instruments else ""
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
-               raw_column(Response.submitted_at), Answer.item_id, Answer.code, Answer.text)
+               raw_column(Response.submitted_at), Response.instrument_version, Answer.item_id, Answer.code,
+               Answer.text)
         .outerjoin(Answer, Answer.response_id == Response.id),
         ctx,
     ).order_by(Response.patient_id, Response.submitted_at, Response.id)
@@ -68,8 +69,9 @@ def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         session.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions())
     for rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
-        _, pid, inst_id, lang, submitted = first[:5]
-        inst = library[inst_id]
+        _, pid, inst_id, lang, submitted, version = first[:6]
+        # answered in a version the library no longer keeps: described with the current one
+        inst = library.get((inst_id, version)) or next(i for i in ctx.instruments if i.id == inst_id)
         answers = {item: (text if code is None else code)
                    for *_, item, code, text in (first, *group) if item is not None}
         if ctx.deidentified:

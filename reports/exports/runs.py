@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from instruments import Instrument
+from instruments import Instrument, versions_of
 from reports.exports.codebook import ExportContext, codebook_csv, codebook_json, file_variables
 from reports.exports.datapackage import package_chunks
 from reports.exports.fhir import bundle_chunks
@@ -48,7 +48,8 @@ def export_context(study: Study, options: ExportOptions, library: Mapping[str, I
     """The instruments an export covers: the study's, narrowed by the instrument filter."""
     instruments = [i for i in study_instruments(study, library)
                    if not options.instruments or i.id in options.instruments]
-    return ExportContext(study=study, options=options, instruments=tuple(instruments))
+    return ExportContext(study=study, options=options, instruments=tuple(instruments),
+                         versions={i.id: versions_of(library, i.id) for i in instruments})
 
 
 Counted = tuple[str, Iterator[bytes], Callable[[], dict[str, Any]]]

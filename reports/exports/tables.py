@@ -163,9 +163,13 @@ def patient_labeller(ctx: ExportContext, facts: dict[int, PatientFacts]) -> Call
     return lambda pid: facts[pid].code
 
 
-def _labels(instruments: Iterable[Instrument], lang: str) -> dict[str, dict[tuple[str, int], str]]:
-    return {inst.id: {(item.id, o.code): o.labels.get(lang, str(o.code))
-                      for item in inst.items for o in item.options}
+Labels = dict[tuple[str, str], dict[tuple[str, int], str]]
+
+
+def _labels(instruments: Iterable[Instrument], lang: str) -> Labels:
+    """Answer labels by (instrument, version): a response is labelled by the version it was answered in."""
+    return {(inst.id, inst.version): {(item.id, o.code): o.labels.get(lang, str(o.code))
+                                      for item in inst.items for o in item.options}
             for inst in instruments}
 
 
@@ -182,7 +186,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     patient = patient_labeller(ctx, facts)
     cells = TextCells()
     labels = {inst: {key: cells[label] for key, label in by_item.items()}
-              for inst, by_item in _labels(ctx.instruments, ctx.options.lang).items()}
+              for inst, by_item in _labels(ctx.all_versions(), ctx.options.lang).items()}
     identified = not ctx.deidentified
     # The answer time as ISO 8601: on SQLite, sliced from the stored text (cheaper than strftime
     # per row in SQL); elsewhere the database formats it (see `utc_text`).
@@ -215,7 +219,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
                 days = days_between(facts[pid].first_session, utc_day(submitted))
                 prefix = (f"{cells[patient(pid)]}{d}{cells[timepoint]}{d}{'' if days is None else days}{d}"
                           f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}")
-                item_labels = labels.get(inst, {})
+                item_labels = labels.get((inst, version), {})
             if code is None and not identified:
                 continue  # free text is left out of de-identified exports
             label = item_labels.get((item, code), "")
@@ -298,18 +302,19 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     patient = patient_labeller(ctx, facts)
     variables = wide_variables(ctx)
     columns = {v.name: i for i, v in enumerate(variables)}
-    labels = _labels(ctx.instruments, ctx.options.lang) if ctx.options.values == "labels" else None
+    labels = _labels(ctx.all_versions(), ctx.options.lang) if ctx.options.values == "labels" else None
     ids = list(facts)
     for start in range(0, len(ids), PATIENT_BATCH):
         block = ids[start:start + PATIENT_BATCH]
         rows = _WideBlock(len(variables))
         answers = response_filter(
             select(Response.patient_id, Response.timepoint, raw_column(Response.submitted_at),
-                   Response.instrument_id, Response.score_status, Response.flags, Answer.item_id,
-                   Answer.code, Answer.text)
+                   Response.instrument_id, Response.instrument_version, Response.score_status, Response.flags,
+                   Answer.item_id, Answer.code, Answer.text)
             .outerjoin(Answer, Answer.response_id == Response.id), ctx,
         ).where(Response.patient_id.in_(block)).order_by(Response.patient_id, Response.submitted_at)
-        for pid, timepoint, submitted, inst, status, flags, item, code, text in session.execute(answers):
+        for pid, timepoint, submitted, inst, version, status, flags, item, code, text in session.execute(
+                answers):
             row = rows.row(pid, timepoint, submitted)
             row[columns[f"{inst}_status"]] = status
             row[columns[f"{inst}_flags"]] = ";".join(flags or []) or None
@@ -319,7 +324,7 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
             if code is None:
                 row[index] = text
             else:
-                row[index] = labels[inst].get((item, code)) if labels is not None else code
+                row[index] = labels.get((inst, version), {}).get((item, code)) if labels is not None else code
         scores = response_filter(
             select(Response.patient_id, Response.timepoint, raw_column(Response.submitted_at),
                    Response.instrument_id, Score.scale, Score.value, Score.band)

@@ -11,6 +11,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from instruments import Instrument
+from instruments.alerts import UNEVALUATED_SUFFIX
 from surveys.domain.audit import record
 from surveys.domain.models import Alert, Response, StaffUser, Study
 from surveys.infra.db import utcnow
@@ -125,7 +126,8 @@ def alert_evidence(alert: Alert, instrument: Instrument | None, lang: str = "en"
     rules = {rule["id"]: rule for rule in instrument.alert_rules}
     cited: list[str] = []
     for reason in alert.reasons:
-        for item_id in _condition_items(rules.get(reason, {}).get("when")):
+        rule = rules.get(reason) or rules.get(reason.removesuffix(UNEVALUATED_SUFFIX), {})
+        for item_id in _condition_items(rule.get("when")):
             if item_id not in cited and item_id in answers:
                 cited.append(item_id)
     order = {item.id: n for n, item in enumerate(instrument.items_in_order(

@@ -33,8 +33,8 @@ _STATES = select(Response.timepoint, Response.instrument_id, Response.status).wh
 )
 # Each response's status, with the answers of one part alongside (NULLs for the other responses).
 _STATES_AND_ANSWERS = (
-    select(Response.timepoint, Response.instrument_id, Response.status, Answer.item_id, Answer.code,
-           Answer.text)
+    select(Response.timepoint, Response.instrument_id, Response.status, Response.instrument_version,
+           Answer.item_id, Answer.code, Answer.text)
     .outerjoin(Answer, and_(Answer.response_id == Response.id,
                             Response.timepoint == bindparam("timepoint"),
                             Response.instrument_id == bindparam("instrument_id")))
@@ -48,21 +48,37 @@ def response_states(session: Session, patient: PatientLike) -> dict[tuple[str, s
     return {(tp, inst): status for tp, inst, status in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class PartState:
+    """The patient's response statuses, and one part's stored answers and definition version.
+
+    `version` is the instrument version the part's response was started in (None before its first
+    answer: the current version will be used).
+    """
+
+    states: dict[tuple[str, str], str]
+    answers: dict[str, int | str | None]
+    version: str | None
+
+
 def states_and_answers(
     session: Session, patient: PatientLike, timepoint: str, instrument_id: str
-) -> tuple[dict[tuple[str, str], str], dict[str, int | str | None]]:
-    """`response_states`, and the stored answers of one part by item id, in one statement."""
+) -> PartState:
+    """`response_states`, and the stored answers and version of one part, in one statement."""
     states: dict[tuple[str, str], str] = {}
     answers: dict[str, int | str | None] = {}
+    version = None
     rows = session.execute(
         _STATES_AND_ANSWERS,
         {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument_id},
     )
-    for tp, inst, status, item, code, text in rows:
+    for tp, inst, status, inst_version, item, code, text in rows:
         states[tp, inst] = status
+        if tp == timepoint and inst == instrument_id:
+            version = inst_version
         if item is not None:
             answers[item] = answer_value(code, text)
-    return states, answers
+    return PartState(states, answers, version)
 
 
 def patient_windows(

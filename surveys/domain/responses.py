@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from instruments import Instrument, score, validate_answers, visible_items
+from instruments import Instrument, resolve, score, validate_answers, visible_items
 from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
 from surveys.domain.links import PatientLike, SessionLike
 from surveys.domain.models import Alert, Answer, Response, Score, TreatmentSession
@@ -72,6 +72,20 @@ def start_response(
             raise
         return found
     return response
+
+
+def answered_in(
+    library: Mapping[str, Instrument], instrument_id: str, version: str | None
+) -> Instrument | None:
+    """The definition a stored response was answered in: its own version, never another's rules.
+
+    None when the library no longer holds that id or version (callers then show raw codes or
+    refuse); `version` None (nothing stored yet) gives the current definition.
+    """
+    try:
+        return resolve(library, instrument_id, version)
+    except KeyError:
+        return None
 
 
 def answer_value(code: int | None, text: str | None) -> int | str | None:

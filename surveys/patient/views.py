@@ -36,9 +36,11 @@ from werkzeug.exceptions import TooManyRequests
 from instruments import AnswerError, Instrument
 from surveys.domain import flow as flow
 from surveys.domain.alerts import notify_pending_alerts
+from surveys.domain.crisis_lines import crisis_line
 from surveys.domain.links import LinkedPatient, LinkedStudy, open_link, patient_url, qr_svg
 from surveys.domain.models import Patient
 from surveys.domain.protocol import ProtocolInstrument
+from surveys.domain.responses import answered_in
 from surveys.domain.schedule import ANSWERABLE, Window
 from surveys.infra.db import db
 from surveys.infra.i18n import LANGUAGES, current_lang, use_language
@@ -121,9 +123,9 @@ def _visit(token: str) -> Visit:
 def _page(template: str, visit: Visit, status: int = 200, **context: Any) -> Any:
     """Render a patient page; an emergency notice from the last answer comes before anything else."""
     notice = session.pop("notice") if "notice" in session else None  # no pop, no new cookie
-    if notice == "emergency":
-        template, status = "patient/emergency.html", 200
-        context = {"continue_url": _page_path()}
+    if notice in ("emergency", "crisis"):
+        template, status = f"patient/{notice}.html", 200
+        context = {"continue_url": _page_path(), "crisis_line": crisis_line(visit.study.emergency_country)}
         notice = None
     return render_template(template, visit=visit, study=visit.study, notice=notice, **context), status
 
@@ -156,13 +158,16 @@ class Part:
 
 
 def _part(visit: Visit, timepoint: str, instrument_id: str) -> Part:
-    states, answers = flow.states_and_answers(db.session, visit.patient, timepoint, instrument_id)
+    found = flow.states_and_answers(db.session, visit.patient, timepoint, instrument_id)
+    states, answers = found.states, found.answers
     window = _window(visit, timepoint, states)
     entry = flow.entry_of(window, instrument_id)
     if entry is None:
         _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
     done = states.get((timepoint, instrument_id)) == "submitted"
-    return Part(window, entry, instruments()[instrument_id], done, answers)
+    # A response started in an older version of the definition is finished in that version.
+    instrument = answered_in(instruments(), instrument_id, found.version) or instruments()[instrument_id]
+    return Part(window, entry, instrument, done, answers)
 
 
 @bp.get("/p/<token>")
@@ -337,7 +342,7 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     if saved.outcome == "closed":
         return _answered(visit, flow_url)
     _set_cursor(timepoint, instrument_id, saved.cursor)
-    if saved.outcome in ("emergency", "same_day"):
+    if saved.outcome in ("emergency", "crisis", "same_day"):
         session["notice"] = saved.outcome
         notify_pending_alerts(db.session, current_app.config["BASE_URL"])  # after the commit
     return _answered(visit, flow_url if saved.outcome == "finished" else request.path)

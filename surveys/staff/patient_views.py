@@ -30,6 +30,8 @@ from surveys.domain.links import issue_link, patient_url, qr_svg, revoke_links
 from surveys.domain.models import Alert, Patient, PatientLink, Study
 from surveys.domain.participation import reason_choices, reason_label, status_label
 from surveys.domain.patients import EnrollmentError, enroll_patient, record_session, study_protocol
+from surveys.domain.responses import answered_in
+from surveys.domain.triage import follow_up, session_days
 from surveys.infra.db import db
 from surveys.infra.library import instruments
 from surveys.infra.mail import MailError, send_mail
@@ -343,8 +345,12 @@ def _alerts_page(study: Study, status: int = 200) -> Any:
     queue = alert_queue(db.session, study, include_acknowledged=show_all)
     library = instruments()
     lang = "en"
-    rows = [(alert, library.get(alert.response.instrument_id),
-             alert_evidence(alert, library.get(alert.response.instrument_id), lang)) for alert in queue]
+    rows = []
+    days = session_days(db.session, queue)
+    for alert in queue:  # each response read with the definition version it was answered in
+        instrument = answered_in(library, alert.response.instrument_id, alert.response.instrument_version)
+        rows.append((alert, instrument, alert_evidence(alert, instrument, lang),
+                     follow_up(alert, instrument, days.get(alert.response_id))))
     return render_template("staff/alerts.html", study=study, rows=rows, show_all=show_all,
                            counts=open_alert_count(db.session, study), form=AcknowledgeForm(formdata=None),
                            can_ack=may(current_user, ACKNOWLEDGE), record_endpoint=_record_endpoint(),

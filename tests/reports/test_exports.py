@@ -137,7 +137,7 @@ def test_long_export_read_back_with_pandas_equals_the_database(client, login, co
     assert exported == expected
     assert len(frame) == len(expected)
     row = frame[(frame.patient == "A-001") & (frame.item == "who5_1")].iloc[0]
-    assert row.label == "All of the time" and row.instrument_version == "1.0" and row.language == "en"
+    assert row.label == "All of the time" and row.instrument_version == "1.1" and row.language == "en"
     assert row.days_since_first_session == -10  # answered 40 days ago, first session 30 days ago
     stored = db.session.scalar(select(Answer.answered_at).join(Response).where(
         Response.patient_id == cohort.p1.id, Answer.item_id == "who5_1"))
@@ -178,7 +178,7 @@ def test_wide_and_scores_exports_match_stored_answers_and_scores(client, login, 
     assert len(scores) == len(submitted) == 5
     rses = scores[scores.instrument == "rses"].iloc[0]
     assert rses.status == "prorated" and rses.rses_total_score == 15.0
-    assert rses.scoring_version == "rses-1.0-s1"
+    assert rses.scoring_version == "rses-2.0-s2"
     assert pd.isna(rses.who5_raw_score)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -173,3 +174,23 @@ def test_application_logs_carry_no_health_data(client, clinician, study, make_pa
     client.post(url, data={"action_taken": "Antibiotics given."})
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert not re.search(r"shivery|Antibiotics|fever", logged, re.IGNORECASE)
+
+
+def test_the_queue_says_what_triage_asks_beyond_acknowledging(client, clinician, study, make_patient) -> None:
+    """pirc 2.0: early blanching is urgent; severe and still present opens a re-check at +72 h."""
+    blanched = make_patient(study, "BLANCH", sessions_days_ago=(1,))
+    urgent = alert_of(submit_pirc(blanched, {"rf_skin_blanching": 1, "rf_skin_blanching_now": 1}))
+    severe = make_patient(study, "SEVERE", sessions_days_ago=(1,))
+    recheck = alert_of(submit_pirc(severe, {"pain_present": 1, "pain_worst": 3, "pain_now": 1,
+                                            "pain_interference": 1}))
+    assert (urgent.level, recheck.level) == (2, 1)
+    assert set(urgent.reasons) == {"rf_skin_blanching", "rf_skin_blanching_early"}
+    assert recheck.reasons == ["pain_severe_now"]
+    db.session.commit()
+    page = client.get(f"/studies/{study.code}/alerts").get_data(as_text=True)
+    card = page[page.index(f'id="alert-{urgent.id}"'):]
+    assert "Urgent: call the patient back within hours." in card[:card.index("</article>")]
+    card = page[page.index(f'id="alert-{recheck.id}"'):]
+    due = severe.sessions[0].date + timedelta(days=3)
+    expected = f'Re-check due <time datetime="{due.isoformat()}T00:00:00+00:00">'
+    assert expected in card[:card.index("</article>")]
