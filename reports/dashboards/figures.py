@@ -242,7 +242,7 @@ def side_effect_figure(table: pd.DataFrame, symptoms: Mapping[str, str]) -> dict
         np.array([symptoms.get(s, s) for s in shown["symptom"]]),
         np.array([f"S{int(n)}" for n in shown["session_number"]]),
     ]
-    names = ("Grade 1 mild", "Grade 2 moderate", "Grade 3 severe", "Grade 4 very severe")
+    names = ("Severity 1 mild", "Severity 2 moderate", "Severity 3 severe", "Severity 4 very severe")
     data = [
         go.Bar(
             x=x,
@@ -386,11 +386,12 @@ def grade_history_figure(grades: pd.DataFrame, symptoms: Mapping[str, str]) -> d
         go.Figure(
             data=data,
             layout=_layout(
-                "Side-effect grade per session",
+                "Side-effect severity (patient-rated) per session",
                 barmode="group",
                 height=300,
                 xaxis={"type": "category"},
-                yaxis={"title": {"text": "Grade (0 none - 4 very severe)"}, "range": [0, 4.2], "dtick": 1},
+                yaxis={"title": {"text": "Severity, patient-rated (0 none - 4 very severe)"},
+                       "range": [0, 4.2], "dtick": 1},
             ),
         )
     )

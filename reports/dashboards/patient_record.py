@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from instruments import Instrument, meaningful_change
 from reports.dashboards import figures
+from reports.dashboards.cohort import RSES_TEST_RETEST
 from reports.dashboards.dashboard import OUTCOME_LABELS, SYMPTOMS
+from reports.dashboards.stats import reliable_change_threshold
 from surveys.domain.flow import patient_windows, response_states
 from surveys.domain.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
 from surveys.domain.protocol import Protocol
+from surveys.domain.responses import answered_in
 from surveys.domain.schedule import Window
 
 Y_RANGES = {
@@ -56,6 +60,27 @@ def _band_ranges(inst: Instrument | None, scale: str, top: float) -> list[tuple[
             high = entry.get("max", entry.get("lt", top))
             ranges.append((entry["name"], float(low), float(high)))
     return ranges
+
+
+def _banded(inst: Instrument | None, scale: str) -> bool:
+    """Whether the current definition still bands a scale: a per-patient view shows no band it dropped."""
+    return inst is not None and any(band["score"] == scale for band in inst.scoring.get("bands", ()))
+
+
+def _rses_reliable_change(session: Session, study: Study, protocol: Protocol) -> float | None:
+    """The RSES reliable-change threshold (points) from the study's baseline SD (Jacobson & Truax 1991)."""
+    baseline = protocol.timepoints[0].id if protocol.timepoints else "T0"
+    values = session.scalars(
+        select(Score.value)
+        .join(Response, Response.id == Score.response_id)
+        .join(Patient, Patient.id == Response.patient_id)
+        .where(Patient.study_id == study.id, Response.instrument_id == "rses", Response.timepoint == baseline,
+               Response.status == "submitted", Score.scale == "total", Score.value.is_not(None))
+    ).all()
+    if len(values) < 2:
+        return None
+    threshold = reliable_change_threshold(float(statistics.stdev(values)), RSES_TEST_RETEST)
+    return threshold if threshold > 0 else None
 
 
 def _answer_label(
@@ -119,11 +144,11 @@ def load_record(
     )
     scores["order"] = scores["timepoint"].map(order).fillna(len(order))
     scores = scores.sort_values("order")
+    # Each response is shown with the definition version it was answered in.
+    definitions = {r.id: answered_in(library, r.instrument_id, r.instrument_version) for r in responses}
     answers: dict[int, list[tuple[str, str]]] = {}
     for rid, item_id, code, text in answer_rows:
-        answers.setdefault(rid, []).append(
-            _answer_label(library.get(by_id[rid].instrument_id), item_id, code, text)
-        )
+        answers.setdefault(rid, []).append(_answer_label(definitions[rid], item_id, code, text))
     trajectories = []
     figs: dict[str, dict[str, Any] | None] = {}
     for key, (title, unit) in OUTCOME_LABELS.items():
@@ -132,7 +157,12 @@ def load_record(
         points = scores[(scores["instrument"] == iid) & (scores["scale"] == scale)][
             ["timepoint", "value", "band"]
         ]
+        if not _banded(inst, scale):  # e.g. RSES: its owners publish no cut-offs (bands of 1.0 hidden)
+            points = points.assign(band=None)
         meaningful = meaningful_change(inst).get(scale) if inst else None
+        reliable = None
+        if key == ("rses", "total"):
+            meaningful = reliable = _rses_reliable_change(session, study, protocol)
         top = Y_RANGES[key][1]
         fig_id = f"trajectory-{iid}-{scale}"
         figs[fig_id] = figures.trajectory_figure(
@@ -144,6 +174,7 @@ def load_record(
                 "title": title,
                 "unit": unit,
                 "meaningful": meaningful,
+                "reliable": reliable,
                 "validated": bool(inst and inst.validated),
                 "band_note": next(
                     (
@@ -180,11 +211,13 @@ def load_record(
     shown = [
         {
             "response": r,
-            "title": library[r.instrument_id].title.get("en", r.instrument_id)
-            if r.instrument_id in library
+            "title": definitions[r.id].title.get("en", r.instrument_id)  # type: ignore[union-attr]
+            if definitions[r.id] is not None
             else r.instrument_id,
-            "validated": bool(r.instrument_id in library and library[r.instrument_id].validated),
-            "scores": [(s, v, b) for rid, s, v, b in score_rows if rid == r.id],
+            "version": r.instrument_version,
+            "validated": bool(definitions[r.id] is not None and definitions[r.id].validated),  # type: ignore[union-attr]
+            "scores": [(s, v, b if _banded(library.get(r.instrument_id), s) else None)
+                       for rid, s, v, b in score_rows if rid == r.id],
             "answers": answers.get(r.id, []),
         }
         for r in responses

@@ -197,3 +197,29 @@ def test_plotly_js_comes_from_the_package_with_long_cache(demo, make_user, login
     assert b"plotly.js" in script.data[:200]
     script.close()
     assert client.get("/reports/plotly-0.0.1.min.js").status_code == 404
+
+
+def test_patient_page_shows_rses_without_bands_but_with_reliable_change(make_study, make_patient, make_user,
+                                                                        login, client):
+    """The scale's owners publish no cut-offs: no low/normal/high on a patient's page, even for the bands
+    stored with 1.0 responses; the reliable change comes from the study's baseline SD."""
+    from surveys.infra.library import instruments
+
+    study = make_study("RSE")
+    old = instruments().version("rses", "1.0")
+    patients = []
+    for n, code in enumerate((0, 1, 2, 3)):  # totals 15, 20, 25, 30: bands normal ... high in 1.0
+        patient = make_patient(study, f"R-{n}")
+        response = start_response(db.session, patient, "T0", old, "en")
+        answers = {f"rses_{i}": 0 if i in (2, 5, 6, 8, 9) else code for i in range(1, 11)}
+        save_answers(db.session, response, old, answers)
+        submit_response(db.session, response, old)
+        patients.append(patient)
+    login(make_user("clinician", (study,)))
+    db.session.commit()
+    html = client.get(f"/studies/RSE/patients/{patients[3].code}").get_data(as_text=True)
+    rses = html[html.index("Rosenberg self-esteem"):]
+    rses = rses[:rses.index("</article>")]
+    assert "reliable change" in rses
+    for band in ("low", "normal", "high"):
+        assert f"<td>{band}</td>" not in rses

@@ -111,10 +111,10 @@ def test_side_effect_figure_stacks_grades_per_symptom_and_session():
     figure = figures.side_effect_figure(table, {"pain": "Pain"})
     assert figure["layout"]["barmode"] == "stack"
     assert [trace["name"] for trace in figure["data"]] == [
-        "Grade 1 mild",
-        "Grade 2 moderate",
-        "Grade 3 severe",
-        "Grade 4 very severe",
+        "Severity 1 mild",
+        "Severity 2 moderate",
+        "Severity 3 severe",
+        "Severity 4 very severe",
     ]
     first = figure["data"][0]
     assert [list(level) for level in first["x"]] == [["Pain"], ["S1"]]
