@@ -81,6 +81,7 @@ class LinkedStudy:
     emergency_number: str
     show_scores_to_patients: bool
     protocol: dict[str, Any]
+    emergency_country: str = "FR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ _OPENED_BY_HASH = (
         Patient.id.label("patient_id"), Patient.study_id, Patient.language, Patient.status, Patient.email,
         Patient.enrolled_at, Patient.status_on,
         Study.code, Study.contact, Study.emergency_number, Study.show_scores_to_patients, Study.protocol,
+        Study.emergency_country,
         TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
     )
     .join(Patient, Patient.id == PatientLink.patient_id)
@@ -135,7 +137,8 @@ def open_link(session: Session, token: str) -> OpenedLink | None:
     )
     study = LinkedStudy(id=row.study_id, code=row.code, contact=row.contact,
                         emergency_number=row.emergency_number,
-                        show_scores_to_patients=row.show_scores_to_patients, protocol=row.protocol)
+                        show_scores_to_patients=row.show_scores_to_patients, protocol=row.protocol,
+                        emergency_country=row.emergency_country or "FR")
     return OpenedLink(link_id=row.link_id, revoked_at=row.revoked_at, patient=patient, study=study)
 
 

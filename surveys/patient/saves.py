@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from instruments import AnswerError, Instrument
-from instruments.alerts import evaluate_alerts
+from instruments.alerts import evaluate_alerts, rule_pathway
 from instruments.conditions import referenced_items
 from surveys.domain import flow as flow
 from surveys.domain.links import PatientLike, SessionLike
@@ -36,7 +36,7 @@ from surveys.domain.responses import (
 from surveys.domain.schedule import Window
 
 SAVE_ATTEMPTS = 3
-Outcome = Literal["saved", "finished", "emergency", "same_day", "closed"]
+Outcome = Literal["saved", "finished", "emergency", "crisis", "same_day", "closed"]
 
 # Built once: they run on every saved answer.
 _ALERT_REASONS = select(Alert.reasons).where(Alert.response_id == bindparam("response_id"))
@@ -56,7 +56,8 @@ class Saved:
     """What a saved answer leads to, and the item to put on screen next within its part.
 
     outcome: "saved" (next item), "finished" (the part was submitted), "emergency" / "same_day"
-    (the answer reports a level-3 / level-2 alert: advice first), "closed" (the response was
+    (the answer reports a level-3 / level-2 alert: advice first), "crisis" (a level-3 alert on the
+    crisis pathway, e.g. PHQ-9 item 9: the crisis contacts first), "closed" (the response was
     already submitted or its window closed: nothing stored).
     """
 
@@ -112,7 +113,9 @@ def save_screen(
         reported = _still_reported(instrument, item_id, alert.reasons, answers)
     levels = {rule_levels.get(reason, 0) for reason in reported}
     if 3 in levels:
-        return Saved("emergency", cursor)
+        crisis = any(rule_levels.get(reason) == 3 and rule_pathway(instrument.alert_rules, reason) == "crisis"
+                     for reason in reported)
+        return Saved("crisis" if crisis else "emergency", cursor)
     if 2 in levels:
         return Saved("same_day", cursor)
     return Saved("finished" if finished else "saved", cursor)

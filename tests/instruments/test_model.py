@@ -9,10 +9,10 @@ import pytest
 from instruments import Instrument
 from instruments.loader import DEFINITIONS_DIR
 
-SHIPPED = ["hair_change", "hair_stage", "hair_status", "pgic", "pirc", "rses", "satisfaction", "who5"]
+SHIPPED = ["hair_change", "hair_stage", "hair_status", "pgic", "phq9", "pirc", "rses", "satisfaction", "who5"]
 
 
-def test_all_eight_instruments_ship(shipped: dict[str, Instrument]) -> None:
+def test_all_nine_instruments_ship(shipped: dict[str, Instrument]) -> None:
     assert sorted(shipped) == SHIPPED
 
 
@@ -40,7 +40,8 @@ def test_translation_statuses_follow_the_spec(shipped: dict[str, Instrument]) ->
 
 
 def test_validated_marks_published_instruments_only(shipped: dict[str, Instrument]) -> None:
-    assert {key for key, inst in shipped.items() if inst.validated} == {"who5", "rses", "pgic"}
+    # PGIC 2.0: a generic item whose hair-loss adaptation is not validated (1.0 said validated)
+    assert {key for key, inst in shipped.items() if inst.validated} == {"who5", "rses", "phq9"}
 
 
 def test_instruments_are_frozen_all_the_way_down(who5: Instrument) -> None:
