@@ -31,6 +31,7 @@ TASK_KINDS = ("recheck",)
 #: What the patient is shown at once for a level-3 rule: emergency advice (the study's emergency
 #: number) or, with "pathway": "crisis" (e.g. PHQ-9 item 9), the crisis contacts of the study's country.
 PATHWAYS = ("emergency", "crisis")
+RULE_KEYS = frozenset({"id", "level", "when", "note", "urgent", "task", "if_unknown", "pathway"})
 LEVELS: Mapping[int, str] = {
     0: "expected",
     1: "next_visit",
@@ -162,7 +163,7 @@ def check_alert_rules(rules: Any, items: Mapping[str, Item], scores: Collection[
         if rule_id.endswith(UNEVALUATED_SUFFIX):
             raise ValueError(f"rule id {rule_id!r}: the suffix {UNEVALUATED_SUFFIX} is reserved")
         seen.add(rule_id)
-        unknown = sorted(set(rule) - {"id", "level", "when", "note", "urgent", "task", "if_unknown", "pathway"})
+        unknown = sorted(set(rule) - RULE_KEYS)
         missing = sorted({"level", "when"} - set(rule))
         if unknown or missing:
             raise ValueError(f"rule {rule_id!r}: unknown key(s) {unknown}, missing key(s) {missing}")
