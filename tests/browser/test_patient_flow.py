@@ -132,7 +132,7 @@ def test_red_flag_happening_now_shows_emergency_advice_at_once(phone, patient_li
         select(func.max(Alert.level)))) == 3
     with phone.expect_navigation():
         phone.get_by_role("link", name="Continue the questionnaire").tap()
-    assert current_item(phone) == "rf_angioedema"
+    assert current_item(phone) == "rf_airway_swelling"
 
 
 def test_closed_window_and_revoked_link_get_kind_pages(phone, patient_link, live_server):
