@@ -21,8 +21,8 @@ FORMULATIONS = (
 )
 PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level laser")
 SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
-COMPLETION = {"T0": 0.95, "S": 0.85, "W8": 0.8, "EOT": 0.75, "M6": 0.62, "M12": 0.5}
-PROGRESS = {"W8": 0.55, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
+COMPLETION = {"T0": 0.95, "S": 0.85, "W12": 0.8, "EOT": 0.75, "RF6": 0.7, "RF12": 0.6, "M6": 0.62, "M12": 0.5}
+PROGRESS = {"W12": 0.7, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
 OTHER_TEXTS = (
     "Slight tingling for an hour afterwards.",
     "Scalp felt tight that evening.",
@@ -68,11 +68,11 @@ def plan_for(code: str, seed: int, today: date, now: datetime) -> Plan:
     enrolled_at = datetime.combine(enrolled_day, time(rng.randint(8, 17), rng.randint(0, 59)), UTC)
     first = enrolled_day + timedelta(days=rng.randint(3, 14))
     planned = rng.choices((3, 4, 5, 6), weights=(15, 55, 20, 10))[0]
-    dropout = rng.choices((None, "W8", "EOT", "M6", "M12"), weights=(70, 8, 8, 7, 7))[0]
+    dropout = rng.choices((None, "W12", "EOT", "M6", "M12"), weights=(70, 8, 8, 7, 7))[0]
     days = []
     for n in range(planned):
         day = first + timedelta(days=28 * n + (rng.randint(-4, 4) if n else 0))
-        if day > today or (dropout == "W8" and n >= 2):
+        if day > today or (dropout == "W12" and n >= 2):
             break
         days.append(day)
     responder = rng.random() < 0.5
@@ -112,7 +112,7 @@ def showcase_plans(seed: int, today: date, now: datetime) -> list[Plan]:
     for code, enrolled_ago, sessions_ago, answered in (
         ("DEMO-NEW", 1, (), set()),
         ("DEMO-SESSION", 20, (2,), {"T0"}),
-        ("DEMO-FOLLOWUP", 130, (112, 84, 56, 28), {"T0", "S1", "S2", "S3", "S4", "W8"}),
+        ("DEMO-FOLLOWUP", 130, (112, 84, 56, 28), {"T0", "S1", "S2", "S3", "S4", "W12"}),
     ):
         plan = plan_for(code, seed, today, now)
         plan.enrolled_at = datetime.combine(today - timedelta(days=enrolled_ago), time(9), UTC)

@@ -55,6 +55,7 @@ class LinkedSession:
     id: int
     number: int
     date: date
+    agents: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ _OPENED_BY_HASH = (
         Study.code, Study.contact, Study.emergency_number, Study.show_scores_to_patients, Study.protocol,
         Study.emergency_country,
         TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
+        TreatmentSession.agents,
     )
     .join(Patient, Patient.id == PatientLink.patient_id)
     .join(Study, Study.id == Patient.study_id)
@@ -129,7 +131,7 @@ def open_link(session: Session, token: str) -> OpenedLink | None:
     if not rows:
         return None
     row = rows[0]
-    sessions = tuple(LinkedSession(id=r.session_id, number=r.number, date=r.date)
+    sessions = tuple(LinkedSession(id=r.session_id, number=r.number, date=r.date, agents=r.agents or "")
                      for r in rows if r.session_id is not None)
     patient = LinkedPatient(
         id=row.patient_id, study_id=row.study_id, language=row.language, status=row.status, email=row.email,

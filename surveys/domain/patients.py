@@ -160,6 +160,7 @@ def patient_anchors(patient: PatientLike) -> Anchors:
     return Anchors(
         enrollment=patient.enrolled_at,
         sessions=tuple((s.number, s.date) for s in sorted(patient.sessions, key=lambda s: s.number)),
+        agents=" | ".join(s.agents for s in patient.sessions if s.agents),
     )
 
 

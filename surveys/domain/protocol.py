@@ -7,6 +7,7 @@ from, the window offsets and the instruments asked at each.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,11 +36,24 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ProtocolInstrument:
-    """An instrument asked at a timepoint, optionally one section of it, for a limited time."""
+    """An instrument asked at a timepoint, optionally one section of it, for a limited time.
+
+    `if_agents`: asked only of patients whose recorded sessions' formulation (the sessions' agents
+    text) names one of these words as a whole word, case-insensitive, and not as "<word>-free"
+    (e.g. ("dutasteride", "finasteride") for the PHQ-9 of patients on a 5-alpha-reductase
+    inhibitor); empty: asked of everyone.
+    """
 
     instrument: str
     section: str | None = None
     until_days_after_last_session: int | None = None
+    if_agents: tuple[str, ...] = ()
+
+    def applies_to(self, agents: str) -> bool:
+        """Whether the entry is asked given the formulation text of the patient's sessions."""
+        return not self.if_agents or any(
+            re.search(rf"\b{re.escape(word)}\b(?![- ]free)", agents, re.IGNORECASE) for word in self.if_agents
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +115,17 @@ def _offset(where: str, raw: Any) -> timedelta:
 def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None) -> ProtocolInstrument:
     if isinstance(raw, str):
         raw = {"instrument": raw}
-    if not isinstance(raw, dict) or set(raw) - {"instrument", "section", "until_days_after_last_session"}:
+    if not isinstance(raw, dict) or set(raw) - {"instrument", "section", "until_days_after_last_session",
+                                                "if_agents"}:
         raise ProtocolError(f"{where}: an instrument is an id or an object with 'instrument'")
+    agents = raw.get("if_agents", [])
+    if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip() for a in agents):
+        raise ProtocolError(f"{where}: 'if_agents' must be a list of words naming agents")
     entry = ProtocolInstrument(
         instrument=raw.get("instrument", ""),
         section=raw.get("section"),
         until_days_after_last_session=raw.get("until_days_after_last_session"),
+        if_agents=tuple(a.strip() for a in agents),
     )
     if known is not None:
         if entry.instrument not in known:

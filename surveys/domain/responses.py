@@ -183,8 +183,15 @@ def store_scores(
     session.flush()
 
 
-def alert_context(session: Session, response: Response, now: datetime | None = None) -> AlertContext:
-    """What the alert rules need beyond the answers: time since the session, previous grades."""
+def alert_context(
+    session: Session, response: Response, now: datetime | None = None, instrument: Instrument | None = None
+) -> AlertContext:
+    """What the alert rules need beyond the answers: time since the session, previous values.
+
+    Previous values: the previous session's `<symptom>_grade` scores (post-injection checklist), and,
+    for an instrument compared with its baseline (a `worse_than_previous` rule on another score, e.g.
+    the systemic side effects), the same instrument's scores at the baseline timepoint T0.
+    """
     hours = None
     previous: dict[str, int] | None = None
     if response.session_id is not None:
@@ -193,7 +200,26 @@ def alert_context(session: Session, response: Response, now: datetime | None = N
             start = datetime.combine(treatment.date, datetime.min.time(), tzinfo=UTC)
             hours = ((now or utcnow()) - start).total_seconds() / 3600
             previous = _previous_grades(session, response, treatment.number)
+    if instrument is not None and response.timepoint != BASELINE and _compares_with_baseline(instrument):
+        previous = {**_baseline_scores(session, response), **(previous or {})} or None
     return AlertContext(hours_since_session=hours, previous_grades=previous, scores=None)
+
+
+BASELINE = "T0"
+
+
+def _compares_with_baseline(instrument: Instrument) -> bool:
+    return any("worse_than_previous" in str(rule["when"]) and "_grade" not in str(rule["when"])
+               for rule in instrument.alert_rules)
+
+
+def _baseline_scores(session: Session, response: Response) -> dict[str, int]:
+    rows = session.execute(
+        select(Score.scale, Score.value).join(Response, Response.id == Score.response_id).where(
+            Response.patient_id == response.patient_id, Response.instrument_id == response.instrument_id,
+            Response.timepoint == BASELINE, Response.status == "submitted", Score.value.is_not(None))
+    )
+    return {scale: int(value) for scale, value in rows}
 
 
 def _previous_grades(session: Session, response: Response, number: int) -> dict[str, int] | None:
@@ -221,7 +247,7 @@ def raise_alert(
 ) -> Alert | None:
     """Evaluate the alert rules; create the response's alert or raise its level. Never lowers one."""
     if context is None:
-        context = alert_context(session, response)
+        context = alert_context(session, response, instrument=instrument)
     scores = score(instrument, answers).scores
     context = AlertContext(
         hours_since_session=context.hours_since_session,

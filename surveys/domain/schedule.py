@@ -22,6 +22,9 @@ class Anchors:
 
     enrollment: datetime
     sessions: tuple[tuple[int, date], ...] = ()
+    #: the formulation (agents) recorded for the patient's sessions, joined: entries with
+    #: `if_agents` are asked only when it names one of their agents
+    agents: str = ""
 
     @property
     def first_session(self) -> datetime | None:
@@ -89,6 +92,8 @@ def _instruments_for(
     last = anchors.last_session
     kept = []
     for entry in tp.instruments:
+        if not entry.applies_to(anchors.agents):
+            continue
         limit = entry.until_days_after_last_session
         if limit is not None and (
             last is None or opens_at is None or opens_at > last + timedelta(days=limit)

@@ -89,12 +89,16 @@ def build_worklist(
         .where(active).order_by(Patient.code)
     ).all()
     sessions: dict[int, list[tuple[int, date]]] = defaultdict(list)
-    for pid, number, day in session.execute(
-        select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date)
+    agents: dict[int, list[str]] = defaultdict(list)
+    for pid, number, day, agent_text in session.execute(
+        select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
+               TreatmentSession.agents)
         .join(Patient, Patient.id == TreatmentSession.patient_id).where(active)
         .order_by(TreatmentSession.patient_id, TreatmentSession.number)
     ):
         sessions[pid].append((number, day))
+        if agent_text:
+            agents[pid].append(agent_text)
     done = submitted_instruments(session, study)
     live = set(session.scalars(
         select(PatientLink.patient_id).join(Patient, Patient.id == PatientLink.patient_id)
@@ -103,7 +107,8 @@ def build_worklist(
     items: list[WorkItem] = []
     for pid, code, email, enrolled_at in patients:
         row = PatientRow(pid, code, email)
-        anchors = Anchors(enrollment=enrolled_at, sessions=tuple(sessions.get(pid, ())))
+        anchors = Anchors(enrollment=enrolled_at, sessions=tuple(sessions.get(pid, ())),
+                          agents=" | ".join(agents.get(pid, ())))
         for window in compute_schedule(protocol, anchors, now):
             if timepoint and window.definition.id != timepoint:
                 continue

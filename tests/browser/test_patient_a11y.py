@@ -97,7 +97,7 @@ def test_closed_revoked_and_unknown_link_pages(phone, patient_link, live_server)
     url = patient_link(sessions_days_ago=(30, 2))
     phone.goto(f"{url}/q/T0")
     assert_accessible(phone, "closed", 410)
-    phone.goto(f"{url}/q/W8")
+    phone.goto(f"{url}/q/W12")
     assert_accessible(phone, "not open yet", 403)
 
     def reissue() -> None:

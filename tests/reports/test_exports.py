@@ -70,7 +70,7 @@ def build_cohort(make_study: Callable[..., Any], make_patient: Callable[..., Any
     pirc = {"pain_present": 1, "pain_worst": 2, "pain_now": 0, "pain_interference": 1,
             "redness_present": 0, "rf_fever": 0, "other": OTHER_TEXT}
     answer(p1, "S1", "pirc", pirc, submitted_days_ago=28)
-    answer(p1, "W8", "hair_change", {"amount": -3, "shedding": 2, "appearance": 0})
+    answer(p1, "W12", "hair_change", {"amount": -3, "shedding": 2, "appearance": 0})
     answer(p2, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, lang="fr", submitted_days_ago=5)
     answer(q1, "T0", "who5", {f"who5_{i}": 1 for i in range(1, 6)})
     # An unsubmitted response is not analysis data: exports leave it out.
@@ -168,8 +168,8 @@ def test_wide_and_scores_exports_match_stored_answers_and_scores(client, login, 
     assert t0.who5_percent_band == "not_low" and t0.who5_status == "complete"
     assert t0.rses_status == "prorated" and "item_low" in t0.who5_flags
     assert t0.birth_year == 1980 and t0.sex == "female"
-    w8 = wide[(wide.patient == "A-001") & (wide.timepoint == "W8")].iloc[0]
-    assert w8.hair_change_amount == -3  # a number, not text
+    w12 = wide[(wide.patient == "A-001") & (wide.timepoint == "W12")].iloc[0]
+    assert w12.hair_change_amount == -3  # a number, not text
     assert wide.hair_change_amount.dtype.kind in "if"
 
     scores = read_csv(download(client, "EXPA", "scores").data)
@@ -284,7 +284,7 @@ def test_filters_by_timepoint_instrument_and_date(client, login, cohort) -> None
     login(cohort.users.coordinator)
     long = read_csv(download(client, "EXPA", "long", timepoint="S").data)
     assert set(long.timepoint) == {"S1"}
-    long = read_csv(download(client, "EXPA", "long", timepoint=["T0", "W8"], instrument="who5").data)
+    long = read_csv(download(client, "EXPA", "long", timepoint=["T0", "W12"], instrument="who5").data)
     assert set(long.timepoint) == {"T0"} and set(long.instrument) == {"who5"}
     today = datetime.now(UTC).date()
     recent = read_csv(download(client, "EXPA", "scores", **{"from": (today - timedelta(days=10)).isoformat(),

@@ -61,7 +61,7 @@ def test_a_finished_part_leads_to_the_next_part_at_its_own_address(client, make_
     assert item_of(reply) == "rses_1"
     assert f'action="{rses}"' in html  # the next answer goes to the next part
     assert f'name="next" value="{rses}"' in html  # and so does the language switch
-    assert "Part 2 of 4" in html
+    assert "Part 2 of 5" in html  # protocol 2.0: the systemic side effects are the fifth part
 
 
 def test_the_last_answer_gets_the_thank_you_page(client, make_patient):
@@ -78,7 +78,7 @@ def test_the_last_answer_gets_the_thank_you_page(client, make_patient):
         address = reply.headers[PAGE_ADDRESS_HEADER]
     assert address == url
     assert "Thank you!" in reply.get_data(as_text=True)
-    assert len(seen) == 20 and all(r.status == "submitted" for r in responses_of(patient))
+    assert len(seen) == 24 and all(r.status == "submitted" for r in responses_of(patient))
 
 
 def test_emergency_advice_comes_first_in_the_reply_and_the_alert_is_raised(client, make_patient, make_study):
@@ -96,7 +96,7 @@ def test_emergency_advice_comes_first_in_the_reply_and_the_alert_is_raised(clien
     assert f'href="{url}"' in html  # "Continue the questionnaire"
     alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
     assert alert.level == 3 and alert.notified_at is not None
-    assert item_of(client.get(url)) == "rf_angioedema"  # shown once, then the questions
+    assert item_of(client.get(url)) == "rf_airway_swelling"  # shown once, then the questions
 
 
 @pytest.mark.parametrize("scripted", [True, False])
@@ -113,7 +113,7 @@ def test_a_resent_emergency_answer_shows_the_advice_again(client, make_patient, 
         assert "Call 15 now" in html and 'name="item"' not in html
     alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
     assert alert.level == 3 and alert.reasons.count("rf_breathing_now") == 1
-    html = post(client, url, item="rf_angioedema", answer="0").get_data(as_text=True)
+    html = post(client, url, item="rf_airway_swelling", answer="0").get_data(as_text=True)
     assert "Call 15 now" not in html  # another answer moves on
 
 

@@ -64,8 +64,9 @@ def answer_count(patient: Any) -> int:
 def test_baseline_is_asked_one_item_per_screen_and_submitted_part_by_part(client, make_patient, library):
     patient = make_patient()
     seen = answer_all(client, f"/p/{patient.token}/q/T0")
-    parts = ("who5", "rses", "hair_status", "hair_stage")
-    expected = sum(len(library[p].items) for p in parts[:3]) + 2  # hair_stage: pattern + one picture item
+    # protocol 2.0: the systemic side effects' general block too (no session yet: no formulation blocks)
+    parts = ("who5", "rses", "hair_status", "hair_stage", "systemic")
+    expected = sum(len(library[p].items) for p in (*parts[:3], "systemic")) + 2  # hair_stage: 2 items
     assert len(seen) == expected
     responses = {r.instrument_id: r for r in responses_of(patient)}
     assert set(responses) == set(parts)
@@ -222,7 +223,7 @@ def test_closed_window_gets_a_kind_410_page(client, make_patient):
 
 def test_upcoming_window_says_when_it_opens(client, make_patient):
     patient = make_patient(sessions_days_ago=(2,))
-    page = client.get(f"/p/{patient.token}/q/W8")
+    page = client.get(f"/p/{patient.token}/q/W12")
     assert page.status_code == 403
     assert "opens on" in page.get_data(as_text=True)
 

@@ -20,7 +20,7 @@ def test_home_shows_what_is_due_what_comes_next_and_the_clinic(client, make_pati
     html = text_of(page)
     assert page.status_code == 200
     assert "To do now" in html and "Before treatment" in html and "Start" in html
-    assert "Coming next" in html and "Week 8" in html
+    assert "Coming next" in html and "Week 12" in html
     assert "Clinique du Parc, 01 23 45 67 89" in html and 'href="tel:15"' in html
     assert '<html lang="en">' in html
 
@@ -30,10 +30,10 @@ def test_home_lists_done_questionnaires_and_dates_in_the_patient_language(client
     html = text_of(client.get(f"/p/{patient.token}"))
     assert '<html lang="fr">' in html
     assert "À faire maintenant" in html and "Après la séance 1" in html
-    week8 = datetime.now(UTC).date() - timedelta(days=2) + timedelta(days=49)
+    week12 = datetime.now(UTC).date() - timedelta(days=2) + timedelta(days=77)
     months = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
               "octobre", "novembre", "décembre")
-    assert f"{week8.day} {months[week8.month - 1]} {week8.year}" in html
+    assert f"{week12.day} {months[week12.month - 1]} {week12.year}" in html
 
 
 def test_language_switch_is_remembered_on_the_patient_record(client, make_patient):

@@ -76,6 +76,8 @@ def test_completed_and_withdrawn_get_no_reminder(app, make_patient, client, inbo
     for item, code in rest:
         instrument = "hair_status" if item in ("hair_severity", "hair_bother", "shedding") else "hair_stage"
         client.post(f"/p/{done.token}/q/T0/{instrument}", data={"item": item, "answer": code})
+    for item in ("dizziness", "palpitations", "numbness", "more_shedding"):  # protocol 2.0
+        client.post(f"/p/{done.token}/q/T0/systemic", data={"item": item, "answer": 0})
     assert due_reminders(db.session) == []
     assert send_reminders(db.session).sent == 0 and inbox == []
 

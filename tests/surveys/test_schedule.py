@@ -32,7 +32,7 @@ def states(anchors: Anchors, now: datetime, completed: tuple[str, ...] = ()) -> 
 def test_baseline_is_open_from_enrollment_until_a_first_session_is_set() -> None:
     result = states(Anchors(ENROLLED), ENROLLED + timedelta(hours=1))
     assert result["T0"] == "open"
-    assert result["W8"] == "not_scheduled"
+    assert result["W12"] == "not_scheduled"
     assert not any(tp.startswith("S") for tp in result)
 
 
@@ -68,25 +68,48 @@ def test_moving_the_first_session_moves_every_window_that_hangs_on_it() -> None:
     now = at(date(2026, 5, 1))
     before = compute_schedule(PROTOCOL, Anchors(ENROLLED, ((1, date(2026, 2, 10)),)), now)
     after = compute_schedule(PROTOCOL, Anchors(ENROLLED, ((1, date(2026, 2, 24)),)), now)
-    for tp in ("T0", "W8", "EOT", "M6", "M12"):
+    for tp in ("T0", "W12", "EOT", "M6", "M12"):
         old, new = window_for(before, tp), window_for(after, tp)
         assert new.opens_at - old.opens_at == timedelta(days=14), tp
 
 
-def test_week8_states_follow_the_offsets() -> None:
+def test_week12_states_follow_the_offsets() -> None:
+    """Protocol 2.0: the change-since-treatment rating moved from week 8 to week 12."""
     first = date(2026, 2, 1)
     anchors = Anchors(ENROLLED, ((1, first),))
-    assert states(anchors, at(first + timedelta(days=48)))["W8"] == "upcoming"
-    assert states(anchors, at(first + timedelta(days=49)))["W8"] == "open"
-    assert states(anchors, at(first + timedelta(days=56)))["W8"] == "due"
-    assert states(anchors, at(first + timedelta(days=63)))["W8"] == "overdue"
-    assert states(anchors, at(first + timedelta(days=77)))["W8"] == "closed"
+    assert states(anchors, at(first + timedelta(days=76)))["W12"] == "upcoming"
+    assert states(anchors, at(first + timedelta(days=77)))["W12"] == "open"
+    assert states(anchors, at(first + timedelta(days=84)))["W12"] == "due"
+    assert states(anchors, at(first + timedelta(days=91)))["W12"] == "overdue"
+    assert states(anchors, at(first + timedelta(days=105)))["W12"] == "closed"
+    assert "W8" not in states(anchors, at(first + timedelta(days=56)))
+    assert [e.instrument for e in PROTOCOL.timepoint("W12").instruments] == ["hair_status", "hair_change"]
+
+
+def test_red_flag_only_contacts_about_6_and_12_weeks_after_the_last_session() -> None:
+    sessions = ((1, date(2026, 2, 1)), (2, date(2026, 3, 1)), (3, date(2026, 3, 29)))
+    last = sessions[-1][1]
+    anchors = Anchors(ENROLLED, sessions)
+    for tp, due_days in (("RF6", 42), ("RF12", 84)):
+        window = window_for(compute_schedule(PROTOCOL, anchors, at(last)), tp)
+        assert window.due_at == at(last + timedelta(days=due_days)), tp
+        assert [(e.instrument, e.section) for e in window.instruments] == [("pirc", "red_flags")]
+    # a later session moves them: they hang on the last session recorded
+    later = Anchors(ENROLLED, (*sessions, (4, date(2026, 4, 26))))
+    moved = window_for(compute_schedule(PROTOCOL, later, at(last)), "RF6")
+    assert moved.due_at == at(date(2026, 4, 26) + timedelta(days=42))
+
+
+def test_existing_studies_keep_the_protocol_version_they_were_created_with() -> None:
+    old, _raw = load_protocol(DEFAULT_PROTOCOL.with_name("scalp_mesotherapy-1.0.json"))
+    assert (old.version, PROTOCOL.version) == ("1.0", "2.0")
+    assert "W8" in [tp.id for tp in old.timepoints] and "RF6" not in [tp.id for tp in old.timepoints]
 
 
 def test_completed_wins_over_time_states() -> None:
     first = date(2026, 2, 1)
     anchors = Anchors(ENROLLED, ((1, first),))
-    assert states(anchors, at(first + timedelta(days=100)), ("W8",))["W8"] == "completed"
+    assert states(anchors, at(first + timedelta(days=120)), ("W12",))["W12"] == "completed"
 
 
 def test_red_flag_block_only_within_three_months_of_the_last_session() -> None:

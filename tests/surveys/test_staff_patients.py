@@ -54,7 +54,7 @@ def test_a_coordinator_creates_a_study_from_the_shipped_protocol_and_joins_it(cl
     study = db.session.scalar(select(Study).where(Study.code == "NEW-1"))
     assert study.oncall_email == "oncall@x.test" and study in coordinator.studies
     page = text(client.get("/studies/NEW-1/timeline"))
-    for timepoint in ("T0", "S", "W8", "EOT", "M6", "M12"):
+    for timepoint in ("T0", "S", "W12", "EOT", "RF6", "RF12", "M6", "M12"):
         assert f"{timepoint}:" in page
     assert "WHO-5" in page or "Well-Being" in page
 
