@@ -9,10 +9,11 @@ import pytest
 from instruments import Instrument
 from instruments.loader import DEFINITIONS_DIR
 
-SHIPPED = ["hair_change", "hair_stage", "hair_status", "pgic", "phq9", "pirc", "rses", "satisfaction", "who5"]
+SHIPPED = ["hair_change", "hair_stage", "hair_status", "pgic", "phq9", "pirc", "rses", "satisfaction",
+           "systemic", "systemic_5ari", "systemic_minoxidil", "who5"]
 
 
-def test_all_nine_instruments_ship(shipped: dict[str, Instrument]) -> None:
+def test_all_twelve_instruments_ship(shipped: dict[str, Instrument]) -> None:
     assert sorted(shipped) == SHIPPED
 
 
