@@ -268,6 +268,12 @@ class CohortWriter:
                 )
         elif inst.id == "pirc":
             answers = self._pirc(plan, section)
+        elif inst.id.startswith("systemic"):  # mostly none, now and then mild (synthetic)
+            for item in inst.items:
+                if item.type == "yesno":
+                    answers[item.id] = int(plan.data["sex"] == "male")
+                elif item.show_if is None or answers.get("male_items") == 1:
+                    answers[item.id] = rng.choices((0, 1, 2), weights=(85, 12, 3))[0]
         shown = {item.id for item in visible_items(inst, answers)}
         return {k: v for k, v in answers.items() if k in shown}
 
