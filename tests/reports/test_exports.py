@@ -61,7 +61,7 @@ def build_cohort(make_study: Callable[..., Any], make_patient: Callable[..., Any
     """The cohort the export tests share (other test modules wrap it in their own fixture)."""
     a, b = make_study("EXPA"), make_study("EXPB")
     p1 = make_patient(a, "A-001", sessions_days_ago=(30, 2), sex="female", birth_year=1980,
-                      diagnosis="female_pattern_hair_loss", prior_treatments=[PRIOR, "minoxidil"])
+                      diagnosis="female_pattern_hair_loss", prior_treatments=[PRIOR, "ketoconazole"])
     p2 = make_patient(a, "A-002", sex="male", birth_year=1999, language="fr")
     q1 = make_patient(b, "B-001", sessions_days_ago=(10,), birth_year=1970)
     who5 = {f"who5_{i}": c for i, c in enumerate((5, 4, 3, 1, 0), 1)}
@@ -222,7 +222,7 @@ def test_formula_injection_is_neutralised_and_numbers_stay_numbers(client, login
     assert list(long[long.item == "other"].text) == ["'" + OTHER_TEXT]
     assert -3 in set(long[long.item == "amount"].code)
     wide = read_csv(download(client, "EXPA", "wide").data)
-    assert set(wide.prior_treatments.dropna()) == {"'" + PRIOR + ";minoxidil"}
+    assert set(wide.prior_treatments.dropna()) == {"'" + PRIOR + ";ketoconazole"}
     assert wide.pirc_other.dropna().tolist() == ["'" + OTHER_TEXT]
     raw = download(client, "EXPA", "wide").data.decode()
     assert re.search(r"(^|,)[=+@-][A-Za-z(]", raw, re.M) is None  # no live formula anywhere
@@ -254,7 +254,7 @@ def test_excel_option_adds_a_bom_and_semicolons(client, login, cohort) -> None:
 
 def test_de_identified_exports_hold_no_code_date_birth_year_or_free_text(client, login, cohort) -> None:
     login(cohort.users.coordinator)
-    forbidden = ["A-001", "A-002", OTHER_TEXT[1:12], PRIOR[1:], "minoxidil", "1980", "1999"]
+    forbidden = ["A-001", "A-002", OTHER_TEXT[1:12], PRIOR[1:], "ketoconazole", "1980", "1999"]
     date_like = re.compile(r"\d{4}-\d{2}-\d{2}")
     ids = []
     for fmt in ("long", "wide", "scores", "fhir"):
