@@ -90,26 +90,15 @@ def test_pirc_grades_stay_in_range(answers: dict[str, Any]) -> None:
             assert grade is None or 1 <= grade <= 4
 
 
-# Each example draws the checklist version too (not a parametrize: hypothesis keeps one example
-# database per test function, and replaying one version's examples on the other is "flaky").
-CHECKLISTS = st.sampled_from([PIRC, PIRC2])
-
-
-@given(CHECKLISTS, contexts, st.data())
-def test_pirc_alert_level_is_between_0_and_3(
-    checklist: Instrument, context: AlertContext, data: st.DataObject
-) -> None:
-    answers = data.draw(pirc_answers(checklist))
+def check_level_in_range(checklist: Instrument, answers: dict[str, Any], context: AlertContext) -> None:
     result = evaluate_alerts(checklist, answers, context)
     assert 0 <= result.level <= 3
     assert (result.level == 0) == (result.reasons == [])
 
 
-@given(CHECKLISTS, contexts, st.data())
-def test_removing_answers_never_adds_an_alert(
-    checklist: Instrument, context: AlertContext, data: st.DataObject
+def check_removing_answers(
+    checklist: Instrument, answers: dict[str, Any], context: AlertContext, data: st.DataObject
 ) -> None:
-    answers = data.draw(pirc_answers(checklist))
     full = evaluate_alerts(checklist, answers, context)
     dropped = data.draw(st.sets(st.sampled_from(sorted(answers))))
     fewer = {key: (None if key in dropped else value) for key, value in answers.items()}
@@ -122,21 +111,59 @@ def test_removing_answers_never_adds_an_alert(
     assert {t.rule for t in partial.tasks} <= {t.rule for t in full.tasks}
 
 
-@given(CHECKLISTS, contexts)
-def test_an_empty_checklist_never_alerts(checklist: Instrument, context: AlertContext) -> None:
-    empty = {item.id: None for item in checklist.items}
-    result = evaluate_alerts(checklist, empty, context)
+def check_nothing_alerts(checklist: Instrument, answers: dict[str, Any], context: AlertContext) -> None:
+    result = evaluate_alerts(checklist, answers, context)
     assert (result.level, result.reasons, result.tasks) == (0, [], [])
 
 
-@given(CHECKLISTS, contexts, st.data())
-def test_answers_that_report_nothing_never_alert(
-    checklist: Instrument, context: AlertContext, data: st.DataObject
+def gates(checklist: Instrument) -> st.SearchStrategy[dict[str, int | None]]:
+    ids = [item.id for item in checklist.items if item.show_if is None and not item.is_text]
+    return st.fixed_dictionaries({gate: st.sampled_from([0, None]) for gate in ids})
+
+
+# One test function per checklist version: hypothesis keeps one example database per function.
+@given(pirc_answers(PIRC), contexts)
+def test_pirc_alert_level_is_between_0_and_3(answers: dict[str, Any], context: AlertContext) -> None:
+    check_level_in_range(PIRC, answers, context)
+
+
+@given(pirc_answers(PIRC2), contexts)
+def test_pirc2_alert_level_is_between_0_and_3(answers: dict[str, Any], context: AlertContext) -> None:
+    check_level_in_range(PIRC2, answers, context)
+
+
+@given(pirc_answers(PIRC), contexts, st.data())
+def test_removing_answers_never_adds_an_alert(
+    answers: dict[str, Any], context: AlertContext, data: st.DataObject
 ) -> None:
-    gates = [item.id for item in checklist.items if item.show_if is None and not item.is_text]
-    answers = data.draw(st.fixed_dictionaries({gate: st.sampled_from([0, None]) for gate in gates}))
-    result = evaluate_alerts(checklist, answers, context)
-    assert (result.level, result.tasks) == (0, [])
+    check_removing_answers(PIRC, answers, context, data)
+
+
+@given(pirc_answers(PIRC2), contexts, st.data())
+def test_pirc2_removing_answers_never_adds_an_alert_nor_a_task(
+    answers: dict[str, Any], context: AlertContext, data: st.DataObject
+) -> None:
+    check_removing_answers(PIRC2, answers, context, data)
+
+
+@given(contexts)
+def test_an_empty_checklist_never_alerts(context: AlertContext) -> None:
+    for checklist in (PIRC, PIRC2):
+        check_nothing_alerts(checklist, {item.id: None for item in checklist.items}, context)
+
+
+@given(gates(PIRC), contexts)
+def test_answers_that_report_nothing_never_alert(
+    answers: dict[str, int | None], context: AlertContext
+) -> None:
+    check_nothing_alerts(PIRC, answers, context)
+
+
+@given(gates(PIRC2), contexts)
+def test_pirc2_answers_that_report_nothing_never_alert(
+    answers: dict[str, int | None], context: AlertContext
+) -> None:
+    check_nothing_alerts(PIRC2, answers, context)
 
 
 @given(flat_answers(WHO5))
