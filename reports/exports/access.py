@@ -41,6 +41,7 @@ from surveys.domain.models import (
     Response,
     Study,
 )
+from surveys.domain.responses import answered_in
 from surveys.infra.db import db, utcnow
 
 FILES = ("summary.html", "answers.csv", "scores.csv", "questionnaire_responses.fhir.json")
@@ -97,8 +98,10 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
                                  .order_by(PatientLink.created_at)))
     reminders = list(session.scalars(select(ReminderSent).where(ReminderSent.patient_id == patient.id)
                                      .order_by(ReminderSent.sent_at)))
-    parts = [(r, library.get(r.instrument_id), _answer_lines(r, library.get(r.instrument_id), lang))
-             for r in responses]
+    parts = []
+    for r in responses:  # each response read with the definition version it was answered in
+        definition = answered_in(library, r.instrument_id, r.instrument_version)
+        parts.append((r, definition, _answer_lines(r, definition, lang)))
     with force_locale(lang):
         return render_template(
             "exports/access_summary.html", patient=patient, study=patient.study, parts=parts, alerts=alerts,
