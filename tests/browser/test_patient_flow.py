@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from tests.browser.conftest import PHONE, answer_current, answer_until_done, current_item, patient_requests
 
-BASELINE_SCREENS = 5 + 10 + 3 + 2  # WHO-5, RSES, hair status, pattern + one stage picture
+# WHO-5, RSES, hair status, pattern + one stage picture, systemic side effects (protocol 2.0)
+BASELINE_SCREENS = 5 + 10 + 3 + 2 + 4
 
 
 def stored(live_server: Any, url: str) -> tuple[int, int]:
@@ -37,7 +38,7 @@ def test_baseline_in_english_by_tapping_answers(phone, patient_link):
     assert phone.locator("html").get_attribute("lang") == "en"
     with phone.expect_navigation():
         phone.get_by_role("link", name="Start").tap()
-    assert phone.locator(".progress-text").inner_text().startswith("Part 1 of 4")
+    assert phone.locator(".progress-text").inner_text().startswith("Part 1 of 5")
     seen = answer_until_done(phone, pick=1)
     assert len(seen) == BASELINE_SCREENS
     assert phone.get_by_role("heading", name="Thank you!").is_visible()

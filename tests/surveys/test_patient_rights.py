@@ -33,7 +33,7 @@ EMAIL = "subject@private.test"
 def world(make_study: Any, make_patient: Any, make_user: Any) -> Any:
     study = make_study("RIGHTS")
     subject = make_patient(study, "S-1", sessions_days_ago=(20, 2), email=EMAIL, sex="female",
-                           birth_year=1981, diagnosis="alopecia_areata", prior_treatments=["minoxidil"],
+                           birth_year=1981, diagnosis="alopecia_areata", prior_treatments=["ketoconazole"],
                            language="fr")
     other = make_patient(study, "O-1", sessions_days_ago=(20,), email="other@private.test")
     answer(subject, "T0", "who5", {f"who5_{i}": 4 for i in range(1, 6)}, lang="fr", submitted_days_ago=21)
@@ -83,7 +83,7 @@ def test_the_access_archive_holds_every_answer_of_the_patient_and_nothing_of_ano
 
     summary = files["summary.html"].decode()
     for fact in ("S-1", EMAIL, SECRET_TEXT, "session note about the subject", "Called the subject back",
-                 "minoxidil", '<html lang="fr">'):
+                 "ketoconazole", '<html lang="fr">'):
         assert fact in summary, fact
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.access"))
     assert event.details["patient"] == "S-1" and event.details["via"] == "web"
@@ -144,7 +144,7 @@ def test_after_erasure_no_table_holds_the_patients_answers_or_contact_details(
             left = db.session.execute(select(table).where(table.c.patient_id == subject.id)).all()
             assert left == [], table.name
     assert _rows_mentioning((EMAIL, SECRET_TEXT, "session note about the subject",
-                             "Called the subject back", "minoxidil")) == []
+                             "Called the subject back", "ketoconazole")) == []
     tombstone = db.session.get(Patient, subject.id)
     assert (tombstone.code, tombstone.status, tombstone.erasure_reason, tombstone.email, tombstone.sex,
             tombstone.birth_year, tombstone.diagnosis, tombstone.prior_treatments) == (
