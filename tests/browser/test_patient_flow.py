@@ -187,7 +187,7 @@ def test_each_answer_is_one_post_whose_reply_is_the_next_screen(phone, patient_l
     assert [method for method, _path in requests] == ["POST"] * BASELINE_SCREENS  # no GET in between
     base = urllib.parse.urlsplit(url).path
     assert {path for _method, path in requests} == {f"{base}/q/T0/{part}" for part in (
-        "who5", "rses", "hair_status", "hair_stage")}
+        "who5", "rses", "hair_status", "hair_stage", "systemic")}
     assert phone.get_by_role("heading", name="Thank you!").is_visible()
     assert urllib.parse.urlsplit(phone.url).path == f"{base}/q/T0"  # the address of the page shown
     assert phone.title().startswith("Thank you")
