@@ -51,6 +51,8 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PERMANENT_SESSION_LIFETIME": 30 * 60,
         "STAFF_IDLE_MINUTES": 30,
+        "STAFF_SESSION_HOURS": 12,  # absolute lifetime of a staff session, however busy
+        "STAFF_REAUTH_MINUTES": 5,  # how recent a password or code must be for sensitive actions
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": "surveys/infra/translations",
         "JSON_SORT_KEYS": False,
@@ -105,6 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from reports.exports import views as export_views
     from surveys import cli as survey_cli
     from surveys.patient import views as patient_views
+    from surveys.staff import account_views as _staff_account_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import blueprint as staff_pages
     from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)
     from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,8 @@ from surveys.infra.db import utcnow
 
 PREFIX = "hpx_"  # recognisable in logs and by secret scanners
 TOKEN_BYTES = 32
+DEFAULT_DAYS = 90  # a token's lifetime unless its owner chooses another
+MAX_DAYS = 365  # never longer than a year: a forgotten token dies on its own
 
 
 class TokenError(ValueError):
@@ -38,10 +41,13 @@ def may_export_identified(user: StaffUser) -> bool:
 
 
 def create_token(
-    session: Session, user: StaffUser, name: str, studies: Iterable[Study]
+    session: Session, user: StaffUser, name: str, studies: Iterable[Study], days: int = DEFAULT_DAYS
 ) -> tuple[ApiToken, str]:
-    """Create a token for some of the user's studies; returns it and its secret (shown once)."""
+    """Create a token for some of the user's studies, valid `days` days (1 to 365, default 90);
+    returns it and its secret (shown once). Raises TokenError."""
     name = name.strip()
+    if not 1 <= days <= MAX_DAYS:
+        raise TokenError(f"A token lives 1 to {MAX_DAYS} days.")
     chosen = list({s.id: s for s in studies}.values())
     if not 1 <= len(name) <= 100:
         raise TokenError("Give the token a name of 1 to 100 characters (e.g. 'R analysis laptop').")
@@ -50,12 +56,13 @@ def create_token(
     if any(not can_access(user, s) for s in chosen):
         raise TokenError("A token can only cover studies you belong to.")
     secret = PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-    token = ApiToken(user_id=user.id, name=name, token_hash=hash_api_token(secret))
+    token = ApiToken(user_id=user.id, name=name, token_hash=hash_api_token(secret),
+                     expires_at=utcnow() + timedelta(days=days))
     token.studies = chosen
     session.add(token)
     session.flush()
     record(session, f"staff:{user.id}", "api_token.create", entity="api_token", entity_id=token.id,
-           details={"name": name, "studies": sorted(s.code for s in chosen)})
+           details={"name": name, "studies": sorted(s.code for s in chosen), "days": days})
     return token, secret
 
 
@@ -79,11 +86,13 @@ def revoke_token(session: Session, user: StaffUser, token_id: int) -> ApiToken:
 
 
 def authenticate(session: Session, secret: str) -> ApiToken | None:
-    """The live token with this secret whose owner is active, or None."""
+    """The live (unrevoked, unexpired) token with this secret whose owner is active, or None."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_api_token(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    if token.expires_at <= utcnow():
         return None
     return token
 

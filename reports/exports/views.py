@@ -24,11 +24,14 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from reports.exports.api_tokens import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
     TokenError,
     authenticate,
     create_token,
@@ -48,10 +51,17 @@ from reports.exports.options import (
 from reports.exports.runs import ExportDownload, open_export
 from surveys.domain.accounts import can_access
 from surveys.domain.models import AuditEvent, StaffUser, Study
+from surveys.domain.staff_sessions import recently_authenticated
 from surveys.infra.db import db, utcnow
 from surveys.infra.library import instruments
 from surveys.infra.security import csrf, limiter
-from surveys.staff.access import roles_required, study_or_404
+from surveys.staff.access import (
+    current_staff_session,
+    reauth_window,
+    recent_auth_required,
+    roles_required,
+    study_or_404,
+)
 
 bp = Blueprint("exports", __name__, template_folder="templates")
 DEIDENTIFIED_ONLY = "Clinicians may download de-identified exports only."
@@ -107,6 +117,10 @@ def download(code: str, fmt: str) -> Any:
         return _page(study, str(exc), 403)
     except OptionError as exc:
         return _page(study, str(exc), 400)
+    if not options.deidentified and not recently_authenticated(current_staff_session(), reauth_window()):
+        # Identified data leaves the clinic: ask for a fresh proof of identity first.
+        flash(_("For your safety, please confirm it is you before you go on."), "info")
+        return redirect(url_for("staff.confirm_identity", next=request.full_path.rstrip("?")))
     return _stream(open_export(db.session, study, options, instruments(),
                                actor=f"staff:{current_user.id}", via="web"))
 
@@ -134,7 +148,7 @@ def api_export(code: str, fmt: str) -> Any:
         return _unauthorised("Send 'Authorization: Bearer <token>' (create one under /account/tokens).")
     token = authenticate(db.session, secret)
     if token is None:
-        return _unauthorised("This token is unknown or revoked.")
+        return _unauthorised("This token is unknown, revoked or expired.")
     study = token_study(token, code)
     if study is None or fmt not in FORMATS:
         abort(404)
@@ -156,6 +170,7 @@ def _token_page(created: str | None = None, error: str | None = None, status: in
     else:
         studies = sorted(current_user.studies, key=lambda s: s.code)
     response = render_template("exports/tokens.html", study=None, studies=studies, created=created,
+                               default_days=DEFAULT_DAYS, max_days=MAX_DAYS, now=utcnow(),
                                tokens=user_tokens(db.session, current_user), error=error, form=request.form)
     return response, status, {"Cache-Control": "no-store"}
 
@@ -169,6 +184,7 @@ def tokens() -> Any:
 
 @bp.post("/account/tokens")
 @roles_required("coordinator", "clinician")
+@recent_auth_required
 def create() -> Any:
     """Create a token and show it once.
 
@@ -179,8 +195,13 @@ def create() -> Any:
     studies = list(db.session.scalars(select(Study).where(Study.code.in_(codes)))) if codes else []
     if len(studies) != len(set(codes)) or any(not can_access(current_user, s) for s in studies):
         return _token_page(error="Choose among your own studies.", status=400)
+    days_text = (request.form.get("days") or str(DEFAULT_DAYS)).strip()
+    if not days_text.isdigit():
+        return _token_page(error=_("Give the token's lifetime in whole days (1 to %(max)s).", max=MAX_DAYS),
+                           status=400)
     try:
-        _token, secret = create_token(db.session, current_user, request.form.get("name", ""), studies)
+        _token, secret = create_token(db.session, current_user, request.form.get("name", ""), studies,
+                                      days=int(days_text))
     except TokenError as exc:
         db.session.rollback()
         return _token_page(error=str(exc), status=400)

@@ -96,6 +96,18 @@ def create_user(
     return user
 
 
+def set_password(session: Session, user: StaffUser, password: str, *, reason: str = "password") -> int:
+    """Give the account a new password (after the policy check) and end all its sessions, so any
+    copied cookie stops working; returns how many sessions were ended. Raises AccountError."""
+    from surveys.domain.staff_sessions import end_user_sessions
+
+    problem = password_problem(password, user.email)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = hash_password(password)
+    return end_user_sessions(session, user, reason)
+
+
 # --- two-factor login (TOTP, RFC 6238) ---------------------------------------------------------
 
 def new_totp_secret() -> str:

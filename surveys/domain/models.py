@@ -297,6 +297,43 @@ class StaffUser(Base):
         return str(self.id)
 
 
+SESSION_END_REASONS = ("logout", "logout_all", "ended", "password", "deactivated", "idle", "expired",
+                       "totp_reset", "role")
+
+
+class StaffSession(Base):
+    """One signed-in browser of a staff member, kept on the server so that it can be ended.
+
+    The cookie carries a random session key; only its SHA-256 is stored. A request is served only
+    while its row is open, younger than the absolute lifetime and active within the idle limit, so
+    logging out, changing the password or being deactivated ends every copy of the cookie at once.
+    """
+
+    __tablename__ = "staff_session"
+    __table_args__ = (
+        CheckConstraint(
+            "end_reason IS NULL OR end_reason IN ("
+            + ", ".join(f"'{r}'" for r in SESSION_END_REASONS) + ")",
+            name="end_reason",
+        ),
+        Index("ix_staff_session_user_open", "user_id", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the person last proved who they are (password or one-time code) in this session.
+    authenticated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    user: Mapped[StaffUser] = relationship()
+
+
 class Alert(Base):
     """A safety alert raised by a response; it stays in the queue until acknowledged."""
 
@@ -354,6 +391,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 

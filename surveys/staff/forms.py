@@ -132,3 +132,18 @@ class EraseForm(FlaskForm):
                                validators=[DataRequired(), Length(max=32)])
     password = PasswordField(_l("Your password (asked again before an erasure)"),
                              validators=[DataRequired(), Length(max=1024)])
+
+
+class ConfirmIdentityForm(FlaskForm):
+    """Re-authentication: the password, or a fresh one-time code for those who use two-factor."""
+
+    password = PasswordField(_l("Your password"), validators=[Optional(), Length(max=1024)])
+    code = StringField(_l("Or a 6-digit code from your authenticator app"),
+                       validators=[Optional(), Length(max=8)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new = PasswordField(_l("New password (at least 12 characters)"),
+                        validators=[DataRequired(), Length(max=1024)])
+    repeat = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])

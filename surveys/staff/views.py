@@ -15,13 +15,15 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import func, select
 
 from surveys.domain.accounts import (
@@ -38,11 +40,20 @@ from surveys.domain.links import qr_svg
 from surveys.domain.models import StaffUser, Study
 from surveys.domain.patients import study_protocol
 from surveys.domain.protocol import ProtocolError
+from surveys.domain.staff_sessions import end_session
 from surveys.domain.studies import create_study
 from surveys.infra.db import db, utcnow
 from surveys.infra.library import instruments
 from surveys.infra.security import limiter, wants_json
-from surveys.staff.access import roles_required, study_or_404
+from surveys.staff.access import (
+    client_details,
+    current_staff_session,
+    recent_auth_required,
+    roles_required,
+    safe_next,
+    start_session,
+    study_or_404,
+)
 from surveys.staff.blueprint import bp
 from surveys.staff.forms import ActionForm, LoginForm, StudyForm, TotpForm
 
@@ -63,7 +74,7 @@ ACCOUNT_LIMIT = "20 per hour"
 TOTP_LIMIT = "5 per minute;30 per hour"
 PENDING_SECONDS = 300  # time between the password and the one-time code
 # What an admin without two-factor may still reach: setting it up, logging out, static files.
-_SETUP_ENDPOINTS = {"staff.totp_setup", "staff.logout", "static", "healthz"}
+_SETUP_ENDPOINTS = {"staff.totp_setup", "staff.confirm_identity", "staff.logout", "static", "healthz"}
 
 
 @bp.app_context_processor
@@ -74,26 +85,35 @@ def _navigation() -> dict[str, Any]:
 
 @bp.before_app_request
 def _staff_session_rules() -> Any:
-    """End idle staff sessions; send an admin without two-factor to set it up first."""
+    """Refuse a cookie whose server-side session is over; send an admin without two-factor to set
+    it up first. (The idle clock and the absolute lifetime are checked by the user loader.)"""
+    # The user is loaded, and its session checked, afresh for every request, even where one app
+    # context serves several requests (the test client inside an app context shares one `g`).
+    for name in ("_login_user", "staff_session", "staff_session_end"):
+        g.pop(name, None)
     if not current_user.is_authenticated:
-        return None
-    now = time.time()
-    seen = session.get("seen")
-    idle = float(current_app.config["STAFF_IDLE_MINUTES"]) * 60
-    if not isinstance(seen, (int, float)) or now - seen > idle:
-        logout_user()
+        reason = g.pop("staff_session_end", None)
+        if reason is None or "_user_id" not in session:
+            return None
         session.clear()
         if wants_json():
             abort(401)
-        flash(f"You were logged out after {current_app.config['STAFF_IDLE_MINUTES']} minutes "
-              "without activity. Please log in again.", "error")
+        config = current_app.config
+        if reason == "idle":
+            flash(_("You were logged out after %(minutes)s minutes without activity. Please log in again.",
+                    minutes=config["STAFF_IDLE_MINUTES"]), "error")
+        elif reason == "expired":
+            flash(_("Your session reached its %(hours)s-hour limit. Please log in again.",
+                    hours=config["STAFF_SESSION_HOURS"]), "error")
+        else:
+            flash(_("Your session has ended (logged out, password changed or account deactivated). "
+                    "Please log in again."), "error")
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("staff.login", next=target))
-    session["seen"] = now
     endpoint = request.endpoint or ""
     needs_setup = current_user.role == "admin" and not current_user.totp_secret
     if needs_setup and endpoint not in _SETUP_ENDPOINTS and not endpoint.endswith("static"):
-        flash("Administrators must use two-factor login: set it up before anything else.", "error")
+        flash(_("Administrators must use two-factor login: set it up before anything else."), "error")
         return redirect(url_for("staff.totp_setup"))
     return None
 
@@ -109,12 +129,6 @@ def _no_store(response: Any) -> Any:
     return response
 
 
-def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return url_for("staff.home")
-    return target
-
-
 def _login_email_key() -> str:
     return "login-account:" + (request.form.get("email") or "").strip().lower()[:254]
 
@@ -124,15 +138,12 @@ def _pending_user_key() -> str:
 
 
 def _finish_login(user: StaffUser, target: str | None, *, two_factor: bool) -> Any:
-    session.clear()
-    login_user(user)
-    session.permanent = True
-    session["seen"] = time.time()
+    start_session(user)
     user.last_login_at = utcnow()
     record(db.session, actor(user), "login.success", entity="staff_user", entity_id=user.id,
-           details={"two_factor": two_factor})
+           details={"two_factor": two_factor, **client_details()})
     db.session.commit()
-    return redirect(_safe_next(target))
+    return redirect(safe_next(target))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -144,11 +155,16 @@ def login() -> Any:
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+        # One hash check whatever the account's state (unknown, deactivated, wrong or right
+        # password): the answer takes as long either way, so timing tells nobody which it was.
         if user is None:
             dummy_verify(form.password.data)
-        if user is None or not user.active or not verify_password(user, form.password.data):
+            password_ok = False
+        else:
+            password_ok = verify_password(user, form.password.data)
+        if user is None or not user.active or not password_ok:
             record(db.session, f"anonymous:{email}", "login.failure", entity="staff_user",
-                   entity_id=user.id if user else None, details={"stage": "password"})
+                   entity_id=user.id if user else None, details={"stage": "password", **client_details()})
             db.session.commit()
             flash("E-mail or password is not right.", "error")
             return render_template("staff/login.html", form=form), 401
@@ -179,7 +195,7 @@ def login_totp() -> Any:
         if check_totp(user, form.code.data):
             return _finish_login(user, session.get("pending_next"), two_factor=True)
         record(db.session, f"anonymous:{user.email}", "login.failure", entity="staff_user",
-               entity_id=user.id, details={"stage": "totp"})
+               entity_id=user.id, details={"stage": "totp", **client_details()})
         db.session.commit()
         flash("That code is not right or was already used. Wait for the next code and try again.", "error")
         return render_template("staff/login_totp.html", form=form), 401
@@ -189,7 +205,13 @@ def login_totp() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    """End the staff session."""
+    """End the staff session on the server too: a copy of the cookie no longer works."""
+    row = current_staff_session()
+    if row is not None:
+        end_session(row, "logout")
+    record(db.session, actor(current_user), "logout", entity="staff_user", entity_id=current_user.id,
+           details=client_details())
+    db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("staff.login"))
@@ -208,6 +230,7 @@ def home() -> Any:
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
 @login_required
+@recent_auth_required
 def totp_setup() -> Any:
     """Set up (or replace) two-factor login: scan the code, type one code to prove it works."""
     form = TotpForm()

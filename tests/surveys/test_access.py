@@ -32,7 +32,7 @@ PUBLIC_ENDPOINTS = {
 }
 PUBLIC_PREFIXES = ("/p/", "/instrument-images/")  # the patient side: the link token is the credential
 # Arguments naming something a user owns (their API token): anyone else, admins included, gets a 404.
-OWNED_ARGUMENTS = {"token_id"}
+OWNED_ARGUMENTS = {"token_id", "session_id"}
 
 
 def all_rules(app: Flask) -> list[tuple[str, str]]:
@@ -59,7 +59,8 @@ def arguments(rule: Rule, world: World) -> dict[str, Any]:
     known: dict[str, Any] = {
         "code": world.study.code, "patient_code": world.patient.code, "alert_id": world.alert.id,
         "response_id": world.alert.response_id, "timepoint": "S1", "instrument_id": "pirc",
-        "fmt": "codebook", "format": "codebook", "kind": "codebook", "token_id": 1, "filename": "app.css",
+        "fmt": "codebook", "format": "codebook", "kind": "codebook", "token_id": 1, "session_id": 1,
+        "filename": "app.css",
         "version": plotly.__version__,
     }
     values = {}

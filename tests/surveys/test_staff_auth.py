@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
+from importlib.metadata import version
 from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from surveys.domain.accounts import check_totp
-from surveys.domain.models import AuditEvent, StaffUser
-from surveys.infra.db import db
+from surveys.domain.models import AuditEvent, StaffSession, StaffUser
+from surveys.infra.db import db, utcnow
 from surveys.infra.passwords import is_common, password_problem
 from tests.conftest import TEST_PASSWORD, totp_code
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
+
+def werkzeug_version() -> str:
+    return version("werkzeug")
 
 
 def events(action: str) -> list[AuditEvent]:
@@ -68,8 +74,9 @@ def test_with_two_factor_the_password_alone_does_not_log_in(client, make_user) -
     response = client.post("/login/2fa", data={"code": totp_code(user.totp_secret)})
     assert response.status_code == 302
     assert client.get("/").status_code == 200
-    assert events("login.success")[-1].details == {"two_factor": True}
-    assert events("login.failure")[-1].details == {"stage": "totp"}
+    assert events("login.success")[-1].details == {"two_factor": True, "address": "127.0.0.1",
+                                                   "user_agent": "Werkzeug/" + werkzeug_version()}
+    assert events("login.failure")[-1].details["stage"] == "totp"
 
 
 def test_a_one_time_code_is_accepted_only_once(app, make_user) -> None:
@@ -124,14 +131,19 @@ def test_the_login_fixture_logs_in_every_role(client, login, make_user, make_stu
         assert client.get(f"/studies/{study.code}/patients").status_code == 200, role
 
 
+def last_seen(user: Any, minutes_ago: float) -> None:
+    """Move the user's open sessions' last activity into the past."""
+    db.session.execute(update(StaffSession).where(StaffSession.user_id == user.id)
+                       .values(last_seen_at=utcnow() - timedelta(minutes=minutes_ago)))
+
+
 def test_a_session_expires_after_the_idle_time(client, login, make_user, make_study) -> None:
     study = make_study()
-    login(make_user("coordinator", (study,)))
-    with client.session_transaction() as session:
-        session["seen"] = time.time() - 29 * 60
+    user = make_user("coordinator", (study,))
+    login(user)
+    last_seen(user, 29)
     assert client.get(f"/studies/{study.code}/patients").status_code == 200  # activity keeps it alive
-    with client.session_transaction() as session:
-        session["seen"] = time.time() - 31 * 60
+    last_seen(user, 31)
     response = client.get(f"/studies/{study.code}/patients")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert f"next=/studies/{study.code}/patients" in response.headers["Location"]
@@ -140,9 +152,9 @@ def test_a_session_expires_after_the_idle_time(client, login, make_user, make_st
 
 def test_the_idle_time_is_configurable(app, client, login, make_user) -> None:
     app.config["STAFF_IDLE_MINUTES"] = 5
-    login(make_user("coordinator"))
-    with client.session_transaction() as session:
-        session["seen"] = time.time() - 6 * 60
+    user = make_user("coordinator")
+    login(user)
+    last_seen(user, 6)
     assert client.get("/").status_code == 302
 
 
