@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from surveys.infra import i18n, security
 from surveys.infra.db import db
@@ -22,6 +23,7 @@ ENV_KEYS = (
     "SECRET_KEY",
     "BASE_URL",
     "RATELIMIT_STORAGE_URI",
+    "RATELIMIT_KEY_PREFIX",
     "INSTRUMENT_DIRS",
     "MAIL_SERVER",
     "MAIL_PORT",
@@ -29,6 +31,7 @@ ENV_KEYS = (
     "MAIL_PASSWORD",
     "MAIL_USE_TLS",
     "MAIL_FROM",
+    "TRUSTED_PROXIES",
 )
 
 
@@ -37,6 +40,7 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///{instance / 'prom.sqlite3'}",
         "BASE_URL": "http://127.0.0.1:5000",
         "RATELIMIT_STORAGE_URI": "memory://",
+        "TRUSTED_PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* to believe
         "INSTRUMENT_DIRS": "",
         "MAIL_SERVER": "",  # empty: e-mails are written to instance/outbox instead of sent
         "MAIL_PORT": 25,
@@ -61,6 +65,8 @@ def _defaults(instance: Path) -> dict[str, Any]:
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {key: environ[key] for key in ENV_KEYS if environ.get(key)}
+    if "TRUSTED_PROXIES" in values:
+        values["TRUSTED_PROXIES"] = int(values["TRUSTED_PROXIES"])
     if "MAIL_PORT" in values:
         values["MAIL_PORT"] = int(values["MAIL_PORT"])
     if "MAIL_USE_TLS" in values:
@@ -95,6 +101,13 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
 
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies < 0:
+        raise ValueError("TRUSTED_PROXIES is the number of reverse proxies in front of the app (0 or more).")
+    if proxies:
+        # The client address and scheme as the nearest `proxies` proxies saw them: rate limits,
+        # throttles and the audit trail then key on the real client, not on the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.extensions["instruments"] = init_library(app.config)  # refuse broken definitions now
     db.init_app(app)
     security.init_app(app)

@@ -45,7 +45,7 @@ from surveys.domain.schedule import ANSWERABLE, Window
 from surveys.infra.db import db
 from surveys.infra.i18n import LANGUAGES, current_lang, use_language
 from surveys.infra.library import instruments
-from surveys.infra.security import limiter
+from surveys.infra.throttle import LINK_MISS_LIMIT, note_link_miss
 from surveys.patient.forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.patient.saves import save_screen
 
@@ -55,7 +55,8 @@ bp = Blueprint(
 )
 
 #: Failed link look-ups allowed per client address: enough for typos, far too few for guessing.
-LINK_GUESS_LIMIT = "10 per minute;50 per day"
+#: Over it, a wrong link gets a 429; a valid link is always served (`surveys.infra.throttle`).
+LINK_GUESS_LIMIT = LINK_MISS_LIMIT
 #: patient.js posts an answer itself (fetch) with this header; the reply is then the next page
 #: itself (200), its address in PAGE_ADDRESS_HEADER, instead of a 303 to it: one round trip per answer.
 SCREEN_FETCH_HEADER = "X-Patient-Screen"
@@ -68,13 +69,6 @@ PATIENT_SCALES: tuple[tuple[str, str, int, int], ...] = (
     ("hair_status", "hair_severity", 0, 10),
     ("hair_status", "hair_bother", 0, 10),
 )
-
-
-def _guess_failed(_response: Any) -> bool:
-    return bool(g.get("link_miss"))
-
-
-_link_limit = limiter.shared_limit(LINK_GUESS_LIMIT, scope="patient-link", deduct_when=_guess_failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +106,10 @@ def _stop(template: str, status: int, **context: Any) -> NoReturn:
 def _visit(token: str) -> Visit:
     link = open_link(db.session, token)
     if link is None:
-        g.link_miss = True  # counted by the rate limit against guessing
+        # Counted per client address; over the limit a wrong link gets a 429. Never checked before
+        # the look-up, so someone else's guessing from a shared address never blocks a valid link.
+        if not note_link_miss():
+            _stop("patient/link_problem.html", 429, problem="too_many")
         _stop("patient/link_problem.html", 404, problem="unknown")
     if link.revoked_at is not None:
         _stop("patient/link_problem.html", 403, problem="revoked")
@@ -171,7 +168,6 @@ def _part(visit: Visit, timepoint: str, instrument_id: str) -> Part:
 
 
 @bp.get("/p/<token>")
-@_link_limit
 def home(token: str) -> Any:
     """The patient's home: what is due now, what comes next, what is done, the clinic's contact."""
     return _home_page(_visit(token))
@@ -190,7 +186,6 @@ def _home_page(visit: Visit) -> Any:
 
 
 @bp.post("/p/<token>/language")
-@_link_limit
 def language(token: str) -> Any:
     """Switch the patient's language; it is remembered on their record."""
     visit = _visit(token)
@@ -207,7 +202,6 @@ def language(token: str) -> Any:
 
 
 @bp.get("/p/<token>/q/<timepoint>")
-@_link_limit
 def timepoint(token: str, timepoint: str) -> Any:
     """A questionnaire's next part, or the thank-you page once every part is done."""
     return _timepoint_page(_visit(token), timepoint)
@@ -256,7 +250,6 @@ def _render_screen(visit: Visit, part: Part, item_id: str | None, form: Any = No
 
 
 @bp.get("/p/<token>/q/<timepoint>/<instrument_id>")
-@_link_limit
 def screen(token: str, timepoint: str, instrument_id: str) -> Any:
     """One question of a questionnaire: where the patient left off, or where they went back to."""
     return _screen_page(_visit(token), timepoint, instrument_id)
@@ -304,7 +297,6 @@ def _bad_request(visit: Visit, message: str) -> NoReturn:
 
 
 @bp.post("/p/<token>/q/<timepoint>/<instrument_id>")
-@_link_limit
 def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     """Save one screen's answer at once, then show the next screen (post/redirect/get, or the next
     screen in the reply when patient.js sent the answer)."""
@@ -356,7 +348,6 @@ def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:
 
 
 @bp.get("/p/<token>/scores")
-@_link_limit
 def scores(token: str) -> Any:
     """The patient's own scores over time, in plain words, when the study allows it."""
     visit = _visit(token)
@@ -373,7 +364,6 @@ def scores(token: str) -> Any:
 
 
 @bp.get("/p/<token>/qr.svg")
-@_link_limit
 def qr(token: str) -> Any:
     """The personal link as a QR code (SVG), for the handout staff print when they issue a link."""
     _visit(token)

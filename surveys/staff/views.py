@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import func, select
 
@@ -45,6 +46,7 @@ from surveys.domain.studies import create_study
 from surveys.infra.db import db, utcnow
 from surveys.infra.library import instruments
 from surveys.infra.security import limiter, wants_json
+from surveys.infra.throttle import LoginThrottle
 from surveys.staff.access import (
     client_details,
     current_staff_session,
@@ -68,9 +70,9 @@ STAFF_NAV = (
     ("staff.timeline", "Timeline"),
     ("staff.study_settings", "Settings"),
 )
-# Per client address, and per account whatever the address: slows guessing from one or many hosts.
+# Per client address (the real one behind TRUSTED_PROXIES); per account *and* address, growing
+# delays (`LoginThrottle`), so nobody can lock a colleague's right password out from elsewhere.
 LOGIN_LIMIT = "10 per minute;50 per hour"
-ACCOUNT_LIMIT = "20 per hour"
 TOTP_LIMIT = "5 per minute;30 per hour"
 PENDING_SECONDS = 300  # time between the password and the one-time code
 # What an admin without two-factor may still reach: setting it up, logging out, static files.
@@ -129,10 +131,6 @@ def _no_store(response: Any) -> Any:
     return response
 
 
-def _login_email_key() -> str:
-    return "login-account:" + (request.form.get("email") or "").strip().lower()[:254]
-
-
 def _pending_user_key() -> str:
     return f"totp-user:{session.get('pending_user', '-')}"
 
@@ -148,12 +146,21 @@ def _finish_login(user: StaffUser, target: str | None, *, two_factor: bool) -> A
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
-@limiter.limit(ACCOUNT_LIMIT, methods=["POST"], key_func=_login_email_key)
 def login() -> Any:
     """Staff login with e-mail and password; a second step asks for the one-time code if set up."""
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
+        throttle = LoginThrottle.for_request(email)
+        wait = throttle.wait_seconds()
+        if wait:
+            record(db.session, f"anonymous:{email}", "login.throttled", entity="staff_user",
+                   details={"wait_seconds": wait, **client_details()})
+            db.session.commit()
+            flash(ngettext("Too many wrong passwords for this account. Try again in %(num)d second.",
+                           "Too many wrong passwords for this account. Try again in %(num)d seconds.",
+                           wait), "error")
+            return render_template("staff/login.html", form=form), 429, {"Retry-After": str(wait)}
         user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
         # One hash check whatever the account's state (unknown, deactivated, wrong or right
         # password): the answer takes as long either way, so timing tells nobody which it was.
@@ -163,11 +170,13 @@ def login() -> Any:
         else:
             password_ok = verify_password(user, form.password.data)
         if user is None or not user.active or not password_ok:
+            throttle.failed()
             record(db.session, f"anonymous:{email}", "login.failure", entity="staff_user",
                    entity_id=user.id if user else None, details={"stage": "password", **client_details()})
             db.session.commit()
             flash("E-mail or password is not right.", "error")
             return render_template("staff/login.html", form=form), 401
+        throttle.succeeded()
         target = request.args.get("next")
         if user.totp_secret:
             session.clear()

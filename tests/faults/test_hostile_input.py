@@ -57,6 +57,7 @@ def url_arguments(rule: Rule, world: World) -> dict[str, Any]:
         "fmt": "long",
         "token": world.patient.token,
         "token_id": 1,
+        "session_id": 1,
         "filename": "app.css",
         "version": plotly.__version__,
         "name": "norwood_1.svg",
@@ -67,7 +68,8 @@ def url_arguments(rule: Rule, world: World) -> dict[str, Any]:
 
 
 # Routes that change who is logged in: walked separately, or the walk would log itself out.
-SESSION_ENDPOINTS = {"staff.login", "staff.login_totp", "staff.logout", "staff.totp_setup"}
+SESSION_ENDPOINTS = {"staff.login", "staff.login_totp", "staff.logout", "staff.totp_setup",
+                     "staff.end_one_session", "staff.end_all_sessions", "staff.change_password"}
 
 
 def rules(app: Flask) -> list[tuple[Rule, str]]:

@@ -1,4 +1,5 @@
-"""Login and one-time-code attempts are rate-limited (429), per address and per account."""
+"""Login and one-time-code attempts are rate-limited (429) per address, and slowed per account and
+address with growing delays that never lock the right password out from another address."""
 
 from __future__ import annotations
 
@@ -28,14 +29,42 @@ def test_the_eleventh_login_attempt_in_a_minute_is_refused(client, make_user) ->
     assert client.get("/login").status_code == 200  # the page itself stays readable
 
 
-def test_one_account_is_protected_against_guesses_from_many_addresses(client, make_user) -> None:
+def login_from(client: Any, address: str, email: str, password: str, **headers: str) -> int:
+    """One login attempt as seen from `address` (only the WSGI field: no traffic goes anywhere)."""
+    return client.post("/login", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": address}, headers=headers).status_code
+
+
+def test_guesses_from_many_addresses_never_lock_the_right_password_out(client, make_user) -> None:
     user = make_user("coordinator")
-    codes = []
-    for i in range(21):
-        environ = {"REMOTE_ADDR": f"127.0.{i}.1"}  # only the WSGI field: no traffic goes anywhere
-        codes.append(client.post("/login", data={"email": user.email, "password": "wrong password"},
-                                 environ_base=environ).status_code)
-    assert codes[:20] == [401] * 20 and codes[20] == 429
+    codes = [login_from(client, f"127.0.{i}.1", user.email, "wrong password") for i in range(30)]
+    assert codes == [401] * 30  # each address guessed once: nobody is slowed
+    assert login_from(client, "127.9.9.9", user.email, TEST_PASSWORD) == 302  # the owner gets in
+
+
+def test_guesses_from_one_address_slow_down_that_account_from_that_address_only(client, make_user) -> None:
+    user = make_user("coordinator")
+    codes = [login_from(client, "127.0.0.5", user.email, "wrong password") for _ in range(4)]
+    assert codes == [401] * 4  # three free failures, the fourth imposes a first delay
+    refused = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD},
+                          environ_base={"REMOTE_ADDR": "127.0.0.5"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "Try again in" in refused.get_data(as_text=True)
+    client.post("/logout")
+    assert login_from(client, "127.0.0.6", user.email, TEST_PASSWORD) == 302  # the owner, elsewhere
+
+
+def test_login_delays_grow_with_each_failure_and_a_success_forgets_them(app) -> None:
+    from surveys.infra.throttle import MAX_DELAY_SECONDS, LoginThrottle
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.7"}):
+        throttle = LoginThrottle.for_request("Someone@Clinic.test")
+        delays = [throttle.failed() for _ in range(14)]
+        assert delays == [0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_DELAY_SECONDS, MAX_DELAY_SECONDS]
+        assert throttle.wait_seconds() > 0
+        assert LoginThrottle("someone@clinic.test", "127.0.0.8").wait_seconds() == 0  # other address
+        throttle.succeeded()
+        assert throttle.wait_seconds() == 0 and throttle.failed() == 0
 
 
 def test_one_time_codes_are_limited_to_five_a_minute(client, make_user) -> None:

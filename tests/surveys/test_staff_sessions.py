@@ -32,7 +32,8 @@ def copy_cookie(source: FlaskClient, app: Flask) -> FlaskClient:
 
 
 def events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    return list(db.session.scalars(query))
 
 
 def age_sessions(user: Any, **columns: timedelta) -> None:
@@ -132,7 +133,8 @@ def test_a_session_ends_after_its_absolute_lifetime_even_when_busy(client, login
     age_sessions(user, created_at=timedelta(hours=12, minutes=1))
     response = client.get("/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert db.session.scalar(select(StaffSession.end_reason).where(StaffSession.user_id == user.id)) == "expired"
+    reason = select(StaffSession.end_reason).where(StaffSession.user_id == user.id)
+    assert db.session.scalar(reason) == "expired"
 
 
 def test_replacing_two_factor_needs_a_recent_proof_of_identity(client, login, make_user) -> None:
@@ -141,11 +143,13 @@ def test_replacing_two_factor_needs_a_recent_proof_of_identity(client, login, ma
     assert client.get("/account/2fa").status_code == 200  # just logged in: recent enough
     age_sessions(user, authenticated_at=timedelta(minutes=6))
     response = client.get("/account/2fa")
-    assert response.status_code == 302 and "/account/confirm?next=/account/2fa" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/account/confirm?next=/account/2fa" in response.headers["Location"]
     assert client.post("/account/2fa", data={"code": "123456"}).status_code == 302  # refused, not applied
     assert client.post("/account/confirm?next=/account/2fa", data={"password": "wrong wrong wrong"}
                        ).status_code == 401
-    response = client.post("/account/confirm?next=/account/2fa", data={"code": totp_code(user.totp_secret, 1)})
+    response = client.post("/account/confirm?next=/account/2fa",
+                           data={"code": totp_code(user.totp_secret, 1)})
     assert response.status_code == 302 and response.headers["Location"] == "/account/2fa"
     assert client.get("/account/2fa").status_code == 200
     assert events("session.reauth")[-1].details["method"] == "totp"
@@ -158,7 +162,8 @@ def test_creating_an_api_token_needs_a_recent_proof_of_identity(client, login, m
     age_sessions(user, authenticated_at=timedelta(minutes=6))
     response = client.post("/account/tokens", data={"name": "R", "study": study.code},
                            headers={"Referer": "http://localhost/account/tokens"})
-    assert response.status_code == 302 and "/account/confirm?next=/account/tokens" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/account/confirm?next=/account/tokens" in response.headers["Location"]
     assert db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id)) is None
     client.post("/account/confirm", data={"password": TEST_PASSWORD})
     assert client.post("/account/tokens", data={"name": "R", "study": study.code}).status_code == 201
