@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from surveys.infra import i18n, security
 from surveys.infra.db import db
+from surveys.infra.files import make_private, open_private, private_dir
 from surveys.infra.library import init_library
 from surveys.staff.access import login_manager
 
@@ -30,6 +31,7 @@ ENV_KEYS = (
     "MAIL_USERNAME",
     "MAIL_PASSWORD",
     "MAIL_USE_TLS",
+    "MAIL_CA_FILE",
     "MAIL_FROM",
     "TRUSTED_PROXIES",
 )
@@ -46,7 +48,8 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "MAIL_PORT": 25,
         "MAIL_USERNAME": "",
         "MAIL_PASSWORD": "",
-        "MAIL_USE_TLS": False,
+        "MAIL_USE_TLS": True,  # STARTTLS with a verified certificate; false only for a local relay
+        "MAIL_CA_FILE": "",  # extra CA certificates (PEM) for a clinic's own mail server
         "MAIL_FROM": "no-reply@localhost",
         "MAIL_OUTBOX": str(instance / "outbox"),
         "MAX_CONTENT_LENGTH": 256 * 1024,
@@ -78,9 +81,9 @@ def _secret_key(instance: Path) -> str:
     """A per-installation secret kept in instance/ (never in the repo), made on first run."""
     path = instance / "secret_key"
     if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        with open_private(path) as handle:
+            handle.write(secrets.token_hex(32).encode("ascii"))
+    make_private(path)
     return path.read_text().strip()
 
 
@@ -93,7 +96,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
         static_folder="surveys/infra/static",
         template_folder="surveys/infra/templates",
     )
-    instance = Path(app.instance_path)
+    instance = private_dir(Path(app.instance_path))  # secrets, the database, backups, outbox: 0700
     app.config.update(_defaults(instance))
     app.config.update(_from_env(os.environ))
     app.config.update(config or {})

@@ -65,6 +65,7 @@ def app_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "RATELIMIT_ENABLED": False,
         "BASE_URL": "http://localhost",
         "MAIL_SERVER": "",
+        "MAIL_USE_TLS": False,  # the SMTP sink (tests/smtp_sink.py) speaks plain SMTP; TLS has its own tests
     }
     config.update(overrides)
     return config

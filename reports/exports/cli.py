@@ -15,6 +15,7 @@ from reports.exports.options import FORMATS, OptionError, parse_options
 from reports.exports.runs import open_export
 from surveys.domain.models import Study
 from surveys.infra.db import db
+from surveys.infra.files import open_private
 
 
 @click.command("export")
@@ -63,7 +64,7 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
         return
     path = Path(out)
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:  # a failed export never leaves a file that looks complete
+    with open_private(partial) as handle:  # 0600; a failed export never leaves a file that looks complete
         for chunk in download.chunks:
             handle.write(chunk)
     partial.replace(path)

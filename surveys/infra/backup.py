@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
 from surveys.infra.db import db
+from surveys.infra.files import private_sqlite
 
 
 class BackupError(RuntimeError):
@@ -41,6 +42,7 @@ def backup_sqlite(url: str, target: Path) -> int:
     if target.exists():
         raise BackupError(f"{target} exists already; choose a new file name")
     target.parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(target)  # a copy of the health data: 0600 from its first byte
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
     destination = sqlite3.connect(target)
     try:
