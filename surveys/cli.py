@@ -36,15 +36,34 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 @click.option("--patients", "n_patients", default=200, show_default=True, type=click.IntRange(0, 100_000))
 @click.option("--seed", default=2026, show_default=True, type=int)
-def demo_command(n_patients: int, seed: int) -> None:
-    """Schema up to date, the DEMO study, demo logins and a synthetic cohort (idempotent)."""
+@click.option("--allow-postgresql", is_flag=True,
+              help="Load the demo into the PostgreSQL database DATABASE_URL names (refused without it: "
+                   "the demo's logins are published).")
+def demo_command(n_patients: int, seed: int, allow_postgresql: bool) -> None:
+    """Schema up to date, the DEMO study, demo logins and a synthetic cohort (idempotent).
+
+    Refused when DATABASE_URL points at PostgreSQL (unless --allow-postgresql) and when the database
+    holds any study or staff account that is not the demo's.
+    """
+    from sqlalchemy.engine import make_url
+
     from surveys.demo import load_demo
+    from surveys.demo.loader import DemoRefused
     from surveys.infra.library import instruments
 
-    migrate.upgrade(current_app.config["DATABASE_URL"])
-    summary = load_demo(db.session, n_patients=n_patients, seed=seed, library=instruments(),
-                        secret=current_app.config["SECRET_KEY"], base_url=current_app.config["BASE_URL"],
-                        progress=lambda text: click.echo(text, err=True))
+    url = current_app.config["DATABASE_URL"]
+    if make_url(url).get_backend_name() != "sqlite" and not allow_postgresql:
+        raise click.ClickException(
+            "DATABASE_URL points at a PostgreSQL database: the demo and its published logins are not "
+            "loaded there unless you pass --allow-postgresql (meant for a throw-away database).")
+    migrate.upgrade(url)
+    try:
+        summary = load_demo(db.session, n_patients=n_patients, seed=seed, library=instruments(),
+                            secret=current_app.config["SECRET_KEY"], base_url=current_app.config["BASE_URL"],
+                            progress=lambda text: click.echo(text, err=True))
+    except DemoRefused as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(summary)
 

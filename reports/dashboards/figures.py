@@ -45,8 +45,28 @@ SLIM_TEMPLATE = go.layout.Template(
 
 
 def to_dict(figure: go.Figure) -> dict[str, Any]:
-    """A figure as plain JSON data (numpy arrays become plotly.js typed-array blocks)."""
-    return json.loads(pio.to_json(figure, validate=False))
+    """A figure as plain JSON data (numpy arrays become plotly.js typed-array blocks), every text in
+    it shown as written (see `plain_text`)."""
+    return plain_text(json.loads(pio.to_json(figure, validate=False)))
+
+
+# Plotly reads titles, trace names, category and tick labels and hover text as a small HTML
+# dialect (`<a href>`, `<b>`, `<br>`, `<span style>`): a timepoint label or an instrument name from
+# a study's protocol could carry a link or styling into a chart. Its entities are decoded, so
+# escaping `& < >` shows the text exactly as written. Only the layout template (ours) is left as is.
+_MARKUP = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_OWN_MARKUP = frozenset({"template"})
+
+
+def plain_text(node: Any) -> Any:
+    """A copy of a figure's JSON data whose strings Plotly shows literally (`& < >` escaped)."""
+    if isinstance(node, str):
+        return node.translate(_MARKUP)
+    if isinstance(node, list):
+        return [plain_text(value) for value in node]
+    if isinstance(node, dict):
+        return {key: value if key in _OWN_MARKUP else plain_text(value) for key, value in node.items()}
+    return node
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -37,9 +38,21 @@ class _Empty:
 EMPTY = _Empty()
 
 
+def starts_formula(text: str) -> bool:
+    """True when a spreadsheet could read the text as a formula: it starts with a formula character,
+    or with a Unicode look-alike of one (full-width `＝ ＋ － ＠`, small forms `﹦ ﹢ ﹣ ﹫`, which
+    some spreadsheets fold to ASCII), possibly after spaces (NFKC folds them all)."""
+    if text.startswith(FORMULA_STARTS):
+        return True
+    first = text[:1]
+    if not first or (first.isascii() and first != " "):
+        return False  # the common case, decided without normalising
+    return unicodedata.normalize("NFKC", text[:16]).lstrip().startswith(FORMULA_STARTS)
+
+
 def neutralise(value: Any) -> Any:
     """A text cell that could start a formula gets a `'` prefix; numbers and other text stay as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and starts_formula(value):
         return "'" + value
     return value
 

@@ -36,6 +36,24 @@ DEMO_USERS = (
 )
 
 
+class DemoRefused(RuntimeError):
+    """The database holds something other than the demo: loading published logins into it is refused."""
+
+
+def check_demo_only(session: Session) -> None:
+    """Refuse (DemoRefused, naming what was found) a database holding any study other than DEMO
+    or any staff account other than the demo logins: their passwords are published in the README."""
+    demo_emails = [email for email, _role, _password in DEMO_USERS]
+    studies = list(session.scalars(select(Study.code).where(Study.code != STUDY_CODE).limit(3)))
+    others = select(StaffUser.email).where(StaffUser.email.not_in(demo_emails)).limit(3)
+    accounts = list(session.scalars(others))
+    if studies or accounts:
+        found = ", ".join([*(f"study {code}" for code in studies),
+                           *(f"account {email}" for email in accounts)])
+        raise DemoRefused(f"This database is not a demo database (it holds {found}); the demo, with its "
+                          "published logins, is loaded only into an empty or demo-only database.")
+
+
 def load_demo(
     session: Session,
     *,
@@ -47,7 +65,11 @@ def load_demo(
     progress: Callable[[str], None] = lambda _text: None,
     now: datetime | None = None,
 ) -> str:
-    """Create (or complete) the demo study; returns a summary with logins and a few links."""
+    """Create (or complete) the demo study; returns a summary with logins and a few links.
+
+    Raises DemoRefused when the database holds any non-demo study or account (`check_demo_only`).
+    """
+    check_demo_only(session)
     now = now or utcnow()
     today = now.date()
     study = session.scalar(select(Study).where(Study.code == STUDY_CODE))
