@@ -26,7 +26,7 @@ def test_the_demo_refuses_a_database_with_a_real_study(make_study, library) -> N
 
 def test_the_demo_refuses_a_database_with_a_real_account(make_user, library) -> None:
     make_user("admin", email="head@clinic.example")
-    with pytest.raises(DemoRefused, match="account head@clinic.example"):
+    with pytest.raises(DemoRefused, match=r"account head@clinic\.example"):
         run(library)
     assert db.session.scalar(select(Study.id).where(Study.code == "DEMO")) is None
 
