@@ -73,10 +73,19 @@ def demo_command(n_patients: int, seed: int, allow_postgresql: bool) -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--study", "studies", multiple=True, help="Study code (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin: bool) -> None:
+@click.option("--as", "as_email", metavar="EMAIL",
+              help="The staff account doing this (named in the audit trail); without it, the "
+                   "operating-system user is named.")
+def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin: bool,
+                 as_email: str | None) -> None:
     """Create a staff account."""
+    from surveys.domain.accounts import operator_actor
     from surveys.domain.audit import record
 
+    try:
+        who = operator_actor(db.session, as_email)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -89,7 +98,7 @@ def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin
         user = create_user(db.session, email, password, role, found.values())
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    record(db.session, "cli", "user.create", entity="staff_user", entity_id=user.id,
+    record(db.session, who, "user.create", entity="staff_user", entity_id=user.id,
            details={"email": user.email, "role": role, "studies": sorted(found)})
     db.session.commit()
     click.echo(f"Created {role} {user.email}.")

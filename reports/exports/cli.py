@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from reports.exports.options import FORMATS, OptionError, parse_options
 from reports.exports.runs import open_export
+from surveys.domain.accounts import AccountError, operator_actor
 from surveys.domain.models import Study
 from surveys.infra.db import db
 from surveys.infra.files import open_private
@@ -34,12 +34,19 @@ from surveys.infra.files import open_private
 @click.option("--deidentified", is_flag=True,
               help="Random ids, days instead of dates, age bands, no free text.")
 @click.option("--excel", is_flag=True, help="UTF-8 BOM and ';' separators for spreadsheet programs.")
+@click.option("--as", "as_email", metavar="EMAIL",
+              help="The staff account exporting (named in the audit trail); without it, the "
+                   "operating-system user is named.")
 def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str, timepoints: tuple[str, ...],
                    instruments: tuple[str, ...], date_from: str | None, date_to: str | None,
-                   deidentified: bool, excel: bool) -> None:
+                   deidentified: bool, excel: bool, as_email: str | None) -> None:
     """Export a study's data, streamed to a file, and record the export in the audit trail."""
     from surveys.infra.library import instruments as library
 
+    try:
+        who = operator_actor(db.session, as_email)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
     study = db.session.scalar(select(Study).where(Study.code == study_code))
     if study is None:
         raise click.ClickException(f"No study with code {study_code}.")
@@ -55,8 +62,7 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
         options = parse_options(fmt, args, study, library())
     except OptionError as exc:
         raise click.ClickException(str(exc)) from exc
-    download = open_export(db.session, study, options, library(), actor="cli", via="cli",
-                           extra={"user": os.environ.get("USER", "")})
+    download = open_export(db.session, study, options, library(), actor=who, via="cli")
     if out == "-":
         for chunk in download.chunks:
             sys.stdout.buffer.write(chunk)

@@ -12,10 +12,12 @@ test walks every route to prove the behaviour matches):
 
 from __future__ import annotations
 
+import getpass
 import time
 from collections.abc import Iterable
 from contextlib import suppress
 from functools import cache
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
@@ -106,6 +108,72 @@ def set_password(session: Session, user: StaffUser, password: str, *, reason: st
         raise AccountError(problem)
     user.password_hash = hash_password(password)
     return end_user_sessions(session, user, reason)
+
+
+def find_user(session: Session, email: str) -> StaffUser:
+    """The account with this e-mail (any case); AccountError when there is none."""
+    email = email.strip().lower()
+    user = session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+    if user is None:
+        raise AccountError(f"No staff account for {email}.")
+    return user
+
+
+def operator_actor(session: Session, as_email: str | None) -> str:
+    """How a command-line action is named in the audit trail: the active staff account given with
+    `--as EMAIL` ("staff:ID"), or, said explicitly, the operating-system user running the command
+    ("os-user:NAME"). Raises AccountError for an unknown or deactivated account."""
+    if as_email:
+        user = find_user(session, as_email)
+        if not user.active:
+            raise AccountError(f"The account {user.email} is deactivated; it cannot act.")
+        return actor(user)
+    return f"os-user:{getpass.getuser()}"
+
+
+def set_active(session: Session, user: StaffUser, active: bool) -> bool:
+    """Deactivate (ending every session at once; API tokens stop with the account) or reactivate
+    an account; returns whether anything changed."""
+    from surveys.domain.staff_sessions import end_user_sessions
+
+    if user.active == active:
+        return False
+    user.active = active
+    if not active:
+        end_user_sessions(session, user, "deactivated")
+    session.flush()
+    return True
+
+
+def reset_totp(session: Session, user: StaffUser) -> None:
+    """Forget a lost authenticator: the account sets up a new one at its next login (admins are sent
+    there first); its sessions end, since they were opened with the lost one."""
+    from surveys.domain.staff_sessions import end_user_sessions
+
+    user.totp_secret = None
+    user.totp_last_step = None
+    end_user_sessions(session, user, "totp_reset")
+    session.flush()
+
+
+def set_role(session: Session, user: StaffUser, role: str,
+             studies: Iterable[Study] | None = None) -> dict[str, Any]:
+    """Change an account's role and, when `studies` is given, its study memberships; returns the
+    changes as {"role": [old, new], "studies": [old codes, new codes]} (only what changed)."""
+    if role not in ROLES:
+        raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
+    changes: dict[str, Any] = {}
+    if user.role != role:
+        changes["role"] = [user.role, role]
+        user.role = role
+    if studies is not None:
+        chosen = list({s.id: s for s in studies}.values())
+        old, new = sorted(s.code for s in user.studies), sorted(s.code for s in chosen)
+        if old != new:
+            changes["studies"] = [old, new]
+            user.studies = chosen
+    session.flush()
+    return changes
 
 
 # --- two-factor login (TOTP, RFC 6238) ---------------------------------------------------------

@@ -1,15 +1,33 @@
-"""Command-line checks of the staff side: `flask --app app audit verify`."""
+"""The staff side's command line: `flask --app app audit verify`, and the account verbs a clinic
+locked out of the web needs (`users list|deactivate|reactivate|reset-password|reset-totp|set-role`,
+beside `users create` in `surveys.cli`).
+
+Every account change is audited, naming who made it (`--as EMAIL`, a staff account, or else the
+operating-system user, said so explicitly), and e-mailed to the person concerned after the commit.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from surveys.domain.audit import contains_hash, head, verify_chain
-from surveys.domain.models import AuditEvent
+from surveys.domain.accounts import (
+    AccountError,
+    find_user,
+    operator_actor,
+    reset_totp,
+    set_active,
+    set_password,
+    set_role,
+)
+from surveys.domain.audit import contains_hash, head, record, verify_chain
+from surveys.domain.models import ROLES, AuditEvent, StaffUser, Study
 from surveys.infra.db import db
+from surveys.infra.mail import MailError, send_mail
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
@@ -40,6 +58,157 @@ def audit_verify(expected_head: str | None) -> None:
                "(keep it to check later with --head).")
 
 
+AS_OPTION = click.option("--as", "as_email", metavar="EMAIL",
+                         help="The staff account doing this (named in the audit trail); without it, "
+                              "the operating-system user is named.")
+
+
+def _operator(as_email: str | None) -> str:
+    try:
+        return operator_actor(db.session, as_email)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _account(email: str) -> StaffUser:
+    try:
+        return find_user(db.session, email)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _tell(user: StaffUser, subject: str, body: str) -> None:
+    footer = "If you did not expect this change, tell your study administrator at once."
+    try:
+        send_mail(user.email, subject, f"{body}\n\n{footer}\n")
+    except MailError as exc:
+        click.echo(f"warning: the e-mail to {user.email} was not sent: {exc}", err=True)
+
+
+@click.command("list")
+def users_list() -> None:
+    """Print every staff account: e-mail, role, state, two-factor, studies, last login (UTC)."""
+    users = db.session.scalars(select(StaffUser).order_by(StaffUser.email))
+    click.echo("email\trole\tstate\ttwo-factor\tstudies\tlast login (UTC)")
+    for user in users:
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        click.echo("\t".join([user.email, user.role, "active" if user.active else "deactivated",
+                              "on" if user.totp_secret else "off",
+                              ",".join(sorted(s.code for s in user.studies)) or "-", last]))
+
+
+def _set_active(email: str, as_email: str | None, active: bool) -> None:
+    who = _operator(as_email)
+    user = _account(email)
+    if not set_active(db.session, user, active):
+        click.echo(f"{user.email} is already {'active' if active else 'deactivated'}; nothing changed.")
+        return
+    record(db.session, who, "user.reactivate" if active else "user.deactivate", entity="staff_user",
+           entity_id=user.id, details={"email": user.email, "via": "cli"})
+    db.session.commit()
+    if active:
+        _tell(user, "Your account was reactivated", f"Your staff account {user.email} can log in again.")
+    else:
+        _tell(user, "Your account was deactivated",
+              f"Your staff account {user.email} was deactivated: its sessions and API tokens "
+              "stopped working.")
+    click.echo(f"{user.email} {'reactivated' if active else 'deactivated (every session ended)'}.")
+
+
+@click.command("deactivate")
+@click.argument("email")
+@AS_OPTION
+def users_deactivate(email: str, as_email: str | None) -> None:
+    """Deactivate an account: its sessions end at once and its API tokens stop working."""
+    _set_active(email, as_email, False)
+
+
+@click.command("reactivate")
+@click.argument("email")
+@AS_OPTION
+def users_reactivate(email: str, as_email: str | None) -> None:
+    """Let a deactivated account log in again."""
+    _set_active(email, as_email, True)
+
+
+@click.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@AS_OPTION
+def users_reset_password(email: str, password_stdin: bool, as_email: str | None) -> None:
+    """Give an account a new password (checked by the password policy); its sessions end."""
+    who = _operator(as_email)
+    user = _account(email)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        ended = set_password(db.session, user, password, reason="password")
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    record(db.session, who, "user.password_reset", entity="staff_user", entity_id=user.id,
+           details={"email": user.email, "sessions_ended": ended, "via": "cli"})
+    db.session.commit()
+    _tell(user, "Your password was reset",
+          f"The password of your staff account {user.email} was reset by an administrator; "
+          "every session of the account was logged out.")
+    click.echo(f"New password set for {user.email}; {ended} session(s) ended.")
+
+
+@click.command("reset-totp")
+@click.argument("email")
+@AS_OPTION
+def users_reset_totp(email: str, as_email: str | None) -> None:
+    """Forget a lost authenticator: the account sets up a new one at its next login."""
+    who = _operator(as_email)
+    user = _account(email)
+    reset_totp(db.session, user)
+    record(db.session, who, "user.totp_reset", entity="staff_user", entity_id=user.id,
+           details={"email": user.email, "via": "cli"})
+    db.session.commit()
+    _tell(user, "Your two-factor login was reset",
+          f"The authenticator of your staff account {user.email} was forgotten; set up a new one "
+          "after your next login.")
+    click.echo(f"Two-factor login reset for {user.email}: a new authenticator is set up at the next login.")
+
+
+@click.command("set-role")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--study", "studies", multiple=True,
+              help="Study code (repeatable): the account's studies become exactly these. Without it, "
+                   "memberships stay as they are.")
+@AS_OPTION
+def users_set_role(email: str, role: str, studies: tuple[str, ...], as_email: str | None) -> None:
+    """Change an account's role (and, with --study, its study memberships)."""
+    who = _operator(as_email)
+    user = _account(email)
+    found = {s.code: s for s in db.session.scalars(select(Study).where(Study.code.in_(studies)))}
+    missing = [code for code in studies if code not in found]
+    if missing:
+        raise click.ClickException(f"No study with code {', '.join(missing)}.")
+    changes = set_role(db.session, user, role, list(found.values()) if studies else None)
+    if not changes:
+        click.echo(f"{user.email} already has that role and those studies; nothing changed.")
+        return
+    record(db.session, who, "user.role_change", entity="staff_user", entity_id=user.id,
+           details={"email": user.email, **changes, "via": "cli"})
+    db.session.commit()
+    lines = [f"{name}: {old} -> {new}" for name, (old, new) in changes.items()]
+    _tell(user, "Your role or studies changed",
+          f"The access of your staff account {user.email} changed:\n" + "\n".join(lines))
+    click.echo("\n".join(f"{user.email} {line}" for line in lines))
+
+
+USER_COMMANDS = (users_list, users_deactivate, users_reactivate, users_reset_password, users_reset_totp,
+                 users_set_role)
+
+
 def register(app: Flask) -> None:
-    """Attach the staff-side commands to the app's CLI."""
+    """Attach the staff-side commands to the app's CLI (the account verbs join the `users` group)."""
     app.cli.add_command(audit_cli)
+    users = app.cli.commands["users"]
+    for command in USER_COMMANDS:
+        users.add_command(command)  # type: ignore[attr-defined]

@@ -371,7 +371,7 @@ def test_cli_exports_to_a_file_and_audits(runner, cohort, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert len(read_csv(out.read_bytes())) == len(db_answers(cohort.a.id))
     event = db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()))
-    assert event.actor == "cli" and event.details["rows"] == len(db_answers(cohort.a.id))
+    assert event.actor.startswith("os-user:") and event.details["rows"] == len(db_answers(cohort.a.id))
     book = tmp_path / "codebook.json"
     assert runner.invoke(args=["export", "EXPA", "--format", "codebook", "--out", str(book)]).exit_code == 0
     assert book.read_text().startswith("{")
