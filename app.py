@@ -34,6 +34,8 @@ ENV_KEYS = (
     "MAIL_CA_FILE",
     "MAIL_FROM",
     "TRUSTED_PROXIES",
+    "AUDIT_KEY_FILE",
+    "AUDIT_CHECKPOINT_FILE",
 )
 
 
@@ -127,11 +129,13 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from surveys.staff import blueprint as staff_pages
     from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)
     from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)
+    from surveys.staff import read_audit
     from surveys.staff import study_views as _staff_study_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import views as _staff_pages  # noqa: F401  (routes on staff_pages.bp)
 
     for blueprint in (patient_views.bp, staff_pages.bp, dashboard_views.bp, export_views.bp):
         app.register_blueprint(blueprint)
+    read_audit.init_app(app)  # who saw which study's pages; refused requests counted
     survey_cli.register(app)
     export_cli.register(app)
 

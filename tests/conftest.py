@@ -81,7 +81,10 @@ def app_overrides() -> dict[str, Any]:
 def app(engine: Engine, database_url: str, app_overrides: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
     from app import create_app
 
-    application = create_app(app_config(database_url, MAIL_OUTBOX=str(tmp_path / "outbox"), **app_overrides))
+    application = create_app(app_config(database_url, MAIL_OUTBOX=str(tmp_path / "outbox"),
+                                        AUDIT_KEY_FILE=str(tmp_path / "audit_key.pem"),
+                                        AUDIT_CHECKPOINT_FILE=str(tmp_path / "audit_checkpoints.jsonl"),
+                                        **app_overrides))
     connection = engine.connect()
     outer = connection.begin()
     db.session.remove()
@@ -216,3 +219,10 @@ def login(client: FlaskClient) -> Callable[[Any], Any]:
         return response
 
     return do
+
+
+def allow_audit_tampering() -> None:
+    """Play the attacker who owns the database: on PostgreSQL, switch off (for this test's
+    transaction only, rolled back with it) the trigger that refuses UPDATE and DELETE on the trail."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))

@@ -2,23 +2,35 @@
 
 Editing, deleting or reordering any stored event breaks the chain, which `verify_chain`
 detects. On PostgreSQL an advisory lock serialises writers; the unique `hash` column makes a
-forked chain impossible to store on any database.
+forked chain impossible to store on any database, and a trigger refuses UPDATE, DELETE and
+TRUNCATE on the table (migration 0006).
+
+The chain alone cannot tell a trail cut short, emptied or recomputed from scratch, nor an event
+appended by someone who computed its hash. So each event is signed (Ed25519, with a key kept
+outside the database: `surveys.infra.signing`), and signed checkpoints of the head (how many events,
+up to which, ending in which hash) are written to the database and to a file beside the key, by
+`audit checkpoint` (cron, hourly) and on every `audit verify`. `verify_trail` checks all three.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from surveys.domain.models import AuditEvent
+from surveys.domain.models import AuditCheckpoint, AuditEvent
 from surveys.infra.db import utcnow
+from surveys.infra.files import PRIVATE_FILE
+from surveys.infra.signing import sign, signature_ok, signing_key
 
 GENESIS = "0" * 64
 _LOCK_KEY = 4_711_2026  # arbitrary, constant advisory-lock key for the audit chain
@@ -52,10 +64,12 @@ def record(
     at = utcnow()
     details = json.loads(json.dumps(details or {}, default=str))
     eid = None if entity_id is None else str(entity_id)
+    digest = _digest(prev_hash, at, actor, action, entity, eid, study_id, details)
+    key = signing_key()
     event = AuditEvent(
         at=at, actor=actor, action=action, entity=entity, entity_id=eid, study_id=study_id,
-        details=details, prev_hash=prev_hash,
-        hash=_digest(prev_hash, at, actor, action, entity, eid, study_id, details),
+        details=details, prev_hash=prev_hash, hash=digest,
+        signature=sign(key, _event_message(digest)) if key is not None else None,
     )
     session.add(event)
     session.flush()
@@ -70,14 +84,31 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(session: Session, batch: int = 1000) -> list[ChainProblem]:
-    """Walk the whole trail in order; an empty list means it is intact."""
+def _event_message(digest: str) -> bytes:
+    return f"hair-prom audit event {digest}".encode("ascii")
+
+
+def verify_chain(session: Session, batch: int = 1000, public_key: Ed25519PublicKey | None = None,
+                 after: AuditEvent | None = None, signed_after: int | None = None) -> list[ChainProblem]:
+    """Walk the trail in order (all of it, or only the events after `after`); an empty list means
+    it is intact. With `public_key`, every event from the first signed one on, and every event
+    after event id `signed_after` (a checkpoint's: signing was on by then), must carry a valid
+    signature; events from before signing existed stay unsigned."""
     problems: list[ChainProblem] = []
-    expected_prev = GENESIS
-    rows: Iterator[AuditEvent] = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
-    )
+    expected_prev = after.hash if after is not None else GENESIS
+    signed_from = None
+    if public_key is not None:
+        first_signed = select(func.min(AuditEvent.id)).where(AuditEvent.signature.is_not(None))
+        candidates = [session.scalar(first_signed), None if signed_after is None else signed_after + 1]
+        signed_from = min((c for c in candidates if c is not None), default=None)
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if after is not None:
+        query = query.where(AuditEvent.id > after.id)
+    rows: Iterator[AuditEvent] = session.scalars(query.execution_options(yield_per=batch))
     for event in rows:
+        if public_key is not None and signed_from is not None and event.id >= signed_from \
+                and not signature_ok(public_key, _event_message(event.hash), event.signature):
+            problems.append(ChainProblem(event.id, "is not signed with the app's key (forged or rewritten)"))
         if event.prev_hash != expected_prev:
             problems.append(
                 ChainProblem(event.id, "does not follow the previous event (deleted or reordered)")
@@ -108,8 +139,6 @@ class TrailPage:
 def study_trail(session: Session, study_id: int, page: int = 1, per_page: int = 50,
                 action: str | None = None) -> TrailPage:
     """The events of one study, newest first, one page of them."""
-    from sqlalchemy import func
-
     query = select(AuditEvent).where(AuditEvent.study_id == study_id)
     if action:
         query = query.where(AuditEvent.action == action)
@@ -128,3 +157,125 @@ def head(session: Session) -> AuditEvent | None:
 def contains_hash(session: Session, digest: str) -> bool:
     """True when an event with this hash is still in the trail (a recorded head was not cut off)."""
     return session.scalar(select(AuditEvent.id).where(AuditEvent.hash == digest)) is not None
+
+
+# --- signed checkpoints of the head -------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed statement: `event_count` events, the newest `event_id` with hash `head_hash`."""
+
+    at: str  # ISO 8601 UTC
+    event_id: int
+    event_count: int
+    head_hash: str
+    signature: str
+
+    def message(self) -> bytes:
+        """The bytes the signature covers."""
+        return _checkpoint_message(self.at, self.event_id, self.event_count, self.head_hash)
+
+
+def _checkpoint_message(at: str, event_id: int, count: int, head_hash: str) -> bytes:
+    return json.dumps(["hair-prom audit checkpoint", at, event_id, count, head_hash],
+                      separators=(",", ":")).encode("ascii")
+
+
+def write_checkpoint(session: Session, key: Ed25519PrivateKey, file: Path) -> Checkpoint:
+    """Sign the trail's head as it is now; store it (flushed) and append it to `file` (0600).
+
+    Call on an intact trail (after `verify_trail` or `check_since_checkpoint`)."""
+    last = head(session)
+    count = session.scalar(select(func.count(AuditEvent.id))) or 0
+    at = utcnow().isoformat(timespec="seconds")
+    event_id, head_hash = (last.id, last.hash) if last is not None else (0, GENESIS)
+    signature = sign(key, _checkpoint_message(at, event_id, count, head_hash))
+    checkpoint = Checkpoint(at, event_id, count, head_hash, signature)
+    session.add(AuditCheckpoint(at=datetime.fromisoformat(at), event_id=event_id, event_count=count,
+                                head_hash=head_hash, signature=signature))
+    session.flush()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    with os.fdopen(fd, "a", encoding="ascii") as handle:
+        handle.write(json.dumps(asdict(checkpoint), separators=(",", ":")) + "\n")
+    return checkpoint
+
+
+def _stored_checkpoints(session: Session, file: Path) -> tuple[list[Checkpoint], list[str]]:
+    """Checkpoints from the database and from the file; and lines of the file that are unreadable."""
+    found: dict[str, Checkpoint] = {}
+    unreadable: list[str] = []
+    for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(50)):
+        at = row.at.isoformat(timespec="seconds")
+        found[row.signature] = Checkpoint(at, row.event_id, row.event_count, row.head_hash, row.signature)
+    if file.exists():
+        for number, line in enumerate(file.read_text(encoding="ascii", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                checkpoint = Checkpoint(**json.loads(line))
+            except (ValueError, TypeError):
+                unreadable.append(f"line {number}")
+                continue
+            found[checkpoint.signature] = checkpoint
+    return list(found.values()), unreadable
+
+
+def checkpoint_problems(session: Session, public_key: Ed25519PublicKey,
+                        file: Path) -> list[ChainProblem]:
+    """What the signed checkpoints say is wrong: a checkpoint whose signature does not verify
+    (forged), or a trail that no longer holds what the newest valid checkpoint vouched for (cut
+    short, emptied or recomputed). Problems name the checkpoint's event id."""
+    checkpoints, unreadable = _stored_checkpoints(session, file)
+    problems = [ChainProblem(0, f"checkpoint file {file.name}, {where}: unreadable")
+                for where in unreadable]
+    valid = []
+    for checkpoint in checkpoints:
+        if signature_ok(public_key, checkpoint.message(), checkpoint.signature):
+            valid.append(checkpoint)
+        else:
+            problems.append(ChainProblem(checkpoint.event_id, f"the checkpoint of {checkpoint.at} is not "
+                                         "signed with the app's key (forged)"))
+    if not valid:
+        return problems
+    newest = max(valid, key=lambda c: (c.event_count, c.at))
+    count = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.id <= newest.event_id)) or 0
+    digest = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == newest.event_id)) \
+        if newest.event_id else GENESIS
+    if count != newest.event_count or digest != newest.head_hash:
+        problems.append(ChainProblem(
+            newest.event_id,
+            f"the checkpoint of {newest.at} vouched for {newest.event_count} events ending in "
+            f"{newest.head_hash[:12]}…; "
+            f"the trail now holds {count} up to that event, ending in {(digest or 'nothing')[:12]}… "
+            "(cut short, emptied or recomputed)"))
+    total = session.scalar(select(func.count(AuditEvent.id))) or 0
+    if total < newest.event_count:
+        problems.append(ChainProblem(newest.event_id, f"the trail holds {total} events, fewer than "
+                                     f"the {newest.event_count} of the checkpoint of {newest.at}"))
+    return problems
+
+
+def newest_checkpointed_event(session: Session, public_key: Ed25519PublicKey,
+                              file: Path) -> AuditEvent | None:
+    """The event the newest valid checkpoint ends with, if it is still there."""
+    checkpoints, _ = _stored_checkpoints(session, file)
+    valid = [c for c in checkpoints if signature_ok(public_key, c.message(), c.signature)]
+    if not valid:
+        return None
+    newest = max(valid, key=lambda c: (c.event_count, c.at))
+    return session.get(AuditEvent, newest.event_id) if newest.event_id else None
+
+
+def verify_trail(session: Session, public_key: Ed25519PublicKey, file: Path, *,
+                 since_checkpoint: bool = False) -> list[ChainProblem]:
+    """Check the trail: chain, event signatures and checkpoints. `since_checkpoint` walks only the
+    events after the newest valid checkpoint (the hourly check); otherwise every event."""
+    problems = checkpoint_problems(session, public_key, file)
+    after = None
+    if since_checkpoint and not problems:
+        after = newest_checkpointed_event(session, public_key, file)
+    checkpoints, _ = _stored_checkpoints(session, file)
+    valid = [c.event_id for c in checkpoints if signature_ok(public_key, c.message(), c.signature)]
+    return problems + verify_chain(session, public_key=public_key, after=after,
+                                   signed_after=min(valid) if valid else None)

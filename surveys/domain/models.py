@@ -379,6 +379,24 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Ed25519 signature of the hash with the app's key (kept outside the database): a row written
+    # by anyone without the key (a forged or recomputed event) does not verify.
+    signature: Mapped[str | None] = mapped_column(String(128))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the audit trail's head at a moment: how many events up to which one,
+    ending in which hash. Also appended to a file outside the database (`AUDIT_CHECKPOINT_FILE`),
+    so a trail cut short, emptied or recomputed no longer matches the newest checkpoint."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    event_id: Mapped[int]  # the newest event vouched for (0: the trail was empty)
+    event_count: Mapped[int]
+    head_hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
 
 
 class ApiToken(Base):

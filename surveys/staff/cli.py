@@ -13,7 +13,7 @@ import sys
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from surveys.domain.accounts import (
     AccountError,
@@ -24,10 +24,11 @@ from surveys.domain.accounts import (
     set_password,
     set_role,
 )
-from surveys.domain.audit import contains_hash, head, record, verify_chain
-from surveys.domain.models import ROLES, AuditEvent, StaffUser, Study
+from surveys.domain.audit import contains_hash, record, verify_trail, write_checkpoint
+from surveys.domain.models import ROLES, StaffUser, Study
 from surveys.infra.db import db
 from surveys.infra.mail import MailError, send_mail
+from surveys.infra.signing import checkpoint_path, public_key_text, signing_key
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
@@ -35,10 +36,14 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 @audit_cli.command("verify")
 @click.option("--head", "expected_head", metavar="HASH",
               help="A head hash recorded earlier (printed by a previous run); it must still be in "
-                   "the trail, which also catches events cut off the end.")
+                   "the trail. (Signed checkpoints do this without a hand-kept hash.)")
 def audit_verify(expected_head: str | None) -> None:
-    """Walk the whole trail; exit 1 naming each broken event (edited, deleted or reordered)."""
-    problems = verify_chain(db.session)
+    """Walk the whole trail: chain, event signatures and the newest signed checkpoint; exit 1 naming
+    each problem (edited, deleted, reordered, forged, cut short, emptied, recomputed). An intact
+    trail gets a new signed checkpoint."""
+    key = signing_key()
+    assert key is not None  # commands run inside the app
+    problems = verify_trail(db.session, key.public_key(), checkpoint_path())
     if expected_head and not contains_hash(db.session, expected_head.strip().lower()):
         click.echo(f"BROKEN: the recorded head {expected_head} is no longer in the trail "
                    "(events were removed or rewritten).", err=True)
@@ -49,13 +54,27 @@ def audit_verify(expected_head: str | None) -> None:
             click.echo(f"BROKEN: event {problem.event_id}: {problem.problem}", err=True)
         click.echo(f"The audit trail is NOT intact: {len(problems)} problem(s).", err=True)
         raise SystemExit(1)
-    last = head(db.session)
-    if last is None:
-        click.echo("The audit trail is empty.")
-        return
-    count = db.session.scalar(select(func.count(AuditEvent.id)))
-    click.echo(f"The audit trail is intact: {count} events checked. Head {last.hash} "
-               "(keep it to check later with --head).")
+    checkpoint = write_checkpoint(db.session, key, checkpoint_path())
+    db.session.commit()
+    click.echo(f"The audit trail is intact: {checkpoint.event_count} events checked. Head "
+               f"{checkpoint.head_hash}; signed checkpoint written. Public key "
+               f"{public_key_text(key.public_key())} (keep a copy elsewhere).")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Check the events since the newest signed checkpoint and sign the head again (run hourly
+    from cron); exit 1, writing nothing, when something is wrong (then run `audit verify`)."""
+    key = signing_key()
+    assert key is not None
+    problems = verify_trail(db.session, key.public_key(), checkpoint_path(), since_checkpoint=True)
+    if problems:
+        for problem in problems:
+            click.echo(f"BROKEN: event {problem.event_id}: {problem.problem}", err=True)
+        raise SystemExit(1)
+    checkpoint = write_checkpoint(db.session, key, checkpoint_path())
+    db.session.commit()
+    click.echo(f"Checkpoint: {checkpoint.event_count} events, head {checkpoint.head_hash}.")
 
 
 AS_OPTION = click.option("--as", "as_email", metavar="EMAIL",
@@ -208,6 +227,9 @@ USER_COMMANDS = (users_list, users_deactivate, users_reactivate, users_reset_pas
 
 def register(app: Flask) -> None:
     """Attach the staff-side commands to the app's CLI (the account verbs join the `users` group)."""
+    from surveys.staff.read_audit import refused_command
+
+    audit_cli.add_command(refused_command)
     app.cli.add_command(audit_cli)
     users = app.cli.commands["users"]
     for command in USER_COMMANDS:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from surveys.domain.audit import GENESIS, record, verify_chain
 from surveys.domain.models import AuditEvent
 from surveys.infra.db import db
+from tests.conftest import allow_audit_tampering
 
 
 def _three_events() -> list[AuditEvent]:
     return [record(db.session, "staff:1", "patient.view", entity="patient", entity_id=i, study_id=1,
                    details={"n": i}) for i in range(3)]
+
+
+@pytest.fixture(autouse=True)
+def _attacker_owns_the_database(app) -> None:
+    allow_audit_tampering()
 
 
 def test_an_untouched_chain_verifies(app) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from surveys.domain.audit import record
 from surveys.domain.models import AuditEvent
 from surveys.infra.db import db
+from tests.conftest import allow_audit_tampering
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -23,6 +24,11 @@ def trail(n: int = 4) -> list[AuditEvent]:
 def verify(runner: Any, *args: str) -> Any:
     db.session.expire_all()
     return runner.invoke(args=["audit", "verify", *args])
+
+
+@pytest.fixture(autouse=True)
+def _attacker_owns_the_database(app) -> None:
+    allow_audit_tampering()
 
 
 def test_an_intact_trail_verifies_and_prints_its_head(runner) -> None:
