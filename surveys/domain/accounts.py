@@ -176,6 +176,14 @@ def set_role(session: Session, user: StaffUser, role: str,
     return changes
 
 
+def invite_user(session: Session, email: str, role: str, studies: Iterable[Study] = ()) -> StaffUser:
+    """An account for someone invited by e-mail: no usable password until they accept the
+    invitation (a random one nobody knows). Raises AccountError like `create_user`."""
+    import secrets
+
+    return create_user(session, email, secrets.token_urlsafe(32) + "-Invite", role, studies)
+
+
 # --- two-factor login (TOTP, RFC 6238) ---------------------------------------------------------
 
 def new_totp_secret() -> str:

@@ -334,6 +334,24 @@ class StaffSession(Base):
     user: Mapped[StaffUser] = relationship()
 
 
+class AccountToken(Base):
+    """A one-time link sent by e-mail: an invitation (set a password and two-factor) or a password
+    reset. Only the token's SHA-256 is stored; it works once, until `expires_at`."""
+
+    __tablename__ = "account_token"
+    __table_args__ = (CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[StaffUser] = relationship()
+
+
 class Alert(Base):
     """A safety alert raised by a response; it stays in the queue until acknowledged."""
 

@@ -7,22 +7,33 @@ browser, and the account holder gets an e-mail about it after the commit.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
+from sqlalchemy import func, select
 
+from surveys.domain.account_tokens import (
+    AccountTokenError,
+    issue_account_token,
+    open_account_token,
+    use_account_token,
+)
 from surveys.domain.accounts import (
     AccountError,
     actor,
     check_totp,
     dummy_verify,
+    new_totp_secret,
     set_password,
+    totp_uri,
     verify_password,
 )
 from surveys.domain.audit import record
-from surveys.domain.models import StaffSession
+from surveys.domain.links import qr_svg
+from surveys.domain.models import AccountToken, StaffSession, StaffUser
 from surveys.domain.staff_sessions import (
     confirm_identity,
     end_session,
@@ -41,7 +52,14 @@ from surveys.staff.access import (
 )
 from surveys.staff.account_mail import tell_account_holder
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import ActionForm, ConfirmIdentityForm, PasswordChangeForm
+from surveys.staff.forms import (
+    ActionForm,
+    ConfirmIdentityForm,
+    ForgotPasswordForm,
+    NewPasswordForm,
+    PasswordChangeForm,
+    WelcomeForm,
+)
 
 CONFIRM_LIMIT = "10 per minute;30 per hour"
 
@@ -162,3 +180,119 @@ def confirm_identity_page() -> Any:
     status = 400 if form.is_submitted() else 200
     return render_template("staff/confirm.html", form=form, study=None), status
 
+
+
+# --- one-time links by e-mail: accepting an invitation, resetting a forgotten password ------------
+
+LINK_LIMIT = "10 per minute;50 per hour"
+
+
+def _open_link(secret: str, purpose: str) -> AccountToken:
+    try:
+        return open_account_token(db.session, secret, purpose)
+    except AccountTokenError as exc:
+        abort(410, str(exc))
+
+
+@bp.route("/account/welcome/<token>", methods=["GET", "POST"])
+@limiter.limit(LINK_LIMIT)
+def welcome(token: str) -> Any:
+    """Accept an invitation: choose a password and set up two-factor login, with the e-mailed link."""
+    link = _open_link(token, "invite")
+    user = link.user
+    form = WelcomeForm()
+    secret = session.get("welcome_totp")
+    if not isinstance(secret, str) or session.get("welcome_token") != link.id:
+        secret = new_totp_secret()
+        session["welcome_totp"], session["welcome_token"] = secret, link.id
+    if form.validate_on_submit():
+        problem = None
+        if form.new.data != form.repeat.data:
+            problem = _("The two new passwords differ.")
+        elif not check_totp(user, form.code.data, secret=secret):
+            problem = _("That code is not right. Check the time on your phone and type the newest code.")
+        else:
+            try:
+                set_password(db.session, user, form.new.data)
+            except AccountError as exc:
+                problem = str(exc)
+        if problem:
+            db.session.rollback()
+            flash(problem, "error")
+        else:
+            user.totp_secret = secret
+            use_account_token(link)
+            record(db.session, actor(user), "user.invite_accept", entity="staff_user", entity_id=user.id,
+                   details=client_details())
+            db.session.commit()
+            session.pop("welcome_totp", None)
+            session.pop("welcome_token", None)
+            flash(_("Your account is ready. Log in with your e-mail, your password and a code from "
+                    "your app."))
+            return redirect(url_for("staff.login"))
+    uri = totp_uri(user.email, secret)
+    qr = base64.b64encode(qr_svg(uri, title=_("Two-factor login")).encode()).decode("ascii")
+    status = 400 if form.is_submitted() else 200
+    page = render_template("staff/welcome.html", form=form, account=user, secret=secret, uri=uri, qr=qr)
+    return page, status
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+@limiter.limit(LINK_LIMIT, methods=["POST"])
+def forgot_password() -> Any:
+    """Ask for a password reset link. The answer is the same whether an account exists or not."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+        secret = None
+        if user is not None and user.active:
+            secret = issue_account_token(db.session, user, "reset")
+            record(db.session, f"anonymous:{email}", "user.password_reset_request", entity="staff_user",
+                   entity_id=user.id, details=client_details())
+            db.session.commit()
+        if user is not None and secret is not None:
+            link = current_app.config["BASE_URL"].rstrip("/") + url_for("staff.reset_password", token=secret)
+            tell_account_holder(user.email, _("Reset your password"),
+                                _("Someone (we hope you) asked to reset the password of %(email)s. Open "
+                                  "this link within an hour to choose a new one:\n\n%(link)s\n\nIf it was "
+                                  "not you, ignore this e-mail: your password stays as it is.",
+                                  email=user.email, link=link))
+        flash(_("If an account exists for that address, an e-mail with a link is on its way. The link works "
+                "once, within an hour."))
+        return redirect(url_for("staff.login"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("staff/forgot.html", form=form), status
+
+
+@bp.route("/login/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(LINK_LIMIT)
+def reset_password(token: str) -> Any:
+    """Choose a new password with the e-mailed link; every session of the account ends."""
+    link = _open_link(token, "reset")
+    user = link.user
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        problem = None
+        if form.new.data != form.repeat.data:
+            problem = _("The two new passwords differ.")
+        else:
+            try:
+                ended = set_password(db.session, user, form.new.data)
+            except AccountError as exc:
+                problem = str(exc)
+        if problem:
+            db.session.rollback()
+            flash(problem, "error")
+            return render_template("staff/reset.html", form=form), 400
+        use_account_token(link)
+        record(db.session, actor(user), "user.password_reset", entity="staff_user", entity_id=user.id,
+               details={"sessions_ended": ended, "via": "e-mail link", **client_details()})
+        db.session.commit()
+        tell_account_holder(user.email, _("Your password was changed"),
+                            _("The password of your account %(email)s was changed. Every other session "
+                              "of this account was logged out.", email=user.email))
+        flash(_("Your password was changed. Log in with the new one."))
+        return redirect(url_for("staff.login"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("staff/reset.html", form=form), status

@@ -147,3 +147,31 @@ class PasswordChangeForm(FlaskForm):
     new = PasswordField(_l("New password (at least 12 characters)"),
                         validators=[DataRequired(), Length(max=1024)])
     repeat = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Your e-mail address"), validators=[DataRequired(), Length(max=254)])
+
+
+class NewPasswordForm(FlaskForm):
+    new = PasswordField(_l("New password (at least 12 characters)"),
+                        validators=[DataRequired(), Length(max=1024)])
+    repeat = PasswordField(_l("New password again"), validators=[DataRequired(), Length(max=1024)])
+
+
+class WelcomeForm(NewPasswordForm):
+    code = StringField(_l("6-digit code from your authenticator app"),
+                       validators=[DataRequired(), Length(min=6, max=8)])
+
+
+ROLE_CHOICES = [("coordinator", _l("Coordinator")), ("clinician", _l("Clinician")),
+                ("admin", _l("Administrator"))]
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("E-mail of the person to invite"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+
+
+class AccessForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)

@@ -58,6 +58,7 @@ def url_arguments(rule: Rule, world: World) -> dict[str, Any]:
         "token": world.patient.token,
         "token_id": 1,
         "session_id": 1,
+        "user_id": world.admin.id,
         "filename": "app.css",
         "version": plotly.__version__,
         "name": "norwood_1.svg",

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 PUBLIC_ENDPOINTS = {
     "static", "reports.static", "patient.static", "staff.static", "healthz",
     "staff.login", "staff.login_totp",
+    # e-mailed one-time links (the link is the credential) and asking for one
+    "staff.welcome", "staff.forgot_password", "staff.reset_password",
 }
 PUBLIC_PREFIXES = ("/p/", "/instrument-images/")  # the patient side: the link token is the credential
 # Arguments naming something a user owns (their API token): anyone else, admins included, gets a 404.
@@ -60,7 +62,7 @@ def arguments(rule: Rule, world: World) -> dict[str, Any]:
         "code": world.study.code, "patient_code": world.patient.code, "alert_id": world.alert.id,
         "response_id": world.alert.response_id, "timepoint": "S1", "instrument_id": "pirc",
         "fmt": "codebook", "format": "codebook", "kind": "codebook", "token_id": 1, "session_id": 1,
-        "filename": "app.css",
+        "filename": "app.css", "user_id": bystander().id,
         "version": plotly.__version__,
     }
     values = {}
@@ -69,6 +71,19 @@ def arguments(rule: Rule, world: World) -> dict[str, Any]:
                                "access test can reach it")
         values[name] = known[name]
     return values
+
+
+def bystander() -> Any:
+    """A staff account nobody logs in with during the walk (admin pages act on it)."""
+    from sqlalchemy import select
+
+    from surveys.domain.accounts import create_user
+    from surveys.domain.models import StaffUser
+    from surveys.infra.db import db
+
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == "bystander@clinic.test"))
+    return user or create_user(db.session, "bystander@clinic.test", "correct horse battery staple",
+                               "clinician")
 
 
 def log_in(client: FlaskClient, user: Any, password: str = "correct horse battery staple") -> None:
