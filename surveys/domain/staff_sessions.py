@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from surveys.domain.models import StaffSession, StaffUser
 from surveys.infra.db import utcnow
@@ -66,7 +66,8 @@ def check_session(session: Session, key: str, user_id: int, *, idle: timedelta, 
     exact to a minute). A deactivated account's sessions are refused too.
     """
     now = now or utcnow()
-    row = session.scalar(select(StaffSession).where(StaffSession.key_hash == hash_session_key(key)))
+    row = session.scalar(select(StaffSession).options(joinedload(StaffSession.user))
+                         .where(StaffSession.key_hash == hash_session_key(key)))  # one statement
     if row is None or row.user_id != user_id:
         return SessionCheck(None, "unknown")
     if row.ended_at is not None:
