@@ -237,7 +237,7 @@ def welcome(token: str) -> Any:
     return page, status
 
 
-@bp.route("/login/forgot", methods=["GET", "POST"])
+@bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(LINK_LIMIT, methods=["POST"])
 def forgot_password() -> Any:
     """Ask for a password reset link. The answer is the same whether an account exists or not."""
@@ -260,12 +260,12 @@ def forgot_password() -> Any:
                                   email=user.email, link=link))
         flash(_("If an account exists for that address, an e-mail with a link is on its way. The link works "
                 "once, within an hour."))
-        return redirect(url_for("staff.login"))
+        return redirect(url_for("staff.forgot_password"))
     status = 400 if form.is_submitted() else 200
     return render_template("staff/forgot.html", form=form), status
 
 
-@bp.route("/login/reset/<token>", methods=["GET", "POST"])
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(LINK_LIMIT)
 def reset_password(token: str) -> Any:
     """Choose a new password with the e-mailed link; every session of the account ends."""

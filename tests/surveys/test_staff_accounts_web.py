@@ -130,12 +130,12 @@ def test_a_forgotten_password_is_reset_by_e_mailed_link_without_telling_who_exis
     user = make_user("coordinator", email="forgetful@clinic.test")
     other = app.test_client()
     other.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
-    known = client.post("/login/forgot", data={"email": user.email})
-    unknown = client.post("/login/forgot", data={"email": "nobody@clinic.test"})
+    known = client.post("/password/forgot", data={"email": user.email})
+    unknown = client.post("/password/forgot", data={"email": "nobody@clinic.test"})
     assert (known.status_code, known.headers["Location"]) == \
         (unknown.status_code, unknown.headers["Location"])
     assert mails_to(app, "nobody@clinic.test") == []
-    url = link_in(mails_to(app, user.email)[-1], "/login/reset")
+    url = link_in(mails_to(app, user.email)[-1], "/password/reset")
     assert client.post(url, data={"new": "short", "repeat": "short"}).status_code == 400
     assert client.post(url, data={"new": NEW_PASSWORD, "repeat": NEW_PASSWORD}).status_code == 302
     assert accounts.verify_password(db.session.get(StaffUser, user.id), NEW_PASSWORD)
