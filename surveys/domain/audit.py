@@ -3,7 +3,7 @@
 Editing, deleting or reordering any stored event breaks the chain, which `verify_chain`
 detects. On PostgreSQL an advisory lock serialises writers; the unique `hash` column makes a
 forked chain impossible to store on any database, and a trigger refuses UPDATE, DELETE and
-TRUNCATE on the table (migration 0006).
+TRUNCATE on the table (migration 0007).
 
 The chain alone cannot tell a trail cut short, emptied or recomputed from scratch, nor an event
 appended by someone who computed its hash. So each event is signed (Ed25519, with a key kept

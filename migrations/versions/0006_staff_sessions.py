@@ -1,7 +1,7 @@
 """staff sessions kept on the server (so that they can be ended); API tokens expire
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 12:20:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import surveys.infra.db
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """audit trail: Ed25519 signature per event, signed checkpoints of the head; on PostgreSQL the
 audit table refuses UPDATE, DELETE and TRUNCATE
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 12:50:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import surveys.infra.db
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """account tokens: one-time e-mailed links to accept an invitation or reset a password
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 12:55:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import surveys.infra.db
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
