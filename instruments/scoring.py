@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any, Literal
 
 from instruments.conditions import Facts, holds, referenced_items
@@ -31,6 +33,18 @@ Answer = int | str | None
 ScoreValue = float | int | None
 
 TEXT_MAX_LENGTH = 2000
+
+
+def round_half_up(value: float | Fraction, places: int) -> float:
+    """`value` rounded to `places` decimals, halves away from zero (11.25 -> 11.3, -0.5 -> -1).
+
+    The rule SPSS (RND), Stata (round) and spreadsheets (ROUND) apply; Python's `round` rounds
+    halves to even (11.25 -> 11.2) and works on the binary float. A float is taken at its
+    shortest decimal form (repr), so 2.675 is treated as written, not as 2.67499999...
+    """
+    exact = (Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction)
+             else Decimal(repr(value)))
+    return float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 class AnswerError(ValueError):
@@ -158,8 +172,9 @@ def _sum(
     if missing == 0:
         return sum(values), "complete"
     if missing <= rule.get("max_missing", 0) and values:
-        mean = sum(values) / len(values)
-        return round(mean * len(rule["items"]), rule.get("round", 1)), "prorated"
+        # mean x number of items, computed exactly (Fraction), then rounded half up.
+        prorated = Fraction(sum(values), len(values)) * len(rule["items"])
+        return round_half_up(prorated, rule.get("round", 1)), "prorated"
     return None, "incomplete"
 
 
@@ -168,7 +183,7 @@ def _linear(rule: Mapping[str, Any], value: ScoreValue) -> ScoreValue:
         return None
     result = value * rule.get("multiply", 1) + rule.get("add", 0)
     if "round" in rule and not isinstance(result, int):
-        result = round(result, rule["round"])
+        result = round_half_up(result, rule["round"])
     return result
 
 

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session, selectinload
 from instruments import Instrument, versions_of
 from reports.exports.codebook import ExportContext
 from reports.exports.fhir import bundle_chunks
+from reports.exports.files import csv_file
 from reports.exports.options import ExportOptions, study_instruments
-from reports.exports.tables import RowCount, csv_file
+from reports.exports.tables import RowCount
 from surveys.domain.audit import record
 from surveys.domain.models import (
     Alert,

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from reports.exports.options import FORMATS, OptionError, parse_options
+from reports.exports.options import EXCEL_LOCALES, FORMATS, TABLES, OptionError, parse_options
 from reports.exports.runs import open_export
 from surveys.domain.accounts import AccountError, operator_actor
 from surveys.domain.models import Study
@@ -33,13 +33,21 @@ from surveys.infra.files import open_private
 @click.option("--to", "date_to", help="Submitted on or before this date (YYYY-MM-DD, UTC).")
 @click.option("--deidentified", is_flag=True,
               help="Random ids, days instead of dates, age bands, no free text.")
-@click.option("--excel", is_flag=True, help="UTF-8 BOM and ';' separators for spreadsheet programs.")
+@click.option("--excel", is_flag=True,
+              help="A CSV for spreadsheet programs: BOM, formulas defused, the locale's separators.")
+@click.option("--excel-locale", type=click.Choice(EXCEL_LOCALES),
+              help="Spreadsheet locale of --excel (fr, de: decimal comma and ';'); default: --lang.")
+@click.option("--stable-ids", is_flag=True,
+              help="De-identified: pseudonyms kept across exports (needs EXPORT_PSEUDONYM_KEY).")
+@click.option("--table", default="wide", show_default=True, type=click.Choice(TABLES),
+              help="sav, dta, xlsx: the table to write.")
 @click.option("--as", "as_email", metavar="EMAIL",
               help="The staff account exporting (named in the audit trail); without it, the "
                    "operating-system user is named.")
 def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str, timepoints: tuple[str, ...],
                    instruments: tuple[str, ...], date_from: str | None, date_to: str | None,
-                   deidentified: bool, excel: bool, as_email: str | None) -> None:
+                   deidentified: bool, excel: bool, excel_locale: str | None, stable_ids: bool,
+                   table: str, as_email: str | None) -> None:
     """Export a study's data, streamed to a file, and record the export in the audit trail."""
     from surveys.infra.library import instruments as library
 
@@ -52,7 +60,9 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
         raise click.ClickException(f"No study with code {study_code}.")
     args = MultiDict([("values", "labels" if labels else "codes"), ("lang", lang),
                       ("from", date_from or ""), ("to", date_to or ""),
-                      ("deidentified", "1" if deidentified else "0"), ("excel", "1" if excel else "0"),
+                      ("deidentified", "1" if deidentified else "0"),
+                      ("excel", (excel_locale or "1") if excel else "0"),
+                      ("stable_ids", "1" if stable_ids else "0"), ("table", table),
                       ("json", "1" if fmt == "codebook" and out.endswith(".json") else "0")])
     for tp in timepoints:
         args.add("timepoint", tp)
@@ -60,9 +70,9 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
         args.add("instrument", name)
     try:
         options = parse_options(fmt, args, study, library())
+        download = open_export(db.session, study, options, library(), actor=who, via="cli")
     except OptionError as exc:
         raise click.ClickException(str(exc)) from exc
-    download = open_export(db.session, study, options, library(), actor=who, via="cli")
     if out == "-":
         for chunk in download.chunks:
             sys.stdout.buffer.write(chunk)

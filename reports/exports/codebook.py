@@ -4,13 +4,13 @@ and the codebook, the Table Schemas and the R/Stata/SPSS syntax are generated fr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from instruments import Instrument
-from reports.exports.csv_cells import csv_chunks
-from reports.exports.deidentify import AGE_BANDS
+from reports.exports.csv_cells import csv_chunks, dialect_of
+from reports.exports.deidentify import AGE_BANDS, Pseudonyms
 from reports.exports.options import ExportOptions
 from surveys.domain.models import PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
 from surveys.domain.patients import DIAGNOSES
@@ -20,7 +20,7 @@ Code = int | str
 SCORE_STATUSES = (("complete", "All items needed were answered"),
                   ("prorated", "Scored from the answered items (missing-item rule)"),
                   ("incomplete", "Too many missing items: scores are empty"))
-FILES = ("long.csv", "wide.csv", "scores.csv")
+ALERT_LEVELS = ((1, "next visit"), (2, "same-day review"), (3, "emergency"))
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class ExportContext:
     patient_id: int | None = None  # one data subject only (right of access), else the whole study
     #: every kept version of each instrument, oldest first (responses keep the version answered)
     versions: Mapping[str, tuple[Instrument, ...]] = field(default_factory=dict)
+    # De-identified: how patients are named, one object per export so that every file of it
+    # (and every format written from it) gives a patient the same pseudonym.
+    pseudonyms: Callable[[int], str] = field(default_factory=Pseudonyms, compare=False)
 
     @property
     def deidentified(self) -> bool:
@@ -95,11 +98,19 @@ def _timepoint_codes(study: Study, lang: str) -> tuple[tuple[Code, str], ...]:
     return tuple(codes)
 
 
+def _patient(ctx: ExportContext) -> Variable:
+    if not ctx.deidentified:
+        return Variable("patient", "Patient code in the study (joins every file of the export)", "string")
+    if ctx.options.stable_ids:
+        return Variable("patient", "Patient pseudonym, the same in every file and every stable-id export "
+                        "of this study (keyed hash; not the study code)", "string")
+    return Variable("patient", "Patient pseudonym, the same in every file of this export and new for "
+                    "every export (not the study code)", "string")
+
+
 def _leading(ctx: ExportContext) -> list[Variable]:
-    patient = (Variable("patient", "Random patient id, new for every export (not the study code)", "string")
-               if ctx.deidentified else Variable("patient", "Patient code in the study", "string"))
     return [
-        patient,
+        _patient(ctx),
         Variable("timepoint", "Timepoint of the study protocol", "string",
                  _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
         Variable("days_since_first_session", "Days from the first treatment session to the "
@@ -212,8 +223,7 @@ def _participation_variables(ctx: ExportContext) -> list[Variable]:
     ]
 
 
-def wide_variables(ctx: ExportContext) -> list[Variable]:
-    """Columns of wide.csv: one row per patient and timepoint."""
+def _background(ctx: ExportContext) -> list[Variable]:
     background = [Variable("sex", "Sex", "string", tuple((s, s) for s in SEXES))]
     if ctx.deidentified:
         background.append(Variable("age_band", "Age band at enrollment (years)", "string",
@@ -222,10 +232,82 @@ def wide_variables(ctx: ExportContext) -> list[Variable]:
         background.append(Variable("birth_year", "Year of birth", "integer"))
     background.append(Variable("diagnosis", "Diagnosis", "string",
                                tuple((d, d.replace("_", " ")) for d in DIAGNOSES)))
+    return background
+
+
+def patients_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of patients.csv: one row per patient of the study (the table every file joins)."""
+    variables = [_patient(ctx), *_background(ctx)]
     if not ctx.deidentified:
-        background.append(Variable("prior_treatments", "Prior treatments, separated by ';'", "string"))
-    background += _participation_variables(ctx)
-    variables = _leading(ctx) + background
+        variables.append(Variable("enrolled_on", "Day of enrollment (UTC)", "date"))
+    variables.append(Variable("prior_treatment_count", "Number of prior treatments recorded "
+                              "(one row each in prior_treatments.csv, identified exports)", "integer"))
+    return variables
+
+
+def formulation_codes(study: Study, lang: str) -> tuple[tuple[Code, str], ...]:
+    """The study's list of formulations (protocol "formulations"): (id, label) pairs."""
+    out = []
+    for entry in study.protocol.get("formulations", []):
+        label = entry.get("label", {})
+        out.append((entry["id"], label.get(lang) or label.get("en") or entry["id"]))
+    return tuple(out)
+
+
+def sessions_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of sessions.csv: one row per treatment session."""
+    variables = [_patient(ctx),
+                 Variable("session", "Session number (1 = first treatment session)", "integer")]
+    if not ctx.deidentified:
+        variables.append(Variable("date", "Day of the session (as recorded, the study's local day)", "date"))
+    variables += [
+        Variable("days_since_first_session", "Days from the first treatment session to this one", "integer"),
+        Variable("formulation", "Formulation, from the study's list; empty when what was recorded "
+                 "matches none of it", "string", formulation_codes(ctx.study, ctx.options.lang)),
+    ]
+    if not ctx.deidentified:
+        variables += [
+            Variable("formulation_as_recorded", "Agents / formulation as typed by staff", "string",
+                     notes="Free text"),
+            Variable("notes", "Staff notes on the session", "string", notes="Free text"),
+        ]
+    return variables
+
+
+def prior_treatments_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of prior_treatments.csv: one row per prior treatment (identified exports only)."""
+    return [_patient(ctx), Variable("number", "Order in which the treatment was recorded", "integer"),
+            Variable("treatment", "Prior treatment as typed by staff", "string", notes="Free text")]
+
+
+def alerts_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of alerts.csv: one row per safety alert (adverse event signal) raised by a response."""
+    lang = ctx.options.lang
+    variables = [
+        *_leading(ctx),
+        Variable("instrument", "Instrument whose answers raised the alert", "string",
+                 tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
+        Variable("level", "Alert level", "integer", ALERT_LEVELS),
+        Variable("rules", "Ids of the alert rules that matched, separated by ';' (rule ids never "
+                 "contain ';')", "string"),
+        Variable("hours_to_acknowledgement", "Hours from the alert being raised to a clinician "
+                 "acknowledging it; empty while open", "number"),
+    ]
+    if not ctx.deidentified:
+        variables += [
+            Variable("raised_at", "When the alert was raised (UTC)", "datetime"),
+            Variable("notified_at", "When the on-call notice was sent (UTC)", "datetime"),
+            Variable("acknowledged_at", "When a clinician acknowledged it (UTC)", "datetime"),
+            Variable("action_taken", "Action recorded on acknowledgement", "string", notes="Free text"),
+        ]
+    # The alert lifecycle of issue #13 (contact attempts, resolution, CTCAE grade, relatedness,
+    # seriousness) adds its columns here once it stores them.
+    return variables
+
+
+def wide_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of wide.csv: one row per patient and timepoint."""
+    variables = _leading(ctx) + _background(ctx) + _participation_variables(ctx)
     for inst in ctx.instruments:
         variables += _item_variables(ctx, inst) + _score_variables(ctx, inst, status=True)
     return _unique(variables)
@@ -256,9 +338,27 @@ def _unique(variables: list[Variable]) -> list[Variable]:
 
 
 def file_variables(ctx: ExportContext) -> dict[str, list[Variable]]:
-    """Every data file of an export with its columns."""
-    return {"long.csv": long_variables(ctx), "wide.csv": wide_variables(ctx),
-            "scores.csv": scores_variables(ctx)}
+    """Every data file of an export with its columns (prior treatments only when identified)."""
+    files = {"patients.csv": patients_variables(ctx), "long.csv": long_variables(ctx),
+             "wide.csv": wide_variables(ctx), "scores.csv": scores_variables(ctx),
+             "sessions.csv": sessions_variables(ctx)}
+    if not ctx.deidentified:
+        files["prior_treatments.csv"] = prior_treatments_variables(ctx)
+    files["alerts.csv"] = alerts_variables(ctx)
+    return files
+
+
+# The columns that identify a row of each file (its Table Schema primary key). Every file but
+# patients.csv refers to patients.csv through `patient` (a foreign key).
+PRIMARY_KEYS = {
+    "patients.csv": ("patient",),
+    "long.csv": ("patient", "timepoint", "instrument", "item"),
+    "wide.csv": ("patient", "timepoint"),
+    "scores.csv": ("patient", "timepoint", "instrument"),
+    "sessions.csv": ("patient", "session"),
+    "prior_treatments.csv": ("patient", "number"),
+    "alerts.csv": ("patient", "timepoint", "instrument"),
+}
 
 
 CODEBOOK_COLUMNS = ("file", "variable", "label", "type", "codes", "instrument", "instrument_version",
@@ -280,7 +380,8 @@ def codebook_rows(ctx: ExportContext) -> Iterator[list[Any]]:
 
 def codebook_csv(ctx: ExportContext) -> Iterator[bytes]:
     """The codebook as CSV chunks."""
-    return csv_chunks(CODEBOOK_COLUMNS, codebook_rows(ctx), excel=ctx.options.excel)
+    return csv_chunks(CODEBOOK_COLUMNS, codebook_rows(ctx),
+                      dialect=dialect_of(ctx.options.excel, ctx.options.excel_locale))
 
 
 def codebook_document(ctx: ExportContext) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """A Frictionless Data Package of the exports as one zip, written as it streams.
 
-The zip holds long.csv, wide.csv and scores.csv (always codes, comma-separated UTF-8 without a
-BOM: value labels come with the syntax files), datapackage.json with a Table Schema per CSV,
-the codebook (CSV and JSON) and load.R, load.do and load.sps. Everything is generated here
-from the codebook; `frictionless` is used only by the tests, never at run time.
+The zip holds the data files of `file_variables` (patients, long, wide, scores, sessions, prior
+treatments when identified, alerts: always codes, analysis CSV: comma-separated UTF-8 without a
+BOM, text exactly as given; value labels come with the syntax files), datapackage.json with a
+Table Schema per CSV (primary keys, and foreign keys to patients.csv), the codebook (CSV and
+JSON) and load.R, load.do and load.sps, which check the row counts written here. Everything is
+generated from the codebook; `frictionless` is used only by the tests, never at run time.
 """
 
 from __future__ import annotations
@@ -17,8 +19,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reports.exports.analysis_syntax import r_script, spss_script, stata_script
-from reports.exports.codebook import ExportContext, Variable, codebook_csv, codebook_json, file_variables
-from reports.exports.tables import CSV_FILES, RowCount, csv_file
+from reports.exports.codebook import (
+    PRIMARY_KEYS,
+    ExportContext,
+    Variable,
+    codebook_csv,
+    codebook_json,
+    file_variables,
+)
+from reports.exports.files import csv_file
+from reports.exports.native import native_file
+from reports.exports.tables import RowCount
+from reports.exports.zipsink import ZipSink
 from surveys.infra.db import utcnow
 
 
@@ -35,6 +47,15 @@ def _field(variable: Variable) -> dict[str, Any]:
     return field
 
 
+def _schema(file: str, variables: list[Variable]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"fields": [_field(v) for v in variables], "missingValues": [""],
+                              "primaryKey": list(PRIMARY_KEYS[file])}
+    if file != "patients.csv":
+        schema["foreignKeys"] = [{"fields": ["patient"],
+                                  "reference": {"resource": "patients", "fields": ["patient"]}}]
+    return schema
+
+
 def descriptor(ctx: ExportContext) -> dict[str, Any]:
     """datapackage.json: one tabular resource with its Table Schema per CSV file."""
     resources = []
@@ -42,7 +63,7 @@ def descriptor(ctx: ExportContext) -> dict[str, Any]:
         resources.append({
             "name": file.removesuffix(".csv"), "path": file, "profile": "tabular-data-resource",
             "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
-            "schema": {"fields": [_field(v) for v in variables], "missingValues": [""]},
+            "schema": _schema(file, variables),
         })
     return {
         "profile": "tabular-data-package",
@@ -55,41 +76,29 @@ def descriptor(ctx: ExportContext) -> dict[str, Any]:
     }
 
 
-class _Sink:
-    """A write-only file for zipfile that hands the bytes written so far to the stream."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to do: the bytes wait in memory until `drain`."""
-
-    def drain(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
-
-
 def package_chunks(session: Session, ctx: ExportContext, counts: dict[str, RowCount]) -> Iterator[bytes]:
     """The zip in chunks; `counts` receives the rows written per CSV file."""
     ctx = replace(ctx, options=replace(ctx.options, values="codes", excel=False))
     files = file_variables(ctx)
-    sink = _Sink()
+    sink = ZipSink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
-        for name in CSV_FILES:
+        for name in files:
             counts[name] = RowCount()
             with archive.open(name, "w", force_zip64=True) as member:
                 for chunk in csv_file(name, session, ctx, counts[name]):
                     member.write(chunk)
                     yield sink.drain()
+        for name in files:  # the same rows again, as native files (each table held while written)
+            for fmt in ("sav", "dta"):
+                with archive.open(f"{name.removesuffix('.csv')}.{fmt}", "w", force_zip64=True) as member:
+                    for chunk in native_file(fmt, name, session, ctx, RowCount()):
+                        member.write(chunk)
+                        yield sink.drain()
         archive.writestr("datapackage.json", json.dumps(descriptor(ctx), ensure_ascii=False, indent=2))
         archive.writestr("codebook.csv", b"".join(codebook_csv(ctx)))
         archive.writestr("codebook.json", b"".join(codebook_json(ctx)))
-        archive.writestr("load.R", r_script(files))
-        archive.writestr("load.do", stata_script(files))
-        archive.writestr("load.sps", spss_script(files))
+        rows = {name: counts[name].rows for name in files}
+        archive.writestr("load.R", r_script(files, rows))
+        archive.writestr("load.do", stata_script(files, rows))
+        archive.writestr("load.sps", spss_script(files, rows))
     yield sink.drain()

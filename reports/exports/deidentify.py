@@ -1,8 +1,10 @@
 """De-identification for exports: per-export random patient ids, relative days, age bands.
 
 What a de-identified export changes (the rest of the export modules ask these functions):
-- patient codes become random ids that are new for every export, so two exports cannot be
-  joined on them, and the mapping is never stored;
+- patient codes become pseudonyms, one per patient for every file of the export (so the files
+  join on them), random and new for every export (two exports cannot be joined), or, when the
+  server holds EXPORT_PSEUDONYM_KEY and the export asks for `stable_ids`, a keyed hash that is the
+  same in every export of the study (see `KeyedPseudonyms`); the mapping is never stored;
 - calendar dates and timestamps are dropped; time is given as whole days since the patient's
   first treatment session (negative before it), which the identified exports also carry;
 - birth year becomes a ten-year age band at enrollment;
@@ -11,6 +13,8 @@ What a de-identified export changes (the rest of the export modules ask these fu
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import date
 
@@ -39,6 +43,30 @@ class Pseudonyms:
             if candidate not in self._used:
                 self._used.add(candidate)
                 return candidate
+
+
+class KeyedPseudonyms:
+    """Pseudonyms that stay the same in every export of one study: HMAC-SHA256 of the patient.
+
+    The study secret is HMAC-SHA256(server key, "hair-prom export pseudonyms:" + study code), so
+    one server key (EXPORT_PSEUDONYM_KEY, at least 32 characters, kept outside the database)
+    gives each study its own secret, and a study's pseudonyms say nothing about another's. The
+    pseudonym is "K" + the first 16 hex digits (64 bits) of HMAC-SHA256(study secret, patient's
+    database id): without the key nobody can recompute it from a patient code or id.
+    """
+
+    def __init__(self, server_key: str, study_code: str) -> None:
+        self._secret = hmac.new(server_key.encode("utf-8"),
+                                f"hair-prom export pseudonyms:{study_code}".encode(), hashlib.sha256).digest()
+        self._ids: dict[int, str] = {}
+
+    def __call__(self, patient_id: int) -> str:
+        """The study-wide pseudonym of a patient (a database id)."""
+        found = self._ids.get(patient_id)
+        if found is None:
+            digest = hmac.new(self._secret, str(patient_id).encode(), hashlib.sha256).hexdigest()
+            found = self._ids[patient_id] = f"K{digest[:16]}"
+        return found
 
 
 def age_band(birth_year: int | None, on: date | None) -> str | None:

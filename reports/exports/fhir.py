@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import zipfile
 from collections.abc import Iterator
 from itertools import chain, groupby
 from typing import Any
@@ -33,6 +34,7 @@ from reports.exports.tables import (
     utc_day,
     utc_text,
 )
+from reports.exports.zipsink import ZipSink
 from surveys.domain.models import Answer, Response
 from surveys.infra.db import utcnow
 
@@ -45,19 +47,15 @@ def _entry(resource: dict[str, Any]) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[bytes]:
-    """The Bundle JSON in chunks; `count.rows` is the number of QuestionnaireResponses."""
+def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[dict[str, Any]]:
+    """The Questionnaire of every instrument, then one QuestionnaireResponse per submitted response."""
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
     system = f"urn:hair-prom:study:{ctx.study.code}:" + ("export-id" if ctx.deidentified else "patient")
     library = {(inst.id, inst.version): inst for inst in ctx.all_versions()}
-    head = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
-            "timestamp": utcnow().isoformat(timespec="seconds")}
-    opening = json.dumps(head, separators=(",", ":"))[:-1] + ',"entry":['
-    parts = [opening, ",".join(_entry(questionnaire(inst, ctx.options.lang if ctx.options.lang in
-                                                    inst.languages else inst.languages[0]))
-                              for inst in ctx.all_versions())]
-    separator = "," if ctx.instruments else ""
+    for inst in ctx.all_versions():
+        lang = ctx.options.lang if ctx.options.lang in inst.languages else inst.languages[0]
+        yield questionnaire(inst, lang)
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
                raw_column(Response.submitted_at), Response.instrument_version, Answer.item_id, Answer.code,
@@ -92,11 +90,49 @@ def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iter
             days = days_between(facts[pid].first_session, utc_day(submitted))
             if days is not None:
                 resource["extension"] = [{"url": DAYS_EXTENSION, "valueInteger": days}]
+        count.rows += 1
+        yield resource
+
+
+def bundle_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[bytes]:
+    """The Bundle JSON in chunks; `count.rows` is the number of QuestionnaireResponses."""
+    head = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
+            "timestamp": utcnow().isoformat(timespec="seconds")}
+    parts = [json.dumps(head, separators=(",", ":"))[:-1] + ',"entry":[']
+    separator = ""
+    for resource in _resources(session, ctx, count):
         parts.append(separator + _entry(resource))
         separator = ","
-        count.rows += 1
         if len(parts) >= FLUSH_EVERY:
             yield "".join(parts).encode("utf-8")
             parts = []
     parts.append("]}")
     yield "".join(parts).encode("utf-8")
+
+
+def ndjson_chunks(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[bytes]:
+    """FHIR Bulk Data layout: a zip of `<resourceType>.ndjson` files, one resource per line (UTF-8).
+
+    Questionnaire.ndjson holds the instruments, QuestionnaireResponse.ndjson the responses, whose
+    `questionnaire` points to them (`urn:instrument:<id>|<version>`). `count.rows` is the number
+    of QuestionnaireResponses. Streamed: each file is written as its resources come.
+    """
+    sink = ZipSink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        member, current, lines = None, None, []
+        for resource in _resources(session, ctx, count):
+            kind = resource["resourceType"]
+            if kind != current:
+                if member is not None:
+                    member.write("".join(lines).encode("utf-8"))
+                    member.close()
+                member, current, lines = archive.open(f"{kind}.ndjson", "w", force_zip64=True), kind, []
+            lines.append(json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n")
+            if len(lines) >= FLUSH_EVERY:
+                member.write("".join(lines).encode("utf-8"))
+                lines = []
+                yield sink.drain()
+        if member is not None:
+            member.write("".join(lines).encode("utf-8"))
+            member.close()
+    yield sink.drain()

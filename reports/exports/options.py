@@ -13,7 +13,11 @@ from instruments import Instrument
 from surveys.domain.models import Study
 from surveys.infra.i18n import LANGUAGES
 
-FORMATS = ("long", "wide", "scores", "codebook", "datapackage", "fhir")
+TABLES = ("patients", "long", "wide", "scores", "sessions", "prior_treatments", "alerts")
+FORMATS = (*TABLES, "codebook", "datapackage", "fhir", "fhir-ndjson", "sav", "dta", "xlsx")
+NATIVE_FORMATS = ("sav", "dta", "xlsx")  # one table (`table=`, wide by default) in a native file
+# Spreadsheet locales of the Excel CSV: a decimal comma (fr, de) goes with ';' between cells.
+EXCEL_LOCALES = ("en", "fr", "de")
 VALUE_MODES = ("codes", "labels")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -44,8 +48,11 @@ class ExportOptions:
     date_from: date | None = None
     date_to: date | None = None
     deidentified: bool = False
-    excel: bool = False  # UTF-8 BOM and ";" separators, for spreadsheet programs
+    excel: bool = False  # a CSV for spreadsheet programs: BOM, formula starts defused, locale's separators
+    excel_locale: str = ""  # en, fr or de when `excel`: decimal point or comma, ',' or ';' between cells
     as_json: bool = False  # codebook only: JSON instead of CSV
+    stable_ids: bool = False  # de-identified: keyed pseudonyms, the same in every export of the study
+    table: str = "wide"  # sav, dta, xlsx: which table
 
     def audit_details(self) -> dict[str, Any]:
         """The options as plain data, for the audit trail."""
@@ -55,7 +62,10 @@ class ExportOptions:
             "from": self.date_from.isoformat() if self.date_from else None,
             "to": self.date_to.isoformat() if self.date_to else None,
             "deidentified": self.deidentified, "excel": self.excel,
+            **({"excel_locale": self.excel_locale} if self.excel else {}),
             **({"json": True} if self.as_json else {}),
+            **({"stable_ids": True} if self.stable_ids else {}),
+            **({"table": self.table} if self.format in NATIVE_FORMATS else {}),
         }
 
     def query_args(self) -> dict[str, Any]:
@@ -69,11 +79,16 @@ class ExportOptions:
             args["from"] = self.date_from.isoformat()
         if self.date_to:
             args["to"] = self.date_to.isoformat()
-        for name in ("deidentified", "excel"):
-            if getattr(self, name):
-                args[name] = "1"
+        if self.deidentified:
+            args["deidentified"] = "1"
+        if self.excel:
+            args["excel"] = self.excel_locale or "1"
         if self.as_json:
             args["json"] = "1"
+        if self.stable_ids:
+            args["stable_ids"] = "1"
+        if self.format in NATIVE_FORMATS:
+            args["table"] = self.table
         return args
 
 
@@ -146,14 +161,35 @@ def parse_options(
             raise OptionError(
                 f"Unknown instrument '{name[:30]}'; this study uses {', '.join(known_instruments)}."
             )
+    excel_raw = str(args.get("excel", "") or "").strip().lower()
+    if excel_raw in EXCEL_LOCALES:
+        excel, excel_locale = True, excel_raw
+    else:
+        try:
+            excel = _flag(args, "excel")
+        except OptionError:
+            raise OptionError(f"'excel' must be 1, 0 or a spreadsheet locale ({', '.join(EXCEL_LOCALES)}), "
+                              f"not '{excel_raw[:20]}'.") from None
+        excel_locale = (lang if lang in EXCEL_LOCALES else "en") if excel else ""
+    table = str(args.get("table", "wide") or "wide")
+    if table not in TABLES:
+        raise OptionError(f"'table' must be one of {', '.join(TABLES)}.")
+    deidentified, stable_ids = _flag(args, "deidentified"), _flag(args, "stable_ids")
+    if stable_ids and not deidentified:
+        raise OptionError("'stable_ids' applies to de-identified exports only (identified ones carry "
+                          "the patient codes).")
+    asked = table if fmt in NATIVE_FORMATS else fmt
+    if asked == "prior_treatments" and deidentified:
+        raise OptionError("Prior treatments are free text typed by staff: de-identified exports leave "
+                          "them out.")
     date_from, date_to = _day(args, "from"), _day(args, "to")
     if date_from and date_to and date_from > date_to:
         raise OptionError("The start date must not be after the end date.")
     return ExportOptions(
         format=fmt, values=values, lang=lang, timepoints=tuple(timepoints),
         instruments=tuple(chosen), date_from=date_from, date_to=date_to,
-        deidentified=_flag(args, "deidentified"), excel=_flag(args, "excel"),
-        as_json=_flag(args, "json"),
+        deidentified=deidentified, excel=excel, excel_locale=excel_locale,
+        as_json=_flag(args, "json"), stable_ids=stable_ids, table=table,
     )
 
 

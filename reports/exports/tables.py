@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from instruments import Instrument
-from reports.exports.codebook import ExportContext, file_variables, scores_variables, wide_variables
-from reports.exports.csv_cells import TextCells, csv_chunks, delimiter_of, line_chunks, text_cell
-from reports.exports.deidentify import Pseudonyms, age_band, days_between
+from reports.exports.codebook import ExportContext, scores_variables, wide_variables
+from reports.exports.csv_cells import TextCells, dialect_of, text_cell
+from reports.exports.deidentify import age_band, days_between
 from reports.exports.options import session_timepoints
 from surveys.domain.models import Answer, Patient, Response, Score, TreatmentSession
 
@@ -157,9 +157,9 @@ def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:
 
 
 def patient_labeller(ctx: ExportContext, facts: dict[int, PatientFacts]) -> Callable[[int], str]:
-    """How patients are named in an export: their code, or a random id new to this export."""
+    """How patients are named in an export: their code, or the export's pseudonym (the same in every file)."""
     if ctx.deidentified:
-        return Pseudonyms()
+        return ctx.pseudonyms
     return lambda pid: facts[pid].code
 
 
@@ -184,7 +184,9 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     """
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
-    cells = TextCells()
+    dialect = dialect_of(ctx.options.excel, ctx.options.excel_locale)
+    cells = TextCells(dialect.spreadsheet)
+    spreadsheet = dialect.spreadsheet
     labels = {inst: {key: cells[label] for key, label in by_item.items()}
               for inst, by_item in _labels(ctx.all_versions(), ctx.options.lang).items()}
     identified = not ctx.deidentified
@@ -204,7 +206,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         select(Answer.response_id, Answer.item_id, Answer.code, Answer.text, answered_at)
         .select_from(Response).join(Answer, Answer.response_id == Response.id), ctx,
     ).order_by(*order, Answer.item_id)
-    d = delimiter_of(ctx.options.excel)
+    d = dialect.delimiter
     last_rid, prefix, item_labels = None, "", {}
     for batch in raw_batches(session, answers):
         lines: list[str] = []
@@ -225,7 +227,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
             label = item_labels.get((item, code), "")
             coded = f"{prefix}{cells[item]}{d}{'' if code is None else code}{d}{label}"
             if identified:
-                written = "" if text is None else text_cell(text)
+                written = "" if text is None else text_cell(text, spreadsheet)
                 stamp = f"{answered[:10]}T{answered[11:19]}Z" if sliced else answered
                 add(f'{coded}{d}{written}{d}"{stamp}"')
             else:
@@ -345,7 +347,6 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
                 row[columns["age_band"]] = age_band(info.birth_year, info.enrolled_on)
             else:
                 row[columns["birth_year"]] = info.birth_year
-                row[columns["prior_treatments"]] = ";".join(info.prior_treatments) or None
             row[columns["participation"]] = info.status
             row[columns["withdrawal_reason"]] = info.withdrawal_reason
             if ctx.deidentified:
@@ -356,14 +357,26 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
             yield row
 
 
-CSV_FILES = ("long.csv", "wide.csv", "scores.csv")
-
-
-def csv_file(name: str, session: Session, ctx: ExportContext, count: RowCount) -> Iterator[bytes]:
-    """One of CSV_FILES as UTF-8 chunks; `count` receives its rows once the stream has ended."""
-    header = [v.name for v in file_variables(ctx)[name]]
-    excel = ctx.options.excel
-    if name == "long.csv":
-        return line_chunks(header, long_lines(session, ctx, count), excel=excel)
-    rows = {"wide.csv": wide_rows, "scores.csv": scores_rows}[name]
-    return csv_chunks(header, rows(session, ctx, count), excel=excel)
+def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
+    """long.csv as rows of values (for .sav, .dta and .xlsx): the cells `long_lines` writes, in its order."""
+    facts = patient_facts(session, ctx)
+    patient = patient_labeller(ctx, facts)
+    labels = _labels(ctx.instruments, ctx.options.lang)
+    identified = not ctx.deidentified
+    order = (Response.patient_id, Response.timepoint, Response.instrument_id)
+    stmt = response_filter(
+        select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.instrument_version,
+               Response.language, raw_column(Response.submitted_at), Answer.item_id, Answer.code,
+               Answer.text, iso_utc(Answer.answered_at))
+        .join(Answer, Answer.response_id == Response.id), ctx,
+    ).order_by(*order, Answer.item_id)
+    for batch in raw_batches(session, stmt):
+        for pid, timepoint, inst, version, lang, submitted, item, code, text, answered in batch:
+            if code is None and not identified:
+                continue
+            row = [patient(pid), timepoint, days_between(facts[pid].first_session, utc_day(submitted)),
+                   inst, version, lang, item, code, labels.get(inst, {}).get((item, code))]
+            if identified:
+                row += [text, answered]
+            count.rows += 1
+            yield row

@@ -121,8 +121,12 @@ def download(code: str, fmt: str) -> Any:
         # Identified data leaves the clinic: ask for a fresh proof of identity first.
         flash(_("For your safety, please confirm it is you before you go on."), "info")
         return redirect(url_for("staff.confirm_identity", next=request.full_path.rstrip("?")))
-    return _stream(open_export(db.session, study, options, instruments(),
-                               actor=f"staff:{current_user.id}", via="web"))
+    try:
+        download = open_export(db.session, study, options, instruments(),
+                               actor=f"staff:{current_user.id}", via="web")
+    except OptionError as exc:
+        return _page(study, str(exc), 400)
+    return _stream(download)
 
 
 def _bearer() -> str | None:
@@ -158,10 +162,14 @@ def api_export(code: str, fmt: str) -> Any:
         return jsonify(error="Forbidden", message=str(exc)), 403
     except OptionError as exc:
         return jsonify(error="Bad Request", message=str(exc)), 400
+    try:
+        download = open_export(db.session, study, options, instruments(), actor=f"staff:{token.user_id}",
+                               via="api", extra={"token": token.id})
+    except OptionError as exc:
+        return jsonify(error="Bad Request", message=str(exc)), 400
     token.last_used_at = utcnow()
     db.session.commit()  # a short write of its own, before the long read of the stream
-    return _stream(open_export(db.session, study, options, instruments(), actor=f"staff:{token.user_id}",
-                               via="api", extra={"token": token.id}))
+    return _stream(download)
 
 
 def _token_page(created: str | None = None, error: str | None = None, status: int = 200) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instruments import Instrument, score
-from instruments.scoring import band_of, meaningful_change
+from instruments.scoring import band_of, meaningful_change, round_half_up
 
 ITEMS = [f"rses_{n}" for n in range(1, 11)]
 REVERSED = ["rses_2", "rses_5", "rses_6", "rses_8", "rses_9"]
@@ -83,6 +83,23 @@ def test_rses_prorating_rounds_to_one_decimal(rses: Instrument) -> None:
     assert score(rses, answers).scores["total"] == 15.0
     answers["rses_3"] = 3  # 15 over 9 -> 16.666...
     assert score(rses, answers).scores == {"total": 16.7, "total_10_40": 26.7}
+
+
+def test_rses_prorated_half_rounds_up_as_spss_stata_and_spreadsheets_do(rses: Instrument) -> None:
+    # Eight answered item scores adding up to 9: 9 / 8 x 10 = 11.25 exactly -> 11.3 (not 11.2).
+    answers = {"rses_1": 3, "rses_3": 3, "rses_4": 3, "rses_7": 0, "rses_2": 3, "rses_5": 3,
+               "rses_6": 3, "rses_8": 3}  # positives 3+3+3+0, reversed 0+0+0+0 -> 9
+    result = score(rses, answers)
+    assert result.status == "prorated"
+    assert result.scores == {"total": 11.3, "total_10_40": 21.3}
+    assert rses.scoring_version == "rses-2.0-s3"  # the rounding rule changed: new scores say so
+
+
+@pytest.mark.parametrize(("value", "places", "expected"), [
+    (11.25, 1, 11.3), (11.35, 1, 11.4), (2.675, 2, 2.68), (-11.25, 1, -11.3), (0.5, 0, 1.0),
+    (16.666666, 1, 16.7), (11.24, 1, 11.2)])
+def test_round_half_up(value: float, places: int, expected: float) -> None:
+    assert round_half_up(value, places) == expected
 
 
 @pytest.mark.parametrize("missing", [3, 4, 10])

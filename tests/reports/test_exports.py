@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from reports.exports.csv_cells import csv_chunks, line_chunks, neutralise, text_cell
+from reports.exports.csv_cells import csv_chunks, dialect_of, line_chunks, neutralise, text_cell
 from reports.exports.options import ExportOptions
 from reports.exports.runs import open_export
 from surveys.domain.models import Answer, AuditEvent, Patient, Response, Score
@@ -132,8 +132,7 @@ def test_long_export_read_back_with_pandas_equals_the_database(client, login, co
     exported = {(r.patient, r.timepoint, r.instrument, r.item,
                  None if pd.isna(r.code) else int(r.code), None if pd.isna(r.text) else r.text)
                 for r in frame.itertuples()}
-    expected = {(p, tp, inst, item, code, "'" + text if text and text.startswith("=") else text)
-                for p, tp, inst, item, code, text in db_answers(cohort.a.id)}
+    expected = db_answers(cohort.a.id)  # text exactly as given: no spreadsheet quote in analysis files
     assert exported == expected
     assert len(frame) == len(expected)
     row = frame[(frame.patient == "A-001") & (frame.item == "who5_1")].iloc[0]
@@ -178,7 +177,7 @@ def test_wide_and_scores_exports_match_stored_answers_and_scores(client, login, 
     assert len(scores) == len(submitted) == 5
     rses = scores[scores.instrument == "rses"].iloc[0]
     assert rses.status == "prorated" and rses.rses_total_score == 15.0
-    assert rses.scoring_version == "rses-2.0-s2"
+    assert rses.scoring_version == "rses-2.0-s3"
     assert pd.isna(rses.who5_raw_score)
 
 
@@ -216,27 +215,37 @@ def test_codebook_marks_instruments_written_by_the_project_as_not_validated(clie
     assert change.validated == "no" and "-3=" in change.codes
 
 
-def test_formula_injection_is_neutralised_and_numbers_stay_numbers(client, login, cohort) -> None:
+def test_formula_injection_is_neutralised_in_spreadsheet_files_only(client, login, cohort) -> None:
     login(cohort.users.coordinator)
-    long = read_csv(download(client, "EXPA", "long").data)
+    long = read_csv(download(client, "EXPA", "long", excel="en").data, encoding="utf-8-sig")
     assert list(long[long.item == "other"].text) == ["'" + OTHER_TEXT]
     assert -3 in set(long[long.item == "amount"].code)
-    wide = read_csv(download(client, "EXPA", "wide").data)
-    assert set(wide.prior_treatments.dropna()) == {"'" + PRIOR + ";ketoconazole"}
+    wide = read_csv(download(client, "EXPA", "wide", excel="en").data, encoding="utf-8-sig")
     assert wide.pirc_other.dropna().tolist() == ["'" + OTHER_TEXT]
-    raw = download(client, "EXPA", "wide").data.decode()
+    raw = download(client, "EXPA", "wide", excel="en").data.decode("utf-8-sig")
     assert re.search(r"(^|,)[=+@-][A-Za-z(]", raw, re.M) is None  # no live formula anywhere
     assert ",-3," in raw
+    prior = read_csv(download(client, "EXPA", "prior_treatments", excel="en").data, encoding="utf-8-sig")
+    assert list(prior.treatment) == ["'" + PRIOR, "ketoconazole"]
+    # Files meant for R, Stata, SPSS and pandas carry the text exactly as given.
+    long = read_csv(download(client, "EXPA", "long").data)
+    assert list(long[long.item == "other"].text) == [OTHER_TEXT]
+    prior = read_csv(download(client, "EXPA", "prior_treatments").data)
+    assert list(prior.treatment) == [PRIOR, "ketoconazole"] and list(prior.number) == [1, 2]
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1+A1", "@SUM(A1)", "\tx", "\rx", "-"])
-def test_every_formula_start_gets_a_quote(value) -> None:
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1+A1", "@SUM(A1)", "\tx", "\rx", "-",
+                                   "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)"])
+def test_every_formula_start_gets_a_quote_in_spreadsheet_csv_only(value) -> None:
     assert neutralise(value) == "'" + value
-    data = b"".join(csv_chunks([value, "ok"], [[value, -3], [1.5, "plain"]])).decode()
+    data = b"".join(csv_chunks([value, "ok"], [[value, -3], [1.5, "plain"]],
+                               dialect=dialect_of(True, "en"))).decode("utf-8-sig")
     lines = data.split("\r\n")
     assert lines[0].startswith(("'", "\"'"))  # headers too
     assert lines[1].startswith(("'", "\"'")) and lines[1].endswith(",-3")
     assert lines[2] == "1.5,\"plain\""  # text quoted, numbers bare
+    analysis = b"".join(csv_chunks([value, "ok"], [[value, -3]])).decode()
+    assert analysis.split("\r\n")[1] == text_cell(value) + ",-3" == '"' + value + '",-3'
 
 
 @pytest.mark.parametrize("value", [-3, 0, 2.5, None, "plain", "a=b", "3-1"])
@@ -244,12 +253,20 @@ def test_safe_values_are_written_unchanged(value) -> None:
     assert neutralise(value) == value
 
 
-def test_excel_option_adds_a_bom_and_semicolons(client, login, cohort) -> None:
+def test_excel_option_adds_a_bom_and_the_locales_separators(client, login, cohort) -> None:
     login(cohort.users.coordinator)
-    data = download(client, "EXPA", "long", excel="1").data
+    data = download(client, "EXPA", "long", excel="1", lang="fr").data
     assert data.startswith("\ufeff".encode())
     frame = pd.read_csv(io.BytesIO(data), sep=";", encoding="utf-8-sig")
     assert frame.columns[0] == "patient" and len(frame) == len(db_answers(cohort.a.id))
+    # A decimal comma (fr, de) goes with ';'; the scores stay numbers in those spreadsheets.
+    scores = pd.read_csv(io.BytesIO(download(client, "EXPA", "scores", excel="de").data), sep=";",
+                         decimal=",", encoding="utf-8-sig")
+    assert scores.who5_percent_score.dtype.kind == "f"
+    text = download(client, "EXPA", "scores", excel="de").data.decode("utf-8-sig")
+    assert re.search(r";\d+,\d+;", text)
+    english = download(client, "EXPA", "scores", excel="en").data.decode("utf-8-sig")
+    assert english.startswith('"patient","timepoint"') and re.search(r",\d+\.\d+,", english)
 
 
 def test_de_identified_exports_hold_no_code_date_birth_year_or_free_text(client, login, cohort) -> None:
@@ -348,7 +365,7 @@ def test_study_outside_the_users_studies_is_404(client, login, cohort) -> None:
 
 def test_unknown_format_is_404(client, login, cohort) -> None:
     login(cohort.users.coordinator)
-    assert download(client, "EXPA", "xlsx").status_code == 404
+    assert download(client, "EXPA", "xls").status_code == 404
 
 
 def test_clinicians_get_de_identified_exports_only(client, login, cohort) -> None:
@@ -399,7 +416,7 @@ def test_missing_values_are_bare_empty_cells_and_quoted_text_survives() -> None:
 @pytest.mark.parametrize("excel", [False, True])
 def test_a_text_cell_ending_in_a_separator_or_line_break_ends_a_row_intact(excel) -> None:
     rows = [["x", "a,"], ["y", "b;"], ["z", "itchy\n"]]
-    data = b"".join(csv_chunks(["k", "v"], rows, excel=excel)).decode("utf-8-sig")
+    data = b"".join(csv_chunks(["k", "v"], rows, dialect=dialect_of(excel, "fr"))).decode("utf-8-sig")
     frame = pd.read_csv(io.StringIO(data), sep=";" if excel else ",")
     assert frame.v.tolist() == ["a,", "b;", "itchy\n"]
 
@@ -409,15 +426,16 @@ _cell_values = st.one_of(st.none(), st.integers(-10**6, 10**6), st.text(max_size
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=st.lists(st.lists(_cell_values, min_size=3, max_size=3), max_size=5), excel=st.booleans())
-def test_lines_written_by_hand_are_the_bytes_the_csv_module_writes(rows, excel) -> None:
+@given(rows=st.lists(st.lists(_cell_values, min_size=3, max_size=3), max_size=5),
+       dialect=st.sampled_from([dialect_of(False), dialect_of(True, "en"), dialect_of(True, "fr")]))
+def test_lines_written_by_hand_are_the_bytes_the_csv_module_writes(rows, dialect) -> None:
     """long.csv's lines (`text_cell`, bare numbers, empty cells) == `csv_chunks` of the same cells."""
     header = ["=a", "b", 'c"']
-    delimiter = ";" if excel else ","
-    lines = [delimiter.join(text_cell(v) if isinstance(v, str) else "" if v is None else str(v) for v in row)
+    lines = [dialect.delimiter.join(text_cell(v, dialect.spreadsheet) if isinstance(v, str)
+                                    else "" if v is None else str(v) for v in row)
              for row in rows]
-    by_hand = b"".join(line_chunks(header, [lines], excel=excel))
-    assert by_hand == b"".join(csv_chunks(header, rows, excel=excel))
+    by_hand = b"".join(line_chunks(header, [lines], dialect=dialect))
+    assert by_hand == b"".join(csv_chunks(header, rows, dialect=dialect))
 
 
 def test_long_lines_count_the_rows_they_write(app, cohort) -> None:

@@ -17,8 +17,9 @@ from surveys.domain.models import AuditEvent, Patient, Response
 from surveys.infra.db import db
 from tests.reports.test_exports import build_cohort, download, read_csv
 
-FILES = {"datapackage.json", "long.csv", "wide.csv", "scores.csv", "codebook.csv", "codebook.json",
-         "load.R", "load.do", "load.sps"}
+TABLES = ("patients", "long", "wide", "scores", "sessions", "prior_treatments", "alerts")
+FILES = ({"datapackage.json", "codebook.csv", "codebook.json", "load.R", "load.do", "load.sps"}
+         | {f"{t}.{ext}" for t in TABLES for ext in ("csv", "sav", "dta")})
 
 
 @pytest.fixture
@@ -28,7 +29,8 @@ def cohort(make_study, make_patient, make_user):
 
 def unpack(data: bytes, into: Path) -> Path:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert set(archive.namelist()) == FILES
+        names = set(archive.namelist())
+        assert names == FILES or names == {n for n in FILES if not n.startswith("prior_treatments")}
         archive.extractall(into)
     return into
 
@@ -42,7 +44,8 @@ def test_data_package_validates_with_frictionless(client, login, cohort, tmp_pat
     report = Package(str(folder / "datapackage.json")).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     descriptor = json.loads((folder / "datapackage.json").read_text())
-    assert [r["path"] for r in descriptor["resources"]] == ["long.csv", "wide.csv", "scores.csv"]
+    expected = [f"{t}.csv" for t in TABLES if deidentified == "0" or t != "prior_treatments"]
+    assert [r["path"] for r in descriptor["resources"]] == expected
     for resource in descriptor["resources"]:
         header = list(pd.read_csv(folder / resource["path"], nrows=0).columns)
         assert header == [f["name"] for f in resource["schema"]["fields"]]
@@ -72,15 +75,15 @@ def test_syntax_files_label_values_from_the_codebook(client, login, cohort, tmp_
     login(cohort.users.coordinator)
     folder = unpack(client.get("/studies/EXPA/exports/datapackage").data, tmp_path)
     r_code = (folder / "load.R").read_text()
-    assert 'wide <- read.csv("wide.csv"' in r_code
+    assert 'wide <- read_export("wide.csv", 4L, c("patient" = "character"' in r_code
     assert 'wide[["who5_who5_1"]] <- factor(wide[["who5_who5_1"]], levels = c(5, 4, 3, 2, 1, 0)' in r_code
     assert '"All of the time"' in r_code
     stata = (folder / "load.do").read_text()
     assert 'import delimited using "wide.csv"' in stata and "label values who5_who5_1 lbl" in stata
     assert '-3 "Greatly decreased"' in stata and 'save "wide.dta", replace' in stata
+    assert "capture" not in stata and "assert _N == 4" in stata
     spss = (folder / "load.sps").read_text()
-    assert "/FILE='wide.csv'" in spss and "VALUE LABELS" in spss and "    5 'All of the time'" in spss
-    assert "who5_who5_1 F8.0" in spss
+    assert "GET FILE='wide.sav'." in spss and "DATASET NAME wide." in spss
 
 
 def test_fhir_bundle_validates_against_r4_and_references_its_questionnaires(client, login, cohort) -> None:
