@@ -30,7 +30,13 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
 	else echo "npm not found: accessibility scans will be skipped"; fi
 
 install: $(VENV)/.runtime translations
-install-dev: $(VENV)/.dev translations tests/browser/node_modules/.package-lock.json
+# The official FHIR R4 JSON schema for the export tests (run with node), pinned by its lock file.
+tests/fhir/node_modules/.package-lock.json: tests/fhir/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/fhir --no-audit --no-fund --silent; \
+	else echo "npm not found: the FHIR schema tests will be skipped"; fi
+
+install-dev: $(VENV)/.dev translations tests/browser/node_modules/.package-lock.json \
+	tests/fhir/node_modules/.package-lock.json
 
 translations: $(VENV)/.runtime
 	@if ls surveys/infra/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \

@@ -36,6 +36,7 @@ ENV_KEYS = (
     "TRUSTED_PROXIES",
     "AUDIT_KEY_FILE",
     "AUDIT_CHECKPOINT_FILE",
+    "EXPORT_PSEUDONYM_KEY",  # de-identified exports with stable_ids (docs/EXPORTS.md)
 )
 
 

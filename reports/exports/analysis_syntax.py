@@ -136,10 +136,11 @@ def spss_script(files: Files, rows: RowCounts) -> str:
     lines = [f"* {HEADER}",
              "* Usage: open in SPSS or PSPP with this folder as the working directory; Run All.",
              "* The .sav files carry variable and value labels, missing values and full-length strings.", ""]
+    # GET replaces the active dataset, named or not: each file is copied into a dataset of its
+    # own name (DATASET COPY), so all of them stay open side by side.
     for file in files:
         frame = file.removesuffix(".csv")
-        lines += [f"GET FILE='{frame}.sav'.", f"DATASET NAME {frame}.",
-                  f"* {frame}.sav holds {int(rows.get(file, 0))} cases.", "SHOW N.", "DATASET DECLARE next.",
-                  ""]
+        lines += [f"GET FILE='{frame}.sav'.", f"DATASET COPY {frame}.",
+                  f"* {frame}.sav holds {int(rows.get(file, 0))} cases: SHOW N must say so.", "SHOW N.", ""]
     lines.append(f"DATASET ACTIVATE {next(iter(files)).removesuffix('.csv')}.")
     return "\n".join(lines)

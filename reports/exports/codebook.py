@@ -153,6 +153,41 @@ def _only_in(version: Instrument, current: Instrument) -> str:
     return "" if version is current else f"Asked in version {version.version} only; "
 
 
+_OPERATORS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+
+
+def condition_text(condition: Any, prefix: str = "") -> str:
+    """A show_if condition (instruments/conditions.py) as a readable sentence over export column names."""
+    if not isinstance(condition, Mapping):
+        return str(condition)
+    if "all" in condition:
+        return " and ".join(f"({condition_text(c, prefix)})" for c in condition["all"])
+    if "any" in condition:
+        return " or ".join(f"({condition_text(c, prefix)})" for c in condition["any"])
+    if "not" in condition:
+        return f"not ({condition_text(condition['not'], prefix)})"
+    if "same" in condition:
+        return "same answer to " + ", ".join(f"{prefix}{i}" for i in condition["same"])
+    subject = (f"{prefix}{condition['item']}" if "item" in condition
+               else f"score {condition.get('score') or condition.get('context')}")
+    for op, sign in _OPERATORS.items():
+        if op in condition:
+            return f"{subject} {sign} {condition[op]}"
+    if "in" in condition:
+        return f"{subject} in {{{', '.join(str(v) for v in condition['in'])}}}"
+    return json.dumps(condition, sort_keys=True)
+
+
+def _asked(inst: Instrument, show_if: Any) -> str:
+    if show_if is None:
+        return "Asked of everyone who answers the instrument"
+    return f"Asked only if {condition_text(show_if, f'{inst.id}_')}"
+
+
+MISSING_NOTE = ("Missing codes: none stored; an empty cell means not asked (condition false) or "
+                "not answered")
+
+
 def _item_variables(ctx: ExportContext, inst: Instrument) -> list[Variable]:
     """The item columns: the current version's items, then those only older versions asked."""
     lang, labels = ctx.options.lang, ctx.options.values == "labels"
@@ -164,15 +199,17 @@ def _item_variables(ctx: ExportContext, inst: Instrument) -> list[Variable]:
                 continue
             seen.add(item.id)
             older = _only_in(version, inst)
+            asked = _asked(inst, item.show_if)
             if item.is_text:
                 if not ctx.deidentified:
+                    notes = f"{older}Free text; never scored. {asked}. {MISSING_NOTE}."
                     out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id), "string",
-                                        notes=f"{older}Free text; never scored", **_about(version)))
+                                        notes=notes, **_about(version)))
                 continue
             codes = tuple((o.code, o.labels.get(lang, str(o.code))) for o in item.options)
+            notes = f"{older}{'Option labels. ' if labels else ''}{asked}. {MISSING_NOTE}."
             out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id),
-                                "string" if labels else "integer", codes,
-                                notes=older + ("Option labels" if labels else ""), **_about(version)))
+                                "string" if labels else "integer", codes, notes=notes, **_about(version)))
     return out
 
 
@@ -192,8 +229,11 @@ def _score_variables(ctx: ExportContext, inst: Instrument, *, status: bool) -> l
                 continue
             seen.add(scale)
             older = _only_in(version, inst)
+            note = str(rule.get("note", "")).rstrip(".")
             out.append(Variable(f"{inst.id}_{scale}_score", f"{inst.id} score '{scale}'", "number",
-                                notes=older + str(rule.get("note", "")), **_about(version)))
+                                notes=f"{older}{note + '. ' if note else ''}Scoring version "
+                                      f"{version.scoring_version}; values rounded by a rule are rounded "
+                                      "half up", **_about(version)))
             if scale in bands:
                 out.append(Variable(f"{inst.id}_{scale}_band", f"{inst.id} band of '{scale}'", "string",
                                     tuple((b, b.replace("_", " ")) for b in bands[scale]),

@@ -57,6 +57,7 @@ def write_sav(frame: pd.DataFrame, variables: list[Variable], path: Path, title:
         variable_value_labels=_value_labels(variables, names),
         variable_measure={v.name: ("nominal" if v.type not in ("integer", "number") or coded(v) else "scale")
                           for v in variables},
+        variable_format={v.name: "F8.0" for v in variables if v.type == "integer"},
     )
 
 

@@ -42,6 +42,7 @@ from reports.exports.api_tokens import (
 )
 from reports.exports.options import (
     FORMATS,
+    TABLES,
     ExportOptions,
     OptionError,
     parse_options,
@@ -91,7 +92,7 @@ def _page(study: Study, error: str | None = None, status: int = 200) -> Any:
         select(AuditEvent).where(AuditEvent.study_id == study.id, AuditEvent.action == "export")
         .order_by(AuditEvent.id.desc()).limit(10))
     return render_template(
-        "exports/index.html", study=study, formats=FORMATS, error=error, recent=list(recent),
+        "exports/index.html", study=study, formats=FORMATS, tables=TABLES, error=error, recent=list(recent),
         timepoints=study_timepoints(study), instruments=study_instruments(study, instruments()),
         identified_allowed=may_export_identified(current_user), args=request.args,
     ), status

@@ -135,6 +135,30 @@ def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None
     return entry
 
 
+def check_formulations(formulations: Any, source: str = "protocol") -> None:
+    """Check the study's list of formulations: [{"id", "label": {lang: text}, "aliases": [text]}].
+
+    The list is what exports group treatment sessions by (what staff type is matched to it);
+    raises ProtocolError for a malformed entry or a repeated id.
+    """
+    if not isinstance(formulations, list):
+        raise ProtocolError(f"{source}: 'formulations' must be a list")
+    seen: set[str] = set()
+    for entry in formulations:
+        ok = (isinstance(entry, dict) and set(entry) <= {"id", "label", "aliases"}
+              and isinstance(entry.get("id"), str) and re.fullmatch(r"[a-z0-9_]{1,32}", entry["id"])
+              and isinstance(entry.get("label", {}), dict)
+              and all(isinstance(v, str) for v in entry.get("label", {}).values())
+              and isinstance(entry.get("aliases", []), list)
+              and all(isinstance(v, str) for v in entry.get("aliases", [])))
+        if not ok:
+            raise ProtocolError(f"{source}: a formulation is {{'id': a-z0-9_, 'label': {{lang: text}}, "
+                                "'aliases': [text]}")
+        if entry["id"] in seen:
+            raise ProtocolError(f"{source}: formulation '{entry['id']}' is listed twice")
+        seen.add(entry["id"])
+
+
 def parse_protocol(
     data: Any, *, source: str = "protocol", known_instruments: Mapping[str, frozenset[str]] | None = None
 ) -> Protocol:
@@ -151,9 +175,11 @@ def parse_protocol(
         "timepoints",
         "planned_sessions",
         "session_interval_days",
+        "formulations",
     }
     if unknown:
         raise ProtocolError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+    check_formulations(data.get("formulations", []), source)
     if not isinstance(data["timepoints"], list) or not data["timepoints"]:
         raise ProtocolError(f"{source}: 'timepoints' must be a non-empty list")
     timepoints: list[Timepoint] = []

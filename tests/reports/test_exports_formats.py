@@ -83,7 +83,7 @@ def test_syntax_files_label_values_from_the_codebook(client, login, cohort, tmp_
     assert '-3 "Greatly decreased"' in stata and 'save "wide.dta", replace' in stata
     assert "capture" not in stata and "assert _N == 4" in stata
     spss = (folder / "load.sps").read_text()
-    assert "GET FILE='wide.sav'." in spss and "DATASET NAME wide." in spss
+    assert "GET FILE='wide.sav'." in spss and "DATASET COPY wide." in spss
 
 
 def test_fhir_bundle_validates_against_r4_and_references_its_questionnaires(client, login, cohort) -> None:

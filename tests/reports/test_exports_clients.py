@@ -1,0 +1,399 @@
+"""Exports read by the real clients: R (load.R, any locale), PSPP (.sav), pyreadstat (.sav, .dta),
+frictionless (keys), openpyxl (.xlsx), pandas (typed recipes) and the official FHIR R4 JSON schema.
+
+The cohort holds the patients and answers that broke exports before: codes that look like
+numbers (001, 010, 1E3, 1000), answers with line breaks, ';', leading '=', '-' or full-width
+'＝', emoji and 2,000 characters, prior treatments with ';' inside, formulations spelt three ways.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import pyreadstat
+import pytest
+from frictionless import Package
+from openpyxl import load_workbook
+
+from instruments.scoring import TEXT_MAX_LENGTH
+from surveys.domain.models import Alert
+from surveys.domain.patients import record_session
+from surveys.infra.db import db
+from tests.reports.test_exports import answer
+
+CODES = ("001", "010", "1E3", "1000")
+TEXTS = ("first line\nsecond line", "minoxidil; then finasteride", "=1+1", "-3 jours", "\uff1dSUM(A1)",
+         "itchy \U0001F600 scalp", "x" * TEXT_MAX_LENGTH, 'quoted "word", comma')
+PRIOR = ["minoxidil 5%; twice a day", "=finasteride", "PRP"]
+FORMULATIONS = [{"id": "vit_ha", "label": {"en": "vitamins + hyaluronic acid",
+                                           "fr": "vitamines + acide hyaluronique"}},
+                {"id": "dutasteride", "label": {"en": "dutasteride 0.01% + vitamins"}}]
+SPELLINGS = ("vitamins + hyaluronic acid", "Vitamins+Hyaluronic Acid", "vitamines + acide hyaluronique")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pirc(other: str, fever: int = 0) -> dict[str, Any]:
+    return {"pain_present": 1, "pain_worst": 2, "pain_now": 0, "pain_interference": 1,
+            "redness_present": 0, "rf_fever": fever, "other": other}
+
+
+@pytest.fixture
+def edge(make_study, make_patient, make_user) -> SimpleNamespace:
+    study = make_study("EDGE")
+    study.protocol = {**study.protocol, "formulations": FORMULATIONS}
+    texts = iter(TEXTS)
+    patients = []
+    for n, code in enumerate(CODES):
+        patient = make_patient(study, code, enrolled_days_ago=60, sex="female", birth_year=1970 + n,
+                               diagnosis="female_pattern_hair_loss",
+                               prior_treatments=PRIOR if n == 0 else [])
+        for number, days in enumerate((40, 10), start=1):
+            record_session(db.session, patient, actor="test", number=number,
+                           day=date.today() - timedelta(days=days), agents=SPELLINGS[(n + number) % 3],
+                           notes="tolerated well; no bruising" if number == 1 else "")
+        answer(patient, "T0", "who5", {f"who5_{i}": (n + i) % 6 for i in range(1, 6)}, submitted_days_ago=45)
+        answer(patient, "S1", "pirc", pirc(next(texts), fever=int(n == 3)), submitted_days_ago=39)
+        answer(patient, "S2", "pirc", pirc(next(texts)), submitted_days_ago=9)
+        patients.append(patient)
+    db.session.commit()
+    coordinator = make_user("coordinator", (study,))
+    db.session.commit()
+    return SimpleNamespace(study=study, patients=patients, coordinator=coordinator)
+
+
+def package(client, login, edge, tmp_path: Path, **args: Any) -> Path:
+    login(edge.coordinator)
+    response = client.get("/studies/EDGE/exports/datapackage", query_string=args)
+    assert response.status_code == 200, response.data[:300]
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        archive.extractall(tmp_path)
+    return tmp_path
+
+
+def typed_csv(path: Path) -> pd.DataFrame:
+    """The README's pandas recipe: the package's declared types, text columns as str."""
+    descriptor = json.loads((path.parent / "datapackage.json").read_text(encoding="utf-8"))
+    resource = next(r for r in descriptor["resources"] if r["path"] == path.name)
+    text = {f["name"]: str for f in resource["schema"]["fields"] if f["type"] not in ("integer", "number")}
+    return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""], encoding="utf-8")
+
+
+# --- joinable ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("deidentified", ["0", "1"])
+def test_every_file_joins_patients_on_one_id_and_frictionless_checks_the_keys(
+        client, login, edge, tmp_path, deidentified) -> None:
+    folder = package(client, login, edge, tmp_path, deidentified=deidentified)
+    report = Package(str(folder / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    patients = set(typed_csv(folder / "patients.csv").patient)
+    assert len(patients) == 4
+    if deidentified == "0":
+        assert patients == set(CODES)
+    for resource in descriptor["resources"]:
+        schema = resource["schema"]
+        assert schema["primaryKey"]
+        if resource["name"] != "patients":
+            assert schema["foreignKeys"][0]["reference"] == {"resource": "patients", "fields": ["patient"]}
+            assert set(typed_csv(folder / resource["path"]).patient) <= patients, resource["path"]
+    answered = set(typed_csv(folder / "long.csv").patient)
+    assert answered == set(typed_csv(folder / "wide.csv").patient) == patients
+
+
+def test_a_broken_foreign_key_fails_validation(client, login, edge, tmp_path) -> None:
+    folder = package(client, login, edge, tmp_path, deidentified="1")
+    scores = (folder / "scores.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    first_id = scores[1].split(",")[0]
+    (folder / "scores.csv").write_text(scores[0] + scores[1].replace(first_id, '"Rnobody"', 1)
+                                       + "".join(scores[2:]), encoding="utf-8")
+    assert not Package(str(folder / "datapackage.json")).validate().valid
+
+
+def test_stable_pseudonyms_need_the_server_key_and_repeat_across_exports(app, client, login, edge) -> None:
+    login(edge.coordinator)
+    stable = {"deidentified": "1", "stable_ids": "1"}
+    refused = client.get("/studies/EDGE/exports/patients", query_string=stable)
+    assert refused.status_code == 400 and b"EXPORT_PSEUDONYM_KEY" in refused.data
+    app.config["EXPORT_PSEUDONYM_KEY"] = "k" * 40
+    try:
+        ids = [list(pd.read_csv(io.BytesIO(client.get(
+            "/studies/EDGE/exports/patients", query_string=stable).data)).patient)
+            for _ in range(2)]
+        random_ids = list(pd.read_csv(io.BytesIO(client.get(
+            "/studies/EDGE/exports/patients", query_string={"deidentified": "1"}).data)).patient)
+    finally:
+        del app.config["EXPORT_PSEUDONYM_KEY"]
+    assert ids[0] == ids[1] and all(i.startswith("K") and len(i) == 17 for i in ids[0])
+    assert not set(ids[0]) & set(random_ids) and not set(ids[0]) & set(CODES)
+
+
+# --- typed, complete --------------------------------------------------------------------------
+
+def test_analysis_csvs_carry_text_exactly_and_codes_as_strings(client, login, edge, tmp_path) -> None:
+    folder = package(client, login, edge, tmp_path)
+    long = typed_csv(folder / "long.csv")
+    assert set(long.patient) == set(CODES)  # four patients, not three
+    assert set(long.instrument_version) == {"1.0"}
+    assert set(long[long.item == "other"].text) == set(TEXTS)  # no ' prefix, line breaks kept
+    prior = typed_csv(folder / "prior_treatments.csv")
+    assert list(prior.treatment) == PRIOR and list(prior.patient) == ["001"] * 3
+    sessions = typed_csv(folder / "sessions.csv")
+    assert set(sessions.formulation) == {"vit_ha"}  # three spellings, one group
+    assert len(sessions) == 8 and set(sessions.session) == {1, 2}
+    alerts = typed_csv(folder / "alerts.csv")
+    assert list(alerts.patient) == ["1000"] and "rf_fever" in alerts.rules.iloc[0]
+
+
+def test_de_identified_sessions_and_alerts_hold_no_dates_or_free_text(client, login, edge, tmp_path) -> None:
+    folder = package(client, login, edge, tmp_path, deidentified="1")
+    assert not (folder / "prior_treatments.csv").exists()
+    sessions = typed_csv(folder / "sessions.csv")
+    assert list(sessions.columns) == ["patient", "session", "days_since_first_session", "formulation"]
+    assert set(sessions.days_since_first_session) == {0, 30}
+    alerts = typed_csv(folder / "alerts.csv")
+    assert "raised_at" not in alerts.columns and "action_taken" not in alerts.columns
+
+
+def _rscript(folder: Path, lang: str, script: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": lang, "LC_ALL": lang,
+           "HOME": str(folder)}
+    return subprocess.run(["Rscript", "--vanilla", "-e", script], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+R_REPORT = """
+source("load.R")
+out <- file("report.json", open = "w", encoding = "UTF-8")
+texts <- long$text[!is.na(long$text)]
+writeLines(c("{",
+  sprintf('"rows": {"patients": %d, "long": %d, "wide": %d, "scores": %d, "sessions": %d, "alerts": %d},',
+          nrow(patients), nrow(long), nrow(wide), nrow(scores), nrow(sessions), nrow(alerts)),
+  sprintf('"codes": [%s],', paste0('"', sort(unique(long$patient)), '"', collapse = ", ")),
+  sprintf('"classes": ["%s", "%s", "%s"],', class(long$patient), class(long$instrument_version),
+          class(wide$who5_percent_score)),
+  sprintf('"versions": ["%s"],', paste(unique(long$instrument_version), collapse = '", "')),
+  sprintf('"longest": %d, "emoji": %s, "breaks": %s, "levels": "%s"', max(nchar(texts, type = "chars")),
+          tolower(any(grepl("\\U0001F600", texts, fixed = TRUE))),
+          tolower(any(grepl("\\n", texts, fixed = TRUE))),
+          levels(wide$who5_who5_1)[1]),
+  "}"), out)
+close(out)
+"""
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed (CI installs r-base-core)")
+@pytest.mark.parametrize("lang", ["C.UTF-8", "C"])
+def test_load_r_reads_every_row_and_string_codes_in_any_locale(client, login, edge, tmp_path, lang) -> None:
+    folder = package(client, login, edge, tmp_path)
+    result = _rscript(folder, lang, R_REPORT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    expected = {name: len(typed_csv(folder / f"{name}.csv")) for name in report["rows"]}
+    assert report["rows"] == expected and expected["long"] > 40
+    assert report["codes"] == sorted(CODES)
+    assert report["classes"] == ["character", "character", "numeric"]
+    assert report["versions"] == ["1.0"]
+    assert report["longest"] == TEXT_MAX_LENGTH and report["emoji"] and report["breaks"]
+    assert report["levels"] == "All of the time"
+
+
+@pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed (CI installs r-base-core)")
+def test_load_r_stops_when_a_file_lost_rows(client, login, edge, tmp_path) -> None:
+    folder = package(client, login, edge, tmp_path)
+    lines = (folder / "scores.csv").read_bytes().split(b"\r\n")
+    (folder / "scores.csv").write_bytes(b"\r\n".join([*lines[:-2], b""]))
+    result = _rscript(folder, "C", 'source("load.R")')
+    assert result.returncode != 0
+    assert "scores.csv: read" in result.stderr and "the export wrote" in result.stderr
+
+
+# --- native statistical files -----------------------------------------------------------------
+
+def test_pyreadstat_reads_back_sav_and_dta_with_labels_and_full_strings(client, login, edge,
+                                                                        tmp_path) -> None:
+    folder = package(client, login, edge, tmp_path)
+    for table in ("long", "wide", "scores", "patients", "sessions", "alerts"):
+        expected = typed_csv(folder / f"{table}.csv")
+        sav, _ = pyreadstat.read_sav(str(folder / f"{table}.sav"))
+        dta, _ = pyreadstat.read_dta(str(folder / f"{table}.dta"))
+        assert len(sav) == len(dta) == len(expected), table
+        assert list(sav.columns) == list(expected.columns)
+        assert all(len(name) <= 32 for name in dta.columns)
+        assert list(sav.patient) == list(dta.patient) == list(expected.patient)
+    long, meta = pyreadstat.read_sav(str(folder / "long.sav"))
+    assert set(long[long["item"] == "other"].text) == set(TEXTS)
+    label = meta.column_names_to_labels["instrument_version"]
+    assert label == "Version of the instrument definition answered"
+    _, meta = pyreadstat.read_sav(str(folder / "wide.sav"))
+    assert meta.variable_value_labels["who5_who5_1"][5.0] == "All of the time"
+    dta, meta = pyreadstat.read_dta(str(folder / "long.dta"))
+    assert set(dta[dta["item"] == "other"].text) == set(TEXTS)
+
+
+def test_stata_names_are_at_most_32_characters_and_keep_the_full_name_in_the_label() -> None:
+    from reports.exports.analysis_syntax import stata_names
+
+    names = stata_names(["satisfaction_would_recommend_score", "satisfaction_would_recommend_band", "who5_1"])
+    assert all(len(n) <= 32 for n in names) and len(set(names)) == 3 and names[2] == "who5_1"
+    assert names[0].startswith("satisfaction_would_recommen_")
+
+
+@pytest.mark.skipif(shutil.which("pspp") is None, reason="PSPP is not installed (CI installs pspp)")
+def test_pspp_opens_every_sav_of_load_sps_with_its_labels(client, login, edge, tmp_path) -> None:
+    folder = package(client, login, edge, tmp_path)
+    syntax = (folder / "load.sps").read_text(encoding="utf-8") + "\n".join([
+        "", "DATASET ACTIVATE long.", "DISPLAY DICTIONARY /VARIABLES=instrument_version text.",
+        "SAVE TRANSLATE /OUTFILE='long_back.csv' /TYPE=CSV /FIELDNAMES /REPLACE.",
+        "DATASET ACTIVATE wide.", "DISPLAY DICTIONARY /VARIABLES=who5_who5_1.",
+        "DATASET ACTIVATE patients.", "LIST.", ""])
+    (folder / "check.sps").write_text(syntax, encoding="utf-8")
+    result = subprocess.run(["pspp", "-O", "format=csv", "-o", "out.csv", "check.sps"], cwd=folder,
+                            capture_output=True, text=True, timeout=120, check=False)
+    output = (folder / "out.csv").read_text(encoding="utf-8", errors="replace")
+    assert result.returncode == 0, result.stdout + result.stderr + output
+    assert "error" not in output.lower(), output
+    assert "Version of the instrument definition answered" in output
+    assert "All of the time" in output
+    for code in CODES:
+        assert code in output  # the patients dataset survived the files read after it
+    back = pd.read_csv(folder / "long_back.csv", dtype=str, keep_default_na=False)
+    answers = {t.strip() for t in back[back["item"].str.strip() == "other"].text}
+    assert answers == {t.strip() for t in TEXTS}
+
+
+# --- spreadsheets -----------------------------------------------------------------------------
+
+def test_xlsx_has_numbers_as_numbers_dates_as_dates_and_defused_text(client, login, edge, tmp_path) -> None:
+    login(edge.coordinator)
+    response = client.get("/studies/EDGE/exports/xlsx", query_string={"table": "long"})
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    path = tmp_path / "long.xlsx"
+    path.write_bytes(response.data)
+    sheet = load_workbook(path, read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    column = {name: i for i, name in enumerate(header)}
+    assert {r[column["patient"]] for r in body} == set(CODES)
+    assert all(isinstance(r[column["code"]], int) for r in body if r[column["code"]] is not None)
+    assert all(hasattr(r[column["answered_at"]], "year") for r in body)
+    texts = {r[column["text"]] for r in body if r[column["text"]] is not None}
+    assert "'=1+1" in texts and "'-3 jours" in texts and "'\uff1dSUM(A1)" in texts
+    assert "first line\nsecond line" in texts and "x" * TEXT_MAX_LENGTH in texts
+    sessions = client.get("/studies/EDGE/exports/xlsx", query_string={"table": "sessions"})
+    (tmp_path / "sessions.xlsx").write_bytes(sessions.data)
+    rows = list(load_workbook(tmp_path / "sessions.xlsx", read_only=True).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("patient", "session", "date") and hasattr(rows[1][2], "year")
+
+
+def test_native_formats_from_the_cli(runner, edge, tmp_path) -> None:
+    for fmt, reader in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
+        out = tmp_path / f"scores.{fmt}"
+        result = runner.invoke(args=["export", "EDGE", "--format", fmt, "--table", "scores",
+                                     "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        frame, _ = reader(str(out))
+        assert sorted(set(frame.patient)) == sorted(CODES)
+    out = tmp_path / "wide.xlsx"
+    result = runner.invoke(args=["export", "EDGE", "--format", "xlsx", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_workbook(out, read_only=True).active.max_row == 13  # header + 4 patients x 3 timepoints
+
+
+# --- FHIR -------------------------------------------------------------------------------------
+
+def _fhir_schema(files: list[Path]) -> dict[str, Any]:
+    node, script = shutil.which("node"), ROOT / "tests" / "fhir" / "validate.js"
+    if node is None:
+        pytest.skip("node is not installed")
+    modules = ROOT / "tests" / "fhir" / "node_modules" / "@asymmetrik" / "fhir-json-schema-validator"
+    assert modules.exists(), "run `make install-dev` (npm ci --prefix tests/fhir) for the FHIR R4 schema"
+    result = subprocess.run([node, str(script), *map(str, files)], capture_output=True, text=True,
+                            timeout=120, check=False)
+    summary = json.loads(result.stdout or "{}")
+    assert result.returncode == 0, json.dumps(summary)[:3000] + result.stderr
+    return summary
+
+
+@pytest.mark.parametrize("deidentified", ["0", "1"])
+def test_official_fhir_r4_schema_validates_the_bundle_and_the_ndjson(client, login, edge, tmp_path,
+                                                                     deidentified) -> None:
+    login(edge.coordinator)
+    bundle = client.get("/studies/EDGE/exports/fhir", query_string={"deidentified": deidentified})
+    (tmp_path / "bundle.json").write_bytes(bundle.data)
+    bulk = client.get("/studies/EDGE/exports/fhir-ndjson", query_string={"deidentified": deidentified})
+    assert bulk.status_code == 200 and bulk.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(bulk.data)) as archive:
+        assert sorted(archive.namelist()) == ["Questionnaire.ndjson", "QuestionnaireResponse.ndjson"]
+        archive.extractall(tmp_path)
+    summary = _fhir_schema([tmp_path / "bundle.json", tmp_path / "Questionnaire.ndjson",
+                            tmp_path / "QuestionnaireResponse.ndjson"])
+    assert summary[str(tmp_path / "QuestionnaireResponse.ndjson")]["resources"] == 12
+    lines = (tmp_path / "QuestionnaireResponse.ndjson").read_text(encoding="utf-8").splitlines()
+    assert all(json.loads(line)["resourceType"] == "QuestionnaireResponse" for line in lines)
+    entries = [e["resource"] for e in json.loads(bundle.data)["entry"]]
+    assert len([e for e in entries if e["resourceType"] == "QuestionnaireResponse"]) == 12
+
+
+def test_the_schema_check_can_fail(tmp_path) -> None:
+    (tmp_path / "bad.ndjson").write_text('{"resourceType": "QuestionnaireResponse", "status": "nonsense"}\n')
+    with pytest.raises(AssertionError):
+        _fhir_schema([tmp_path / "bad.ndjson"])
+
+
+def test_alert_rows_follow_the_response_filters(client, login, edge) -> None:
+    login(edge.coordinator)
+    assert db.session.query(Alert).count() == 1
+    only_t0 = pd.read_csv(io.BytesIO(client.get("/studies/EDGE/exports/alerts",
+                                                query_string={"timepoint": "T0"}).data))
+    assert len(only_t0) == 0
+
+
+# --- honest docs ------------------------------------------------------------------------------
+
+def test_exports_md_names_exactly_the_columns_of_every_table(app, edge) -> None:
+    import re
+
+    from reports.exports.codebook import file_variables
+    from reports.exports.options import ExportOptions
+    from reports.exports.runs import export_context
+    from surveys.infra.library import instruments
+
+    documented: dict[str, set[str]] = {}
+    for line in (ROOT / "docs" / "EXPORTS.md").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"- `(\w+\.csv)` \([^)]*\): (.*)", line)
+        if found:
+            documented[found[1]] = set(re.findall(r"`([^`]+)`", found[2]))
+    exported: dict[str, set[str]] = {}
+    prefixes = tuple(f"{i.id}_" for i in instruments().values())
+    for deidentified in (False, True):
+        ctx = export_context(edge.study, ExportOptions(format="long", deidentified=deidentified), instruments())
+        for file, variables in file_variables(ctx).items():
+            exported.setdefault(file, set()).update(
+                v.name for v in variables if not v.name.startswith(prefixes))
+    assert set(documented) == set(exported)
+    for file, names in documented.items():
+        literal = {n for n in names if "<" not in n and not n.startswith("_")}
+        assert literal == exported[file], file
+
+
+def test_codebook_says_when_an_item_is_asked_its_missing_codes_and_the_scoring_version(client, login,
+                                                                                       edge) -> None:
+    login(edge.coordinator)
+    codebook = pd.read_csv(io.BytesIO(client.get("/studies/EDGE/exports/codebook").data), dtype=str,
+                           keep_default_na=False)
+    wide = codebook[codebook.file == "wide.csv"].set_index("variable")
+    assert "Asked only if pirc_pain_present = 1" in wide.notes["pirc_pain_worst"]
+    assert "Asked of everyone" in wide.notes["pirc_pain_present"]
+    assert "Missing codes" in wide.notes["who5_who5_1"]
+    assert "Scoring version rses-1.0-s2" in wide.notes["rses_total_score"]
