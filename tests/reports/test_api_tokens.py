@@ -106,7 +106,7 @@ def test_study_outside_the_tokens_scope_is_404(client, cohort) -> None:
     db.session.commit()
     assert api(client, "EXPB", "long", secret).status_code == 404  # the user may see B; the token may not
     assert api(client, "NOPE", "long", secret).status_code == 404
-    assert api(client, "EXPA", "xlsx", secret).status_code == 404
+    assert api(client, "EXPA", "xls", secret).status_code == 404
     assert api(client, "EXPA", "long", secret).status_code == 200
 
 
