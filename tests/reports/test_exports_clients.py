@@ -377,7 +377,8 @@ def test_exports_md_names_exactly_the_columns_of_every_table(app, edge) -> None:
     exported: dict[str, set[str]] = {}
     prefixes = tuple(f"{i.id}_" for i in instruments().values())
     for deidentified in (False, True):
-        ctx = export_context(edge.study, ExportOptions(format="long", deidentified=deidentified), instruments())
+        options = ExportOptions(format="long", deidentified=deidentified)
+        ctx = export_context(edge.study, options, instruments())
         for file, variables in file_variables(ctx).items():
             exported.setdefault(file, set()).update(
                 v.name for v in variables if not v.name.startswith(prefixes))
