@@ -58,14 +58,15 @@ def child_ours(database_url: str, out: str, fmt: str = "long") -> dict[str, floa
             for chunk in download.chunks:
                 handle.write(chunk)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    peak = _peak_rss_mb()  # before anything reads the file back
     if fmt == "xlsx":
         from openpyxl import load_workbook
 
         rows = load_workbook(out, read_only=True).active.max_row - 1
-        return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": _peak_rss_mb()}
+        return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": peak}
     with open(out, "rb") as handle:
         rows = sum(1 for _ in handle) - 1
-    return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": _peak_rss_mb()}
+    return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": peak}
 
 
 def child_pandas(csv_path: str, out: str) -> dict[str, float]:

@@ -16,10 +16,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyreadstat
 from sqlalchemy.orm import Session
 
 from reports.exports.analysis_syntax import coded, stata_names
@@ -27,12 +25,17 @@ from reports.exports.codebook import ExportContext, Variable, file_variables
 from reports.exports.files import table_rows
 from reports.exports.tables import RowCount
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 CHUNK = 1 << 20
 STATA_LABEL_LIMIT = 80
 
 
 def table_frame(name: str, session: Session, ctx: ExportContext, count: RowCount) -> pd.DataFrame:
     """One table of the export as a DataFrame: numeric columns float64 (NaN missing), text as object."""
+    import pandas as pd  # loaded on the first native export only: the CSV path stays light
+
     variables = file_variables(ctx)[name]
     frame = pd.DataFrame.from_records(list(table_rows(name, session, ctx, count)),
                                       columns=[v.name for v in variables])
@@ -51,6 +54,8 @@ def _value_labels(variables: list[Variable], names: list[str]) -> dict[str, dict
 
 def write_sav(frame: pd.DataFrame, variables: list[Variable], path: Path, title: str) -> None:
     """A .sav (SPSS, PSPP) with variable and value labels; strings at full length."""
+    import pyreadstat
+
     names = [v.name for v in variables]
     pyreadstat.write_sav(
         frame, str(path), file_label=title[:64], column_labels={v.name: v.label for v in variables},
@@ -63,6 +68,8 @@ def write_sav(frame: pd.DataFrame, variables: list[Variable], path: Path, title:
 
 def write_dta(frame: pd.DataFrame, variables: list[Variable], path: Path, title: str) -> None:
     """A .dta (Stata 15 format, 118) with names of at most 32 characters, variable and value labels."""
+    import pyreadstat
+
     names = stata_names([v.name for v in variables])
     labels = {}
     for v, name in zip(variables, names, strict=True):
