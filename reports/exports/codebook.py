@@ -184,8 +184,9 @@ def _asked(inst: Instrument, show_if: Any) -> str:
     return f"Asked only if {condition_text(show_if, f'{inst.id}_')}"
 
 
-MISSING_NOTE = ("Missing codes: none stored; an empty cell means not asked (condition false) or "
-                "not answered")
+MISSING_NOTE = ("Missing: an empty cell means not asked (condition false) or not answered; in wide.sav "
+                "and wide.dta an item whose condition did not hold is -98 (SPSS user-missing) / .a "
+                "(Stata), labelled 'not asked'")
 
 
 def _item_variables(ctx: ExportContext, inst: Instrument) -> list[Variable]:

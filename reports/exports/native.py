@@ -6,6 +6,11 @@ and value labels. Integers and numbers are numeric columns (missing: system miss
 str# up to 2,045 bytes and strL beyond), so no answer is cut. Stata names are at most 32
 characters (`stata_names`): a shortened name keeps the full one at the start of its label.
 
+Declared missing value: in wide.sav / wide.dta an item that was not asked because its condition
+(show_if) did not hold for that response is NOT_ASKED (-98, declared user-missing in SPSS) or
+Stata's extended missing `.a`, labelled "not asked"; an item of an answered instrument left
+empty otherwise is system missing / `.` (not answered, or not part of that timepoint's section).
+
 pyreadstat writes from a pandas DataFrame, so one table is held in memory while it is written
 (the CSV formats stream instead; see docs/EXPORTS.md).
 """
@@ -30,6 +35,37 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 STATA_LABEL_LIMIT = 80
+NOT_ASKED = -98.0
+NOT_ASKED_LABEL = "not asked (its condition did not hold)"
+
+
+def conditional_items(ctx: ExportContext) -> dict[str, tuple[str, Any]]:
+    """wide.csv columns of items asked only under a condition -> (instrument id, show_if)."""
+    return {f"{inst.id}_{item.id}": (inst.id, item.show_if) for inst in ctx.instruments
+            for item in inst.items if item.show_if is not None and not item.is_text}
+
+
+def mark_not_asked(frame: pd.DataFrame, ctx: ExportContext) -> list[str]:
+    """Set NOT_ASKED where an answered instrument's conditional item was hidden; the columns touched."""
+    from instruments.conditions import Facts, holds
+
+    if ctx.options.values != "codes":
+        return []
+    by_instrument = {inst.id: inst for inst in ctx.instruments}
+    touched = []
+    for column, (inst_id, condition) in conditional_items(ctx).items():
+        status = f"{inst_id}_status"
+        if column not in frame or status not in frame:
+            continue
+        candidates = frame.index[(frame[status] != "") & frame[column].isna()]
+        items = [f"{inst_id}_{item.id}" for item in by_instrument[inst_id].items if not item.is_text]
+        for row in candidates:
+            answers = {name.removeprefix(f"{inst_id}_"): frame.at[row, name] for name in items
+                       if name in frame and frame.at[row, name] == frame.at[row, name]}  # not NaN
+            if not holds(condition, Facts(answers={k: int(v) for k, v in answers.items()})):
+                frame.at[row, column] = NOT_ASKED
+        touched.append(column)
+    return touched
 
 
 def table_frame(name: str, session: Session, ctx: ExportContext, count: RowCount) -> pd.DataFrame:
@@ -52,22 +88,27 @@ def _value_labels(variables: list[Variable], names: list[str]) -> dict[str, dict
             for v, name in zip(variables, names, strict=True) if coded(v)}
 
 
-def write_sav(frame: pd.DataFrame, variables: list[Variable], path: Path, title: str) -> None:
-    """A .sav (SPSS, PSPP) with variable and value labels; strings at full length."""
+def write_sav(frame: pd.DataFrame, variables: list[Variable], path: Path, title: str,
+              not_asked: list[str] | None = None) -> None:
+    """A .sav (SPSS, PSPP) with variable and value labels; strings at full length; NOT_ASKED user-missing."""
     import pyreadstat
 
     names = [v.name for v in variables]
+    labels = _value_labels(variables, names)
+    for column in not_asked or ():
+        labels.setdefault(column, {})[NOT_ASKED] = NOT_ASKED_LABEL
     pyreadstat.write_sav(
         frame, str(path), file_label=title[:64], column_labels={v.name: v.label for v in variables},
-        variable_value_labels=_value_labels(variables, names),
+        variable_value_labels=labels, missing_ranges={c: [NOT_ASKED] for c in not_asked or ()},
         variable_measure={v.name: ("nominal" if v.type not in ("integer", "number") or coded(v) else "scale")
                           for v in variables},
         variable_format={v.name: "F8.0" for v in variables if v.type == "integer"},
     )
 
 
-def write_dta(frame: pd.DataFrame, variables: list[Variable], path: Path, title: str) -> None:
-    """A .dta (Stata 15 format, 118) with names of at most 32 characters, variable and value labels."""
+def write_dta(frame: pd.DataFrame, variables: list[Variable], path: Path, title: str,
+              not_asked: list[str] | None = None) -> None:
+    """A .dta (Stata 15 format, 118): names of at most 32 characters, labels, NOT_ASKED as `.a`."""
     import pyreadstat
 
     names = stata_names([v.name for v in variables])
@@ -76,9 +117,15 @@ def write_dta(frame: pd.DataFrame, variables: list[Variable], path: Path, title:
         label = v.label if name == v.name else f"{v.name}: {v.label}"
         labels[name] = label[:STATA_LABEL_LIMIT]
     renamed = frame.set_axis(names, axis=1)
+    value_labels: dict[str, dict[Any, str]] = _value_labels(variables, names)
+    stata_of = dict(zip([v.name for v in variables], names, strict=True))
+    extended = [stata_of[c] for c in not_asked or ()]
+    for column in extended:  # Stata's extended missing .a: the value 'a' in the column
+        renamed[column] = renamed[column].astype(object).where(renamed[column] != NOT_ASKED, "a")
+        value_labels.setdefault(column, {})["a"] = NOT_ASKED_LABEL
     pyreadstat.write_dta(renamed, str(path), file_label=title[:80], column_labels=labels, version=15,
-                         variable_value_labels={k: {c: t[:32000] for c, t in v.items()}
-                                                for k, v in _value_labels(variables, names).items()})
+                         variable_value_labels=value_labels,
+                         missing_user_values={c: ["a"] for c in extended} or None)
 
 
 def native_file(fmt: str, name: str, session: Session, ctx: ExportContext,
@@ -86,12 +133,13 @@ def native_file(fmt: str, name: str, session: Session, ctx: ExportContext,
     """One table as .sav or .dta bytes (written to a temporary file, then streamed and removed)."""
     variables = file_variables(ctx)[name]
     frame = table_frame(name, session, ctx, count)
+    not_asked = mark_not_asked(frame, ctx) if name == "wide.csv" else []
     title = f"{ctx.study.code} {name.removesuffix('.csv')}"
     handle, raw = tempfile.mkstemp(suffix=f".{fmt}")
     os.close(handle)
     path = Path(raw)
     try:
-        (write_sav if fmt == "sav" else write_dta)(frame, variables, path, title)
+        (write_sav if fmt == "sav" else write_dta)(frame, variables, path, title, not_asked)
         del frame
         with path.open("rb") as source:
             while chunk := source.read(CHUNK):

@@ -396,5 +396,21 @@ def test_codebook_says_when_an_item_is_asked_its_missing_codes_and_the_scoring_v
     wide = codebook[codebook.file == "wide.csv"].set_index("variable")
     assert "Asked only if pirc_pain_present = 1" in wide.notes["pirc_pain_worst"]
     assert "Asked of everyone" in wide.notes["pirc_pain_present"]
-    assert "Missing codes" in wide.notes["who5_who5_1"]
+    assert "-98 (SPSS user-missing)" in wide.notes["who5_who5_1"]
     assert "Scoring version rses-1.0-s2" in wide.notes["rses_total_score"]
+
+
+def test_items_not_asked_are_declared_missing_in_sav_and_dta(client, login, edge, tmp_path) -> None:
+    login(edge.coordinator)
+    for fmt, reader, not_asked in (("sav", pyreadstat.read_sav, -98.0), ("dta", pyreadstat.read_dta, "a")):
+        path = tmp_path / f"wide.{fmt}"
+        path.write_bytes(client.get(f"/studies/EDGE/exports/{fmt}", query_string={"table": "wide"}).data)
+        declared, meta = reader(str(path), user_missing=True)
+        with_pirc = declared[declared.timepoint.isin(["S1", "S2"])]
+        # redness was answered "no": its follow-up items were not asked, and say so
+        assert set(with_pirc.pirc_redness_worst) == {not_asked}
+        assert meta.variable_value_labels["pirc_redness_worst"][not_asked].startswith("not asked")
+        assert not declared[declared.timepoint == "T0"].pirc_redness_worst.notna().any()  # no pirc at T0
+        plain, _ = reader(str(path))  # without user-missing values: plain missing
+        assert plain[plain.timepoint.isin(["S1", "S2"])].pirc_redness_worst.isna().all()
+        assert set(with_pirc.pirc_pain_worst) == {2}  # asked and answered: the answer
