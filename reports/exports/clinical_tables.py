@@ -73,7 +73,8 @@ def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
                TreatmentSession.agents, TreatmentSession.notes)
         .join(Patient, Patient.id == TreatmentSession.patient_id)
-        .where(Patient.study_id == ctx.study.id)
+        .where(Patient.study_id == ctx.study.id,
+               *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
         .order_by(TreatmentSession.patient_id, TreatmentSession.number))
     for pid, number, day, agents, notes in rows:
         formulation = known.get(_folded(agents or "")) if agents else None
