@@ -6,6 +6,7 @@ Nothing here is real patient data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from instruments import Instrument
-from surveys.demo.plans import plan_for, showcase_plans
+from surveys.demo.plans import FORMULATIONS, plan_for, showcase_plans
 from surveys.demo.tokens import demo_token, demo_totp_secret
 from surveys.demo.writer import CHUNK, CohortWriter, batched
 from surveys.domain.accounts import create_user, totp_uri
@@ -34,6 +35,11 @@ DEMO_USERS = (
     ("coordinator@demo.test", "coordinator", "Scalp-Demo-Maple-2026"),
     ("clinician@demo.test", "clinician", "Scalp-Demo-Heron-2026"),
 )
+
+DEMO_FORMULATIONS = [  # ids a-z0-9_ (protocol.check_formulations), labels as the plans write them
+    {"id": re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:32], "label": {"en": text}}
+    for text in FORMULATIONS
+]
 
 
 class DemoRefused(RuntimeError):
@@ -84,6 +90,8 @@ def load_demo(
             emergency_number="112",
             oncall_email="oncall@demo.test",
         )
+        # The demo's list of formulations: exports group sessions by it (docs/EXPORTS.md).
+        study.protocol = {**study.protocol, "formulations": DEMO_FORMULATIONS}
     for email, role, password in DEMO_USERS:
         user = session.scalar(select(StaffUser).where(StaffUser.email == email))
         if user is None:
