@@ -62,7 +62,9 @@ def child_ours(database_url: str, out: str, fmt: str = "long") -> dict[str, floa
     if fmt == "xlsx":
         from openpyxl import load_workbook
 
-        rows = load_workbook(out, read_only=True).active.max_row - 1
+        workbook = load_workbook(out, read_only=True)
+        rows = workbook.active.max_row - 1
+        workbook.close()
         return {"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": peak}
     with open(out, "rb") as handle:
         rows = sum(1 for _ in handle) - 1

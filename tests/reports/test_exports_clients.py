@@ -71,6 +71,15 @@ def edge(make_study, make_patient, make_user) -> SimpleNamespace:
     return SimpleNamespace(study=study, patients=patients, coordinator=coordinator)
 
 
+def xlsx_rows(path: Path) -> list[tuple[Any, ...]]:
+    """Every row of the first sheet (openpyxl's read-only workbook keeps its file open until closed)."""
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return list(workbook.active.iter_rows(values_only=True))
+    finally:
+        workbook.close()
+
+
 def package(client, login, edge, tmp_path: Path, **args: Any) -> Path:
     login(edge.coordinator)
     response = client.get("/studies/EDGE/exports/datapackage", query_string=args)
@@ -280,8 +289,7 @@ def test_xlsx_has_numbers_as_numbers_dates_as_dates_and_defused_text(client, log
     assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
     path = tmp_path / "long.xlsx"
     path.write_bytes(response.data)
-    sheet = load_workbook(path, read_only=True).active
-    rows = list(sheet.iter_rows(values_only=True))
+    rows = xlsx_rows(path)
     header, body = rows[0], rows[1:]
     column = {name: i for i, name in enumerate(header)}
     assert {r[column["patient"]] for r in body} == set(CODES)
@@ -292,7 +300,7 @@ def test_xlsx_has_numbers_as_numbers_dates_as_dates_and_defused_text(client, log
     assert "first line\nsecond line" in texts and "x" * TEXT_MAX_LENGTH in texts
     sessions = client.get("/studies/EDGE/exports/xlsx", query_string={"table": "sessions"})
     (tmp_path / "sessions.xlsx").write_bytes(sessions.data)
-    rows = list(load_workbook(tmp_path / "sessions.xlsx", read_only=True).active.iter_rows(values_only=True))
+    rows = xlsx_rows(tmp_path / "sessions.xlsx")
     assert rows[0][:3] == ("patient", "session", "date") and hasattr(rows[1][2], "year")
 
 
@@ -307,7 +315,7 @@ def test_native_formats_from_the_cli(runner, edge, tmp_path) -> None:
     out = tmp_path / "wide.xlsx"
     result = runner.invoke(args=["export", "EDGE", "--format", "xlsx", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert load_workbook(out, read_only=True).active.max_row == 13  # header + 4 patients x 3 timepoints
+    assert len(xlsx_rows(out)) == 13  # header + 4 patients x 3 timepoints
 
 
 # --- FHIR -------------------------------------------------------------------------------------
