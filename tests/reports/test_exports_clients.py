@@ -405,7 +405,7 @@ def test_codebook_says_when_an_item_is_asked_its_missing_codes_and_the_scoring_v
     assert "Asked only if pirc_pain_present = 1" in wide.notes["pirc_pain_worst"]
     assert "Asked of everyone" in wide.notes["pirc_pain_present"]
     assert "-98 (SPSS user-missing)" in wide.notes["who5_who5_1"]
-    assert "Scoring version rses-1.0-s2" in wide.notes["rses_total_score"]
+    assert "Scoring version rses-2.0-s3" in wide.notes["rses_total_score"]
 
 
 def test_items_not_asked_are_declared_missing_in_sav_and_dta(client, login, edge, tmp_path) -> None:
