@@ -92,7 +92,7 @@ def test_rses_prorated_half_rounds_up_as_spss_stata_and_spreadsheets_do(rses: In
     result = score(rses, answers)
     assert result.status == "prorated"
     assert result.scores == {"total": 11.3, "total_10_40": 21.3}
-    assert rses.scoring_version == "rses-2.0-s3"  # the rounding rule changed: new scores say so
+    assert rses.scoring_version == "rses-1.0-s2"  # the rounding rule changed: new scores say so
 
 
 @pytest.mark.parametrize(("value", "places", "expected"), [
