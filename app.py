@@ -129,6 +129,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from surveys.staff import account_views as _staff_account_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import admin_views as _staff_admin_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import blueprint as staff_pages
+    from surveys.staff import labels as _staff_labels  # noqa: F401  (template words, on staff_pages.bp)
     from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)
     from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import read_audit

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -25,25 +27,25 @@ from reports.dashboards import cohort, figures, frames, windows
 from surveys.domain.protocol import Protocol
 
 OUTCOME_LABELS = {
-    ("who5", "percent"): ("WHO-5 well-being", "percent (0-100)"),
-    ("rses", "total"): ("Rosenberg self-esteem", "total (0-30)"),
-    ("hair_status", "hair_severity"): ("Hair loss severity (self-rated)", "0-10"),
-    ("hair_status", "hair_bother"): ("Bother from hair loss", "0-10"),
-    ("hair_status", "shedding"): ("Shedding vs normal", "0-4"),
+    ("who5", "percent"): (_l("WHO-5 well-being"), _l("percent (0-100)")),
+    ("rses", "total"): (_l("Rosenberg self-esteem"), _l("total (0-30)")),
+    ("hair_status", "hair_severity"): (_l("Hair loss severity (self-rated)"), "0-10"),
+    ("hair_status", "hair_bother"): (_l("Bother from hair loss"), "0-10"),
+    ("hair_status", "shedding"): (_l("Shedding vs normal"), "0-4"),
 }
 RESPONDER_LABELS = {
-    "who5": "WHO-5 +10 points or more",
-    "rses": "RSES reliable improvement",
-    "pgic": "PGIC much or very much improved",
-    "hair_change": "Hair amount moderately increased or more",
+    "who5": _l("WHO-5 +10 points or more"),
+    "rses": _l("RSES reliable improvement"),
+    "pgic": _l("PGIC much or very much improved"),
+    "hair_change": _l("Hair amount moderately increased or more"),
 }
 SYMPTOMS = {
-    "pain": "Pain",
-    "redness": "Redness",
-    "swelling": "Swelling",
-    "bruising": "Bruising",
-    "itch": "Itch",
-    "headache": "Headache",
+    "pain": _l("Pain"),
+    "redness": _l("Redness"),
+    "swelling": _l("Swelling"),
+    "bruising": _l("Bruising"),
+    "itch": _l("Itch"),
+    "headache": _l("Headache"),
 }
 DASHBOARD_INSTRUMENTS = ("who5", "rses", "hair_status", "hair_change", "pgic", "pirc")
 
@@ -78,8 +80,9 @@ class Dashboard:
     timepoint_labels: dict[str, str]
     figures: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     all_labels: dict[str, str] = field(default_factory=dict)
-    responder_labels: dict[str, str] = field(default_factory=lambda: dict(RESPONDER_LABELS))
-    symptom_labels: dict[str, str] = field(default_factory=lambda: dict(SYMPTOMS))
+    responder_labels: dict[str, str] = field(default_factory=lambda: _texts(RESPONDER_LABELS))
+    symptom_labels: dict[str, str] = field(default_factory=lambda: _texts(SYMPTOMS))
+    flag_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def completion_rows(self) -> list[dict[str, Any]]:
@@ -153,8 +156,18 @@ def load_frames(session: Session, study_id: int, filters: frames.Filters) -> Coh
     return CohortFrames(**{name: loader(session, study_id, filters) for name, loader in _LOADERS.items()})
 
 
-def instrument_notes(library: Mapping[str, Instrument]) -> list[dict[str, Any]]:
-    """Per instrument shown: validated or not, draft translations, band notes."""
+def _texts(labels: Mapping[str, Any]) -> dict[str, str]:
+    """Lazy interface strings made plain text now, in the request's language (figures are JSON)."""
+    return {key: str(value) for key, value in labels.items()}
+
+
+def _in(texts: Mapping[str, str], lang: str, default: str) -> str:
+    """A definition's text in `lang`, else English, else `default`."""
+    return texts.get(lang) or texts.get("en") or default
+
+
+def instrument_notes(library: Mapping[str, Instrument], lang: str = "en") -> list[dict[str, Any]]:
+    """Per instrument shown (titles in `lang`): validated or not, draft translations, band notes."""
     notes = []
     for iid in DASHBOARD_INSTRUMENTS:
         inst = library.get(iid)
@@ -163,7 +176,7 @@ def instrument_notes(library: Mapping[str, Instrument]) -> list[dict[str, Any]]:
         notes.append(
             {
                 "id": iid,
-                "title": inst.title.get("en", iid),
+                "title": _in(inst.title, lang, iid),
                 "validated": inst.validated,
                 "draft": sorted(
                     lang for lang, status in inst.translation_status.items() if status == "draft"
@@ -202,14 +215,18 @@ def build_dashboard(
     library: Mapping[str, Instrument],
     filters: frames.Filters,
     now: datetime,
+    lang: str = "en",
 ) -> Dashboard:
-    """Read the cohort and compute every table and figure of the study dashboard."""
+    """Read the cohort and compute every table and figure of the study dashboard.
+
+    `lang` is the reader's language for timepoint, instrument and red-flag labels (en or fr).
+    """
     data = load_frames(session, study_id, filters)
     recruitment = cohort.recruitment(data.patients)
     suppressed = bool(recruitment["suppressed"])
     if suppressed:  # fewer than MIN_GROUP patients: nothing below may be shown
         data = CohortFrames(**{name: frame.iloc[0:0] for name, frame in vars(data).items()})
-    labels = {tp.id: tp.label_for("en") for tp in protocol.timepoints if tp.anchor != "each_session"}
+    labels = {tp.id: tp.label_for(lang) for tp in protocol.timepoints if tp.anchor != "each_session"}
     windows_now = windows.window_frame(protocol, data.patients, data.sessions, now)
     completion = windows.completion_table(
         windows.completion_frame(windows_now, data.submissions, data.patients, now), protocol
@@ -228,7 +245,7 @@ def build_dashboard(
         followups = [tp for tp in tps if tp != baseline]
         distribution = cohort.outcome_distribution(data.scores, key, tps)
         change = cohort.paired_changes(data.scores, key, baseline, followups)
-        title, unit = OUTCOME_LABELS[key]
+        title, unit = (str(text) for text in OUTCOME_LABELS[key])
         inst = library.get(iid)
         outcomes.append(
             {
@@ -263,20 +280,25 @@ def build_dashboard(
         alerts_by_month=by_month,
         resolution=resolution,
         red_flags=cohort.red_flags(data.alerts, red_flag_ids(library)),
-        instruments=instrument_notes(library),
+        instruments=instrument_notes(library, lang),
         timepoint_labels=labels,
     )
     session_labels = {
-        row.timepoint: f"After session {int(row.session_number)}"
+        row.timepoint: _("After session %(number)s", number=int(row.session_number))
         for row in completion.itertuples()
         if not pd.isna(row.session_number)
     }
     dashboard.all_labels = {**labels, **session_labels}
+    checklist = library.get(frames.SIDE_EFFECT_INSTRUMENT)
+    if checklist is not None:
+        dashboard.flag_labels = {
+            flag: _in(checklist.item(flag).texts, lang, flag) for flag in red_flag_ids(library)
+        }
     dashboard.figures = {
         "completion": figures.completion_figure(completion, dashboard.all_labels),
         **{f"outcome-{o['key']}": o["figure"] for o in outcomes},
-        "responders": figures.responder_figure(responders, RESPONDER_LABELS),
-        "side-effects": figures.side_effect_figure(grades, SYMPTOMS),
+        "responders": figures.responder_figure(responders, dashboard.responder_labels),
+        "side-effects": figures.side_effect_figure(grades, dashboard.symptom_labels),
         "alerts": figures.alert_figure(by_month),
         "resolution": figures.resolution_figure(resolution),
     }

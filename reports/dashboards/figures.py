@@ -1,4 +1,5 @@
-"""Plotly figures from the dashboard tables. Pure: tables in, JSON-ready figure dicts out.
+"""Plotly figures from the dashboard tables: tables in, JSON-ready figure dicts out. Their labels go
+through Flask-Babel's gettext (the reader's language in a request; English without one).
 
 Figures carry summaries only (quartiles, means, counts), never one point per patient, are
 built from numpy arrays and use a slim template (the default "plotly" template adds ~6.5 KB to
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
+from flask_babel import gettext as _
 
 #: Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -106,10 +108,10 @@ def completion_figure(table: pd.DataFrame, labels: Mapping[str, str]) -> dict[st
         return None
     y = np.array([labels.get(tp, tp) for tp in shown["timepoint"]])
     parts = (
-        ("on_time", "Answered on time", "#009E73"),
-        ("late", "Answered late", "#56B4E9"),
-        ("missed", "Missed", "#D55E00"),
-        ("pending", "Open now", "#bdbdbd"),
+        ("on_time", _("Answered on time"), "#009E73"),
+        ("late", _("Answered late"), "#56B4E9"),
+        ("missed", _("Missed"), "#D55E00"),
+        ("pending", _("Open now"), "#bdbdbd"),
     )
     data = [
         go.Bar(y=y, x=shown[key].to_numpy(dtype=float), name=name, orientation="h", marker={"color": colour})
@@ -119,10 +121,10 @@ def completion_figure(table: pd.DataFrame, labels: Mapping[str, str]) -> dict[st
         go.Figure(
             data=data,
             layout=_layout(
-                "Questionnaire windows by timepoint",
+                _("Questionnaire windows by timepoint"),
                 barmode="stack",
                 yaxis={"autorange": "reversed", "type": "category"},
-                xaxis={"title": {"text": "Patients"}},
+                xaxis={"title": {"text": _("Patients")}},
                 height=max(260, 34 * len(shown) + 120),
             ),
         )
@@ -155,7 +157,7 @@ def outcome_figure(
                 q3=_floats(dist["q3"]),
                 lowerfence=_floats(dist["lower_whisker"]),
                 upperfence=_floats(dist["upper_whisker"]),
-                name="Quartiles",
+                name=_("Quartiles"),
                 marker={"color": COLOURS[0]},
                 boxpoints=False,
                 hoverinfo="y",
@@ -167,7 +169,7 @@ def outcome_figure(
                 x=x,
                 y=mean,
                 mode="markers",
-                name="Mean (95% CI)",
+                name=_("Mean (95% CI)"),
                 marker={"color": COLOURS[1], "symbol": "diamond", "size": 9},
                 error_y={
                     "type": "data",
@@ -184,7 +186,7 @@ def outcome_figure(
                 x=diff["timepoint"].to_numpy(),
                 y=mean,
                 mode="markers+lines",
-                name="Change from baseline (95% CI)",
+                name=_("Change from baseline (95% CI)"),
                 xaxis="x2",
                 yaxis="y2",
                 marker={"color": COLOURS[2], "size": 9},
@@ -208,7 +210,7 @@ def outcome_figure(
                 xaxis={"domain": [0, 0.56], "type": "category"},
                 yaxis={"title": {"text": unit}},
                 xaxis2={"domain": [0.68, 1], "type": "category", "anchor": "y2"},
-                yaxis2={"anchor": "x2", "title": {"text": f"Change ({unit})"}},
+                yaxis2={"anchor": "x2", "title": {"text": _("Change (%(unit)s)", unit=unit)}},
             ),
         )
     )
@@ -243,7 +245,7 @@ def responder_figure(table: pd.DataFrame, criteria: Mapping[str, str]) -> dict[s
         go.Figure(
             data=data,
             layout=_layout(
-                "Responders (95% Wilson CI)",
+                _("Responders (95% Wilson CI)"),
                 barmode="group",
                 height=380,
                 yaxis={"title": {"text": "% of patients with data"}, "range": [0, 100]},
@@ -262,7 +264,8 @@ def side_effect_figure(table: pd.DataFrame, symptoms: Mapping[str, str]) -> dict
         np.array([symptoms.get(s, s) for s in shown["symptom"]]),
         np.array([f"S{int(n)}" for n in shown["session_number"]]),
     ]
-    names = ("Severity 1 mild", "Severity 2 moderate", "Severity 3 severe", "Severity 4 very severe")
+    names = (_("Severity 1 mild"), _("Severity 2 moderate"), _("Severity 3 severe"),
+             _("Severity 4 very severe"))
     data = [
         go.Bar(
             x=x,
@@ -276,7 +279,7 @@ def side_effect_figure(table: pd.DataFrame, symptoms: Mapping[str, str]) -> dict
         go.Figure(
             data=data,
             layout=_layout(
-                "Local reactions by session (% of checklists)",
+                _("Local reactions by session, percent of checklists"),
                 barmode="stack",
                 height=400,
                 yaxis={"title": {"text": "% of checklists"}},
@@ -290,7 +293,7 @@ def alert_figure(table: pd.DataFrame) -> dict[str, Any] | None:
     shown = _shown(table)
     if shown.empty:
         return None
-    names = {1: "Level 1 next visit", 2: "Level 2 same-day review", 3: "Level 3 emergency"}
+    names = {1: _("Level 1 next visit"), 2: _("Level 2 same-day review"), 3: _("Level 3 emergency")}
     data = [
         go.Bar(
             x=shown["month"].to_numpy(),
@@ -304,11 +307,11 @@ def alert_figure(table: pd.DataFrame) -> dict[str, Any] | None:
         go.Figure(
             data=data,
             layout=_layout(
-                "Safety alerts per month",
+                _("Safety alerts per month"),
                 barmode="stack",
                 height=340,
                 xaxis={"type": "category"},
-                yaxis={"title": {"text": "Alerts"}},
+                yaxis={"title": {"text": _("Alerts")}},
             ),
         )
     )
@@ -322,21 +325,21 @@ def resolution_figure(table: pd.DataFrame) -> dict[str, Any] | None:
         return None
     figure = go.Figure(
         go.Box(
-            x=np.array([f"Level {int(level)}" for level in shown["level"]]),
+            x=np.array([_("Level %(level)s", level=int(level)) for level in shown["level"]]),
             q1=_floats(shown["q1_hours"]),
             median=_floats(shown["median_hours"]),
             q3=_floats(shown["q3_hours"]),
             lowerfence=_floats(shown["lower_whisker"]),
             upperfence=_floats(shown["upper_whisker"]),
             boxpoints=False,
-            name="Hours to acknowledgement",
+            name=_("Hours to acknowledgement"),
             marker={"color": COLOURS[0]},
         ),
         layout=_layout(
-            "Time to acknowledgement",
+            _("Time to acknowledgement"),
             height=320,
             xaxis={"type": "category"},
-            yaxis={"title": {"text": "Hours"}, "rangemode": "tozero"},
+            yaxis={"title": {"text": _("Hours")}, "rangemode": "tozero"},
         ),
     )
     return to_dict(figure)
@@ -406,11 +409,11 @@ def grade_history_figure(grades: pd.DataFrame, symptoms: Mapping[str, str]) -> d
         go.Figure(
             data=data,
             layout=_layout(
-                "Side-effect severity (patient-rated) per session",
+                _("Side-effect severity (patient-rated) per session"),
                 barmode="group",
                 height=300,
                 xaxis={"type": "category"},
-                yaxis={"title": {"text": "Severity, patient-rated (0 none - 4 very severe)"},
+                yaxis={"title": {"text": _("Severity, patient-rated (0 none - 4 very severe)")},
                        "range": [0, 4.2], "dtick": 1},
             ),
         )

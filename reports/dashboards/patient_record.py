@@ -84,16 +84,22 @@ def _rses_reliable_change(session: Session, study: Study, protocol: Protocol) ->
 
 
 def _answer_label(
-    inst: Instrument | None, item_id: str, code: int | None, text: str | None
+    inst: Instrument | None, item_id: str, code: int | None, text: str | None, lang: str = "en"
 ) -> tuple[str, str]:
     if inst is None or not inst.has_item(item_id):
         return item_id, text if text is not None else str(code)
     item = inst.item(item_id)
-    question = item.texts.get("en") or next(iter(item.texts.values()), item_id)
+    question = item.texts.get(lang) or item.texts.get("en") or next(iter(item.texts.values()), item_id)
     if text is not None:
         return question, text
     try:
-        return question, f"{item.label(code, 'en')} ({code})" if code is not None else "-"
+        if code is None:
+            return question, "-"
+        try:
+            label = item.label(code, lang)
+        except KeyError:
+            label = item.label(code, "en")
+        return question, f"{label} ({code})"
     except KeyError:
         return question, str(code)
 
@@ -105,8 +111,9 @@ def load_record(
     protocol: Protocol,
     library: Mapping[str, Instrument],
     now: datetime,
+    lang: str = "en",
 ) -> PatientRecord:
-    """The patient's timeline, scores, grades, alerts and answers."""
+    """The patient's timeline, scores, grades, alerts and answers; definition texts in `lang`."""
     windows = patient_windows(patient, protocol, response_states(session, patient), now)
     responses = list(
         session.scalars(
@@ -148,10 +155,11 @@ def load_record(
     definitions = {r.id: answered_in(library, r.instrument_id, r.instrument_version) for r in responses}
     answers: dict[int, list[tuple[str, str]]] = {}
     for rid, item_id, code, text in answer_rows:
-        answers.setdefault(rid, []).append(_answer_label(definitions[rid], item_id, code, text))
+        answers.setdefault(rid, []).append(_answer_label(definitions[rid], item_id, code, text, lang))
     trajectories = []
     figs: dict[str, dict[str, Any] | None] = {}
-    for key, (title, unit) in OUTCOME_LABELS.items():
+    for key, labels in OUTCOME_LABELS.items():
+        title, unit = (str(text) for text in labels)
         iid, scale = key
         inst = library.get(iid)
         points = scores[(scores["instrument"] == iid) & (scores["scale"] == scale)][
@@ -193,7 +201,7 @@ def load_record(
         & scores["timepoint"].str.match(r"^S\d+$")
     ]
     grades = grades.assign(symptom=grades["scale"].str.removesuffix("_grade"), grade=grades["value"])
-    figs["grades"] = figures.grade_history_figure(grades, SYMPTOMS)
+    figs["grades"] = figures.grade_history_figure(grades, {key: str(text) for key, text in SYMPTOMS.items()})
     alert_rows = session.execute(
         select(Alert, StaffUser.email)
         .outerjoin(StaffUser, StaffUser.id == Alert.acknowledged_by_id)
@@ -211,7 +219,8 @@ def load_record(
     shown = [
         {
             "response": r,
-            "title": definitions[r.id].title.get("en", r.instrument_id)  # type: ignore[union-attr]
+            "title": (definitions[r.id].title.get(lang)  # type: ignore[union-attr]
+                      or definitions[r.id].title.get("en", r.instrument_id))  # type: ignore[union-attr]
             if definitions[r.id] is not None
             else r.instrument_id,
             "version": r.instrument_version,

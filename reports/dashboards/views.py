@@ -19,6 +19,8 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
@@ -27,6 +29,7 @@ from surveys.domain.audit import record
 from surveys.domain.models import Study
 from surveys.domain.patients import DIAGNOSES, study_protocol
 from surveys.infra.db import db, utcnow
+from surveys.infra.i18n import current_lang
 from surveys.infra.library import instruments
 from surveys.staff.access import study_or_404
 
@@ -48,11 +51,11 @@ PLOTLY_VERSION = version("plotly")
 YEAR = 365 * 24 * 3600
 MANAGE_ENDPOINTS = ("staff.patient_manage", "staff.manage")
 AGE_BAND_LABELS = {
-    "under_30": "under 30",
+    "under_30": _l("under 30"),
     "30_39": "30-39",
     "40_49": "40-49",
     "50_59": "50-59",
-    "60_plus": "60 and over",
+    "60_plus": _l("60 and over"),
 }
 
 
@@ -67,7 +70,7 @@ def _date(args: MultiDict[str, str], name: str, label: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise FilterError(f"{label} must be a date like 2026-01-31.") from None
+        raise FilterError(_("%(field)s must be a date like 2026-01-31.", field=label)) from None
 
 
 def parse_filters(args: MultiDict[str, str], options: dict[str, list[str]]) -> Filters:
@@ -83,12 +86,12 @@ def parse_filters(args: MultiDict[str, str], options: dict[str, list[str]]) -> F
         if not value:
             continue
         if value not in allowed:
-            raise FilterError(f"Unknown value for {name.replace('_', ' ')}.")
+            raise FilterError(_("Unknown value for %(field)s.", field=name.replace("_", " ")))
         chosen[name] = value
-    chosen["enrolled_from"] = _date(args, "enrolled_from", "Enrolled from")
-    chosen["enrolled_to"] = _date(args, "enrolled_to", "Enrolled until")
+    chosen["enrolled_from"] = _date(args, "enrolled_from", _("Enrolled from"))
+    chosen["enrolled_to"] = _date(args, "enrolled_to", _("Enrolled until"))
     if chosen["enrolled_from"] and chosen["enrolled_to"] and chosen["enrolled_from"] > chosen["enrolled_to"]:
-        raise FilterError("The enrollment period ends before it starts.")
+        raise FilterError(_("The enrollment period ends before it starts."))
     return Filters(**chosen)
 
 
@@ -100,7 +103,8 @@ def _dashboard_for(study: Study) -> tuple[Dashboard | None, Filters, dict[str, l
         return None, Filters(), options, str(exc)
     from reports.dashboards.dashboard import build_dashboard
 
-    dashboard = build_dashboard(db.session, study.id, study_protocol(study), instruments(), filters, utcnow())
+    dashboard = build_dashboard(db.session, study.id, study_protocol(study), instruments(), filters, utcnow(),
+                                current_lang())
     return dashboard, filters, options, None
 
 
@@ -170,7 +174,9 @@ def patient(code: str, patient_code: str) -> Any:
     found = find_patient(db.session, study, patient_code)
     if found is None:
         abort(404)
-    data = load_record(db.session, study, found, study_protocol(study), instruments(), utcnow())
+    data = load_record(
+        db.session, study, found, study_protocol(study), instruments(), utcnow(), current_lang()
+    )
     record(
         db.session,
         f"staff:{current_user.id}",

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -50,11 +51,11 @@ def create_token(
         raise TokenError(f"A token lives 1 to {MAX_DAYS} days.")
     chosen = list({s.id: s for s in studies}.values())
     if not 1 <= len(name) <= 100:
-        raise TokenError("Give the token a name of 1 to 100 characters (e.g. 'R analysis laptop').")
+        raise TokenError(_("Give the token a name of 1 to 100 characters (e.g. 'R analysis laptop')."))
     if not chosen:
-        raise TokenError("Choose at least one study for the token.")
+        raise TokenError(_("Choose at least one study for the token."))
     if any(not can_access(user, s) for s in chosen):
-        raise TokenError("A token can only cover studies you belong to.")
+        raise TokenError(_("A token can only cover studies you belong to."))
     secret = PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_api_token(secret),
                      expires_at=utcnow() + timedelta(days=days))
@@ -76,7 +77,7 @@ def revoke_token(session: Session, user: StaffUser, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens (revoking twice changes nothing)."""
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise TokenError("No such token.")
+        raise TokenError(_("No such token."))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         record(session, f"staff:{user.id}", "api_token.revoke", entity="api_token", entity_id=token.id,

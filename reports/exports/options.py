@@ -9,6 +9,8 @@ from datetime import date
 from typing import Any
 from typing import Protocol as TypingProtocol
 
+from flask_babel import gettext as _
+
 from instruments import Instrument
 from surveys.domain.models import Study
 from surveys.infra.i18n import LANGUAGES
@@ -139,27 +141,30 @@ def parse_options(
 ) -> ExportOptions:
     """Check an export request against the study; raises OptionError with a readable reason."""
     if fmt not in FORMATS:
-        raise OptionError(f"Unknown export format '{fmt[:30]}'; use one of {', '.join(FORMATS)}.")
+        raise OptionError(_("Unknown export format '%(format)s'; use one of %(formats)s.",
+                            format=fmt[:30], formats=", ".join(FORMATS)))
     values = str(args.get("values", "codes") or "codes")
     if values not in VALUE_MODES:
-        raise OptionError("'values' must be 'codes' or 'labels'.")
+        raise OptionError(_("'values' must be 'codes' or 'labels'."))
     lang = str(args.get("lang", "en") or "en")
     if lang not in LANGUAGES:
-        raise OptionError(f"'lang' must be one of {', '.join(LANGUAGES)}.")
+        raise OptionError(_("'lang' must be one of %(languages)s.", languages=", ".join(LANGUAGES)))
     known_timepoints = study_timepoints(study)
     timepoints = _many(args, "timepoint")
     for tp in timepoints:
         if tp not in known_timepoints and not (_SESSION.match(tp) and "S" in known_timepoints):
             raise OptionError(
-                f"Unknown timepoint '{tp[:20]}'; this study has {', '.join(known_timepoints)} "
-                "(S1, S2, ... for single sessions)."
+                _("Unknown timepoint '%(timepoint)s'; this study has %(known)s "
+                  "(S1, S2, ... for single sessions).",
+                  timepoint=tp[:20], known=", ".join(known_timepoints))
             )
     known_instruments = [i.id for i in study_instruments(study, library)]
     chosen = _many(args, "instrument")
     for name in chosen:
         if name not in known_instruments:
             raise OptionError(
-                f"Unknown instrument '{name[:30]}'; this study uses {', '.join(known_instruments)}."
+                _("Unknown instrument '%(instrument)s'; this study uses %(known)s.",
+                  instrument=name[:30], known=", ".join(known_instruments))
             )
     excel_raw = str(args.get("excel", "") or "").strip().lower()
     if excel_raw in EXCEL_LOCALES:
@@ -184,7 +189,7 @@ def parse_options(
                           "them out.")
     date_from, date_to = _day(args, "from"), _day(args, "to")
     if date_from and date_to and date_from > date_to:
-        raise OptionError("The start date must not be after the end date.")
+        raise OptionError(_("The start date must not be after the end date."))
     return ExportOptions(
         format=fmt, values=values, lang=lang, timepoints=tuple(timepoints),
         instruments=tuple(chosen), date_from=date_from, date_to=date_to,

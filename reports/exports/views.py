@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -65,7 +66,7 @@ from surveys.staff.access import (
 )
 
 bp = Blueprint("exports", __name__, template_folder="templates")
-DEIDENTIFIED_ONLY = "Clinicians may download de-identified exports only."
+DEIDENTIFIED_ONLY = _l("Clinicians may download de-identified exports only.")
 
 
 def _options_for(user: StaffUser, fmt: str, args: Any, study: Study) -> ExportOptions:
@@ -150,10 +151,10 @@ def api_export(code: str, fmt: str) -> Any:
     """Stream an export to a script holding a personal API token."""
     secret = _bearer()
     if secret is None:
-        return _unauthorised("Send 'Authorization: Bearer <token>' (create one under /account/tokens).")
+        return _unauthorised(_("Send 'Authorization: Bearer <token>' (create one under /account/tokens)."))
     token = authenticate(db.session, secret)
     if token is None:
-        return _unauthorised("This token is unknown, revoked or expired.")
+        return _unauthorised(_("This token is unknown, revoked or expired."))
     study = token_study(token, code)
     if study is None or fmt not in FORMATS:
         abort(404)
@@ -203,7 +204,7 @@ def create() -> Any:
     codes = request.form.getlist("study")
     studies = list(db.session.scalars(select(Study).where(Study.code.in_(codes)))) if codes else []
     if len(studies) != len(set(codes)) or any(not can_access(current_user, s) for s in studies):
-        return _token_page(error="Choose among your own studies.", status=400)
+        return _token_page(error=_("Choose among your own studies."), status=400)
     days_text = (request.form.get("days") or str(DEFAULT_DAYS)).strip()
     if not days_text.isdigit():
         return _token_page(error=_("Give the token's lifetime in whole days (1 to %(max)s).", max=MAX_DAYS),
@@ -229,5 +230,5 @@ def revoke(token_id: int) -> Any:
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(f"Token '{token.name}' revoked.", "info")
+        flash(_("Token '%(name)s' revoked.", name=token.name), "info")
     return redirect(url_for("exports.tokens"))

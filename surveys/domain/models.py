@@ -265,7 +265,10 @@ class StaffUser(Base):
     """A clinician, coordinator or admin account."""
 
     __tablename__ = "staff_user"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'coordinator', 'clinician')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'coordinator', 'clinician')", name="role"),
+        CheckConstraint("language IS NULL OR language IN ('en', 'fr')", name="language"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -277,6 +280,8 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # The staff member's interface language; None follows the browser (Accept-Language).
+    language: Mapped[str | None] = mapped_column(String(2))
 
     studies: Mapped[list[Study]] = relationship(secondary=study_members)
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,25 +56,27 @@ def enroll_patient(
     code = code.strip()
     if not CODE_PATTERN.match(code):
         raise EnrollmentError(
-            "The patient code must be 1-32 letters, digits, '-' or '_' and start with a letter or digit."
+            _("The patient code must be 1-32 letters, digits, '-' or '_' and start with a letter or digit.")
         )
     if sex is not None and sex not in SEXES:
-        raise EnrollmentError(f"Sex must be one of {', '.join(SEXES)}.")
+        raise EnrollmentError(_("Sex must be one of %(values)s.", values=", ".join(SEXES)))
     this_year = utcnow().year
     if birth_year is not None and not (this_year - 110 <= birth_year <= this_year - 12):
-        raise EnrollmentError(f"Birth year must be between {this_year - 110} and {this_year - 12}.")
+        raise EnrollmentError(_("Birth year must be between %(first)s and %(last)s.",
+                                 first=this_year - 110, last=this_year - 12))
     if diagnosis is not None and diagnosis not in DIAGNOSES:
-        raise EnrollmentError(f"Diagnosis must be one of {', '.join(DIAGNOSES)}.")
+        raise EnrollmentError(_("Diagnosis must be one of %(values)s.", values=", ".join(DIAGNOSES)))
     if language not in LANGUAGES:
-        raise EnrollmentError(f"Language must be one of {', '.join(LANGUAGES)}.")
+        raise EnrollmentError(_("Language must be one of %(values)s.", values=", ".join(LANGUAGES)))
     email = (email or "").strip() or None
     if email is not None and (len(email) > 254 or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email)):
-        raise EnrollmentError("The e-mail address does not look valid.")
+        raise EnrollmentError(_("The e-mail address does not look valid."))
     treatments = [t.strip() for t in prior_treatments if t and t.strip()]
     if any(len(t) > 64 for t in treatments) or len(treatments) > 20:
-        raise EnrollmentError("Prior treatments: at most 20, each at most 64 characters.")
+        raise EnrollmentError(_("Prior treatments: at most 20, each at most 64 characters."))
     if session.scalar(select(Patient.id).where(Patient.study_id == study.id, Patient.code == code)):
-        raise EnrollmentError(f"Patient {code} is already enrolled in {study.code}.")
+        raise EnrollmentError(_("Patient %(code)s is already enrolled in %(study)s.",
+                                 code=code, study=study.code))
     patient = Patient(
         study_id=study.id,
         code=code,
@@ -112,21 +115,22 @@ def record_session(
 ) -> TreatmentSession:
     """Record (or correct) a treatment session; the patient's windows follow the new date."""
     if not 1 <= number <= 100:
-        raise EnrollmentError("The session number must be between 1 and 100.")
+        raise EnrollmentError(_("The session number must be between 1 and 100."))
     if day < patient.enrolled_at.date():
-        raise EnrollmentError("A session cannot be before the patient's enrollment date.")
+        raise EnrollmentError(_("A session cannot be before the patient's enrollment date."))
     if day > utcnow().date():
-        raise EnrollmentError("A session date cannot be in the future; record it once it has happened.")
+        raise EnrollmentError(_("A session date cannot be in the future; record it once it has happened."))
     if len(agents) > 200 or len(notes) > 5000:
-        raise EnrollmentError("Agents: at most 200 characters; notes: at most 5000.")
+        raise EnrollmentError(_("Agents: at most 200 characters; notes: at most 5000."))
     others = {s.number: s for s in patient.sessions}
     existing = others.pop(number, None)
     if number > 1 and number - 1 not in others:
-        raise EnrollmentError(f"Record session {number - 1} before session {number}.")
+        raise EnrollmentError(_("Record session %(previous)s before session %(number)s.",
+                                 previous=number - 1, number=number))
     before = [s.date for n, s in others.items() if n < number]
     after = [s.date for n, s in others.items() if n > number]
     if (before and day <= max(before)) or (after and day >= min(after)):
-        raise EnrollmentError("Session dates must follow the session numbers, one session per day.")
+        raise EnrollmentError(_("Session dates must follow the session numbers, one session per day."))
     if existing is None:
         existing = TreatmentSession(
             patient_id=patient.id, number=number, date=day, agents=agents, notes=notes

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, refresh
+from flask_login import current_user
+
+from surveys.infra import formatting
 
 babel = Babel()
 #: The languages of the interface and of instrument wording shown to patients.
@@ -17,12 +20,29 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 log = logging.getLogger(__name__)
 
 
+#: Blueprints whose pages are the patient's: there the patient's own language logic applies, never
+#: the preference of a staff member who happens to be logged in on the same browser.
+PATIENT_BLUEPRINTS = frozenset({"patient"})
+
+
 def select_locale() -> str:
-    """A language set for this request (a patient's), else the remembered one, else the browser's
-    (English outside a request: a command line's messages)."""
+    """The language of this request's interface, one of LANGUAGES.
+
+    In order: a language set for this request (`use_language`, e.g. the patient's own); on staff
+    pages, the logged-in staff member's preference (`StaffUser.language`); the language remembered
+    in the session (the patient's switch); the browser's Accept-Language; English. Outside a
+    request (a command line's messages): English.
+    """
     if not has_request_context():
         return "en"
-    chosen = getattr(g, "lang", None) or session.get("lang")
+    chosen = getattr(g, "lang", None)
+    if chosen in LANGUAGES:
+        return chosen
+    if request.blueprint not in PATIENT_BLUEPRINTS:
+        preferred = getattr(current_user, "language", None) if current_user else None
+        if preferred in LANGUAGES:
+            return preferred
+    chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES) or "en"
@@ -76,4 +96,8 @@ def init_app(app: Flask) -> None:
     """Bind Flask-Babel, make sure catalogues are compiled and expose `current_lang()`."""
     compile_catalogues()
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel caches the language on `g`, which outlives a request when an app context was
+    # pushed around several requests (the tests, scripts): each request chooses its own.
+    app.before_request(refresh)
     app.jinja_env.globals["current_lang"] = current_lang
+    formatting.init_app(app)

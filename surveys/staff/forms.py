@@ -22,20 +22,30 @@ from surveys.domain.models import SEXES
 from surveys.domain.patients import DIAGNOSES
 from surveys.infra.i18n import LANGUAGES
 
+# Each language named in itself, as language pickers do: a reader finds their own at once.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other": _l("Other")}
+DIAGNOSIS_LABELS = {
+    "androgenetic_alopecia": _l("Androgenetic alopecia"),
+    "female_pattern_hair_loss": _l("Female pattern hair loss"),
+    "telogen_effluvium": _l("Telogen effluvium"),
+    "alopecia_areata": _l("Alopecia areata"),
+    "other": _l("Other"),
+}
 
 
-def _blank_first(values: tuple[str, ...], blank: str = "Not recorded") -> list[tuple[str, str]]:
-    return [("", blank)] + [(v, v.replace("_", " ").capitalize()) for v in values]
+def _blank_first(values: tuple[str, ...], labels: dict[str, object]) -> list[tuple[str, object]]:
+    blank: object = _l("Not recorded")
+    return [("", blank)] + [(v, labels.get(v, v.replace("_", " ").capitalize())) for v in values]
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class TotpForm(FlaskForm):
-    code = StringField("6-digit code from your authenticator app",
+    code = StringField(_l("6-digit code from your authenticator app"),
                        validators=[DataRequired(), Length(min=6, max=8)])
 
 
@@ -44,48 +54,51 @@ class ActionForm(FlaskForm):
 
 
 class StudyForm(FlaskForm):
-    code = StringField("Study code (capital letters, digits, - or _)",
+    code = StringField(_l("Study code (capital letters, digits, - or _)"),
                        validators=[DataRequired(), Length(max=32)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    contact = TextAreaField("Clinic contact shown to patients", validators=[Optional(), Length(max=2000)])
-    emergency_number = StringField("Emergency number", default="112",
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    contact = TextAreaField(_l("Clinic contact shown to patients"), validators=[Optional(), Length(max=2000)])
+    emergency_number = StringField(_l("Emergency number"), default="112",
                                    validators=[DataRequired(), Length(max=32)])
-    oncall_email = EmailField("On-call e-mail for urgent safety alerts",
+    oncall_email = EmailField(_l("On-call e-mail for urgent safety alerts"),
                               validators=[Optional(), Length(max=254)])
     protocol_source = RadioField(
-        "Protocol", default="default",
-        choices=[("default", "The shipped scalp mesotherapy protocol"),
-                 ("upload", "Upload a protocol file (JSON)")],
+        _l("Protocol"), default="default",
+        choices=[("default", _l("The shipped scalp mesotherapy protocol")),
+                 ("upload", _l("Upload a protocol file (JSON)"))],
     )
-    protocol_file = FileField("Protocol file")
+    protocol_file = FileField(_l("Protocol file"))
 
 
 class EnrollForm(FlaskForm):
-    code = StringField("Patient code (pseudonym, no names)", validators=[DataRequired(), Length(max=32)])
-    sex = SelectField("Sex", choices=_blank_first(SEXES), default="")
-    birth_year = IntegerField("Birth year", validators=[Optional()])
-    diagnosis = SelectField("Diagnosis", choices=_blank_first(DIAGNOSES), default="")
-    prior_treatments = TextAreaField("Prior treatments (one per line)",
+    code = StringField(_l("Patient code (pseudonym, no names)"), validators=[DataRequired(), Length(max=32)])
+    sex = SelectField(_l("Sex"), choices=_blank_first(SEXES, SEX_LABELS), default="")
+    birth_year = IntegerField(_l("Birth year"), validators=[Optional()])
+    diagnosis = SelectField(_l("Diagnosis"), choices=_blank_first(DIAGNOSES, DIAGNOSIS_LABELS), default="")
+    prior_treatments = TextAreaField(_l("Prior treatments (one per line)"),
                                      validators=[Optional(), Length(max=2000)])
-    email = EmailField("E-mail for reminders (optional)", validators=[Optional(), Length(max=254)])
-    language = SelectField("Preferred language", choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+    email = EmailField(_l("E-mail for reminders (optional)"), validators=[Optional(), Length(max=254)])
+    language = SelectField(_l("Preferred language"),
+                           choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
                            default="en")
 
 
 class PatientForm(FlaskForm):
-    email = EmailField("E-mail for reminders (optional)", validators=[Optional(), Length(max=254)])
-    language = SelectField("Preferred language", choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
+    email = EmailField(_l("E-mail for reminders (optional)"), validators=[Optional(), Length(max=254)])
+    language = SelectField(_l("Preferred language"),
+                           choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
 
 
 class SessionForm(FlaskForm):
-    number = IntegerField("Session number", validators=[InputRequired(), NumberRange(min=1, max=100)])
-    day = DateField("Date of the session", validators=[InputRequired()])
-    agents = StringField("Agents / formulation", validators=[Optional(), Length(max=200)])
-    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    number = IntegerField(_l("Session number"), validators=[InputRequired(), NumberRange(min=1, max=100)])
+    day = DateField(_l("Date of the session"), validators=[InputRequired()])
+    agents = StringField(_l("Agents / formulation"), validators=[Optional(), Length(max=200)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
 
 
 class AcknowledgeForm(FlaskForm):
-    action_taken = TextAreaField("What was done", validators=[DataRequired(message="Say what was done."),
+    action_taken = TextAreaField(_l("What was done"),
+                                 validators=[DataRequired(message=_l("Say what was done.")),
                                                               Length(max=2000)])
 
 
@@ -175,3 +188,10 @@ class InviteForm(FlaskForm):
 
 class AccessForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+
+
+class LanguageForm(FlaskForm):
+    """The staff member's interface language; empty follows the browser."""
+
+    language = SelectField(_l("Language"), choices=[("", _l("As my browser"))]
+                           + [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES], default="")

@@ -11,8 +11,10 @@ import base64
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -33,6 +35,8 @@ from surveys.domain.patients import EnrollmentError, enroll_patient, record_sess
 from surveys.domain.responses import answered_in
 from surveys.domain.triage import follow_up, session_days
 from surveys.infra.db import db
+from surveys.infra.formatting import local_date
+from surveys.infra.i18n import current_lang
 from surveys.infra.library import instruments
 from surveys.infra.mail import MailError, send_mail
 from surveys.staff.access import roles_required, study_or_404
@@ -50,15 +54,21 @@ from surveys.staff.worklist import WORK_STATES, build_worklist, worklist_counts
 READERS = ("coordinator", "clinician")
 WORKLIST_ROWS = 300  # the most urgent first; filters narrow the rest
 PATIENT_RECORD_RULE = "/studies/<code>/patients/<patient_code>"
-LINK_MAIL = {
-    "en": ("Your questionnaires", "Hello,\n\nYour clinic ({study}) asks you to fill in your questionnaires. "
-           "Your personal link is:\n\n{url}\n\nThis link replaces any link you received before. "
-           "Keep it to yourself.\n"),
-    "fr": ("Vos questionnaires",
-           "Bonjour,\n\nVotre clinique ({study}) vous invite à remplir vos questionnaires. "
-           "Votre lien personnel est :\n\n{url}\n\nCe lien remplace tout lien reçu auparavant. "
-           "Ne le partagez pas.\n"),
-}
+
+
+def link_mail(patient: Patient, study: Study, url: str) -> tuple[str, str]:
+    """Subject and body of the e-mail carrying a new personal link, in the patient's language
+    (whatever the language of the staff member who sends it)."""
+    with force_locale(patient.language):
+        subject = _("Your questionnaires")
+        body = "\n\n".join([
+            _("Hello,"),
+            _("Your clinic (%(study)s) asks you to fill in your questionnaires. Your personal link is:",
+              study=study.name),
+            url,
+            _("This link replaces any link you received before. Keep it to yourself."),
+        ])
+    return subject, body + "\n"
 
 
 def _patient_or_404(study: Study, patient_code: str) -> Patient:
@@ -86,8 +96,12 @@ def _handout(study: Study, patient: Patient, token: str, status: int = 201) -> A
     page is never cached, and reloading it asks the browser to re-send the form (a new link).
     """
     url = patient_url(current_app.config["BASE_URL"], token)
-    qr = base64.b64encode(qr_svg(url, title=f"Personal link of {patient.code}").encode()).decode("ascii")
-    page = render_template("staff/handout.html", study=study, patient=patient, url=url, qr=qr)
+    with force_locale(patient.language):  # the patient's paper: the patient's language
+        title = _("Personal link of %(code)s", code=patient.code)
+        qr = base64.b64encode(qr_svg(url, title=title).encode()).decode("ascii")
+        sheet = Markup(render_template(  # noqa: S704  (our own template, autoescaped)
+            "staff/_handout_sheet.html", study=study, patient=patient, url=url, qr=qr, lang=patient.language))
+    page = render_template("staff/handout.html", study=study, patient=patient, url=url, sheet=sheet)
     return page, status, {"Cache-Control": "no-store"}
 
 
@@ -151,10 +165,10 @@ def enroll(code: str) -> Any:
         )
     except EnrollmentError as exc:
         db.session.rollback()
-        flash(f"Nobody was enrolled: {exc}", "error")
+        flash(_("Nobody was enrolled: %(problem)s", problem=exc), "error")
         return render_template("staff/enroll.html", study=study, form=form), 400
     db.session.commit()
-    flash(f"Patient {patient.code} enrolled.")
+    flash(_("Patient %(code)s enrolled.", code=patient.code))
     return _handout(study, patient, token)
 
 
@@ -197,10 +211,10 @@ def update_patient(code: str, patient_code: str) -> Any:
     email = (form.email.data or "").strip() or None
     valid = form.validate_on_submit()
     if valid and email is not None and not _looks_like_email(email):
-        form.email.errors = [*form.email.errors, "The e-mail address does not look valid."]
+        form.email.errors = [*form.email.errors, _("The e-mail address does not look valid.")]
         valid = False
     if not valid:
-        flash("Nothing was changed: please correct the marked fields.", "error")
+        flash(_("Nothing was changed: please correct the marked fields."), "error")
         return _manage_page(study, patient, 400, details=form)
     old = {"email": patient.email, "language": patient.language}
     new = {"email": email, "language": form.language.data}
@@ -216,7 +230,7 @@ def update_patient(code: str, patient_code: str) -> Any:
         record(db.session, actor(current_user), "patient.update", entity="patient", entity_id=patient.id,
                study_id=study.id, details=details)
         db.session.commit()
-        flash("Patient details saved.")
+        flash(_("Patient details saved."))
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code))
 
 
@@ -233,7 +247,7 @@ def add_session(code: str, patient_code: str) -> Any:
     patient = _patient_or_404(study, patient_code)
     form = SessionForm()
     if not form.validate_on_submit():
-        flash("The session was not recorded: please correct the marked fields.", "error")
+        flash(_("The session was not recorded: please correct the marked fields."), "error")
         return _manage_page(study, patient, 400, session_form=form)
     try:
         treatment = record_session(db.session, patient, actor=actor(current_user), number=form.number.data,
@@ -242,10 +256,11 @@ def add_session(code: str, patient_code: str) -> Any:
     except EnrollmentError as exc:
         db.session.rollback()
         db.session.refresh(patient)
-        flash(f"The session was not recorded: {exc}", "error")
+        flash(_("The session was not recorded: %(problem)s", problem=exc), "error")
         return _manage_page(study, patient, 400, session_form=form)
     db.session.commit()
-    flash(f"Session {treatment.number} on {treatment.date.isoformat()} recorded; the schedule follows it.")
+    flash(_("Session %(number)s on %(date)s recorded; the schedule follows it.", number=treatment.number,
+            date=local_date(treatment.date)))
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code))
 
 
@@ -285,7 +300,8 @@ def revoke_link(code: str, patient_code: str) -> Any:
         record(db.session, actor(current_user), "link.revoke", entity="patient", entity_id=patient.id,
                study_id=study.id, details={"patient": patient.code, "revoked": count})
         db.session.commit()
-        flash(f"{count} link(s) revoked. Issue a new link when the patient needs one.")
+        flash(ngettext("%(num)d link revoked. Issue a new link when the patient needs one.",
+                       "%(num)d links revoked. Issue a new link when the patient needs one.", count))
     return redirect(url_for("staff.link", code=study.code, patient_code=patient.code))
 
 
@@ -301,21 +317,23 @@ def email_link(code: str, patient_code: str) -> Any:
     if not ActionForm().validate_on_submit():
         return redirect(target)
     if not patient.email:
-        flash(f"Patient {patient.code} has no e-mail address; print a handout instead.", "error")
+        flash(_("Patient %(code)s has no e-mail address; print a handout instead.", code=patient.code),
+              "error")
         return redirect(target)
     token = issue_link(db.session, patient)
     record(db.session, actor(current_user), "link.email", entity="patient", entity_id=patient.id,
            study_id=study.id, details={"patient": patient.code})
     db.session.commit()
-    subject, body = LINK_MAIL.get(patient.language, LINK_MAIL["en"])
+    subject, body = link_mail(patient, study, patient_url(current_app.config["BASE_URL"], token))
     try:
-        send_mail(patient.email, subject, body.format(
-            study=study.name, url=patient_url(current_app.config["BASE_URL"], token)))
+        send_mail(patient.email, subject, body)
     except MailError:
-        flash("The new link could not be e-mailed (mail server unreachable). Give the patient this handout.",
+        flash(_("The new link could not be e-mailed (mail server unreachable). "
+                "Give the patient this handout."),
               "error")
         return _handout(study, patient, token, status=200)
-    flash(f"A new link was e-mailed to patient {patient.code}; the previous link no longer works.")
+    flash(_("A new link was e-mailed to patient %(code)s; the previous link no longer works.",
+            code=patient.code))
     return redirect(target)
 
 
@@ -344,7 +362,7 @@ def _alerts_page(study: Study, status: int = 200) -> Any:
     show_all = request.args.get("show") == "all"
     queue = alert_queue(db.session, study, include_acknowledged=show_all)
     library = instruments()
-    lang = "en"
+    lang = current_lang()
     rows = []
     days = session_days(db.session, queue)
     for alert in queue:  # each response read with the definition version it was answered in
@@ -380,11 +398,12 @@ def acknowledge(code: str, alert_id: int) -> Any:
         except AlertError as exc:
             problem = str(exc)
     else:
-        problem = " ".join(e for errors in form.errors.values() for e in errors) or "Say what was done."
+        problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        problem = problem or _("Say what was done.")
     if problem:
         db.session.rollback()
-        flash(f"Alert #{alert_id} was not acknowledged: {problem}", "error")
+        flash(_("Alert #%(id)s was not acknowledged: %(problem)s", id=alert_id, problem=problem), "error")
         return _alerts_page(study, 400)
     db.session.commit()
-    flash(f"Alert #{alert.id} acknowledged.")
+    flash(_("Alert #%(id)s acknowledged.", id=alert.id))
     return redirect(url_for("staff.alerts", code=study.code))

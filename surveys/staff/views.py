@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import func, select
@@ -57,18 +58,18 @@ from surveys.staff.access import (
     study_or_404,
 )
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import ActionForm, LoginForm, StudyForm, TotpForm
+from surveys.staff.forms import ActionForm, LanguageForm, LoginForm, StudyForm, TotpForm
 
 # The per-study navigation; endpoints that do not exist (yet) are left out by the layout.
 STAFF_NAV = (
-    ("reports.dashboard", "Dashboard"),
-    ("staff.patients", "Patients"),
-    ("staff.worklist", "Worklist"),
-    ("staff.alerts", "Alerts"),
-    ("exports.index", "Exports"),
-    ("staff.audit_trail", "Audit trail"),
-    ("staff.timeline", "Timeline"),
-    ("staff.study_settings", "Settings"),
+    ("reports.dashboard", _l("Dashboard")),
+    ("staff.patients", _l("Patients")),
+    ("staff.worklist", _l("Worklist")),
+    ("staff.alerts", _l("Alerts")),
+    ("exports.index", _l("Exports")),
+    ("staff.audit_trail", _l("Audit trail")),
+    ("staff.timeline", _l("Timeline")),
+    ("staff.study_settings", _l("Settings")),
 )
 # Per client address (the real one behind TRUSTED_PROXIES); per account *and* address, growing
 # delays (`LoginThrottle`), so nobody can lock a colleague's right password out from elsewhere.
@@ -82,7 +83,13 @@ _SETUP_ENDPOINTS = {"staff.totp_setup", "staff.confirm_identity", "staff.logout"
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
     views = current_app.view_functions
-    return {"staff_nav": [(endpoint, label) for endpoint, label in STAFF_NAV if endpoint in views]}
+    return {"staff_nav": [(endpoint, label) for endpoint, label in STAFF_NAV if endpoint in views],
+            "language_form": _language_form}
+
+
+def _language_form() -> LanguageForm:
+    """The header's language control, showing the logged-in staff member's preference."""
+    return LanguageForm(formdata=None, language=getattr(current_user, "language", None) or "")
 
 
 @bp.before_app_request
@@ -174,7 +181,7 @@ def login() -> Any:
             record(db.session, f"anonymous:{email}", "login.failure", entity="staff_user",
                    entity_id=user.id if user else None, details={"stage": "password", **client_details()})
             db.session.commit()
-            flash("E-mail or password is not right.", "error")
+            flash(_("E-mail or password is not right."), "error")
             return render_template("staff/login.html", form=form), 401
         throttle.succeeded()
         target = request.args.get("next")
@@ -197,7 +204,7 @@ def login_totp() -> Any:
     user = db.session.get(StaffUser, user_id) if isinstance(user_id, int) else None
     if user is None or not user.active or not user.totp_secret or time.time() - started > PENDING_SECONDS:
         session.clear()
-        flash("Please log in again.", "error")
+        flash(_("Please log in again."), "error")
         return redirect(url_for("staff.login"))
     form = TotpForm()
     if form.validate_on_submit():
@@ -206,7 +213,7 @@ def login_totp() -> Any:
         record(db.session, f"anonymous:{user.email}", "login.failure", entity="staff_user",
                entity_id=user.id, details={"stage": "totp", **client_details()})
         db.session.commit()
-        flash("That code is not right or was already used. Wait for the next code and try again.", "error")
+        flash(_("That code is not right or was already used. Wait for the next code and try again."), "error")
         return render_template("staff/login_totp.html", form=form), 401
     return render_template("staff/login_totp.html", form=form), 400 if form.is_submitted() else 200
 
@@ -252,9 +259,9 @@ def totp_setup() -> Any:
             record(db.session, actor(current_user), "user.totp_enable", entity="staff_user",
                    entity_id=current_user.id, details={"replaced": replaced})
             db.session.commit()
-            flash("Two-factor login is on. From now on you will be asked for a code after your password.")
+            flash(_("Two-factor login is on. From now on you will be asked for a code after your password."))
             return redirect(url_for("staff.home"))
-        flash("That code is not right. Check the time on your phone and type the newest code.", "error")
+        flash(_("That code is not right. Check the time on your phone and type the newest code."), "error")
         status = 400
     else:
         if request.method == "GET" or not isinstance(secret, str):
@@ -262,7 +269,7 @@ def totp_setup() -> Any:
             session["totp_pending"] = secret
         status = 400 if form.is_submitted() else 200
     uri = totp_uri(current_user.email, secret)
-    qr = base64.b64encode(qr_svg(uri, title="Two-factor login").encode()).decode("ascii")
+    qr = base64.b64encode(qr_svg(uri, title=_("Two-factor login")).encode()).decode("ascii")
     return render_template("staff/totp_setup.html", form=form, secret=secret, uri=uri, qr=qr,
                            required=current_user.role == "admin"), status
 
@@ -286,12 +293,12 @@ def new_study() -> Any:
         )
     except ProtocolError as exc:
         db.session.rollback()
-        flash(f"The study was not created: {exc}", "error")
+        flash(_("The study was not created: %(problem)s", problem=exc), "error")
         return render_template("staff/study_new.html", form=form), 400
     if current_user.role != "admin":
         current_user.studies.append(study)
     db.session.commit()
-    flash(f"Study {study.code} created.")
+    flash(_("Study %(code)s created.", code=study.code))
     return redirect(url_for("staff.timeline", code=study.code))
 
 
@@ -301,23 +308,24 @@ def _checked_email(value: str | None) -> str | None:
         return None
     local, _, domain = value.partition("@")
     if not local or "." not in domain or any(c.isspace() for c in value):
-        raise ProtocolError(f"'{value}' is not an e-mail address.")
+        raise ProtocolError(_("'%(value)s' is not an e-mail address.", value=value))
     return value
 
 
 def _uploaded_protocol(upload: Any) -> dict[str, Any]:
     if upload is None or not getattr(upload, "filename", ""):
-        raise ProtocolError("Choose a protocol file to upload, or use the shipped protocol.")
+        raise ProtocolError(_("Choose a protocol file to upload, or use the shipped protocol."))
     raw = upload.read()
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ProtocolError("The protocol file is not UTF-8 text.") from exc
+        raise ProtocolError(_("The protocol file is not UTF-8 text.")) from exc
     except json.JSONDecodeError as exc:
-        raise ProtocolError(f"The protocol file is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                            f"{exc.msg}).") from exc
+        raise ProtocolError(_("The protocol file is not valid JSON "
+                              "(line %(line)s, column %(column)s: %(problem)s).",
+                              line=exc.lineno, column=exc.colno, problem=exc.msg)) from exc
     if not isinstance(data, dict):
-        raise ProtocolError("The protocol file must hold one JSON object.")
+        raise ProtocolError(_("The protocol file must hold one JSON object."))
     return data
 
 
@@ -344,3 +352,18 @@ def audit_trail(code: str) -> Any:
                            form=ActionForm())
 
 
+@bp.post("/account/language")
+@login_required
+def set_language() -> Any:
+    """Store the staff member's interface language ("" follows the browser), then go back."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        flash(_("The language was not changed."), "error")
+        return redirect(url_for("staff.home"))
+    chosen = form.language.data or None
+    if chosen != current_user.language:
+        record(db.session, actor(current_user), "user.language", entity="staff_user",
+               entity_id=current_user.id, details={"old": current_user.language, "new": chosen})
+        current_user.language = chosen
+        db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("staff.home"))

@@ -1,0 +1,49 @@
+"""Words for the codes staff pages show (window states, patient status, roles), in the reader's
+language. Registered app-wide as template globals, so the reports pages use the same words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from surveys.domain.participation import reason_label, status_label
+from surveys.staff.blueprint import bp
+from surveys.staff.forms import DIAGNOSIS_LABELS, LANGUAGE_NAMES, SEX_LABELS
+
+#: A questionnaire window's state (surveys.domain.schedule.STATES, plus the worklist's "missed").
+STATE_LABELS = {
+    "not_scheduled": _l("not scheduled"),
+    "upcoming": _l("upcoming"),
+    "open": _l("open"),
+    "due": _l("due"),
+    "overdue": _l("overdue"),
+    "closed": _l("closed"),
+    "completed": _l("completed"),
+    "missed": _l("missed"),
+    "partial": _l("partly answered"),
+}
+ROLE_LABELS = {"admin": _l("administrator"), "coordinator": _l("coordinator"), "clinician": _l("clinician")}
+#: What a timepoint's window is counted from (surveys.domain.protocol.ANCHORS).
+ANCHOR_LABELS = {
+    "enrollment": _l("enrollment"),
+    "first_session": _l("first session"),
+    "each_session": _l("each session"),
+    "last_session": _l("last session"),
+}
+#: A response's status and a scoring outcome, as the patient record shows them.
+RESPONSE_LABELS = {
+    "in_progress": _l("in progress"),
+    "submitted": _l("submitted"),
+    "complete": _l("scored"),
+    "prorated": _l("scored, prorated"),
+    "incomplete": _l("not scorable"),
+}
+
+
+@bp.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {"state_labels": STATE_LABELS, "role_labels": ROLE_LABELS,
+            "response_labels": RESPONSE_LABELS, "anchor_labels": ANCHOR_LABELS, "sex_labels": SEX_LABELS,
+            "diagnosis_labels": DIAGNOSIS_LABELS, "language_names": LANGUAGE_NAMES,
+            "status_label": status_label, "reason_label": reason_label}
