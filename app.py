@@ -37,6 +37,7 @@ ENV_KEYS = (
     "AUDIT_KEY_FILE",
     "AUDIT_CHECKPOINT_FILE",
     "EXPORT_PSEUDONYM_KEY",  # de-identified exports with stable_ids (docs/EXPORTS.md)
+    "DEFAULT_TIMEZONE",
 )
 
 
@@ -66,6 +67,7 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": "surveys/infra/translations",
         "JSON_SORT_KEYS": False,
+        "DEFAULT_TIMEZONE": "Europe/Paris",  # IANA zone new studies get (each study keeps its own)
     }
 
 
@@ -78,6 +80,16 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if "MAIL_USE_TLS" in values:
         values["MAIL_USE_TLS"] = values["MAIL_USE_TLS"].lower() in ("1", "true", "yes")
     return values
+
+
+def _check_timezone(name: str) -> None:
+    """Refuse to start with a DEFAULT_TIMEZONE zoneinfo does not know (a typo would shift every window)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"DEFAULT_TIMEZONE={name!r} is not an IANA time zone (e.g. Europe/Paris)") from exc
 
 
 def _secret_key(instance: Path) -> str:
@@ -103,6 +115,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     app.config.update(_defaults(instance))
     app.config.update(_from_env(os.environ))
     app.config.update(config or {})
+    _check_timezone(app.config["DEFAULT_TIMEZONE"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")

@@ -216,10 +216,12 @@ def build_dashboard(
     filters: frames.Filters,
     now: datetime,
     lang: str = "en",
+    zone: str = "UTC",
 ) -> Dashboard:
     """Read the cohort and compute every table and figure of the study dashboard.
 
-    `lang` is the reader's language for timepoint, instrument and red-flag labels (en or fr).
+    `lang` is the reader's language for timepoint, instrument and red-flag labels (en or fr);
+    `zone` the study's IANA time zone, in whose local days the windows are counted.
     """
     data = load_frames(session, study_id, filters)
     recruitment = cohort.recruitment(data.patients)
@@ -227,7 +229,7 @@ def build_dashboard(
     if suppressed:  # fewer than MIN_GROUP patients: nothing below may be shown
         data = CohortFrames(**{name: frame.iloc[0:0] for name, frame in vars(data).items()})
     labels = {tp.id: tp.label_for(lang) for tp in protocol.timepoints if tp.anchor != "each_session"}
-    windows_now = windows.window_frame(protocol, data.patients, data.sessions, now)
+    windows_now = windows.window_frame(protocol, data.patients, data.sessions, now, zone)
     completion = windows.completion_table(
         windows.completion_frame(windows_now, data.submissions, data.patients, now), protocol
     )

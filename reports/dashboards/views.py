@@ -104,7 +104,7 @@ def _dashboard_for(study: Study) -> tuple[Dashboard | None, Filters, dict[str, l
     from reports.dashboards.dashboard import build_dashboard
 
     dashboard = build_dashboard(db.session, study.id, study_protocol(study), instruments(), filters, utcnow(),
-                                current_lang())
+                                current_lang(), study.timezone)
     return dashboard, filters, options, None
 
 

@@ -2,13 +2,15 @@
 
 The same rules as `surveys.domain.schedule.compute_schedule` (a test holds the two together), but
 vectorised: one pass per protocol timepoint over every patient, never a loop over patients.
+Days are whole local days in the study's zone, as in the schedule: anchors become local calendar
+days, offsets are added on the local wall clock, and each boundary is converted back to UTC.
 Completion then classifies each window: answered on time (before it became overdue), late,
 missed (closed unanswered), pending (open now) or not yet open.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -29,16 +31,39 @@ WINDOW_COLUMNS = [
 OUTCOMES = ("on_time", "late", "missed", "pending", "not_open")
 
 
-def _bounds(tp: Timepoint, anchor: pd.Series) -> dict[str, pd.Series]:
+def _local_days(stamps: pd.Series, zone: str) -> pd.Series:
+    """UTC instants -> their local calendar days in `zone`, as naive midnights."""
+    stamps = pd.to_datetime(stamps, utc=True, cache=False)
+    return stamps.dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+
+
+def _session_days(dates: pd.Series) -> pd.Series:
+    """Session dates (calendar dates stored as UTC midnight) -> naive midnights of the same day."""
+    return pd.to_datetime(dates, utc=True, cache=False).dt.tz_localize(None).dt.normalize()
+
+
+def _boundary(days: pd.Series, offset: timedelta, zone: str) -> pd.Series:
+    """`schedule.local_boundary` over a column of local days (naive midnights): UTC instants."""
+    wall = days + pd.Timedelta(days=offset.days) + pd.Timedelta(seconds=offset.seconds)
+    # A cohort has a few hundred distinct days for tens of thousands of windows: localise each
+    # distinct wall time once (tz_localize with DST rules is the costly step), then spread back.
+    distinct, where = np.unique(wall.to_numpy(dtype="datetime64[ns]"), return_inverse=True)
+    local = pd.DatetimeIndex(distinct).tz_localize(
+        zone, ambiguous=np.ones(len(distinct), dtype=bool), nonexistent="shift_forward"
+    ).tz_convert("UTC")
+    return pd.Series(local[where.reshape(-1)], index=wall.index)
+
+
+def _bounds(tp: Timepoint, anchor: pd.Series, zone: str) -> dict[str, pd.Series]:
     return {
-        "opens_at": anchor + tp.opens,
-        "due_at": anchor + tp.due,
-        "overdue_at": anchor + tp.overdue,
-        "closes_at": anchor + tp.closes,
+        "opens_at": _boundary(anchor, tp.opens, zone),
+        "due_at": _boundary(anchor, tp.due, zone),
+        "overdue_at": _boundary(anchor, tp.overdue, zone),
+        "closes_at": _boundary(anchor, tp.closes, zone),
     }
 
 
-def _session_windows(tp: Timepoint, sessions: pd.DataFrame) -> pd.DataFrame:
+def _session_windows(tp: Timepoint, sessions: pd.DataFrame, zone: str) -> pd.DataFrame:
     ordered = sessions.sort_values(["patient_id", "number"]).reset_index(drop=True)
     frame = pd.DataFrame(
         {
@@ -47,9 +72,10 @@ def _session_windows(tp: Timepoint, sessions: pd.DataFrame) -> pd.DataFrame:
             "session_number": ordered["number"].astype(float),
         }
     )
-    bounds = _bounds(tp, ordered["date"])
+    days = _session_days(ordered["date"])
+    bounds = _bounds(tp, days, zone)
     if tp.close_at_next_session:
-        nxt = ordered.groupby("patient_id")["date"].shift(-1)
+        nxt = _boundary(days.groupby(ordered["patient_id"]).shift(-1), timedelta(0), zone)
         closes = bounds["closes_at"].where(nxt.isna() | (bounds["closes_at"] <= nxt), nxt)
         bounds["closes_at"] = closes
         bounds["overdue_at"] = bounds["overdue_at"].where(bounds["overdue_at"] <= closes, closes)
@@ -59,13 +85,15 @@ def _session_windows(tp: Timepoint, sessions: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _anchored_windows(tp: Timepoint, patients: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+def _anchored_windows(
+    tp: Timepoint, patients: pd.DataFrame, sessions: pd.DataFrame, zone: str
+) -> pd.DataFrame:
     if tp.anchor == "enrollment":
-        anchor = patients["enrolled_at"]
+        anchor = _local_days(patients["enrolled_at"], zone)
     else:
         pick = "min" if tp.anchor == "first_session" else "max"
         dates = sessions.groupby("patient_id")["date"].agg(pick)
-        anchor = patients["patient_id"].map(dates)
+        anchor = _session_days(patients["patient_id"].map(dates))
     anchor = anchor.reset_index(drop=True)
     frame = pd.DataFrame(
         {
@@ -74,7 +102,7 @@ def _anchored_windows(tp: Timepoint, patients: pd.DataFrame, sessions: pd.DataFr
             "session_number": np.nan,
         }
     )
-    for key, values in _bounds(tp, anchor).items():
+    for key, values in _bounds(tp, anchor, zone).items():
         frame[key] = values
     if tp.open_from_enrollment:
         enrolled = patients["enrolled_at"].reset_index(drop=True)
@@ -98,15 +126,18 @@ def window_states(frame: pd.DataFrame, now: datetime) -> pd.Series:
 
 
 def window_frame(
-    protocol: Protocol, patients: pd.DataFrame, sessions: pd.DataFrame, now: datetime
+    protocol: Protocol, patients: pd.DataFrame, sessions: pd.DataFrame, now: datetime, zone: str = "UTC"
 ) -> pd.DataFrame:
-    """Every patient's windows: one row per patient and timepoint (S1, S2... per session)."""
+    """Every patient's windows: one row per patient and timepoint (S1, S2... per session).
+
+    `zone` is the study's IANA time zone; boundaries are UTC instants at whole local days in it.
+    """
     parts = []
     for tp in protocol.timepoints:  # a handful of protocol timepoints, each over the whole cohort
         if tp.anchor == "each_session":
-            part = _session_windows(tp, sessions)
+            part = _session_windows(tp, sessions, zone)
         else:
-            part = _anchored_windows(tp, patients, sessions)
+            part = _anchored_windows(tp, patients, sessions, zone)
         part["kind"] = tp.id
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)

@@ -29,7 +29,7 @@ class Variable:
 
     name: str
     label: str
-    type: str  # Table Schema type: integer, number, string, datetime
+    type: str  # Table Schema type: integer, number, string, date, datetime
     codes: tuple[tuple[Code, str], ...] = ()
     instrument: str | None = None
     instrument_version: str | None = None
@@ -365,6 +365,11 @@ def scores_variables(ctx: ExportContext) -> list[Variable]:
     ]
     if not ctx.deidentified:
         variables.append(Variable("submitted_at", "When the response was submitted (UTC)", "datetime"))
+        variables.append(Variable(
+            "submitted_local_date",
+            f"Local date of submission in the study's time zone ({ctx.study.timezone})",
+            "date", notes="The calendar day in the clinic's zone: an answer at 23:30 in Paris is that day, "
+                          "though submitted_at (UTC) may already show the next."))
     for inst in ctx.instruments:
         variables += _score_variables(ctx, inst, status=False)
     return _unique(variables)

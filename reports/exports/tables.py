@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain, groupby
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, and_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
@@ -64,6 +65,25 @@ def utc_text(value: str | datetime | None) -> str | None:
     if isinstance(value, str):
         return f"{value[:10]}T{value[11:19]}Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class LocalDays:
+    """The local calendar day, in a study's IANA zone, of stored UTC timestamps (text on SQLite,
+    datetimes elsewhere); remembers the last one, as a response's rows repeat it."""
+
+    def __init__(self, zone: str) -> None:
+        self.zone = ZoneInfo(zone)
+        self._last: tuple[Any, date | None] = (None, None)
+
+    def __call__(self, value: str | datetime | None) -> date | None:
+        if value is None:
+            return None
+        if value == self._last[0]:
+            return self._last[1]
+        stamp = datetime.fromisoformat(value[:19]) if isinstance(value, str) else value
+        day = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(self.zone).date()
+        self._last = (value, day)
+        return day
 
 
 def utc_day(value: str | datetime | None) -> date | None:
@@ -242,6 +262,7 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     patient = patient_labeller(ctx, facts)
     columns = {v.name: i for i, v in enumerate(scores_variables(ctx))}
     width = len(columns)
+    local_day = LocalDays(ctx.study.timezone)
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
                Response.instrument_version, Response.language, raw_column(Response.submitted_at),
@@ -260,6 +281,8 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
                    inst, version, lang, status, None, ";".join(flags or []) or None]
         if not ctx.deidentified:
             row[columns["submitted_at"]] = utc_text(submitted)
+            day = local_day(submitted)
+            row[columns["submitted_local_date"]] = day.isoformat() if day else None
         for *_, scale, value, band, scoring_version in (first, *group):
             if scale is None:
                 continue

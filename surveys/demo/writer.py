@@ -138,7 +138,8 @@ class CohortWriter:
         self.counts["alerts"] += len(alert_rows)
 
     def _responses(self, plan: Plan, pid: int, session_lookup: dict[tuple[int, int], int]) -> Iterator[tuple]:
-        anchors = Anchors(plan.enrolled_at, tuple(enumerate(plan.session_days, start=1)))
+        anchors = Anchors(plan.enrolled_at, tuple(enumerate(plan.session_days, start=1)),
+                          zone=self.study.timezone)
         windows = compute_schedule(self.protocol, anchors, self.now)
         previous_grades: dict[str, int] | None = None
         dropped = False

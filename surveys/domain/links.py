@@ -70,6 +70,7 @@ class LinkedPatient:
     enrolled_at: datetime
     sessions: tuple[LinkedSession, ...]  # by number
     status_on: date | None = None  # the local date of a withdrawal or completion
+    timezone: str = "UTC"  # the study's IANA zone: the patient's windows are counted in its local days
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ _OPENED_BY_HASH = (
         Patient.enrolled_at, Patient.status_on,
         Study.code, Study.contact, Study.emergency_number, Study.show_scores_to_patients, Study.protocol,
         Study.emergency_country,
+        Study.timezone,
         TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
         TreatmentSession.agents,
     )
@@ -135,7 +137,7 @@ def open_link(session: Session, token: str) -> OpenedLink | None:
                      for r in rows if r.session_id is not None)
     patient = LinkedPatient(
         id=row.patient_id, study_id=row.study_id, language=row.language, status=row.status, email=row.email,
-        enrolled_at=row.enrolled_at, sessions=sessions, status_on=row.status_on,
+        enrolled_at=row.enrolled_at, sessions=sessions, status_on=row.status_on, timezone=row.timezone,
     )
     study = LinkedStudy(id=row.study_id, code=row.code, contact=row.contact,
                         emergency_number=row.emergency_number,

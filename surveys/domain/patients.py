@@ -160,11 +160,13 @@ def record_session(
 
 
 def patient_anchors(patient: PatientLike) -> Anchors:
-    """The anchor dates of a patient's schedule."""
+    """The anchor dates of a patient's schedule, with the study's time zone its days are counted in."""
+    zone = getattr(patient, "timezone", None) or patient.study.timezone  # type: ignore[union-attr]
     return Anchors(
         enrollment=patient.enrolled_at,
         sessions=tuple((s.number, s.date) for s in sorted(patient.sessions, key=lambda s: s.number)),
         agents=" | ".join(s.agents for s in patient.sessions if s.agents),
+        zone=zone,
     )
 
 

@@ -6,6 +6,10 @@ before the e-mail is handed over: a re-run, or two runs at once, never send it t
 between claim and send loses that one reminder rather than repeating it). A refused e-mail
 releases its claim, so the next run tries again.
 
+Reminders go out only inside the study's sending hours (`Study.reminder_start_hour` to
+`reminder_end_hour`, local time in `Study.timezone`, end excluded): one owed at night is not
+claimed, so the first run after the start hour sends it (cron hourly: 09:00 local at the latest).
+
 The e-mail does not carry the personal link: only the link's hash is stored, and issuing a new
 link would silently invalidate the QR code the patient was given on paper. It tells the patient
 to use the link or QR code from their clinic, and carries no health information.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -27,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from surveys.domain import flow as flow
 from surveys.domain.models import Patient, ReminderSent, Study
-from surveys.domain.schedule import Window
+from surveys.domain.schedule import Window, last_open_day
 from surveys.infra.db import db, utcnow
 from surveys.infra.mail import MailError, send_mail
 
@@ -50,6 +55,7 @@ class ReminderReport:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    waiting: int = 0  # owed, but outside the study's sending hours: sent by a later run
     errors: list[str] = field(default_factory=list)
 
 
@@ -62,8 +68,15 @@ def reminder_kind(window: Window) -> str | None:
     return None
 
 
+def in_sending_hours(study: Study, now: datetime) -> bool:
+    """True when `now` (an aware UTC instant) is inside the study's local sending hours [start, end)."""
+    local = now.astimezone(ZoneInfo(study.timezone))
+    return study.reminder_start_hour <= local.hour < study.reminder_end_hour
+
+
 def due_reminders(session: Session, now: datetime | None = None) -> list[DueReminder]:
-    """Reminders owed now and not yet sent, for active patients with an e-mail address."""
+    """Reminders owed now and not yet sent, for active patients with an e-mail address
+    (at any hour: `send_reminders` holds back those outside their study's sending hours)."""
     now = now or utcnow()
     patients = session.scalars(
         select(Patient).join(Study).where(Patient.email.is_not(None), Patient.status == "active")
@@ -97,7 +110,9 @@ def reminder_message(patient: Patient, window: Window, kind: str) -> tuple[str, 
             first = _("A questionnaire from your clinic is ready. It takes a few minutes.")
         lines = [_("Hello,"), "", first]
         if window.closes_at is not None:
-            lines.append(_("It is open until %(date)s.", date=format_date(window.closes_at, "long")))
+            # the last local day it can be answered, in the study's zone (never the first closed day)
+            last_day = last_open_day(window.closes_at, ZoneInfo(patient.study.timezone))
+            lines.append(_("It is open until %(date)s.", date=format_date(last_day, "long")))
         lines += [
             "",
             _("Please open it with the personal link or the QR code your clinic gave you. "
@@ -124,9 +139,14 @@ def _claim(session: Session, reminder: DueReminder) -> ReminderSent | None:
 
 
 def send_reminders(session: Session, now: datetime | None = None) -> ReminderReport:
-    """Claim and send every reminder owed now; commits after each claim (call it from the CLI)."""
+    """Claim and send every reminder owed now inside its study's sending hours; commits after each
+    claim (call it from the CLI). `now` is an aware UTC instant (default: the clock)."""
     report = ReminderReport()
+    now = now or utcnow()
     for reminder in due_reminders(session, now):
+        if not in_sending_hours(reminder.patient.study, now):
+            report.waiting += 1  # not claimed: the first run inside the sending hours sends it
+            continue
         row = _claim(session, reminder)
         if row is None:
             report.skipped += 1
@@ -152,6 +172,7 @@ def send_command() -> None:
     report = send_reminders(db.session)
     for error in report.errors:
         click.echo(error, err=True)
-    click.echo(f"{report.sent} reminder(s) sent, {report.failed} failed, {report.skipped} already sent.")
+    click.echo(f"{report.sent} reminder(s) sent, {report.failed} failed, {report.skipped} already sent, "
+               f"{report.waiting} waiting for the study's sending hours.")
     if report.failed:
         raise SystemExit(1)

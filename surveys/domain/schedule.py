@@ -2,6 +2,13 @@
 
 Windows are never stored: they are re-computed from the anchors (enrollment and treatment
 session dates) every time, so moving a session date moves every window that hangs on it.
+
+Windows are counted in whole local days in the study's time zone (`Anchors.zone`, an IANA name):
+an anchor is a local calendar day, an offset of N days lands on local midnight N days later, and an
+offset in hours is wall-clock time on that local day (24 h = the next local midnight). So a window
+that closes "after 1 December" closes at 00:00 local on 2 December (23:00 UTC in Paris winter),
+and a daylight-saving change (last Sundays of March and October in Europe) neither shortens nor
+lengthens it. Every boundary returned is an aware UTC instant; `now` is compared in UTC.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from surveys.domain.protocol import Protocol, ProtocolInstrument, Timepoint
 
@@ -18,21 +26,45 @@ ANSWERABLE = frozenset({"open", "due", "overdue"})
 
 @dataclass(frozen=True, slots=True)
 class Anchors:
-    """A patient's anchor dates: enrollment and the dates of recorded sessions, by number."""
+    """A patient's anchor dates: enrollment (a UTC instant), the local dates of recorded sessions by
+    number, and the study's time zone (IANA name) in which days are counted."""
 
     enrollment: datetime
     sessions: tuple[tuple[int, date], ...] = ()
     #: the formulation (agents) recorded for the patient's sessions, joined: entries with
     #: `if_agents` are asked only when it names one of their agents
     agents: str = ""
+    zone: str = "UTC"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
+
+    @property
+    def enrollment_day(self) -> date:
+        """The local calendar day of enrollment."""
+        enrolled = self.enrollment if self.enrollment.tzinfo else self.enrollment.replace(tzinfo=UTC)
+        return enrolled.astimezone(self.tz).date()
+
+    @property
+    def first_session_day(self) -> date | None:
+        return self.sessions[0][1] if self.sessions else None
+
+    @property
+    def last_session_day(self) -> date | None:
+        return self.sessions[-1][1] if self.sessions else None
 
     @property
     def first_session(self) -> datetime | None:
-        return _at_midnight(self.sessions[0][1]) if self.sessions else None
+        """Local midnight starting the first session's day, as a UTC instant."""
+        day = self.first_session_day
+        return local_boundary(day, timedelta(0), self.tz) if day else None
 
     @property
     def last_session(self) -> datetime | None:
-        return _at_midnight(self.sessions[-1][1]) if self.sessions else None
+        """Local midnight starting the last session's day, as a UTC instant."""
+        day = self.last_session_day
+        return local_boundary(day, timedelta(0), self.tz) if day else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +90,22 @@ class Window:
         return self.definition.label_for(lang, self.session_number)
 
 
-def _at_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+def local_boundary(day: date, offset: timedelta, zone: ZoneInfo) -> datetime:
+    """The UTC instant `offset` after the start of local calendar `day` in `zone`, on the wall clock.
+
+    Whole days move the calendar date (so a DST change never adds or removes an hour); the rest of
+    the offset is a local time of day: `timedelta(days=-1)` is the local midnight starting the day
+    before, `timedelta(hours=36)` is 12:00 local on the day after next. A local time that does
+    not exist (a spring-forward gap, which starts at midnight in a few zones) is read with the offset
+    in force before the gap, i.e. the moment the clocks jump; a repeated one is its first occurrence.
+    """
+    wall = datetime.combine(day + timedelta(days=offset.days), time(0, 0)) + timedelta(seconds=offset.seconds)
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def last_open_day(closes_at: datetime, zone: ZoneInfo) -> date:
+    """The last local day on which a window that closes at the instant `closes_at` is answerable."""
+    return (closes_at - timedelta(microseconds=1)).astimezone(zone).date()
 
 
 def window_state(
@@ -89,14 +135,15 @@ def window_state(
 def _instruments_for(
     tp: Timepoint, opens_at: datetime | None, anchors: Anchors
 ) -> tuple[ProtocolInstrument, ...]:
-    last = anchors.last_session
+    last = anchors.last_session_day
     kept = []
     for entry in tp.instruments:
         if not entry.applies_to(anchors.agents):
             continue
         limit = entry.until_days_after_last_session
         if limit is not None and (
-            last is None or opens_at is None or opens_at > last + timedelta(days=limit)
+            last is None or opens_at is None
+            or opens_at > local_boundary(last, timedelta(days=limit), anchors.tz)
         ):
             continue
         kept.append(entry)
@@ -106,25 +153,26 @@ def _instruments_for(
 def _make(
     tp: Timepoint,
     timepoint_id: str,
-    anchor: datetime | None,
+    anchor: date | None,
     anchors: Anchors,
     now: datetime,
     completed: Collection[str],
     session_number: int | None = None,
-    next_anchor: datetime | None = None,
+    next_anchor: date | None = None,
 ) -> Window:
     if anchor is None:
         opens = anchors.enrollment if tp.open_from_enrollment else None
         due = overdue = closes = None
     else:
+        zone = anchors.tz
         opens, due, overdue, closes = (
-            anchor + tp.opens,
-            anchor + tp.due,
-            anchor + tp.overdue,
-            anchor + tp.closes,
+            local_boundary(anchor, tp.opens, zone),
+            local_boundary(anchor, tp.due, zone),
+            local_boundary(anchor, tp.overdue, zone),
+            local_boundary(anchor, tp.closes, zone),
         )
         if tp.close_at_next_session and next_anchor is not None:
-            closes = min(closes, next_anchor)
+            closes = min(closes, local_boundary(next_anchor, timedelta(0), zone))
             overdue, due = min(overdue, closes), min(due, closes)
     state = window_state(now, opens, due, overdue, closes, timepoint_id in completed)
     return Window(
@@ -147,21 +195,20 @@ def compute_schedule(
 
     `completed` holds the ids of timepoints whose questionnaires are all submitted.
     Per-session timepoints expand to one window per recorded session (`S1`, `S2`, ...).
+    Boundaries are UTC instants at whole local days in `anchors.zone` (see the module docstring).
     """
     windows: list[Window] = []
     sessions: Sequence[tuple[int, date]] = anchors.sessions
     for tp in protocol.timepoints:
         if tp.anchor == "each_session":
             for index, (number, day) in enumerate(sessions):
-                nxt = _at_midnight(sessions[index + 1][1]) if index + 1 < len(sessions) else None
-                windows.append(
-                    _make(tp, f"{tp.id}{number}", _at_midnight(day), anchors, now, completed, number, nxt)
-                )
+                nxt = sessions[index + 1][1] if index + 1 < len(sessions) else None
+                windows.append(_make(tp, f"{tp.id}{number}", day, anchors, now, completed, number, nxt))
             continue
         anchor = {
-            "enrollment": anchors.enrollment,
-            "first_session": anchors.first_session,
-            "last_session": anchors.last_session,
+            "enrollment": anchors.enrollment_day,
+            "first_session": anchors.first_session_day,
+            "last_session": anchors.last_session_day,
         }[tp.anchor]
         windows.append(_make(tp, tp.id, anchor, anchors, now, completed))
     return windows

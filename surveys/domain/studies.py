@@ -6,16 +6,33 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from instruments import Instrument
 from surveys.domain.audit import record
-from surveys.domain.models import Study
+from surveys.domain.models import DEFAULT_TIMEZONE, Study
 from surveys.domain.protocol import DEFAULT_PROTOCOL, ProtocolError, instrument_sections, parse_protocol
 
 STUDY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+
+
+def valid_timezone(name: str) -> bool:
+    """True for an IANA time zone name zoneinfo knows (e.g. Europe/Paris, America/New_York)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return bool(name) and len(name) <= 64
+
+
+def default_timezone() -> str:
+    """The zone new studies get: the app's DEFAULT_TIMEZONE (env), else Europe/Paris."""
+    configured = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
+    return str(configured or DEFAULT_TIMEZONE)
 
 
 def create_study(
@@ -29,8 +46,13 @@ def create_study(
     contact: str = "",
     emergency_number: str = "112",
     oncall_email: str | None = None,
+    timezone: str | None = None,
 ) -> Study:
-    """Validate the protocol against the instrument library and create the study."""
+    """Validate the protocol against the instrument library and create the study.
+
+    `timezone` is the IANA zone whose local days count the study's windows; None takes the server's
+    DEFAULT_TIMEZONE setting (Europe/Paris when unset). Raises ProtocolError for bad input.
+    """
     code = code.strip().upper()
     if not STUDY_CODE.match(code):
         raise ProtocolError("The study code must be 2-32 capital letters, digits, '-' or '_'.")
@@ -38,6 +60,9 @@ def create_study(
         raise ProtocolError("The study needs a name of at most 200 characters.")
     if session.scalar(select(Study.id).where(Study.code == code)):
         raise ProtocolError(f"A study with code {code} already exists.")
+    timezone = timezone or default_timezone()
+    if not valid_timezone(timezone):
+        raise ProtocolError(f"Unknown time zone '{timezone[:64]}': use an IANA name such as Europe/Paris.")
     if protocol_data is None:
         protocol_data = json.loads(Path(DEFAULT_PROTOCOL).read_text(encoding="utf-8"))
     protocol = parse_protocol(
@@ -52,6 +77,7 @@ def create_study(
         contact=contact,
         emergency_number=emergency_number,
         oncall_email=oncall_email,
+        timezone=timezone,
     )
     session.add(study)
     session.flush()

@@ -108,7 +108,7 @@ def build_worklist(
     for pid, code, email, enrolled_at in patients:
         row = PatientRow(pid, code, email)
         anchors = Anchors(enrollment=enrolled_at, sessions=tuple(sessions.get(pid, ())),
-                          agents=" | ".join(agents.get(pid, ())))
+                          agents=" | ".join(agents.get(pid, ())), zone=study.timezone)
         for window in compute_schedule(protocol, anchors, now):
             if timepoint and window.definition.id != timepoint:
                 continue

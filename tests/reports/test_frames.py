@@ -214,8 +214,10 @@ def test_alert_tables_count_by_month_level_and_resolution():
     assert flags.loc["rf_fever", "n"] == 2 and bool(flags.loc["rf_fever", "suppressed"])
 
 
-def test_vectorised_windows_agree_with_the_schedule_module(app):
-    """Random cohorts: the pandas windows equal compute_schedule's, window by window."""
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"])
+def test_vectorised_windows_agree_with_the_schedule_module(app, zone):
+    """Random cohorts over two years (every DST change): the pandas windows equal compute_schedule's,
+    window by window, in whole local days of the study's zone."""
     protocol, _raw = load_protocol()
     rng = random.Random(7)
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -233,7 +235,8 @@ def test_vectorised_windows_agree_with_the_schedule_module(app):
             {"patient_id": pid, "number": n, "date": datetime.combine(d, time(), UTC), "agents": ""}
             for n, d in enumerate(days, start=1)
         ]
-        for w in compute_schedule(protocol, Anchors(enrolled, tuple(enumerate(days, start=1))), now):
+        anchors = Anchors(enrolled, tuple(enumerate(days, start=1)), zone=zone)
+        for w in compute_schedule(protocol, anchors, now):
             expected[(pid, w.timepoint)] = (w.opens_at, w.due_at, w.overdue_at, w.closes_at, w.state)
     frame = windows.window_frame(
         protocol,
@@ -242,6 +245,7 @@ def test_vectorised_windows_agree_with_the_schedule_module(app):
             {"date": "datetime64[ns, UTC]"}
         ),
         now,
+        zone,
     )
     got = {}
     for row in frame.itertuples():

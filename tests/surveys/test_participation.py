@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import select
 
 from surveys.domain.models import AuditEvent
@@ -55,7 +56,7 @@ def test_a_withdrawn_patient_is_asked_nothing_from_that_date_and_gets_no_reminde
     assert answer.status_code == 404
     assert due_reminders(db.session) == [] and send_reminders(db.session).sent == 0 and inbox == []
     manage = client.get("/studies/LIFE/patients/W-1/manage").get_data(as_text=True)
-    assert "Lost to follow-up" in manage and day.isoformat() in manage
+    assert "Lost to follow-up" in manage and format_date(day, "medium", locale="en") in manage
 
 
 def test_the_patient_home_says_so_in_french(client, coordinator, make_patient) -> None:

@@ -1,0 +1,39 @@
+"""Exports keep UTC timestamps and add each response's local date in the study's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from reports.exports.tables import LocalDays
+from surveys.infra.db import db
+from tests.reports.test_exports import answer, download, read_csv
+
+
+def test_scores_export_adds_the_local_date_beside_the_utc_time(client, login, make_study, make_patient,
+                                                               make_user) -> None:
+    paris, new_york = make_study("LOCP"), make_study("LOCNY", timezone="America/New_York")
+    for study, code in ((paris, "P-1"), (new_york, "N-1")):
+        patient = make_patient(study, code)
+        response = answer(patient, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)})
+        response.submitted_at = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)  # 00:30 in Paris, 18:30 in New York
+    user = make_user("coordinator", (paris, new_york))
+    db.session.commit()
+    login(user)
+    for code, local in (("LOCP", "2026-03-02"), ("LOCNY", "2026-03-01")):
+        scores = read_csv(download(client, code, "scores").data, dtype=str)
+        assert list(scores.submitted_at) == ["2026-03-01T23:30:00Z"]  # UTC, unchanged
+        assert list(scores.submitted_local_date) == [local]
+        codebook = read_csv(download(client, code, "codebook").data, dtype=str)
+        row = codebook[codebook.variable == "submitted_local_date"].iloc[0]
+        assert row.type == "date" and ("Europe/Paris" if code == "LOCP" else "America/New_York") in row.label
+    deidentified = read_csv(download(client, "LOCP", "scores", deidentified="1").data, dtype=str)
+    assert "submitted_local_date" not in deidentified.columns  # a date identifies: days only
+
+
+def test_local_days_read_stored_text_and_datetimes() -> None:
+    days = LocalDays("Europe/Paris")
+    assert days("2026-10-25 22:59:59.000000").isoformat() == "2026-10-25"  # 23:59:59 CET
+    assert days("2026-10-25 23:00:00.000000").isoformat() == "2026-10-26"
+    assert days(datetime(2026, 7, 1, 22, 0)).isoformat() == "2026-07-02"  # naive UTC: 00:00 CEST
+    assert days(datetime(2026, 7, 1, 21, 59, tzinfo=UTC)).isoformat() == "2026-07-01"
+    assert days(None) is None
