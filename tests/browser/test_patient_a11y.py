@@ -13,6 +13,7 @@ BASELINE = {
     "rses": {f"rses_{n}": 2 for n in range(1, 11)},
     "hair_status": {"hair_severity": 6, "hair_bother": 7, "shedding": 3},
     "hair_stage": {"pattern": 2, "sinclair": 3},
+    "systemic": {"dizziness": 0, "palpitations": 0, "numbness": 0, "more_shedding": 1},
 }
 
 
