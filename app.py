@@ -38,6 +38,7 @@ ENV_KEYS = (
     "AUDIT_CHECKPOINT_FILE",
     "EXPORT_PSEUDONYM_KEY",  # de-identified exports with stable_ids (docs/EXPORTS.md)
     "DEFAULT_TIMEZONE",
+    "ALERT_NOTICE_LEASE_SECONDS",
 )
 
 
@@ -56,6 +57,7 @@ def _defaults(instance: Path) -> dict[str, Any]:
         "MAIL_CA_FILE": "",  # extra CA certificates (PEM) for a clinic's own mail server
         "MAIL_FROM": "no-reply@localhost",
         "MAIL_OUTBOX": str(instance / "outbox"),
+        "ALERT_NOTICE_LEASE_SECONDS": 60,  # how long a sender's claim on an alert notice lasts
         "MAX_CONTENT_LENGTH": 256 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # a patient may leave a screen open for hours
         "SESSION_COOKIE_HTTPONLY": True,
@@ -75,8 +77,9 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {key: environ[key] for key in ENV_KEYS if environ.get(key)}
     if "TRUSTED_PROXIES" in values:
         values["TRUSTED_PROXIES"] = int(values["TRUSTED_PROXIES"])
-    if "MAIL_PORT" in values:
-        values["MAIL_PORT"] = int(values["MAIL_PORT"])
+    for key in ("MAIL_PORT", "ALERT_NOTICE_LEASE_SECONDS"):
+        if key in values:
+            values[key] = int(values[key])
     if "MAIL_USE_TLS" in values:
         values["MAIL_USE_TLS"] = values["MAIL_USE_TLS"].lower() in ("1", "true", "yes")
     return values
@@ -141,6 +144,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from surveys.patient import views as patient_views
     from surveys.staff import account_views as _staff_account_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import admin_views as _staff_admin_pages  # noqa: F401  (routes on staff_pages.bp)
+    from surveys.staff import alert_views as _alert_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import blueprint as staff_pages
     from surveys.staff import labels as _staff_labels  # noqa: F401  (template words, on staff_pages.bp)
     from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)

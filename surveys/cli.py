@@ -1,10 +1,11 @@
-"""Command-line entry points of the collection side (`flask --app app ...`)."""
+"""Command-line entry points of the collection side (`flask --app app ...`): db, demo, users,
+patients, alerts (notify, escalate), and the groups other modules own (backups, reminders, audit)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
@@ -16,7 +17,7 @@ from surveys.domain.accounts import AccountError, create_user
 from surveys.domain.models import ERASURE_REASONS, ROLES, WITHDRAWAL_REASONS, Patient, Study
 from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
 from surveys.infra import migrate
-from surveys.infra.db import db
+from surveys.infra.db import db, utcnow
 
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Staff accounts.")
@@ -275,4 +276,58 @@ def register(app: Flask) -> None:
                     restore_command):
         app.cli.add_command(command)
     app.cli.add_command(reminders_cli)  # flask reminders send
+    app.cli.add_command(alerts_cli)  # flask alerts notify|escalate
     staff_cli.register(app)  # flask audit verify
+
+
+alerts_cli = AppGroup("alerts", help="Safety alert notices to on-call: delivery and re-notification.")
+
+
+def _when(value: str | None) -> datetime:
+    """`--now` as an aware UTC time (ISO 8601; a naive value is taken as UTC); the clock when absent."""
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 time: {value}") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@alerts_cli.command("notify")
+def alerts_notify() -> None:
+    """Send every owed alert notice once (safe from cron every minute and when runs overlap).
+
+    Prints "N sent, M failed"; exits 1 when a notice could not be sent (it stays owed and the next
+    run tries again).
+    """
+    from surveys.domain.notices import deliver_notices
+
+    report = deliver_notices(db.session, current_app.config["BASE_URL"])
+    click.echo(f"{report.sent} sent, {report.failed} failed")
+    for error in report.errors:
+        click.echo(error, err=True)
+    if report.failed:
+        raise SystemExit(1)
+
+
+@alerts_cli.command("escalate")
+@click.option("--now", "now_text", metavar="ISO-TIME", help="Evaluate at this UTC time instead of the clock "
+              "(to replay a missed run or test a delay).")
+def alerts_escalate(now_text: str | None) -> None:
+    """Re-notify on-call and backup for open alerts nobody has tried to contact (level 3 after
+    Study.renotify_level3_minutes, level 2 at the end of the clinic's day); once per step, safe when
+    runs overlap. Prints "N reminders owed, S sent, F failed"; exits 1 when a reminder could not be sent.
+    """
+    from surveys.domain.escalation import owe_reminders
+    from surveys.domain.notices import deliver_notices
+
+    now = _when(now_text)
+    owed = owe_reminders(db.session, now)
+    db.session.commit()
+    report = deliver_notices(db.session, current_app.config["BASE_URL"], owed, now=now)
+    click.echo(f"{len(owed)} reminders owed, {report.sent} sent, {report.failed} failed")
+    for error in report.errors:
+        click.echo(error, err=True)
+    if report.failed:
+        raise SystemExit(1)

@@ -199,7 +199,8 @@ def side_effect_grades(grades: pd.DataFrame) -> pd.DataFrame:
 
 
 def alerts_by_month(alerts: pd.DataFrame) -> pd.DataFrame:
-    """Alerts per calendar month (of creation) and level; months with < MIN_GROUP patients suppressed."""
+    """Alerts per calendar month (of creation) and level. Safety counts: never suppressed for the
+    clinic's own staff (`suppressed` is always False)."""
     columns = ["month", "level_1", "level_2", "level_3", "n"]
     if alerts.empty:
         return pd.DataFrame(columns=[*columns, "suppressed"])
@@ -213,45 +214,56 @@ def alerts_by_month(alerts: pd.DataFrame) -> pd.DataFrame:
     )
     table.columns = ["level_1", "level_2", "level_3"]
     table["n"] = alerts.assign(month=month).groupby("month")["patient_id"].nunique()
-    return _suppress(table.reset_index(), ["level_1", "level_2", "level_3"])
+    return table.reset_index().assign(suppressed=False)
+
+
+def _hours(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    return ((later - earlier).dt.total_seconds() / 3600).dropna()
 
 
 def alert_resolution(alerts: pd.DataFrame, now: Any) -> pd.DataFrame:
-    """Per level: alerts, acknowledged, hours to acknowledgement (median, IQR) and still open."""
+    """The safety panel, per level: alerts by state (open, in progress, resolved), hours from the
+    alert to the first contact attempt and to the resolution (median and 90th percentile, over the
+    alerts that got there), the quartiles of the time to resolution (for the figure), and the
+    oldest alert not resolved.
+
+    Never suppressed: these are the clinic's own safety counts, read by its own staff (small-cell
+    suppression is for exports and reports shared outside the clinic). `suppressed` is always False.
+    """
     rows = []
     for level in (1, 2, 3):
         mine = alerts[alerts["level"] == level] if not alerts.empty else alerts
-        hours = (
-            ((mine["acknowledged_at"] - mine["created_at"]).dt.total_seconds() / 3600).dropna()
-            if not mine.empty
-            else pd.Series(dtype=float)
-        )
-        box = stats.quartiles(hours.to_numpy())
-        still_open = mine[mine["acknowledged_at"].isna()] if not mine.empty else mine
-        oldest = (
-            (pd.Timestamp(now) - still_open["created_at"].min()).total_seconds() / 3600
-            if len(still_open)
-            else math.nan
-        )
+        empty = mine.empty
+        contact = pd.Series(dtype=float) if empty else _hours(mine["first_contact_at"], mine["created_at"])
+        resolved = pd.Series(dtype=float) if empty else _hours(mine["resolved_at"], mine["created_at"])
+        box = stats.quartiles(resolved.to_numpy())
+        states = mine["state"].value_counts() if not empty else pd.Series(dtype=int)
+        waiting = mine[mine["state"] != "resolved"] if not empty else mine
+        oldest = math.nan
+        if len(waiting):
+            oldest = (pd.Timestamp(now) - waiting["created_at"].min()).total_seconds() / 3600
         rows.append(
             {
                 "level": level,
                 "alerts": len(mine),
                 "n": int(mine["patient_id"].nunique()) if len(mine) else 0,
-                "acknowledged": len(hours),
-                "open": len(still_open),
-                "median_hours": box.median,
+                "open": int(states.get("open", 0)),
+                "in_progress": int(states.get("in_progress", 0)),
+                "resolved": int(states.get("resolved", 0)),
+                "contacted": len(contact),
+                "contact_median_hours": float(contact.median()) if len(contact) else math.nan,
+                "contact_p90_hours": float(contact.quantile(0.9)) if len(contact) else math.nan,
+                "resolution_median_hours": box.median,
+                "resolution_p90_hours": float(resolved.quantile(0.9)) if len(resolved) else math.nan,
                 "q1_hours": box.q1,
                 "q3_hours": box.q3,
                 "lower_whisker": box.lower_whisker,
                 "upper_whisker": box.upper_whisker,
                 "oldest_open_hours": oldest,
+                "suppressed": False,
             }
         )
-    return _suppress(
-        pd.DataFrame(rows),
-        ["median_hours", "q1_hours", "q3_hours", "lower_whisker", "upper_whisker", "oldest_open_hours"],
-    )
+    return pd.DataFrame(rows)
 
 
 def red_flags(alerts: pd.DataFrame, flags: Sequence[str]) -> pd.DataFrame:
@@ -265,4 +277,4 @@ def red_flags(alerts: pd.DataFrame, flags: Sequence[str]) -> pd.DataFrame:
         yes = exploded[exploded["reasons"] == flag]
         rows.append({"flag": flag, "reports": len(yes), "n": int(yes["patient_id"].nunique())})
     frame = pd.DataFrame(rows, columns=["flag", "reports", "n"])
-    return _suppress(frame, ["reports"])
+    return frame.assign(suppressed=False)  # safety counts: shown to the clinic's staff whatever their size

@@ -111,7 +111,7 @@ class Dashboard:
 
     @property
     def resolution_rows(self) -> list[dict[str, Any]]:
-        """Time to acknowledgement per level as rows."""
+        """The safety panel per level as rows."""
         return cohort.records(self.resolution)
 
     @property
@@ -226,8 +226,9 @@ def build_dashboard(
     data = load_frames(session, study_id, filters)
     recruitment = cohort.recruitment(data.patients)
     suppressed = bool(recruitment["suppressed"])
-    if suppressed:  # fewer than MIN_GROUP patients: nothing below may be shown
-        data = CohortFrames(**{name: frame.iloc[0:0] for name, frame in vars(data).items()})
+    if suppressed:  # fewer than MIN_GROUP patients: nothing below may be shown, except the safety panel
+        data = CohortFrames(**{name: frame if name == "alerts" else frame.iloc[0:0]
+                               for name, frame in vars(data).items()})
     labels = {tp.id: tp.label_for(lang) for tp in protocol.timepoints if tp.anchor != "each_session"}
     windows_now = windows.window_frame(protocol, data.patients, data.sessions, now, zone)
     completion = windows.completion_table(

@@ -318,25 +318,25 @@ def alert_figure(table: pd.DataFrame) -> dict[str, Any] | None:
 
 
 def resolution_figure(table: pd.DataFrame) -> dict[str, Any] | None:
-    """Box per alert level: hours from the alert to its acknowledgement (quartiles)."""
+    """Box per alert level: hours from the alert to its resolution (quartiles)."""
     shown = _shown(table)
-    shown = shown[shown["acknowledged"] > 0] if not shown.empty else shown
+    shown = shown[shown["resolved"] > 0] if not shown.empty else shown
     if shown.empty:
         return None
     figure = go.Figure(
         go.Box(
             x=np.array([_("Level %(level)s", level=int(level)) for level in shown["level"]]),
             q1=_floats(shown["q1_hours"]),
-            median=_floats(shown["median_hours"]),
+            median=_floats(shown["resolution_median_hours"]),
             q3=_floats(shown["q3_hours"]),
             lowerfence=_floats(shown["lower_whisker"]),
             upperfence=_floats(shown["upper_whisker"]),
             boxpoints=False,
-            name=_("Hours to acknowledgement"),
+            name=_("Hours to resolution"),
             marker={"color": COLOURS[0]},
         ),
         layout=_layout(
-            _("Time to acknowledgement"),
+            _("Time to resolution"),
             height=320,
             xaxis={"type": "category"},
             yaxis={"title": {"text": _("Hours")}, "rangemode": "tozero"},

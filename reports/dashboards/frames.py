@@ -175,15 +175,18 @@ def grade_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFra
 
 
 def alert_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFrame:
-    """One row per alert: alert_id, patient_id, level, reasons (list), created_at, acknowledged_at."""
+    """One row per alert: alert_id, patient_id, level, reasons (list), state, and the UTC times
+    created_at, first_contact_at and resolved_at (NaT when not yet)."""
     statement = (
         select(
             Alert.id,
             Alert.patient_id,
             Alert.level,
             Alert.reasons,
+            Alert.state,
             _raw(Alert.created_at),
-            _raw(Alert.acknowledged_at),
+            _raw(Alert.first_contact_at),
+            _raw(Alert.resolved_at),
         )
         .join(Patient, Patient.id == Alert.patient_id)
         .where(*cohort_conditions(study_id, filters), Alert.study_id == study_id)
@@ -191,9 +194,11 @@ def alert_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFra
     frame = _frame(
         session,
         statement,
-        ["alert_id", "patient_id", "level", "reasons", "created_at", "acknowledged_at"],
+        ["alert_id", "patient_id", "level", "reasons", "state", "created_at", "first_contact_at",
+         "resolved_at"],
         plain=False,
     )
     frame["created_at"] = _utc(frame["created_at"])
-    frame["acknowledged_at"] = _utc(frame["acknowledged_at"])
+    frame["first_contact_at"] = _utc(frame["first_contact_at"])
+    frame["resolved_at"] = _utc(frame["resolved_at"])
     return frame

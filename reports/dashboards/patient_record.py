@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from instruments import Instrument, meaningful_change
 from reports.dashboards import figures
@@ -18,7 +18,7 @@ from reports.dashboards.cohort import RSES_TEST_RETEST
 from reports.dashboards.dashboard import OUTCOME_LABELS, SYMPTOMS
 from reports.dashboards.stats import reliable_change_threshold
 from surveys.domain.flow import patient_windows, response_states
-from surveys.domain.models import Alert, Answer, Patient, Response, Score, StaffUser, Study
+from surveys.domain.models import Alert, AlertResolution, Answer, Patient, Response, Score, Study
 from surveys.domain.protocol import Protocol
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import Window
@@ -202,20 +202,20 @@ def load_record(
     ]
     grades = grades.assign(symptom=grades["scale"].str.removesuffix("_grade"), grade=grades["value"])
     figs["grades"] = figures.grade_history_figure(grades, {key: str(text) for key, text in SYMPTOMS.items()})
-    alert_rows = session.execute(
-        select(Alert, StaffUser.email)
-        .outerjoin(StaffUser, StaffUser.id == Alert.acknowledged_by_id)
-        .where(Alert.patient_id == patient.id)
+    alert_rows = session.scalars(
+        select(Alert).where(Alert.patient_id == patient.id)
+        .options(selectinload(Alert.resolutions).joinedload(AlertResolution.resolved_by))
         .order_by(Alert.created_at.desc())
     ).all()
-    alerts = [
-        {
+    alerts = []
+    for alert in alert_rows:
+        resolution = alert.resolution
+        alerts.append({
             "alert": alert,
             "timepoint": by_id[alert.response_id].timepoint if alert.response_id in by_id else "",
-            "by": email,
-        }
-        for alert, email in alert_rows
-    ]
+            "by": resolution.resolved_by.email if resolution and resolution.resolved_by else None,
+            "resolution": resolution,
+        })
     shown = [
         {
             "response": r,

@@ -32,6 +32,7 @@ from reports.exports.fhir import bundle_chunks
 from reports.exports.files import csv_file
 from reports.exports.options import ExportOptions, study_instruments
 from reports.exports.tables import RowCount
+from surveys.domain.alerts import CHANNEL_LABELS, OUTCOME_LABELS, RESULT_LABELS
 from surveys.domain.audit import record
 from surveys.domain.models import (
     Alert,
@@ -94,7 +95,8 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
         select(Response).where(Response.patient_id == patient.id)
         .options(selectinload(Response.answers), selectinload(Response.scores))
         .order_by(Response.started_at, Response.id)))
-    alerts = list(session.scalars(select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.id)))
+    alerts = list(session.scalars(select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.id)
+                                  .options(selectinload(Alert.attempts), selectinload(Alert.resolutions))))
     links = list(session.scalars(select(PatientLink).where(PatientLink.patient_id == patient.id)
                                  .order_by(PatientLink.created_at)))
     reminders = list(session.scalars(select(ReminderSent).where(ReminderSent.patient_id == patient.id)
@@ -107,7 +109,8 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
         return render_template(
             "exports/access_summary.html", patient=patient, study=patient.study, parts=parts, alerts=alerts,
             links=links, reminders=reminders, events=_events(session, patient), lang=lang,
-            generated=utcnow(), library=library,
+            generated=utcnow(), library=library, channels=CHANNEL_LABELS, results=RESULT_LABELS,
+            outcomes=OUTCOME_LABELS,
         )
 
 

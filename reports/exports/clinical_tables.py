@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reports.exports.codebook import ExportContext
@@ -26,7 +26,15 @@ from reports.exports.tables import (
     utc_day,
     utc_text,
 )
-from surveys.domain.models import Alert, Patient, Response, Study, TreatmentSession
+from surveys.domain.models import (
+    Alert,
+    AlertNotice,
+    AlertResolution,
+    Patient,
+    Response,
+    Study,
+    TreatmentSession,
+)
 
 
 def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
@@ -105,6 +113,15 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds() / 3600, 2)
 
 
+# The alert lifecycle (issue 13): "notified" is the first on-call notice sent, "acknowledged" the
+# resolution in force and "action" its note (columns kept under their former names for now).
+_FIRST_NOTICE_SENT = (select(func.min(AlertNotice.sent_at)).where(AlertNotice.alert_id == Alert.id)
+                      .correlate(Alert).scalar_subquery())
+_RESOLUTION_NOTE = (select(AlertResolution.note).where(AlertResolution.alert_id == Alert.id,
+                                                       Alert.state == "resolved")
+                    .order_by(AlertResolution.id.desc()).limit(1).correlate(Alert).scalar_subquery())
+
+
 def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
     """alerts.csv: one row per alert raised by a submitted response of the export's instruments.
 
@@ -115,7 +132,7 @@ def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     patient = patient_labeller(ctx, facts)
     stmt = response_filter(
         select(Alert.patient_id, Response.timepoint, Response.instrument_id, Alert.level, Alert.reasons,
-               Alert.created_at, Alert.notified_at, Alert.acknowledged_at, Alert.action_taken)
+               Alert.created_at, _FIRST_NOTICE_SENT, Alert.resolved_at, _RESOLUTION_NOTE)
         .select_from(Response).join(Alert, Alert.response_id == Response.id), ctx,
     ).order_by(Alert.patient_id, Response.timepoint, Response.instrument_id)
     for pid, timepoint, inst, level, reasons, raised, notified, acknowledged, action in session.execute(stmt):

@@ -18,6 +18,8 @@ from surveys.demo.tokens import demo_token
 from surveys.domain.links import hash_token
 from surveys.domain.models import (
     Alert,
+    AlertContactAttempt,
+    AlertResolution,
     Answer,
     Patient,
     PatientLink,
@@ -131,7 +133,23 @@ class CohortWriter:
         for batch in batched(score_rows, 20_000):
             s.execute(insert(Score), batch)
         if alert_rows:
-            s.execute(insert(Alert), alert_rows)
+            handled = [row.pop("handled") for row in alert_rows]
+            returning = insert(Alert).returning(Alert.id, sort_by_parameter_order=True)
+            alert_ids = list(s.scalars(returning, alert_rows))
+            attempts, resolutions = [], []
+            for alert_id, row, done in zip(alert_ids, alert_rows, handled, strict=True):
+                if not done:
+                    continue
+                attempts.append({"alert_id": alert_id, "attempted_at": row["first_contact_at"],
+                                 "recorded_at": row["first_contact_at"], "channel": "phone",
+                                 "result": "reached", "note": "Phoned the patient (synthetic demo)."})
+                resolutions.append({"alert_id": alert_id, "resolved_at": row["resolved_at"],
+                                    "outcome": "advice_given", "note": "Advice given (synthetic demo).",
+                                    "ctcae_grade": 1 if row["level"] < 3 else 2, "relatedness": "probable",
+                                    "serious": False})
+            if attempts:
+                s.execute(insert(AlertContactAttempt), attempts)
+                s.execute(insert(AlertResolution), resolutions)
         self.counts["patients"] += len(plans)
         self.counts["responses"] += len(responses)
         self.counts["answers"] += len(answer_rows)
@@ -172,19 +190,23 @@ class CohortWriter:
                 level = evaluate_alerts(inst, answers, context)
                 alert = None
                 if level.level >= 1:
-                    acknowledged = answered_at < self.now - timedelta(days=10)
+                    handled = answered_at < self.now - timedelta(days=10)
+                    contact = resolved = None
+                    if handled:  # one draw per handled alert, as before: the rest of the cohort is unchanged
+                        resolved = answered_at + timedelta(hours=plan.rng.randint(1, 30))
+                        contact = answered_at + (resolved - answered_at) / 2
                     alert = {
                         "study_id": self.study.id,
                         "patient_id": pid,
                         "level": level.level,
                         "reasons": list(level.reasons),
                         "created_at": answered_at,
-                        "acknowledged_at": answered_at + timedelta(hours=plan.rng.randint(1, 30))
-                        if acknowledged
-                        else None,
-                        "action_taken": "Phoned the patient; advice given (synthetic demo)."
-                        if acknowledged
-                        else None,
+                        "level_at": answered_at,
+                        "state": "resolved" if handled else "open",
+                        "first_contact_at": contact,
+                        "resolved_at": resolved,
+                        "answers_when_raised": dict(answers),
+                        "handled": handled,
                     }
                 if entry.instrument == "pirc" and window.session_number:
                     previous_grades = {

@@ -6,7 +6,8 @@ test walks every route to prove the behaviour matches):
 - every staff member of a study: read its patients, worklist, timeline, alert queue and audit trail
 - coordinator: enroll patients, edit their details, record sessions, re-issue/revoke links, export,
   create studies (and becomes a member of the studies they create)
-- clinician: acknowledge safety alerts
+- coordinator and clinician: record contact attempts about safety alerts
+- clinician: resolve and reopen safety alerts (with the grade, relatedness and seriousness)
 - admin: everything, in every study; must use two-factor login
 """
 
@@ -34,7 +35,8 @@ TOTP_ISSUER = "Hair PROM"
 
 # Capabilities beyond reading a study; admins hold all of them.
 ENROLL = ("coordinator",)
-ACKNOWLEDGE = ("clinician",)
+CONTACT = ("coordinator", "clinician")
+RESOLVE = ("clinician",)
 CREATE_STUDY = ("coordinator",)
 EXPORT = ("coordinator",)
 

@@ -1,4 +1,6 @@
-"""The collection side's tables: studies, patients, sessions, links, responses, staff, alerts, audit."""
+"""The collection side's tables: studies, patients, sessions, links, responses, staff, audit.
+
+The safety-alert tables live in `alert_models` and are re-exported here."""
 
 from __future__ import annotations
 
@@ -242,6 +244,30 @@ class Answer(Base):
     response: Mapped[Response] = relationship(back_populates="answers")
 
 
+class AnswerVersion(Base):
+    """An earlier value of an item's answer: the answer history (the current value is the `answer` row).
+
+    When a patient changes an answer, or a changed answer hides a follow-up item whose answer is
+    then cleared, the value being replaced is copied here first, with the time it was given
+    (`answered_at`) and the time it was replaced (`superseded_at`), both UTC. Columns: `response_id`,
+    `item_id`, `code` (the option code; NULL for free text), `text` (free text, else NULL),
+    `answered_at`, `superseded_at`. An item's full history is its rows here in `id` order, then its
+    `answer` row if it still has one. First answers write nothing here: the common path stays one
+    statement.
+    """
+
+    __tablename__ = "answer_version"
+    __table_args__ = (Index("ix_answer_version_response_item", "response_id", "item_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[int | None]
+    text: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+    superseded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Score(Base):
     """A derived score of one scale of a response, tagged with the scoring-rule version."""
 
@@ -357,33 +383,6 @@ class AccountToken(Base):
     user: Mapped[StaffUser] = relationship()
 
 
-class Alert(Base):
-    """A safety alert raised by a response; it stays in the queue until acknowledged."""
-
-    __tablename__ = "alert"
-    __table_args__ = (
-        UniqueConstraint("response_id"),
-        CheckConstraint("level BETWEEN 1 AND 3", name="level"),
-        Index("ix_alert_study_open", "study_id", "acknowledged_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
-    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
-    level: Mapped[int]
-    reasons: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    notified_at: Mapped[datetime | None]
-    acknowledged_at: Mapped[datetime | None]
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
-    action_taken: Mapped[str | None] = mapped_column(Text)
-
-    patient: Mapped[Patient] = relationship()
-    response: Mapped[Response] = relationship()
-    acknowledged_by: Mapped[StaffUser | None] = relationship()
-
-
 class AuditEvent(Base):
     """An append-only, hash-chained record of who did what to which record, and when."""
 
@@ -454,3 +453,34 @@ class ReminderSent(Base):
     timepoint: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(8))
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The safety alerts' tables (alert, its notices, contact attempts and resolutions), kept in their
+# own module; imported here so that `surveys.domain.models` names every table.
+from surveys.domain.alert_models import (  # noqa: E402
+    Alert,
+    AlertContactAttempt,
+    AlertNotice,
+    AlertResolution,
+)
+
+__all__ = [
+    "Alert",
+    "AlertContactAttempt",
+    "AlertNotice",
+    "AlertResolution",
+    "Answer",
+    "AnswerVersion",
+    "ApiToken",
+    "AuditEvent",
+    "Patient",
+    "PatientLink",
+    "ReminderSent",
+    "Response",
+    "Score",
+    "StaffUser",
+    "Study",
+    "TreatmentSession",
+    "api_token_studies",
+    "study_members",
+]

@@ -11,9 +11,22 @@ from sqlalchemy.orm import Session
 
 from instruments import Instrument, resolve, score, validate_answers, visible_items
 from instruments.alerts import AlertContext, AlertResult, evaluate_alerts
+from instruments.conditions import referenced_items
 from surveys.domain.links import PatientLike, SessionLike
-from surveys.domain.models import Alert, Answer, Response, Score, TreatmentSession
+from surveys.domain.models import (
+    Alert,
+    AlertResolution,
+    Answer,
+    AnswerVersion,
+    Response,
+    Score,
+    TreatmentSession,
+)
+from surveys.domain.notices import owe_notice
 from surveys.infra.db import utcnow
+
+#: Alerts of this level and above are e-mailed to on-call (level 1 waits for the next visit).
+NOTIFIED_LEVEL = 2
 
 
 class ResponseClosed(ValueError):
@@ -42,6 +55,15 @@ _UPDATE_ANSWER = (
 _DELETE_ANSWERS = delete(_ANSWERS).where(
     _ANSWERS.c.response_id == bindparam("response"),
     _ANSWERS.c.item_id.in_(bindparam("items", expanding=True)),
+)
+# Before an answer is changed or cleared, its value is copied to the history, in one statement.
+_VERSIONS = AnswerVersion.__table__
+_KEEP_EARLIER_VALUES = insert(_VERSIONS).from_select(
+    ["response_id", "item_id", "code", "text", "answered_at", "superseded_at"],
+    select(_ANSWERS.c.response_id, _ANSWERS.c.item_id, _ANSWERS.c.code, _ANSWERS.c.text,
+           _ANSWERS.c.answered_at, bindparam("at", type_=_VERSIONS.c.superseded_at.type))
+    .where(_ANSWERS.c.response_id == bindparam("response"),
+           _ANSWERS.c.item_id.in_(bindparam("items", expanding=True))),
 )
 
 
@@ -120,7 +142,9 @@ def write_answers(
     """`save_answers` for a caller that has just read the open response's `stored` answers itself.
 
     Writes only what changed, with Core statements: new rows, changed rows, and the rows of items
-    the new answers hide (a "yes" changed to "no"), which are dropped, not kept stale.
+    the new answers hide (a "yes" changed to "no"), which are dropped, not kept stale. A value that is
+    changed or dropped is first copied to the answer's history (`answer_version`), so an earlier
+    answer is never lost; a first answer costs no extra statement.
     """
     merged = {**stored, **dict(answers)}
     # A stored answer whose item the new answers hide is dropped, while a *new* answer to a hidden
@@ -144,6 +168,9 @@ def write_answers(
             changed.append({"response": response_id, "item": item_id, "new_code": code, "new_text": text,
                             "at": now})
     connection = session.connection()
+    if changed or hidden:  # keep the values being replaced (the answer history); first answers skip this
+        replaced = [row["item"] for row in changed] + hidden
+        connection.execute(_KEEP_EARLIER_VALUES, {"response": response_id, "items": replaced, "at": now})
     if added:
         connection.execute(_INSERT_ANSWERS, added)
     if changed:
@@ -259,18 +286,45 @@ def raise_alert(
         return None
     alert = session.scalar(_ALERT_OF, {"response_id": response.id})
     patient = response.patient
+    now = utcnow()
     if alert is None:
         alert = Alert(study_id=patient.study_id, patient_id=patient.id, response_id=response.id,
-                      level=result.level, reasons=list(result.reasons))
+                      level=result.level, reasons=list(result.reasons), created_at=now, level_at=now,
+                      state="open", answers_when_raised=dict(answers))
         session.add(alert)
+        session.flush()
+        if alert.level >= NOTIFIED_LEVEL:
+            owe_notice(session, alert, "raised", alert.level)
     elif result.level > alert.level or set(result.reasons) - set(alert.reasons):
         raised = result.level > alert.level
-        alert.level = max(alert.level, result.level)
+        fired = set(result.reasons) - set(alert.reasons)
         alert.reasons = sorted(set(alert.reasons) | set(result.reasons))
-        if raised:  # a worse answer re-opens an acknowledged alert
-            alert.acknowledged_at, alert.acknowledged_by_id, alert.action_taken = None, None, None
+        # The evidence keeps each answer as it was when it first counted: the items of the rules that
+        # fire now are taken as they are now, the others keep their earlier value.
+        fresh = {item for rule in instrument.alert_rules if rule["id"] in fired
+                 for item in referenced_items(rule["when"]) if item in answers}
+        alert.answers_when_raised = {**dict(answers), **alert.answers_when_raised,
+                                     **{item: answers[item] for item in fresh}}
+        if raised:
+            alert.level, alert.level_at = result.level, now
+            reopen_for_worse_answer(session, alert, now)
+            if alert.level >= NOTIFIED_LEVEL:
+                owe_notice(session, alert, "escalation", alert.level)
     session.flush()
     return alert
+
+
+def reopen_for_worse_answer(session: Session, alert: Alert, now: datetime) -> None:
+    """A resolved alert whose level rises is open again (its resolution marked reopened by the patient)."""
+    if alert.state != "resolved":
+        return
+    resolution = session.scalar(select(AlertResolution).where(AlertResolution.alert_id == alert.id)
+                                .order_by(AlertResolution.id.desc()).limit(1))
+    if resolution is not None and resolution.reopened_at is None:
+        resolution.reopened_at = now
+        resolution.reopen_reason = f"level rose to {alert.level} (patient's answer)"
+    alert.state = "in_progress" if alert.first_contact_at is not None else "open"
+    alert.resolved_at = None
 
 
 def submit_response(

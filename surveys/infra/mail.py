@@ -21,14 +21,18 @@ class MailError(RuntimeError):
     """An e-mail could not be handed over."""
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send one plain-text e-mail (call after the database commit, never before)."""
+def send_mail(to: str, subject: str, body: str, message_id: str | None = None) -> None:
+    """Send one plain-text e-mail (call after the database commit, never before).
+
+    `to`: one address or several joined by ", "; `message_id`: a stable local part for the
+    Message-ID (so that a repeated hand-over can be recognised), else a random one. Raises MailError.
+    """
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = f"<{uuid.uuid4()}@{config['MAIL_FROM'].split('@')[-1]}>"
+    message["Message-ID"] = f"<{message_id or uuid.uuid4()}@{config['MAIL_FROM'].split('@')[-1]}>"
     message.set_content(body)
     if not config.get("MAIL_SERVER"):
         outbox = private_dir(Path(config["MAIL_OUTBOX"]))  # it holds live patient links: 0700 / 0600

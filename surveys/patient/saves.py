@@ -24,6 +24,7 @@ from instruments.conditions import referenced_items
 from surveys.domain import flow as flow
 from surveys.domain.links import PatientLike, SessionLike
 from surveys.domain.models import Alert, Answer, Patient, Response
+from surveys.domain.notices import take_owed
 from surveys.domain.protocol import ProtocolInstrument
 from surveys.domain.responses import (
     ResponseClosed,
@@ -63,6 +64,7 @@ class Saved:
 
     outcome: Outcome
     cursor: str
+    notices: tuple[int, ...] = ()  # alert notices this answer made owed, to deliver after the commit
 
 
 def save_screen(
@@ -72,12 +74,14 @@ def save_screen(
     """Store one answer in one transaction (committed); AnswerError when the value is not allowed.
 
     A double tap or a resend lands on the same response and answer rows (unique keys) and changes
-    nothing; two racing requests are retried, so the loser finds the winner's rows.
+    nothing; two racing requests are retried, so the loser finds the winner's rows. The alert
+    notices the answer made owed are committed with it; `Saved.notices` names them for delivery.
     """
     treatment = _treatment(patient, window)
     rule_levels = {rule["id"]: rule["level"] for rule in instrument.alert_rules}
     session.commit()  # end the look-up's read transaction: the save starts a fresh one
     for attempt in range(1, SAVE_ATTEMPTS + 1):
+        take_owed(session)  # only the notices of the attempt that commits count
         try:
             _lock_patient(session, patient.id)
             response_id, stored = _open_response(session, patient, window, instrument, lang, treatment)
@@ -108,6 +112,7 @@ def save_screen(
                 raise
             time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter, not a secret)
     cursor = move_to.id if move_to else item_id
+    notices = tuple(take_owed(session))
     reported = set(alert.reasons if alert else ()) - set(before)
     if alert is not None and not reported:
         reported = _still_reported(instrument, item_id, alert.reasons, answers)
@@ -115,10 +120,10 @@ def save_screen(
     if 3 in levels:
         crisis = any(rule_levels.get(reason) == 3 and rule_pathway(instrument.alert_rules, reason) == "crisis"
                      for reason in reported)
-        return Saved("crisis" if crisis else "emergency", cursor)
+        return Saved("crisis" if crisis else "emergency", cursor, notices)
     if 2 in levels:
-        return Saved("same_day", cursor)
-    return Saved("finished" if finished else "saved", cursor)
+        return Saved("same_day", cursor, notices)
+    return Saved("finished" if finished else "saved", cursor, notices)
 
 
 def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], answers: Any) -> set[str]:

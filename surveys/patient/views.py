@@ -9,6 +9,7 @@ have led to, rendered at once, with its address: one round trip per answer on a 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,10 @@ from werkzeug.exceptions import TooManyRequests
 
 from instruments import AnswerError, Instrument
 from surveys.domain import flow as flow
-from surveys.domain.alerts import notify_pending_alerts
 from surveys.domain.crisis_lines import crisis_line
 from surveys.domain.links import LinkedPatient, LinkedStudy, open_link, patient_url, qr_svg
 from surveys.domain.models import Patient
+from surveys.domain.notices import deliver_notices
 from surveys.domain.protocol import ProtocolInstrument
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import ANSWERABLE, Window
@@ -49,6 +50,7 @@ from surveys.infra.throttle import LINK_MISS_LIMIT, note_link_miss
 from surveys.patient.forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.patient.saves import save_screen
 
+log = logging.getLogger(__name__)
 bp = Blueprint(
     "patient", __name__, template_folder="templates", static_folder="static",
     static_url_path="/static/patient",
@@ -336,8 +338,19 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     _set_cursor(timepoint, instrument_id, saved.cursor)
     if saved.outcome in ("emergency", "crisis", "same_day"):
         session["notice"] = saved.outcome
-        notify_pending_alerts(db.session, current_app.config["BASE_URL"])  # after the commit
+    if saved.notices:
+        _deliver(saved.notices)
     return _answered(visit, flow_url if saved.outcome == "finished" else request.path)
+
+
+def _deliver(notice_ids: tuple[int, ...]) -> None:
+    """E-mail the alert notices an answer made owed, after its commit. Whatever goes wrong here is
+    logged and left to `alerts notify`: the answer is stored, and the patient must see the advice."""
+    try:
+        deliver_notices(db.session, current_app.config["BASE_URL"], notice_ids)
+    except Exception:  # the answer is committed; the outbox keeps what is owed
+        db.session.rollback()
+        log.exception("alert notices %s left for `alerts notify`", notice_ids)
 
 
 def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:

@@ -8,6 +8,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -18,6 +19,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from surveys.domain.alerts import (
+    CHANNEL_LABELS,
+    GRADE_LABELS,
+    OUTCOME_LABELS,
+    RELATEDNESS_LABELS,
+    RESULT_LABELS,
+)
 from surveys.domain.models import SEXES
 from surveys.domain.patients import DIAGNOSES
 from surveys.infra.i18n import LANGUAGES
@@ -37,6 +45,14 @@ DIAGNOSIS_LABELS = {
 def _blank_first(values: tuple[str, ...], labels: dict[str, object]) -> list[tuple[str, object]]:
     blank: object = _l("Not recorded")
     return [("", blank)] + [(v, labels.get(v, v.replace("_", " ").capitalize())) for v in values]
+
+
+def _int_or_none(value: object) -> int | None:
+    """A select's value as an int; None for the blank choice or anything that is not a number."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
 
 
 class LoginForm(FlaskForm):
@@ -96,10 +112,38 @@ class SessionForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
 
 
-class AcknowledgeForm(FlaskForm):
-    action_taken = TextAreaField(_l("What was done"),
-                                 validators=[DataRequired(message=_l("Say what was done.")),
-                                                              Length(max=2000)])
+class ContactAttemptForm(FlaskForm):
+    """A contact attempt about an alert: how, whether the patient was reached, when, a note."""
+
+    channel = SelectField(_l("How"), choices=[(k, v) for k, v in CHANNEL_LABELS.items()], default="phone")
+    result = RadioField(_l("Result"), choices=[(k, v) for k, v in RESULT_LABELS.items()],
+                        validators=[InputRequired(message=_l("Choose whether the patient was reached."))])
+    attempted_at = DateTimeLocalField(_l("When (local time; empty: now)"), format="%Y-%m-%dT%H:%M",
+                                      validators=[Optional()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+
+
+class ResolveForm(FlaskForm):
+    """Closing an alert: the outcome, a note, and the clinician's assessment of the event."""
+
+    outcome = SelectField(_l("Outcome"), choices=[("", "")] + [(k, v) for k, v in OUTCOME_LABELS.items()],
+                          validators=[InputRequired(message=_l("Choose the outcome."))])
+    ctcae_grade = SelectField(_l("Grade of the event (CTCAE-style)"), coerce=_int_or_none,
+                              choices=[("", "")] + [(k, v) for k, v in GRADE_LABELS.items()])
+    relatedness = SelectField(_l("Relatedness to the treatment"),
+                              choices=[("", "")] + [(k, v) for k, v in RELATEDNESS_LABELS.items()])
+    serious = RadioField(_l("Serious adverse event"), choices=[("yes", _l("yes")), ("no", _l("no"))],
+                         validators=[InputRequired(message=_l("Say whether the event is serious."))])
+    note = TextAreaField(_l("Resolution note"),
+                         validators=[DataRequired(message=_l("Write a resolution note.")), Length(max=2000)])
+
+
+class ReopenForm(FlaskForm):
+    """Reopening a resolved alert needs a reason."""
+
+    reason = TextAreaField(_l("Reason for reopening"),
+                           validators=[DataRequired(message=_l("Say why the alert is reopened.")),
+                                       Length(max=2000)])
 
 
 class StudySettingsForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""Staff pages about patients: the list, enrollment, details, sessions, links, worklist, alerts.
+"""Staff pages about patients: the list, enrollment, details, sessions, links, worklist.
 
 Personal links are stored only as a hash, so a link can be shown exactly once: right after it
 is issued. "Copy" and "send" in the worklist therefore both issue a new link, which replaces
@@ -18,37 +18,18 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from surveys.domain.accounts import ACKNOWLEDGE, ENROLL, actor, may
-from surveys.domain.alerts import (
-    AlertError,
-    acknowledge_alert,
-    alert_evidence,
-    alert_queue,
-    open_alert_count,
-    study_alert,
-)
+from surveys.domain.accounts import ENROLL, actor, may
 from surveys.domain.audit import record
 from surveys.domain.links import issue_link, patient_url, qr_svg, revoke_links
 from surveys.domain.models import Alert, Patient, PatientLink, Study
 from surveys.domain.participation import reason_choices, reason_label, status_label
 from surveys.domain.patients import EnrollmentError, enroll_patient, record_session, study_protocol
-from surveys.domain.responses import answered_in
-from surveys.domain.triage import follow_up, session_days
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
-from surveys.infra.i18n import current_lang
-from surveys.infra.library import instruments
 from surveys.infra.mail import MailError, send_mail
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import (
-    AcknowledgeForm,
-    ActionForm,
-    EnrollForm,
-    PatientForm,
-    SessionForm,
-    WithdrawForm,
-)
+from surveys.staff.forms import ActionForm, EnrollForm, PatientForm, SessionForm, WithdrawForm
 from surveys.staff.worklist import WORK_STATES, build_worklist, worklist_counts
 
 READERS = ("coordinator", "clinician")
@@ -133,7 +114,7 @@ def patients(code: str) -> Any:
     ids = [patient.id for patient in rows]
     open_alerts = dict(db.session.execute(
         select(Alert.patient_id, func.count(Alert.id))
-        .where(Alert.patient_id.in_(ids), Alert.acknowledged_at.is_(None)).group_by(Alert.patient_id)
+        .where(Alert.patient_id.in_(ids), Alert.state != "resolved").group_by(Alert.patient_id)
     ).all())
     live = set(db.session.scalars(
         select(PatientLink.patient_id)
@@ -356,54 +337,3 @@ def worklist(code: str) -> Any:
                            state=wanted if wanted in WORK_STATES else "", timepoints=protocol.timepoints,
                            timepoint=kind, form=ActionForm(), can_send=may(current_user, ENROLL),
                            record_endpoint=_record_endpoint())
-
-
-def _alerts_page(study: Study, status: int = 200) -> Any:
-    show_all = request.args.get("show") == "all"
-    queue = alert_queue(db.session, study, include_acknowledged=show_all)
-    library = instruments()
-    lang = current_lang()
-    rows = []
-    days = session_days(db.session, queue)
-    for alert in queue:  # each response read with the definition version it was answered in
-        instrument = answered_in(library, alert.response.instrument_id, alert.response.instrument_version)
-        rows.append((alert, instrument, alert_evidence(alert, instrument, lang),
-                     follow_up(alert, instrument, days.get(alert.response_id))))
-    return render_template("staff/alerts.html", study=study, rows=rows, show_all=show_all,
-                           counts=open_alert_count(db.session, study), form=AcknowledgeForm(formdata=None),
-                           can_ack=may(current_user, ACKNOWLEDGE), record_endpoint=_record_endpoint(),
-                           lang=lang), status
-
-
-@bp.get("/studies/<code>/alerts")
-@roles_required(*READERS)
-def alerts(code: str) -> Any:
-    """The safety alert queue: open urgent alerts on top, each with the answers that raised it."""
-    return _alerts_page(study_or_404(code))
-
-
-@bp.post("/studies/<code>/alerts/<int:alert_id>/acknowledge")
-@roles_required(*ACKNOWLEDGE)
-def acknowledge(code: str, alert_id: int) -> Any:
-    """Acknowledge an alert: who and when are recorded, what was done is required."""
-    study = study_or_404(code)
-    alert = study_alert(db.session, study, alert_id)
-    if alert is None:
-        abort(404)
-    form = AcknowledgeForm()
-    problem = None
-    if form.validate_on_submit():
-        try:
-            acknowledge_alert(db.session, alert, current_user, form.action_taken.data)
-        except AlertError as exc:
-            problem = str(exc)
-    else:
-        problem = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        problem = problem or _("Say what was done.")
-    if problem:
-        db.session.rollback()
-        flash(_("Alert #%(id)s was not acknowledged: %(problem)s", id=alert_id, problem=problem), "error")
-        return _alerts_page(study, 400)
-    db.session.commit()
-    flash(_("Alert #%(id)s acknowledged.", id=alert.id))
-    return redirect(url_for("staff.alerts", code=study.code))

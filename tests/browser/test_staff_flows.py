@@ -1,4 +1,5 @@
-"""Staff in a desktop browser: a coordinator enrolls a patient, a clinician acknowledges an alert."""
+"""Staff in a desktop browser: a coordinator enrolls a patient and records a contact attempt on an
+alert; a clinician resolves it with a grade and an outcome, and reopens it."""
 
 from __future__ import annotations
 
@@ -93,29 +94,63 @@ def test_a_coordinator_enrolls_a_patient_and_prints_the_handout(desktop, live_se
     assert "WEB-001" in page.content()
 
 
-def test_a_clinician_acknowledges_an_alert(desktop, live_server, staff_study) -> None:
+def test_not_reached_keeps_an_alert_open_until_a_clinician_resolves_it_and_reopening_brings_it_back(
+        desktop, live_server, staff_study) -> None:
     page, code, alert_id = desktop, staff_study["code"], staff_study["alert"]
-    log_in(page, live_server.url, staff_study["clinician"])
+    log_in(page, live_server.url, staff_study["coordinator"])
     page.goto(f"{live_server.url}/studies/{code}/alerts")
     card = page.locator(f"#alert-{alert_id}")
     assert "FEVERISH" in card.inner_text() and "fever of 38" in card.inner_text()
     assert "<script>alert('x')</script> felt hot & shivery" in card.inner_text()  # shown as text, not run
+    assert card.get_by_role("button", name=f"Resolve alert #{alert_id}").count() == 0  # coordinators do not
+    card.get_by_text("Record a contact attempt").click()
+    assert axe_violations(page) == []
+    card.get_by_label("not reached").check()
+    card.get_by_label("Note").fill("No answer; will call again at 14:00.")
+    with page.expect_navigation():
+        card.get_by_role("button", name=f"Record the attempt on alert #{alert_id}").click()
+    assert "stays open until resolved" in page.content()
+    card = page.locator(f"#alert-{alert_id}")  # still in the queue of alerts not resolved
+    assert "in progress" in card.inner_text() and "No answer; will call again" in card.inner_text()
+
+    page.context.clear_cookies()
+    log_in(page, live_server.url, staff_study["clinician"])
+    page.goto(f"{live_server.url}/studies/{code}/alerts")
+    card = page.locator(f"#alert-{alert_id}")
+    card.get_by_text("Resolve", exact=True).click()
     assert axe_violations(page) == []
     with page.expect_navigation():
-        card.get_by_role("button", name=f"Acknowledge alert #{alert_id}").click()
-    assert "was not acknowledged" in page.content()  # "what was done" is required
-    page.get_by_label("What was done").fill("Phoned the patient; GP visit today.")
+        card.get_by_role("button", name=f"Resolve alert #{alert_id}").click()
+    assert "nothing was recorded" in page.content()  # outcome, grade and the rest are required
+    card = page.locator(f"#alert-{alert_id}")  # the refused form is open again, ready to complete
+    card.get_by_label("Outcome").select_option("seen_in_clinic")
+    card.get_by_label("Grade of the event").select_option("2")
+    card.get_by_label("Relatedness to the treatment").select_option("probable")
+    card.get_by_label("no", exact=True).check()
+    card.get_by_label("Resolution note").fill("Seen today; local infection, antibiotics.")
     with page.expect_navigation():
-        page.get_by_role("button", name=f"Acknowledge alert #{alert_id}").click()
-    assert f"Alert #{alert_id} acknowledged." in page.content()
+        card.get_by_role("button", name=f"Resolve alert #{alert_id}").click()
+    assert f"Alert #{alert_id} resolved." in page.content()
     assert page.locator(f"#alert-{alert_id}").count() == 0
-    page.get_by_role("link", name="Show acknowledged alerts too").click()
-    assert "Phoned the patient; GP visit today." in page.locator(f"#alert-{alert_id}").inner_text()
+    page.get_by_role("link", name="Show resolved alerts too").click()
+    card = page.locator(f"#alert-{alert_id}")
+    assert "seen in clinic" in card.inner_text() and "Seen today; local infection" in card.inner_text()
+    card.get_by_text("Reopen", exact=True).click()
+    card.get_by_label("Reason for reopening").fill("Patient called back: fever again.")
+    with page.expect_navigation():
+        card.get_by_role("button", name=f"Reopen alert #{alert_id}").click()
+    assert f"Alert #{alert_id} reopened." in page.content()
+    page.goto(f"{live_server.url}/studies/{code}/alerts")
+    assert "Patient called back: fever again." in page.locator(f"#alert-{alert_id}").inner_text()
     assert unexpected(page.console_errors) == []
 
-    from surveys.domain.models import Alert
+    from surveys.domain.models import Alert, AlertResolution
     from surveys.infra.db import db
 
-    query = select(Alert.action_taken).where(Alert.id == alert_id)
-    action = live_server.run(lambda: db.session.scalar(query))
-    assert action == "Phoned the patient; GP visit today."
+    def stored() -> tuple:
+        alert = db.session.get(Alert, alert_id)
+        resolution = db.session.scalar(select(AlertResolution).where(AlertResolution.alert_id == alert_id))
+        return (alert.state, resolution.outcome, resolution.ctcae_grade, resolution.relatedness,
+                resolution.serious)
+
+    assert live_server.run(stored) == ("in_progress", "seen_in_clinic", 2, "probable", False)

@@ -223,3 +223,19 @@ def test_patient_page_shows_rses_without_bands_but_with_reliable_change(make_stu
     assert "reliable change" in rses
     for band in ("low", "normal", "high"):
         assert f"<td>{band}</td>" not in rses
+
+
+def test_a_small_study_still_shows_its_safety_alert_counts_to_its_staff(
+    make_study, make_patient, make_user, login, client
+):
+    from tests.surveys.staff_world import BREATHING_NOW, submit_pirc
+
+    study = make_study()
+    submit_pirc(make_patient(study, sessions_days_ago=(2,)), BREATHING_NOW)  # one level-3 alert
+    login(make_user("clinician", (study,)))
+    data = client.get(f"/studies/{study.code}/dashboard.json").get_json()
+    assert data["suppressed"] is True and data["patients"] is None  # the cohort figures stay hidden
+    panel = data["alts"]["resolution"]
+    row = re.search(r'<th scope="row">3</th>(.*?)</tr>', panel, re.S).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", row)[:4] == ["1", "1", "0", "0"]  # 1 alert, open
+    assert "&lt;5" not in panel

@@ -126,7 +126,7 @@ def test_submission_and_alert_frames(cohort_of_two, library):
     db.session.flush()
     alerts = frames.alert_frame(db.session, study.id, frames.Filters())
     assert list(alerts["reasons"]) == [["rf_fever"]]
-    assert alerts["acknowledged_at"].isna().all()
+    assert alerts["resolved_at"].isna().all() and list(alerts["state"]) == ["open"]
 
 
 def test_empty_study_gives_empty_frames_and_tables(make_study):
@@ -194,24 +194,32 @@ def test_responders_use_stated_rules_and_wilson_intervals():
     assert table.loc["who5", "low"] == pytest.approx(0.3127, abs=1e-3)  # Wilson 6/10
 
 
-def test_alert_tables_count_by_month_level_and_resolution():
+def test_the_safety_panel_counts_states_and_times_and_never_suppresses_them():
     created = pd.Timestamp("2026-03-10 08:00", tz="UTC")
+    hours = [created + pd.Timedelta(hours=h) for h in (1, 3, 5, 7, 9)] + [pd.NaT]
     alerts = pd.DataFrame(
         {
             "alert_id": range(6),
             "patient_id": [1, 2, 3, 4, 5, 6],
             "level": [1, 1, 2, 2, 2, 3],
             "reasons": [["x"], ["x"], ["rf_fever"], ["rf_fever"], ["rf_pus"], ["rf_faint_now", "rf_faint"]],
+            "state": ["resolved"] * 5 + ["open"],
             "created_at": [created] * 6,
-            "acknowledged_at": [created + pd.Timedelta(hours=h) for h in (1, 3, 5, 7, 9)] + [pd.NaT],
+            "first_contact_at": [created + pd.Timedelta(minutes=30)] * 5 + [pd.NaT],
+            "resolved_at": hours,
         }
     )
     month = cohort.alerts_by_month(alerts).iloc[0]
     assert (month["month"], month["level_1"], month["level_2"], month["level_3"]) == ("2026-03", 2, 3, 1)
-    resolution = cohort.alert_resolution(alerts, created + pd.Timedelta(hours=20)).set_index("level")
-    assert bool(resolution.loc[2, "suppressed"])  # three patients: suppressed
+    assert not month["suppressed"]  # six patients, but safety counts are never hidden from the clinic
+    panel = cohort.alert_resolution(alerts, created + pd.Timedelta(hours=20)).set_index("level")
+    assert not panel["suppressed"].any()
+    assert (panel.loc[2, "alerts"], panel.loc[2, "resolved"], panel.loc[2, "open"]) == (3, 3, 0)
+    assert panel.loc[2, "resolution_median_hours"] == 7.0 and panel.loc[2, "contact_median_hours"] == 0.5
+    assert panel.loc[2, "resolution_p90_hours"] == pytest.approx(8.6)
+    assert (panel.loc[3, "open"], panel.loc[3, "oldest_open_hours"]) == (1, 20.0)  # one level-3 alert: shown
     flags = cohort.red_flags(alerts, ("rf_fever", "rf_faint")).set_index("flag")
-    assert flags.loc["rf_fever", "n"] == 2 and bool(flags.loc["rf_fever", "suppressed"])
+    assert flags.loc["rf_fever", "n"] == 2 and not flags.loc["rf_fever", "suppressed"]
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"])

@@ -156,7 +156,7 @@ def test_every_route_not_public_on_purpose_is_protected_by_login_role_and_study(
 def test_the_walk_covers_the_staff_pages_of_every_part(app: Flask) -> None:
     protected = {rule.endpoint for rule in app.url_map.iter_rules() if not is_public(rule)}
     assert {"staff.patients", "staff.worklist", "staff.alerts", "staff.audit_trail", "staff.enroll",
-            "staff.acknowledge", "reports.dashboard"} <= protected
+            "staff.resolve", "staff.contact_attempt", "staff.reopen", "reports.dashboard"} <= protected
 
 
 def test_an_unprotected_study_route_would_be_caught(app: Flask, client: FlaskClient, world: World) -> None:
@@ -185,14 +185,18 @@ def test_a_role_check_without_the_study_check_would_be_caught(app: Flask, client
     assert not any("anonymous" in p for p in problems)
 
 
-def test_a_clinician_may_not_enroll_and_a_coordinator_may_not_acknowledge(
+def test_a_clinician_may_not_enroll_and_a_coordinator_may_not_resolve_or_reopen(
     client: FlaskClient, world: World
 ) -> None:
     log_in(client, world.members["clinician"])
     assert client.post(f"/studies/{world.study.code}/enroll", data={"code": "X-1"}).status_code == 403
     log_in(client, world.members["coordinator"])
-    url = f"/studies/{world.study.code}/alerts/{world.alert.id}/acknowledge"
-    assert client.post(url, data={"action_taken": "called"}).status_code == 403
+    base = f"/studies/{world.study.code}/alerts/{world.alert.id}"
+    resolution = {"outcome": "advice_given", "ctcae_grade": "1", "relatedness": "possible", "serious": "no",
+                  "note": "called"}
+    assert client.post(f"{base}/resolve", data=resolution).status_code == 403
+    assert client.post(f"{base}/reopen", data={"reason": "x"}).status_code == 403
+    assert client.post(f"{base}/attempts", data={"channel": "phone", "result": "reached"}).status_code == 303
 
 
 def test_another_studys_alert_is_a_404_even_with_the_right_study_in_the_url(
@@ -202,6 +206,9 @@ def test_another_studys_alert_is_a_404_even_with_the_right_study_in_the_url(
 
     foreign = alert_of(submit_pirc(make_patient(world.other, "B-002", sessions_days_ago=(5,)), FEVER))
     log_in(client, world.members["clinician"])
-    url = f"/studies/{world.study.code}/alerts/{foreign.id}/acknowledge"
-    assert client.post(url, data={"action_taken": "called"}).status_code == 404
-    assert foreign.acknowledged_at is None
+    base = f"/studies/{world.study.code}/alerts/{foreign.id}"
+    assert client.post(f"{base}/attempts", data={"channel": "phone", "result": "reached"}).status_code == 404
+    resolution = {"outcome": "advice_given", "ctcae_grade": "1", "relatedness": "possible", "serious": "no",
+                  "note": "called"}
+    assert client.post(f"{base}/resolve", data=resolution).status_code == 404
+    assert foreign.state == "open" and not foreign.attempts

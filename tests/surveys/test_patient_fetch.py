@@ -95,7 +95,8 @@ def test_emergency_advice_comes_first_in_the_reply_and_the_alert_is_raised(clien
     assert 'name="item"' not in html  # the advice comes before any further question
     assert f'href="{url}"' in html  # "Continue the questionnaire"
     alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
-    assert alert.level == 3 and alert.notified_at is not None
+    assert alert.level == 3 and [(n.kind, n.sent_at is not None) for n in alert.notices] == [
+        ("raised", True), ("escalation", True)]
     assert item_of(client.get(url)) == "rf_airway_swelling"  # shown once, then the questions
 
 

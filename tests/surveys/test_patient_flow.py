@@ -207,7 +207,8 @@ def test_emergency_answer_shows_the_emergency_number_first_and_raises_an_alert(
     assert "Call 15 now" in page and 'href="tel:15"' in page
     assert 'name="item"' not in page  # the advice comes before any further question
     alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
-    assert alert.level == 3 and alert.notified_at is not None
+    assert alert.level == 3 and [(n.kind, n.sent_at is not None) for n in alert.notices] == [
+        ("raised", True), ("escalation", True)]
     assert "Call 15 now" not in client.get(url).get_data(as_text=True)  # shown once, then the questions
 
 

@@ -15,7 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from frictionless import Package
 from sqlalchemy import JSON, String, Text, select
 
-from surveys.domain.alerts import acknowledge_alert
+from surveys.domain.alerts import record_contact_attempt, resolve_alert
 from surveys.domain.models import AuditEvent, Patient, ReminderSent, Response
 from surveys.infra.db import Base, db
 from tests.conftest import TEST_PASSWORD
@@ -42,7 +42,10 @@ def world(make_study: Any, make_patient: Any, make_user: Any) -> Any:
     alert = alert_of(submit_pirc(subject, {"rf_fever": 1, "other": SECRET_TEXT}, number=2))
     submit_pirc(other, {"rf_fever": 1, "other": OTHER_TEXT})
     admin = make_user("admin", (study,))
-    acknowledge_alert(db.session, alert, admin, "Called the subject back")
+    record_contact_attempt(db.session, alert, admin, channel="phone", result="reached",
+                           note="Called the subject back")
+    resolve_alert(db.session, alert, admin, outcome="advice_given", note="Advice given on the phone",
+                  ctcae_grade=1, relatedness="possible", serious=False)
     db.session.add(ReminderSent(patient_id=subject.id, timepoint="S2", kind="open"))
     db.session.commit()
     return study, subject, other, admin

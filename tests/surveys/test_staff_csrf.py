@@ -77,15 +77,18 @@ def test_the_page_token_makes_the_enrollment_work(client, make_user, make_study)
     assert client.post(f"/studies/{study.code}/enroll", data=data).status_code == 201
 
 
-def test_acknowledging_an_alert_and_revoking_a_link_need_the_token(client, make_user, make_study,
-                                                                     make_patient) -> None:
+def test_recording_on_an_alert_and_revoking_a_link_need_the_token(client, make_user, make_study,
+                                                                   make_patient) -> None:
     study = make_study()
     patient = make_patient(study, sessions_days_ago=(3,))
     alert = alert_of(submit_pirc(patient, FEVER))
     csrf_login(client, make_user("admin", (study,), totp=False))  # admin: may do both
-    url = f"/studies/{study.code}/alerts/{alert.id}/acknowledge"
-    assert client.post(url, data={"action_taken": "called"}).status_code == 400
-    assert alert.acknowledged_at is None
+    base = f"/studies/{study.code}/alerts/{alert.id}"
+    assert client.post(f"{base}/attempts", data={"channel": "phone", "result": "reached"}).status_code == 400
+    resolution = {"outcome": "advice_given", "ctcae_grade": "1", "note": "x", "relatedness": "possible",
+                  "serious": "no"}
+    assert client.post(f"{base}/resolve", data=resolution).status_code == 400
+    assert alert.state == "open" and not alert.attempts
     revoke = f"/studies/{study.code}/patients/{patient.code}/link/revoke"
     assert client.post(revoke).status_code == 400
     assert all(link.revoked_at is None for link in patient.links)

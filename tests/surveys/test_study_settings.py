@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from surveys.domain.alerts import notify_pending_alerts
 from surveys.domain.models import AuditEvent, Study
+from surveys.domain.notices import deliver_notices
 from surveys.domain.study_settings import SettingsError, update_settings, validate_settings
 from surveys.infra.db import db
 from tests.smtp_sink import Sink
@@ -57,7 +57,7 @@ def test_a_new_on_call_address_set_on_the_page_receives_the_next_alert(
     assert study.oncall_email == "new@clinic.test"
     submit_pirc(make_patient(study, "URGENT", sessions_days_ago=(2,)), FEVER)
     db.session.commit()
-    assert notify_pending_alerts(db.session, "https://prom.example") == 1
+    assert deliver_notices(db.session, "https://prom.example").sent == 1
     assert [m["To"] for m in inbox] == ["new@clinic.test"]
     (event,) = _settings_events(study)
     assert event.actor == f"staff:{coordinator.id}"
