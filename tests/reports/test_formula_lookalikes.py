@@ -1,10 +1,11 @@
-"""Unicode look-alikes of formula starters are neutralised in spreadsheet files too."""
+"""Unicode look-alikes of formula starters are neutralised in spreadsheet files too (and only there:
+the analysis files carry every text exactly as given)."""
 
 from __future__ import annotations
 
 import pytest
 
-from reports.exports.csv_cells import csv_chunks, neutralise, text_cell
+from reports.exports.csv_cells import ANALYSIS, csv_chunks, dialect_of, neutralise, text_cell
 
 
 @pytest.mark.parametrize("value", [
@@ -13,7 +14,8 @@ from reports.exports.csv_cells import csv_chunks, neutralise, text_cell
 ])
 def test_look_alikes_of_formula_starters_get_a_quote(value: str) -> None:
     assert neutralise(value) == "'" + value
-    assert text_cell(value).startswith("\"'")
+    assert text_cell(value, spreadsheet=True).startswith("\"'")
+    assert text_cell(value) == '"' + value.replace('"', '""') + '"'  # analysis files: as given
 
 
 @pytest.mark.parametrize("value", ["Week 12", "élevé", "１２ weeks", "ｗｅｅｋ", "", "naïve = 1", "a-b"])
@@ -21,6 +23,12 @@ def test_ordinary_text_is_left_alone(value: str) -> None:
     assert neutralise(value) == value
 
 
-def test_headers_and_cells_of_a_written_file_are_neutralised() -> None:
-    written = b"".join(csv_chunks(["＝cmd"], [["＋1"], [-3]])).decode("utf-8")
+def test_headers_and_cells_of_a_spreadsheet_file_are_neutralised() -> None:
+    chunks = csv_chunks(["＝cmd"], [["＋1"], [-3]], dialect=dialect_of(True, "en"))
+    written = b"".join(chunks).decode("utf-8-sig")
     assert written == "\"'＝cmd\"\r\n\"'＋1\"\r\n-3\r\n"
+
+
+def test_headers_and_cells_of_an_analysis_file_keep_their_text() -> None:
+    written = b"".join(csv_chunks(["＝cmd"], [["＋1"], [-3]], dialect=ANALYSIS)).decode("utf-8")
+    assert written == "\"＝cmd\"\r\n\"＋1\"\r\n-3\r\n"
