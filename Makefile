@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_PATIENTS ?= 200
 export FLASK_APP := app
+# BASE_URL (links in the demo, handouts, e-mails) follows them when it is not set.
+export HOST PORT
 
 .PHONY: run test install install-dev translations messages demo lint bench clean
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from surveys.infra import i18n, security
+from surveys.infra import i18n, phone, security, static_files
 from surveys.infra.db import db
 from surveys.infra.files import make_private, open_private, private_dir
 from surveys.infra.library import init_library
@@ -42,10 +42,22 @@ ENV_KEYS = (
 )
 
 
+def _default_base_url(environ: Mapping[str, str]) -> str:
+    """Where a laptop's server answers when BASE_URL is unset: HOST/PORT (as `make run` passes them,
+    or FLASK_RUN_HOST/FLASK_RUN_PORT), else 127.0.0.1:5000; a wildcard host is shown as 127.0.0.1."""
+    host = environ.get("HOST") or environ.get("FLASK_RUN_HOST") or "127.0.0.1"
+    port = environ.get("PORT") or environ.get("FLASK_RUN_PORT") or "5000"
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a bind-all address named, not bound)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}" if port.isdigit() else "http://127.0.0.1:5000"
+
+
 def _defaults(instance: Path) -> dict[str, Any]:
     return {
         "DATABASE_URL": f"sqlite:///{instance / 'prom.sqlite3'}",
-        "BASE_URL": "http://127.0.0.1:5000",
+        "BASE_URL": _default_base_url(os.environ),
         "RATELIMIT_STORAGE_URI": "memory://",
         "TRUSTED_PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* to believe
         "INSTRUMENT_DIRS": "",
@@ -133,6 +145,8 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     app.extensions["instruments"] = init_library(app.config)  # refuse broken definitions now
     db.init_app(app)
     security.init_app(app)
+    static_files.init_app(app)
+    phone.init_app(app)
     i18n.init_app(app)
     login_manager.init_app(app)
 
@@ -146,6 +160,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from surveys.staff import admin_views as _staff_admin_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import alert_views as _alert_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import blueprint as staff_pages
+    from surveys.staff import clinic_views as _staff_clinic_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import labels as _staff_labels  # noqa: F401  (template words, on staff_pages.bp)
     from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)
     from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from surveys.domain.accounts import AccountError, create_user
 from surveys.domain.models import ERASURE_REASONS, ROLES, WITHDRAWAL_REASONS, Patient, Study
 from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
+from surveys.domain.sessions_import import SessionImportError, import_sessions
 from surveys.infra import migrate
 from surveys.infra.db import db, utcnow
 
@@ -23,6 +25,23 @@ db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="Staff accounts.")
 patients_cli = AppGroup("patients", help="Patients and their personal links.")
 studies_cli = AppGroup("studies", help="Studies and their settings.")
+sessions_cli = AppGroup("sessions", help="Treatment sessions (the schedule's anchors).")
+
+
+def _study(code: str) -> Study:
+    study = db.session.scalar(select(Study).where(Study.code == code))
+    if study is None:
+        raise click.ClickException(f"No study with code {code}.")
+    return study
+
+
+def _iso_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD.") from exc
 
 
 @db_cli.command("upgrade")
@@ -40,16 +59,22 @@ def db_upgrade(revision: str) -> None:
 @click.option("--allow-postgresql", is_flag=True,
               help="Load the demo into the PostgreSQL database DATABASE_URL names (refused without it: "
                    "the demo's logins are published).")
-def demo_command(n_patients: int, seed: int, allow_postgresql: bool) -> None:
+@click.option("--reset-walkthrough", is_flag=True,
+              help="Make the three demo patients (DEMO-NEW, DEMO-SESSION, DEMO-FOLLOWUP) new again.")
+def demo_command(n_patients: int, seed: int, allow_postgresql: bool, reset_walkthrough: bool) -> None:
     """Schema up to date, the DEMO study, demo logins and a synthetic cohort (idempotent).
 
     Refused when DATABASE_URL points at PostgreSQL (unless --allow-postgresql) and when the database
-    holds any study or staff account that is not the demo's.
+    holds any study or staff account that is not the demo's. --reset-walkthrough first deletes the
+    three walkthrough patients with their answers, so they can be walked through again; the rest of
+    the cohort is kept. Links are printed at BASE_URL, which follows HOST/PORT when unset
+    (`make run PORT=5103`).
     """
     from sqlalchemy.engine import make_url
 
     from surveys.demo import load_demo
-    from surveys.demo.loader import DemoRefused
+    from surveys.demo.loader import DemoRefused, check_demo_only
+    from surveys.demo.loader import reset_walkthrough as reset
     from surveys.infra.library import instruments
 
     url = current_app.config["DATABASE_URL"]
@@ -59,6 +84,11 @@ def demo_command(n_patients: int, seed: int, allow_postgresql: bool) -> None:
             "loaded there unless you pass --allow-postgresql (meant for a throw-away database).")
     migrate.upgrade(url)
     try:
+        if reset_walkthrough:
+            check_demo_only(db.session)  # never delete patients of a database that is not the demo
+            removed = reset(db.session)
+            db.session.commit()
+            click.echo(f"demo: {removed} walkthrough patient(s) reset.", err=True)
         summary = load_demo(db.session, n_patients=n_patients, seed=seed, library=instruments(),
                             secret=current_app.config["SECRET_KEY"], base_url=current_app.config["BASE_URL"],
                             progress=lambda text: click.echo(text, err=True))
@@ -114,20 +144,27 @@ def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin
 @click.option("--prior-treatment", "prior", multiple=True)
 @click.option("--email")
 @click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True)
+@click.option("--enrolled-on", callback=_iso_day, metavar="YYYY-MM-DD",
+              help="Back-date the enrollment (a local day of the study; not in the future).")
 def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | None, birth_year: int | None,
-                    diagnosis: str | None, prior: tuple[str, ...], email: str | None, language: str) -> None:
-    """Enroll patients and print each one's personal link."""
+                    diagnosis: str | None, prior: tuple[str, ...], email: str | None, language: str,
+                    enrolled_on: date | None) -> None:
+    """Enroll patients and print each one's personal link (CODE<TAB>URL, a line each).
+
+    With --enrolled-on, patients already in treatment are enrolled on that local day; record their
+    earlier sessions with `sessions record` or `sessions import` (a missing baseline stays missing).
+    Nobody is enrolled when one code is refused.
+    """
     from surveys.domain.links import patient_url
 
-    study = db.session.scalar(select(Study).where(Study.code == study_code))
-    if study is None:
-        raise click.ClickException(f"No study with code {study_code}.")
+    study = _study(study_code)
     lines = []
     try:
         for code in patient_codes:
             _patient, token = enroll_patient(
                 db.session, study, code, actor="cli", sex=sex, birth_year=birth_year,
                 diagnosis=diagnosis, prior_treatments=prior, email=email, language=language,
+                enrolled_on=enrolled_on,
             )
             lines.append(f"{code}\t{patient_url(current_app.config['BASE_URL'], token)}")
     except EnrollmentError as exc:
@@ -266,14 +303,82 @@ def studies_set(study_code: str, **options: object) -> None:
         click.echo(f"{change.name}: {change.old!r} -> {change.new!r}")
 
 
+@sessions_cli.command("record")
+@click.argument("study_code")
+@click.argument("patient_code")
+@click.option("--number", required=True, type=click.IntRange(1, 100), help="Session number (1, 2, ...).")
+@click.option("--date", "day", required=True, callback=_iso_day, metavar="YYYY-MM-DD",
+              help="The session's local calendar day in the study's time zone.")
+@click.option("--agents", default="", help="Agents / formulation (at most 200 characters).")
+@click.option("--notes", default="", help="Notes (at most 5000 characters).")
+@click.option("--planned", is_flag=True, help="Planned ahead (today or later), not done yet.")
+def sessions_record(study_code: str, patient_code: str, number: int, day: date, agents: str, notes: str,
+                    planned: bool) -> None:
+    """Record, correct or plan one treatment session of a patient; the windows follow it.
+
+    Prints what was stored, and a warning (on standard error) when the patient's baseline is still
+    unanswered or missing. Exits non-zero with the reason, storing nothing, on bad input.
+    """
+    from surveys.domain.flow import patient_windows, response_states
+    from surveys.domain.models import Patient
+    from surveys.domain.patients import baseline_window, record_session, study_protocol
+
+    study = _study(study_code)
+    patient = db.session.scalar(
+        select(Patient).where(Patient.study_id == study.id, Patient.code == patient_code)
+    )
+    if patient is None:
+        raise click.ClickException(f"No patient {patient_code} in {study.code}.")
+    try:
+        treatment = record_session(db.session, patient, actor="cli", number=number, day=day,
+                                   agents=agents.strip(), notes=notes.strip(), planned=planned)
+    except EnrollmentError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was stored.") from exc
+    db.session.commit()
+    state = "planned" if treatment.planned else "recorded"
+    click.echo("\t".join((study.code, patient.code, f"session {treatment.number}",
+                          treatment.date.isoformat(), state)))
+    states = response_states(db.session, patient)
+    baseline = baseline_window(patient_windows(patient, study_protocol(study), states))
+    if baseline is not None and baseline.answerable:
+        click.echo(f"Warning: {patient.code} has not answered the baseline ({baseline.timepoint}); it stays "
+                   "open until the end of the first session's day. Offer the clinic tablet.", err=True)
+    elif baseline is not None and baseline.state == "closed":
+        click.echo(f"Warning: {patient.code} has no baseline ({baseline.timepoint}): shown as missing.",
+                   err=True)
+
+
+@sessions_cli.command("import")
+@click.argument("study_code")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def sessions_import(study_code: str, csv_file: Path) -> None:
+    """Import a clinic's treatment log (CSV: patient,number,date[,agents][,notes][,planned]).
+
+    A header line names the columns (any order; `,` or `;` separated; UTF-8). Dates are
+    YYYY-MM-DD local days; `planned` is yes/no (blank: no). All or nothing: when a row is bad,
+    every bad row is reported with its line number and nothing of the file is stored. Rows equal
+    to what is stored already change nothing, so importing a file twice is harmless.
+    """
+    study = _study(study_code)
+    try:
+        summary = import_sessions(db.session, study, csv_file.read_bytes(), actor="cli")
+    except SessionImportError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc}\nNothing of {csv_file.name} was stored.") from exc
+    db.session.commit()
+    click.echo(f"{summary.created} session(s) created, {summary.updated} updated, "
+               f"{summary.unchanged} unchanged ({summary.rows} row(s) of {csv_file.name}).")
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
     from surveys.domain.reminders import reminders_cli
     from surveys.infra.backup import backup_command, restore_command
     from surveys.staff import cli as staff_cli
 
-    for command in (db_cli, demo_command, users_cli, patients_cli, studies_cli, backup_command,
-                    restore_command):
+    for command in (db_cli, demo_command, users_cli, patients_cli, studies_cli, sessions_cli,
+                    backup_command, restore_command):
         app.cli.add_command(command)
     app.cli.add_command(reminders_cli)  # flask reminders send
     app.cli.add_command(alerts_cli)  # flask alerts notify|escalate

@@ -85,20 +85,22 @@ def patient_frame(session: Session, study_id: int, filters: Filters) -> pd.DataF
 
 
 def session_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFrame:
-    """One row per treatment session: patient_id, number, date (UTC midnight), agents."""
+    """One row per treatment session: patient_id, number, date (UTC midnight), agents, planned."""
     statement = (
         select(
             TreatmentSession.patient_id,
             TreatmentSession.number,
             _raw(TreatmentSession.date),
             TreatmentSession.agents,
+            TreatmentSession.planned,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
         .where(*cohort_conditions(study_id, filters))
         .order_by(TreatmentSession.patient_id, TreatmentSession.number)
     )
-    frame = _frame(session, statement, ["patient_id", "number", "date", "agents"])
+    frame = _frame(session, statement, ["patient_id", "number", "date", "agents", "planned"])
     frame["date"] = _utc(frame["date"])
+    frame["planned"] = frame["planned"].astype(bool)
     return frame
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from surveys.domain.protocol import Protocol, Timepoint
+from surveys.domain.schedule import baseline_closes
 
 WINDOW_COLUMNS = [
     "patient_id",
@@ -55,11 +56,13 @@ def _boundary(days: pd.Series, offset: timedelta, zone: str) -> pd.Series:
 
 
 def _bounds(tp: Timepoint, anchor: pd.Series, zone: str) -> dict[str, pd.Series]:
+    closes = _boundary(anchor, baseline_closes(tp), zone)  # the baseline rule, as in schedule
+    due, overdue = _boundary(anchor, tp.due, zone), _boundary(anchor, tp.overdue, zone)
     return {
         "opens_at": _boundary(anchor, tp.opens, zone),
-        "due_at": _boundary(anchor, tp.due, zone),
-        "overdue_at": _boundary(anchor, tp.overdue, zone),
-        "closes_at": _boundary(anchor, tp.closes, zone),
+        "due_at": due.where(due.isna() | (due <= closes), closes),
+        "overdue_at": overdue.where(overdue.isna() | (overdue <= closes), closes),
+        "closes_at": closes,
     }
 
 
@@ -82,6 +85,8 @@ def _session_windows(tp: Timepoint, sessions: pd.DataFrame, zone: str) -> pd.Dat
         bounds["due_at"] = bounds["due_at"].where(bounds["due_at"] <= closes, closes)
     for key, values in bounds.items():
         frame[key] = values
+    if "planned" in ordered:  # a planned session opens no post-session window until it is done
+        frame = frame[~ordered["planned"].astype(bool)].reset_index(drop=True)
     return frame
 
 

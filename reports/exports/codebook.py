@@ -118,6 +118,15 @@ def _leading(ctx: ExportContext) -> list[Variable]:
     ]
 
 
+#: How a response was collected (surveys.domain.models.MODES), with its label.
+MODE_CODES = (
+    ("own_device", "On the patient's own device, with their personal link"),
+    ("tablet_in_clinic", "On a clinic tablet in the clinic (answer in clinic)"),
+    ("staff_interview", "Read out and recorded by staff (interview)"),
+    ("paper_entry", "On paper, transcribed by staff"),
+)
+
+
 def _response_variables(ctx: ExportContext) -> list[Variable]:
     """What every row of long.csv and scores.csv says about its response: instrument, version, language."""
     lang = ctx.options.lang
@@ -138,6 +147,10 @@ def long_variables(ctx: ExportContext) -> list[Variable]:
     variables = [
         *_leading(ctx),
         *_response_variables(ctx),
+        Variable("mode", "Mode of administration", "string", MODE_CODES),
+        Variable("window_extended", "1 when the response was given after its window's own close, in a "
+                 "window staff reopened or extended for this patient (with a reason, audited)", "integer",
+                 ((0, "no"), (1, "yes"))),
         Variable("item", "Item id within the instrument; wide.csv column <instrument>_<item> "
                  "gives its question and codes", "string"),
         Variable("code", "Answer code (empty for free text)", "integer"),

@@ -39,6 +39,15 @@ from surveys.domain.models import Answer, Response
 from surveys.infra.db import utcnow
 
 DAYS_EXTENSION = "urn:hair-prom:fhir:days-since-first-session"
+#: The mode of administration of each response (how it was collected), as a coded extension.
+MODE_EXTENSION = "urn:hair-prom:fhir:mode-of-administration"
+MODE_SYSTEM = "urn:hair-prom:mode-of-administration"
+MODE_DISPLAY = {
+    "own_device": "Own device (personal link)",
+    "tablet_in_clinic": "Clinic tablet",
+    "staff_interview": "Staff interview",
+    "paper_entry": "Paper, transcribed by staff",
+}
 FLUSH_EVERY = 200  # resources per chunk
 
 
@@ -58,8 +67,8 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         yield questionnaire(inst, lang)
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
-               raw_column(Response.submitted_at), Response.instrument_version, Answer.item_id, Answer.code,
-               Answer.text)
+               raw_column(Response.submitted_at), Response.instrument_version, Response.mode, Answer.item_id,
+               Answer.code, Answer.text)
         .outerjoin(Answer, Answer.response_id == Response.id),
         ctx,
     ).order_by(Response.patient_id, Response.submitted_at, Response.id)
@@ -67,7 +76,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         session.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions())
     for rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
-        _, pid, inst_id, lang, submitted, version = first[:6]
+        _, pid, inst_id, lang, submitted, version, mode = first[:7]
         # answered in a version the library no longer keeps: described with the current one
         inst = library.get((inst_id, version)) or next(i for i in ctx.instruments if i.id == inst_id)
         answers = {item: (text if code is None else code)
@@ -84,12 +93,14 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
             resource = questionnaire_response(inst, {}, lang=inst.languages[0],
                                               authored=utc_text(submitted) or "")
         resource["subject"] = {"identifier": {"system": system, "value": patient(pid)}}
+        resource["extension"] = [{"url": MODE_EXTENSION, "valueCoding": {
+            "system": MODE_SYSTEM, "code": mode, "display": MODE_DISPLAY.get(mode, mode)}}]
         if ctx.deidentified:
             resource.pop("authored", None)
             resource.pop("id", None)
             days = days_between(facts[pid].first_session, utc_day(submitted))
             if days is not None:
-                resource["extension"] = [{"url": DAYS_EXTENSION, "valueInteger": days}]
+                resource["extension"].append({"url": DAYS_EXTENSION, "valueInteger": days})
         count.rows += 1
         yield resource
 

@@ -220,7 +220,8 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     order = (Response.patient_id, Response.timepoint, Response.instrument_id)
     responses = chain.from_iterable(raw_batches(session, response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
-               Response.instrument_version, Response.language, raw_column(Response.submitted_at)), ctx,
+               Response.instrument_version, Response.language, raw_column(Response.submitted_at),
+               Response.mode, Response.window_extended), ctx,
     ).order_by(*order)))
     answers = response_filter(
         select(Answer.response_id, Answer.item_id, Answer.code, Answer.text, answered_at)
@@ -237,10 +238,11 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
                 for response in responses:  # skips the responses without answers
                     if response[0] == rid:
                         break
-                _, pid, timepoint, inst, version, lang, submitted = response
+                _, pid, timepoint, inst, version, lang, submitted, mode, extended = response
                 days = days_between(facts[pid].first_session, utc_day(submitted))
                 prefix = (f"{cells[patient(pid)]}{d}{cells[timepoint]}{d}{'' if days is None else days}{d}"
-                          f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}")
+                          f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}"
+                          f"{cells[mode]}{d}{1 if extended else 0}{d}")
                 item_labels = labels.get((inst, version), {})
             if code is None and not identified:
                 continue  # free text is left out of de-identified exports

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from instruments import Instrument
@@ -58,6 +58,28 @@ def check_demo_only(session: Session) -> None:
                            *(f"account {email}" for email in accounts)])
         raise DemoRefused(f"This database is not a demo database (it holds {found}); the demo, with its "
                           "published logins, is loaded only into an empty or demo-only database.")
+#: The demo patients a visitor walks through by hand (their links are printed by `flask demo`).
+WALKTHROUGH = ("DEMO-NEW", "DEMO-SESSION", "DEMO-FOLLOWUP")
+
+
+def reset_walkthrough(session: Session) -> int:
+    """Delete the three walkthrough patients and everything of theirs (answers, alerts, sessions,
+    links: the database cascades), so that `load_demo` re-creates them as new; returns how many.
+
+    Only those three synthetic patients are touched; the audit trail keeps its entries.
+    """
+    study_id = session.scalar(select(Study.id).where(Study.code == STUDY_CODE))
+    if study_id is None:
+        return 0
+    ids = list(session.scalars(
+        select(Patient.id).where(Patient.study_id == study_id, Patient.code.in_(WALKTHROUGH))
+    ))
+    if ids:
+        session.execute(delete(Patient).where(Patient.id.in_(ids)))
+        record(session, "demo", "demo.reset_walkthrough", entity="study", entity_id=study_id,
+               study_id=study_id, details={"patients": list(WALKTHROUGH)})
+        session.expire_all()
+    return len(ids)
 
 
 def load_demo(
@@ -133,6 +155,6 @@ def load_demo(
         f"or: {totp_uri(DEMO_USERS[0][0], demo_totp_secret(secret))})"
     )
     lines.append("Patient links:")
-    for code in ("DEMO-NEW", "DEMO-SESSION", "DEMO-FOLLOWUP"):
+    for code in WALKTHROUGH:
         lines.append(f"  {code:<14} {patient_url(base_url, demo_token(secret, code))}")
     return "\n".join(lines)

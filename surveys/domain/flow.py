@@ -9,12 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from instruments import Instrument, Item, visible_items
 from surveys.domain.links import PatientLike, StudyLike
-from surveys.domain.models import Answer, Response, Score
+from surveys.domain.models import Alert, Answer, Response, Score
 from surveys.domain.patients import patient_anchors, study_protocol
 from surveys.domain.protocol import Protocol, ProtocolInstrument, session_number
 from surveys.domain.responses import answer_value
@@ -34,7 +34,7 @@ _STATES = select(Response.timepoint, Response.instrument_id, Response.status).wh
 # Each response's status, with the answers of one part alongside (NULLs for the other responses).
 _STATES_AND_ANSWERS = (
     select(Response.timepoint, Response.instrument_id, Response.status, Response.instrument_version,
-           Answer.item_id, Answer.code, Answer.text)
+           Response.language, Answer.item_id, Answer.code, Answer.text)
     .outerjoin(Answer, and_(Answer.response_id == Response.id,
                             Response.timepoint == bindparam("timepoint"),
                             Response.instrument_id == bindparam("instrument_id")))
@@ -53,32 +53,48 @@ class PartState:
     """The patient's response statuses, and one part's stored answers and definition version.
 
     `version` is the instrument version the part's response was started in (None before its first
-    answer: the current version will be used).
+    answer: the current version will be used). `started_in` is the language that response was
+    started in (None before its first answer); it fixes the order of the part's items (`shown_items`'
+    `lang`): a patient who switches language halfway keeps their place, their progress and every
+    answer, and sees the rest in the new language.
     """
 
     states: dict[tuple[str, str], str]
     answers: dict[str, int | str | None]
     version: str | None
+    started_in: str | None = None
 
 
 def states_and_answers(
     session: Session, patient: PatientLike, timepoint: str, instrument_id: str
 ) -> PartState:
-    """`response_states`, and the stored answers and version of one part, in one statement."""
+    """`response_states`, and the stored answers, version and started-in language of one part, in one
+    statement (see `PartState`)."""
     states: dict[tuple[str, str], str] = {}
     answers: dict[str, int | str | None] = {}
     version = None
+    started_in: str | None = None
     rows = session.execute(
         _STATES_AND_ANSWERS,
         {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument_id},
     )
-    for tp, inst, status, inst_version, item, code, text in rows:
+    for tp, inst, status, inst_version, language, item, code, text in rows:
         states[tp, inst] = status
         if tp == timepoint and inst == instrument_id:
             version = inst_version
+            started_in = language
         if item is not None:
             answers[item] = answer_value(code, text)
-    return PartState(states, answers, version)
+    return PartState(states, answers, version, started_in)
+
+
+def window_alert_level(session: Session, patient: PatientLike, timepoint: str) -> int:
+    """The highest safety-alert level the patient's answers in a window raised (0: none)."""
+    level = session.scalar(
+        select(func.max(Alert.level)).join(Response, Response.id == Alert.response_id)
+        .where(Response.patient_id == patient.id, Response.timepoint == timepoint)
+    )
+    return int(level or 0)
 
 
 def patient_windows(
@@ -141,7 +157,11 @@ class Screen:
 def shown_items(
     instrument: Instrument, answers: Mapping[str, object], lang: str, section: str | None
 ) -> list[Item]:
-    """The items asked for these answers, in the language's order, limited to a section."""
+    """The items asked for these answers, in the language's order, limited to a section.
+
+    Pass the language the response was started in (not the one on screen) once it exists: an
+    instrument may order its items differently per language (RSES in French).
+    """
     return visible_items(instrument, answers, lang, section)
 
 
@@ -193,6 +213,50 @@ def screen_for(items: Sequence[Item], answers: Mapping[str, object], cursor: str
         return None
     return Screen(item=item, position=ids.index(item.id) + 1, total=len(items),
                   previous=item_before(items, item.id))
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionNumber:
+    """An item's place counted over the part's main questions only: a stable denominator.
+
+    Follow-up questions (shown after an answer, e.g. "how bad was it?" after "yes") carry the
+    number of the question they follow (`follow_up`), so "Question 2 of 8" never becomes
+    "Question 2 of 20" as follow-ups appear.
+    """
+
+    number: int
+    total: int
+    follow_up: bool
+
+
+_NUMBERING: dict[tuple[str, str, str, str | None], dict[str, tuple[int, bool]]] = {}
+
+
+def _numbering(instrument: Instrument, lang: str, section: str | None) -> dict[str, tuple[int, bool]]:
+    key = (instrument.id, instrument.version, lang, section)
+    found = _NUMBERING.get(key)
+    if found is None:
+        from instruments.conditions import referenced_items
+
+        items = [i for i in instrument.items_in_order(lang) if section is None or i.section == section]
+        found, roots = {}, 0
+        for item in items:
+            parents = referenced_items(item.show_if) & set(found) if item.show_if is not None else set()
+            if parents:  # numbered as the earliest question it follows
+                found[item.id] = (min(found[p][0] for p in parents), True)
+            else:
+                roots += 1
+                found[item.id] = (roots, False)
+        found["__total__"] = (roots, False)
+        _NUMBERING[key] = found
+    return found
+
+
+def question_number(instrument: Instrument, lang: str, section: str | None, item_id: str) -> QuestionNumber:
+    """The stable "question n of N" of an item (computed once per instrument, language, section)."""
+    numbering = _numbering(instrument, lang, section)
+    number, follow_up = numbering.get(item_id, (1, False))
+    return QuestionNumber(number=number, total=numbering["__total__"][0], follow_up=follow_up)
 
 
 # --- the patient's own scores ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,6 +41,12 @@ ERASURE_REASONS = ("data_subject_request", "consent_withdrawn", "enrolled_in_err
 
 def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
+#: How a response was collected (mode of administration): the patient's own device, a clinic
+#: tablet in the waiting room, read out by staff (interview), or transcribed from paper by staff.
+MODES = ("own_device", "tablet_in_clinic", "staff_interview", "paper_entry")
+#: What a personal link is for: the printed handout's QR code, the short code printed beside it,
+#: a link e-mailed by staff, a link carried by a reminder.
+LINK_KINDS = ("handout", "code", "email", "reminder")
 
 study_members = Table(
     "study_member",
@@ -153,6 +160,7 @@ class Patient(Base):
         back_populates="patient", order_by="TreatmentSession.number"
     )
     links: Mapped[list[PatientLink]] = relationship(back_populates="patient")
+    window_extensions: Mapped[list[WindowExtension]] = relationship()
 
 
 class TreatmentSession(Base):
@@ -168,6 +176,8 @@ class TreatmentSession(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
     number: Mapped[int]
     date: Mapped[date]
+    # Planned ahead (not yet done): anchors the windows before it, opens no post-session checklist.
+    planned: Mapped[bool] = mapped_column(default=False, server_default=false())
     agents: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -176,17 +186,68 @@ class TreatmentSession(Base):
 
 
 class PatientLink(Base):
-    """A personal link; only the SHA-256 of its random token is stored."""
+    """A personal link; only the SHA-256 of its random token is stored.
+
+    A patient may hold several live links (the printed handout and its short code, an e-mailed
+    link, reminders' links), each with its own expiry (UTC; None: until revoked) and revocation.
+    """
 
     __tablename__ = "patient_link"
+    __table_args__ = (
+        CheckConstraint("kind IN ('handout', 'code', 'email', 'reminder')", name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(12), default="handout", server_default="handout")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     patient: Mapped[Patient] = relationship(back_populates="links")
+
+
+class WindowExtension(Base):
+    """Staff reopened or extended one patient's questionnaire window, with a reason (audited).
+
+    The window stays answerable to the end of `closes_on` (a local day in the study's zone); a
+    response given after the window's own close is flagged `window_extended`.
+    """
+
+    __tablename__ = "window_extension"
+    __table_args__ = (UniqueConstraint("patient_id", "timepoint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(String(32))
+    closes_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TabletSession(Base):
+    """A clinic tablet lent to one patient ("answer in clinic"); only its token's hash is stored.
+
+    Ends on completion, after the idle limit, or by staff (`end_reason`).
+    """
+
+    __tablename__ = "tablet_session"
+    __table_args__ = (
+        CheckConstraint(
+            "end_reason IS NULL OR end_reason IN ('completed', 'idle', 'staff')", name="end_reason"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(12))
 
 
 class Response(Base):
@@ -202,6 +263,9 @@ class Response(Base):
             name="score_status",
         ),
         CheckConstraint("language IN ('en', 'fr')", name="language"),
+        CheckConstraint(
+            "mode IN ('own_device', 'tablet_in_clinic', 'staff_interview', 'paper_entry')", name="mode"
+        ),
         # Covers the dashboard's cohort reads (no table look-ups for 300k responses at 10k patients).
         Index(
             "ix_response_patient_status", "patient_id", "status", "instrument_id", "timepoint",
@@ -222,6 +286,13 @@ class Response(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     score_status: Mapped[str | None] = mapped_column(String(12))
     flags: Mapped[list[Any]] = mapped_column(default=list)
+    # Mode of administration, and the staff member who assisted (tablet, interview, paper entry).
+    mode: Mapped[str] = mapped_column(String(16), default="own_device", server_default="own_device")
+    assisted_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    # When staff transcribed a paper questionnaire (submitted_at is when the patient filled it in).
+    entered_at: Mapped[datetime | None]
+    # Answered after the window's own close, in a window staff extended (see WindowExtension).
+    window_extended: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     patient: Mapped[Patient] = relationship()
     answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
@@ -232,7 +303,10 @@ class Answer(Base):
     """One item's answer, stored long: a numeric code, or text for free-text items."""
 
     __tablename__ = "answer"
-    __table_args__ = (UniqueConstraint("response_id", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "item_id"),
+        CheckConstraint("language IS NULL OR language IN ('en', 'fr')", name="language"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
@@ -240,6 +314,8 @@ class Answer(Base):
     code: Mapped[int | None]
     text: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The language the item was shown in when answered (a patient may switch halfway).
+    language: Mapped[str | None] = mapped_column(String(2))
 
     response: Mapped[Response] = relationship(back_populates="answers")
 

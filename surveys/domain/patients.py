@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -13,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from surveys.domain.audit import record
 from surveys.domain.links import PatientLike, StudyLike, issue_link
-from surveys.domain.models import SEXES, Patient, Study, TreatmentSession
+from surveys.domain.models import SEXES, Patient, Study, TreatmentSession, WindowExtension
 from surveys.domain.protocol import Protocol, parse_protocol_text
-from surveys.domain.schedule import Anchors, Window, compute_schedule
+from surveys.domain.schedule import Anchors, Window, compute_schedule, is_baseline
 from surveys.infra.db import utcnow
 from surveys.infra.i18n import LANGUAGES
 
@@ -31,6 +32,24 @@ DIAGNOSES = (
 
 class EnrollmentError(ValueError):
     """Bad enrollment or session data, with a message for the person who typed it."""
+
+
+def study_zone(study: StudyLike) -> ZoneInfo:
+    """The study's time zone (Study.timezone, an IANA name); UTC when the name is unknown."""
+    try:
+        return ZoneInfo(getattr(study, "timezone", None) or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def study_today(study: StudyLike, now: datetime | None = None) -> date:
+    """Today's date in the study's time zone (the clinic's calendar day)."""
+    return (now or utcnow()).astimezone(study_zone(study)).date()
+
+
+def local_day_start(study: StudyLike, day: date) -> datetime:
+    """The UTC instant a local calendar day starts in the study's zone."""
+    return datetime.combine(day, time(0, 0), tzinfo=study_zone(study)).astimezone(UTC)
 
 
 def study_protocol(study: StudyLike) -> Protocol:
@@ -51,9 +70,19 @@ def enroll_patient(
     email: str | None = None,
     language: str = "en",
     enrolled_at: datetime | None = None,
+    enrolled_on: date | None = None,
 ) -> tuple[Patient, str]:
-    """Enroll a patient and issue a personal link; returns the patient and the token."""
+    """Enroll a patient and issue a personal link (the printed handout's); returns the patient and the token.
+
+    `enrolled_on` back-dates the enrollment to a local calendar day of the study (its start, stored
+    as UTC), for patients already in treatment; it cannot be in the future. `enrolled_at` (UTC)
+    sets the exact instant instead (tests, the demo). Raises EnrollmentError on bad data.
+    """
     code = code.strip()
+    if enrolled_on is not None:
+        if enrolled_on > study_today(study):
+            raise EnrollmentError(_("The enrollment date cannot be in the future."))
+        enrolled_at = local_day_start(study, enrolled_on)
     if not CODE_PATTERN.match(code):
         raise EnrollmentError(
             _("The patient code must be 1-32 letters, digits, '-' or '_' and start with a letter or digit.")
@@ -90,7 +119,7 @@ def enroll_patient(
     )
     session.add(patient)
     session.flush()
-    token = issue_link(session, patient)
+    token = issue_link(session, patient, kind="handout")
     record(
         session,
         actor,
@@ -112,14 +141,28 @@ def record_session(
     day: date,
     agents: str = "",
     notes: str = "",
+    planned: bool = False,
 ) -> TreatmentSession:
-    """Record (or correct) a treatment session; the patient's windows follow the new date."""
+    """Record (or correct) a treatment session; the patient's windows follow the new date.
+
+    `day` is the clinic's local calendar day. A session done (`planned=False`) cannot be later
+    than today in the study's zone; it may be earlier than the enrollment (a patient enrolled
+    already in treatment: their baseline then shows as missing, never invented). A planned
+    session (`planned=True`) is today or later; recording the same number again without
+    `planned` confirms it was done. Sessions are numbered in date order, one per day, and a
+    session cannot be done while an earlier one is still planned. Raises EnrollmentError.
+    """
     if not 1 <= number <= 100:
         raise EnrollmentError(_("The session number must be between 1 and 100."))
-    if day < patient.enrolled_at.date():
-        raise EnrollmentError(_("A session cannot be before the patient's enrollment date."))
-    if day > utcnow().date():
-        raise EnrollmentError(_("A session date cannot be in the future; record it once it has happened."))
+    today = study_today(patient.study)
+    if not planned and day > today:
+        raise EnrollmentError(
+            _("A session date cannot be in the future; record it once it has happened, or plan it.")
+        )
+    if planned and day < today:
+        raise EnrollmentError(_("A planned session is today or later; record a past session as done."))
+    if day < date(2000, 1, 1):
+        raise EnrollmentError(_("A session date before 2000 is not plausible."))
     if len(agents) > 200 or len(notes) > 5000:
         raise EnrollmentError(_("Agents: at most 200 characters; notes: at most 5000."))
     others = {s.number: s for s in patient.sessions}
@@ -127,19 +170,26 @@ def record_session(
     if number > 1 and number - 1 not in others:
         raise EnrollmentError(_("Record session %(previous)s before session %(number)s.",
                                  previous=number - 1, number=number))
+    if not planned:
+        still_planned = sorted(n for n, s in others.items() if n < number and s.planned)
+        if still_planned:
+            raise EnrollmentError(_("Session %(number)s is still planned: record it as done (or move it) "
+                                    "first.", number=still_planned[0]))
+    elif any(not s.planned for n, s in others.items() if n > number):
+        raise EnrollmentError(_("A session cannot be planned before a session already done."))
     before = [s.date for n, s in others.items() if n < number]
     after = [s.date for n, s in others.items() if n > number]
     if (before and day <= max(before)) or (after and day >= min(after)):
         raise EnrollmentError(_("Session dates must follow the session numbers, one session per day."))
     if existing is None:
         existing = TreatmentSession(
-            patient_id=patient.id, number=number, date=day, agents=agents, notes=notes
+            patient_id=patient.id, number=number, date=day, agents=agents, notes=notes, planned=planned
         )
         session.add(existing)
         old = None
     else:
-        old = {"date": existing.date.isoformat(), "agents": existing.agents}
-        existing.date, existing.agents, existing.notes = day, agents, notes
+        old = {"date": existing.date.isoformat(), "agents": existing.agents, "planned": existing.planned}
+        existing.date, existing.agents, existing.notes, existing.planned = day, agents, notes, planned
     session.flush()
     session.refresh(patient, ["sessions"])
     record(
@@ -153,21 +203,84 @@ def record_session(
             "patient": patient.code,
             "number": number,
             "old": old,
-            "new": {"date": day.isoformat(), "agents": agents},
+            "new": {"date": day.isoformat(), "agents": agents, "planned": planned},
         },
     )
     return existing
 
 
-def patient_anchors(patient: PatientLike) -> Anchors:
-    """The anchor dates of a patient's schedule, with the study's time zone its days are counted in."""
+def extend_window(
+    session: Session, patient: Patient, timepoint: str, closes_on: date, *, actor: str, reason: str,
+    protocol: Protocol | None = None,
+) -> WindowExtension:
+    """Reopen or extend one patient's window to the end of a local day, with a reason (audited).
+
+    `timepoint` is a window id of the patient's schedule (`T0`, `S2`, `W8`); `closes_on` is a local
+    calendar day of the study, today or later, at most 90 days ahead. A second extension of the
+    same window replaces the first (the audit trail keeps both). Answers given after the
+    window's own close are flagged as given in an extended window. Raises EnrollmentError.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise EnrollmentError(_("Give a reason for reopening or extending the window."))
+    if len(reason) > 2000:
+        raise EnrollmentError(_("The reason: at most 2000 characters."))
+    today = study_today(patient.study)
+    if closes_on < today:
+        raise EnrollmentError(_("The new closing day must be today or later."))
+    if closes_on > today + timedelta(days=90):
+        raise EnrollmentError(_("A window can be extended by at most 90 days."))
+    windows = compute_schedule(protocol or study_protocol(patient.study), patient_anchors(patient), utcnow())
+    window = next((w for w in windows if w.timepoint == timepoint), None)
+    if window is None or window.opens_at is None:
+        raise EnrollmentError(_("Patient %(code)s has no scheduled window %(timepoint)s.", code=patient.code,
+                                timepoint=timepoint))
+    if window.state == "upcoming":
+        raise EnrollmentError(_("Window %(timepoint)s has not opened yet; nothing to extend.",
+                                timepoint=timepoint))
+    extension = session.scalar(
+        select(WindowExtension).where(WindowExtension.patient_id == patient.id,
+                                      WindowExtension.timepoint == timepoint)
+    )
+    old = extension.closes_on.isoformat() if extension else None
+    if extension is None:
+        extension = WindowExtension(patient_id=patient.id, timepoint=timepoint, closes_on=closes_on,
+                                    reason=reason, created_by=actor)
+        patient.window_extensions.append(extension)
+    else:
+        extension.closes_on, extension.reason, extension.created_by = closes_on, reason, actor
+        extension.created_at = utcnow()
+    session.flush()
+    record(session, actor, "window.extend", entity="patient", entity_id=patient.id, study_id=patient.study_id,
+           details={"patient": patient.code, "timepoint": timepoint, "old_closes_on": old,
+                    "closes_on": closes_on.isoformat(), "reason": reason})
+    return extension
+
+
+def patient_anchors(patient: PatientLike, extensions: dict[str, date] | None = None) -> Anchors:
+    """The anchor dates of a patient's schedule (sessions, planned ones, extended windows).
+
+    ORM patients carry their extensions in `window_extensions`; the values `open_link` reads carry
+    them too. `extensions` overrides both (worklist reads them for a whole study at once). Days are
+    counted in the study's time zone.
+    """
     zone = getattr(patient, "timezone", None) or patient.study.timezone  # type: ignore[union-attr]
+    ordered = sorted(patient.sessions, key=lambda s: s.number)
+    if extensions is None:
+        extensions = {e.timepoint: e.closes_on for e in getattr(patient, "window_extensions", ())}
     return Anchors(
         enrollment=patient.enrolled_at,
-        sessions=tuple((s.number, s.date) for s in sorted(patient.sessions, key=lambda s: s.number)),
-        agents=" | ".join(s.agents for s in patient.sessions if s.agents),
+        sessions=tuple((s.number, s.date) for s in ordered),
+        agents=" | ".join(s.agents for s in ordered if s.agents),
+        planned=frozenset(s.number for s in ordered if s.planned),
+        extensions=extensions,
         zone=zone,
     )
+
+
+def baseline_window(windows: Sequence[Window]) -> Window | None:
+    """The patient's baseline (pre-treatment) window, if the protocol has one."""
+    return next((w for w in windows if is_baseline(w.definition)), None)
 
 
 def patient_schedule(

@@ -10,9 +10,10 @@ Reminders go out only inside the study's sending hours (`Study.reminder_start_ho
 `reminder_end_hour`, local time in `Study.timezone`, end excluded): one owed at night is not
 claimed, so the first run after the start hour sends it (cron hourly: 09:00 local at the latest).
 
-The e-mail does not carry the personal link: only the link's hash is stored, and issuing a new
-link would silently invalidate the QR code the patient was given on paper. It tells the patient
-to use the link or QR code from their clinic, and carries no health information.
+Each reminder carries a fresh link of its own (kind "reminder", expiring after LINK_DAYS days),
+issued in the same transaction as the claim, so the link works when the e-mail arrives; it
+leaves the printed QR code working. A refused e-mail revokes its link with the claim. The
+e-mail carries no health information.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from surveys.domain import flow as flow
-from surveys.domain.models import Patient, ReminderSent, Study
+from surveys.domain.links import LINK_DAYS, hash_token, issue_link, patient_url
+from surveys.domain.models import Patient, PatientLink, ReminderSent, Study
 from surveys.domain.schedule import Window, last_open_day
 from surveys.infra.db import db, utcnow
 from surveys.infra.mail import MailError, send_mail
@@ -98,8 +100,9 @@ def due_reminders(session: Session, now: datetime | None = None) -> list[DueRemi
     return owed
 
 
-def reminder_message(patient: Patient, window: Window, kind: str) -> tuple[str, str]:
-    """Subject and body of a reminder, in the patient's language; no link, no health information."""
+def reminder_message(patient: Patient, window: Window, kind: str, url: str | None = None) -> tuple[str, str]:
+    """Subject and body of a reminder, in the patient's language, with its own link (`url`, which
+    works for LINK_DAYS days) when given; no health information."""
     with force_locale(patient.language):
         if kind == "overdue":
             subject = _("Reminder: a questionnaire is still waiting for you")
@@ -113,11 +116,11 @@ def reminder_message(patient: Patient, window: Window, kind: str) -> tuple[str, 
             # the last local day it can be answered, in the study's zone (never the first closed day)
             last_day = last_open_day(window.closes_at, ZoneInfo(patient.study.timezone))
             lines.append(_("It is open until %(date)s.", date=format_date(last_day, "long")))
-        lines += [
-            "",
-            _("Please open it with the personal link or the QR code your clinic gave you. "
-              "For your privacy, this e-mail does not contain the link."),
-        ]
+        if url:
+            lines += ["", _("Open your questionnaires with this personal link (it works for %(days)s days; "
+                            "the QR code your clinic gave you keeps working):", days=LINK_DAYS), "", url]
+        else:
+            lines += ["", _("Please open it with the personal link or the QR code your clinic gave you.")]
         contact = patient.study.contact.strip()
         if contact:
             lines += ["", _("If you have lost your link, please contact your clinic: %(contact)s",
@@ -126,16 +129,19 @@ def reminder_message(patient: Patient, window: Window, kind: str) -> tuple[str, 
     return subject, "\n".join(lines) + "\n"
 
 
-def _claim(session: Session, reminder: DueReminder) -> ReminderSent | None:
+def _claim(session: Session, reminder: DueReminder) -> tuple[ReminderSent, str] | None:
+    """Claim a reminder and issue its link in one committed transaction; None if already claimed."""
     row = ReminderSent(
         patient_id=reminder.patient.id, timepoint=reminder.window.timepoint, kind=reminder.kind)
     try:
         with session.begin_nested():
             session.add(row)
+            session.flush()
+            token = issue_link(session, reminder.patient, kind="reminder")
     except IntegrityError:  # another run claimed it first
         return None
     session.commit()
-    return row
+    return row, token
 
 
 def send_reminders(session: Session, now: datetime | None = None) -> ReminderReport:
@@ -143,19 +149,24 @@ def send_reminders(session: Session, now: datetime | None = None) -> ReminderRep
     claim (call it from the CLI). `now` is an aware UTC instant (default: the clock)."""
     report = ReminderReport()
     now = now or utcnow()
+    base_url = current_app.config["BASE_URL"]
     for reminder in due_reminders(session, now):
         if not in_sending_hours(reminder.patient.study, now):
             report.waiting += 1  # not claimed: the first run inside the sending hours sends it
             continue
-        row = _claim(session, reminder)
-        if row is None:
+        claimed = _claim(session, reminder)
+        if claimed is None:
             report.skipped += 1
             continue
-        subject, body = reminder_message(reminder.patient, reminder.window, reminder.kind)
+        row, token = claimed
+        subject, body = reminder_message(reminder.patient, reminder.window, reminder.kind,
+                                         patient_url(base_url, token))
         try:
             send_mail(reminder.patient.email or "", subject, body)
         except MailError as exc:
             session.execute(delete(ReminderSent).where(ReminderSent.id == row.id))
+            session.execute(update(PatientLink).where(PatientLink.token_hash == hash_token(token))
+                            .values(revoked_at=utcnow()))
             session.commit()
             report.failed += 1
             report.errors.append(f"patient {reminder.patient.code}: {exc}")

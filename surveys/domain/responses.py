@@ -50,7 +50,8 @@ _INSERT_ANSWERS = insert(_ANSWERS)
 _UPDATE_ANSWER = (
     update(_ANSWERS)
     .where(_ANSWERS.c.response_id == bindparam("response"), _ANSWERS.c.item_id == bindparam("item"))
-    .values(code=bindparam("new_code"), text=bindparam("new_text"), answered_at=bindparam("at"))
+    .values(code=bindparam("new_code"), text=bindparam("new_text"), answered_at=bindparam("at"),
+            language=bindparam("new_language"))
 )
 _DELETE_ANSWERS = delete(_ANSWERS).where(
     _ANSWERS.c.response_id == bindparam("response"),
@@ -74,8 +75,17 @@ def start_response(
     instrument: Instrument,
     language: str,
     treatment_session: SessionLike | None = None,
+    *,
+    mode: str = "own_device",
+    assisted_by_id: int | None = None,
+    window_extended: bool = False,
 ) -> Response:
-    """The patient's response for this timepoint and instrument, created on first use."""
+    """The patient's response for this timepoint and instrument, created on first use.
+
+    `language` is the language the response was started in (each answer keeps its own);
+    `mode` the mode of administration (models.MODES) and `assisted_by_id` the staff member who
+    assisted; `window_extended` flags a response given in a window staff extended.
+    """
     key = {"patient_id": patient.id, "timepoint": timepoint, "instrument_id": instrument.id}
     existing = session.scalar(_RESPONSE_OF, key)
     if existing is not None:
@@ -84,6 +94,7 @@ def start_response(
         patient_id=patient.id, timepoint=timepoint, instrument_id=instrument.id,
         instrument_version=instrument.version, language=language,
         session_id=treatment_session.id if treatment_session else None,
+        mode=mode, assisted_by_id=assisted_by_id, window_extended=window_extended,
     )
     try:
         with session.begin_nested():
@@ -122,7 +133,8 @@ def current_answers(session: Session, response: Response) -> dict[str, int | str
 
 
 def save_answers(
-    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object]
+    session: Session, response: Response, instrument: Instrument, answers: Mapping[str, object],
+    language: str | None = None,
 ) -> dict[str, int | str | None]:
     """Validate and upsert some answers of an open response; returns all answers after saving.
 
@@ -132,19 +144,21 @@ def save_answers(
     if response.status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
     session.flush()  # a response just added gets its id
-    return write_answers(session, response.id, instrument, current_answers(session, response), answers)
+    return write_answers(session, response.id, instrument, current_answers(session, response), answers,
+                         language=language or response.language)
 
 
 def write_answers(
     session: Session, response_id: int, instrument: Instrument, stored: Mapping[str, int | str | None],
-    answers: Mapping[str, object],
+    answers: Mapping[str, object], *, language: str | None = None,
 ) -> dict[str, int | str | None]:
     """`save_answers` for a caller that has just read the open response's `stored` answers itself.
 
     Writes only what changed, with Core statements: new rows, changed rows, and the rows of items
     the new answers hide (a "yes" changed to "no"), which are dropped, not kept stale. A value that is
     changed or dropped is first copied to the answer's history (`answer_version`), so an earlier
-    answer is never lost; a first answer costs no extra statement.
+    answer is never lost; a first answer costs no extra statement. New and changed answers record
+    `language`, the language the item was shown in.
     """
     merged = {**stored, **dict(answers)}
     # A stored answer whose item the new answers hide is dropped, while a *new* answer to a hidden
@@ -161,12 +175,12 @@ def write_answers(
         if item_id not in stored:
             if value is not None:
                 added.append({"response_id": response_id, "item_id": item_id, "code": code, "text": text,
-                              "answered_at": now})
+                              "answered_at": now, "language": language})
         elif value is None:
             hidden.append(item_id)
         elif stored[item_id] != value:
             changed.append({"response": response_id, "item": item_id, "new_code": code, "new_text": text,
-                            "at": now})
+                            "at": now, "new_language": language})
     connection = session.connection()
     if changed or hidden:  # keep the values being replaced (the answer history); first answers skip this
         replaced = [row["item"] for row in changed] + hidden

@@ -13,8 +13,8 @@ lengthens it. Every boundary returned is an aware UTC instant; `now` is compared
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,18 +22,45 @@ from surveys.domain.protocol import Protocol, ProtocolInstrument, Timepoint
 
 STATES = ("not_scheduled", "upcoming", "open", "due", "overdue", "closed", "completed")
 ANSWERABLE = frozenset({"open", "due", "overdue"})
+ONE_DAY = timedelta(days=1)
+
+
+def is_baseline(tp: Timepoint) -> bool:
+    """A pre-treatment baseline: anchored on the first session and closing no later than its day."""
+    return tp.anchor == "first_session" and tp.closes < ONE_DAY
+
+
+def baseline_closes(tp: Timepoint) -> timedelta:
+    """When a timepoint closes, counted from its anchor, with the baseline rule applied.
+
+    A timepoint anchored on the first session that would close at or before that session's
+    start (a pre-treatment baseline) stays answerable through the whole day of the first
+    session: patients answer in the waiting room, and without a baseline there is no
+    before/after. Other timepoints keep their protocol offset.
+    """
+    if is_baseline(tp):
+        return ONE_DAY
+    return tp.closes
 
 
 @dataclass(frozen=True, slots=True)
 class Anchors:
     """A patient's anchor dates: enrollment (a UTC instant), the local dates of recorded sessions by
-    number, and the study's time zone (IANA name) in which days are counted."""
+    number, and the study's time zone (IANA name) in which days are counted.
+
+    `planned` holds the numbers of sessions planned ahead (not yet done): they anchor the
+    windows that hang on them (the baseline before the first session, week 12...), but open no
+    post-session checklist until they are recorded as done. `extensions` maps a timepoint id
+    (`T0`, `S2`) to the last local day staff kept it open to (a reopened or extended window).
+    """
 
     enrollment: datetime
     sessions: tuple[tuple[int, date], ...] = ()
     #: the formulation (agents) recorded for the patient's sessions, joined: entries with
     #: `if_agents` are asked only when it names one of their agents
     agents: str = ""
+    planned: frozenset[int] = frozenset()
+    extensions: Mapping[str, date] = field(default_factory=dict)
     zone: str = "UTC"
 
     @property
@@ -80,6 +107,8 @@ class Window:
     closes_at: datetime | None
     instruments: tuple[ProtocolInstrument, ...]
     state: str
+    # Staff reopened or extended it and `now` is past its own close: answers are flagged.
+    extended: bool = False
 
     @property
     def answerable(self) -> bool:
@@ -169,11 +198,18 @@ def _make(
             local_boundary(anchor, tp.opens, zone),
             local_boundary(anchor, tp.due, zone),
             local_boundary(anchor, tp.overdue, zone),
-            local_boundary(anchor, tp.closes, zone),
+            local_boundary(anchor, baseline_closes(tp), zone),
         )
         if tp.close_at_next_session and next_anchor is not None:
             closes = min(closes, local_boundary(next_anchor, timedelta(0), zone))
-            overdue, due = min(overdue, closes), min(due, closes)
+        overdue, due = min(overdue, closes), min(due, closes)
+    extended = False
+    kept_to = anchors.extensions.get(timepoint_id)
+    if kept_to is not None and opens is not None and closes is not None:
+        kept_closes = local_boundary(kept_to, ONE_DAY, anchors.tz)  # the end of that local day
+        if kept_closes > closes:
+            extended = now >= closes
+            closes = kept_closes
     state = window_state(now, opens, due, overdue, closes, timepoint_id in completed)
     return Window(
         timepoint=timepoint_id,
@@ -185,6 +221,7 @@ def _make(
         closes_at=closes,
         instruments=_instruments_for(tp, opens, anchors),
         state=state,
+        extended=extended and state in ANSWERABLE,
     )
 
 
@@ -194,14 +231,19 @@ def compute_schedule(
     """Every window of a patient, in protocol order, with its state at `now`.
 
     `completed` holds the ids of timepoints whose questionnaires are all submitted.
-    Per-session timepoints expand to one window per recorded session (`S1`, `S2`, ...).
-    Boundaries are UTC instants at whole local days in `anchors.zone` (see the module docstring).
+    Per-session timepoints expand to one window per session done (`S1`, `S2`, ...); a planned
+    session opens none until it is recorded as done. A baseline stays open through the first
+    session's local day (`baseline_closes`); a window staff extended closes at the end of its new
+    local day. Boundaries are UTC instants at whole local days in `anchors.zone` (see the module
+    docstring).
     """
     windows: list[Window] = []
     sessions: Sequence[tuple[int, date]] = anchors.sessions
     for tp in protocol.timepoints:
         if tp.anchor == "each_session":
             for index, (number, day) in enumerate(sessions):
+                if number in anchors.planned:
+                    continue
                 nxt = sessions[index + 1][1] if index + 1 < len(sessions) else None
                 windows.append(_make(tp, f"{tp.id}{number}", day, anchors, now, completed, number, nxt))
             continue

@@ -16,12 +16,13 @@ from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, HiddenField, RadioField, TextAreaField
+from wtforms import Field, HiddenField, RadioField
 from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Length, Optional
 
 from instruments import Item
 from instruments.scoring import TEXT_MAX_LENGTH
+from surveys.infra.text_fields import MultilineTextField
 
 #: The fields a patient screen may post; anything else is a tampered request.
 ALLOWED_FIELDS = frozenset({"csrf_token", "item", "answer", "nav"})
@@ -42,7 +43,7 @@ def _text(item: Item, lang: str) -> Field:
         validators.insert(0, Optional())
     else:
         validators.insert(0, InputRequired(message=_l("Please write an answer, then press Next.")))
-    return TextAreaField(validators=validators, render_kw={"maxlength": TEXT_MAX_LENGTH, "rows": 5})
+    return MultilineTextField(validators=validators, max_length=TEXT_MAX_LENGTH, render_kw={"rows": 5})
 
 
 #: Item type -> the field that asks it.
@@ -67,6 +68,8 @@ class ScreenForm(FlaskForm):
     item = HiddenField()
 
     class Meta:
+        csrf = False  # the patient's form token comes from the link (form_tokens), not the session
+
         def get_translations(self, form: Any) -> Any:
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)  # type: ignore[misc]

@@ -41,6 +41,10 @@ Outcome = Literal["saved", "finished", "emergency", "crisis", "same_day", "close
 
 # Built once: they run on every saved answer.
 _ALERT_REASONS = select(Alert.reasons).where(Alert.response_id == bindparam("response_id"))
+_FLAG_EXTENDED = (
+    update(Response.__table__).where(Response.__table__.c.id == bindparam("response_id"))
+    .values(window_extended=True)
+)
 _SQLITE_WRITE_LOCK = update(Patient).where(sql_false()).values(id=Patient.id)
 _PATIENT_ROW_LOCK = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
 # The open response's id and status with its answers, read as plain rows once the patient is locked.
@@ -69,9 +73,14 @@ class Saved:
 
 def save_screen(
     session: Session, patient: PatientLike, window: Window, entry: ProtocolInstrument, instrument: Instrument,
-    item_id: str, value: Any, *, going_back: bool, lang: str,
+    item_id: str, value: Any, *, going_back: bool, lang: str, order_lang: str | None = None,
+    mode: str = "own_device", assisted_by_id: int | None = None,
 ) -> Saved:
     """Store one answer in one transaction (committed); AnswerError when the value is not allowed.
+
+    `lang` is the language the item was shown in (recorded on the answer; a new response starts in
+    it); `order_lang` the language whose item order the part follows (the one it was started in);
+    `mode` and `assisted_by_id` the mode of administration a new response records.
 
     A double tap or a resend lands on the same response and answer rows (unique keys) and changes
     nothing; two racing requests are retried, so the loser finds the winner's rows. The alert
@@ -84,13 +93,14 @@ def save_screen(
         take_owed(session)  # only the notices of the attempt that commits count
         try:
             _lock_patient(session, patient.id)
-            response_id, stored = _open_response(session, patient, window, instrument, lang, treatment)
-            answers = write_answers(session, response_id, instrument, stored, {item_id: value})
+            response_id, stored = _open_response(session, patient, window, instrument, lang, treatment,
+                                                 mode, assisted_by_id)
+            answers = write_answers(session, response_id, instrument, stored, {item_id: value}, language=lang)
             before, alert = [], None
             if instrument.alert_rules:  # most instruments have none: spare the alert queries
                 before = session.scalar(_ALERT_REASONS, {"response_id": response_id}) or []
                 alert = raise_alert(session, session.get_one(Response, response_id), instrument, answers)
-            items = flow.shown_items(instrument, answers, lang, entry.section)
+            items = flow.shown_items(instrument, answers, order_lang or lang, entry.section)
             move_to = flow.item_before(items, item_id) if going_back else flow.item_after(items, item_id)
             finished = not going_back and move_to is None and flow.is_finished(items, answers)
             if finished:
@@ -141,16 +151,20 @@ def _still_reported(instrument: Instrument, item_id: str, reasons: list[str], an
 
 def _open_response(
     session: Session, patient: PatientLike, window: Window, instrument: Instrument, lang: str,
-    treatment: SessionLike | None,
+    treatment: SessionLike | None, mode: str = "own_device", assisted_by_id: int | None = None,
 ) -> tuple[int, dict[str, int | str | None]]:
     """The id of the patient's open response to this part (created on its first answer) and its
     stored answers, read as plain rows; ResponseClosed once it was submitted."""
     key = {"patient_id": patient.id, "timepoint": window.timepoint, "instrument_id": instrument.id}
     rows = session.execute(_RESPONSE_AND_ANSWERS, key).all()
     if not rows:
-        return start_response(session, patient, window.timepoint, instrument, lang, treatment).id, {}
+        started = start_response(session, patient, window.timepoint, instrument, lang, treatment,
+                                 window_extended=window.extended, mode=mode, assisted_by_id=assisted_by_id)
+        return started.id, {}
     if rows[0].status == "submitted":
         raise ResponseClosed("This questionnaire was already submitted.")
+    if window.extended:  # answered on, after the window's own close: flagged (rare, so checked here)
+        session.execute(_FLAG_EXTENDED, {"response_id": rows[0].id})
     stored = {row.item_id: answer_value(row.code, row.text) for row in rows if row.item_id is not None}
     return rows[0].id, stored
 

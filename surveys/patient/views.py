@@ -36,8 +36,18 @@ from werkzeug.exceptions import TooManyRequests
 
 from instruments import AnswerError, Instrument
 from surveys.domain import flow as flow
+from surveys.domain import tablet as tablet
 from surveys.domain.crisis_lines import crisis_line
-from surveys.domain.links import LinkedPatient, LinkedStudy, open_link, patient_url, qr_svg
+from surveys.domain.links import (
+    LinkedPatient,
+    LinkedStudy,
+    link_state,
+    normalise_short_code,
+    open_link,
+    open_tablet_token,
+    patient_url,
+    qr_svg,
+)
 from surveys.domain.models import Patient
 from surveys.domain.notices import deliver_notices
 from surveys.domain.protocol import ProtocolInstrument
@@ -46,7 +56,9 @@ from surveys.domain.schedule import ANSWERABLE, Window
 from surveys.infra.db import db
 from surveys.infra.i18n import LANGUAGES, current_lang, use_language
 from surveys.infra.library import instruments
+from surveys.infra.security import csrf
 from surveys.infra.throttle import LINK_MISS_LIMIT, note_link_miss
+from surveys.patient.form_tokens import FORM_TOKEN_FIELD, form_token, form_token_valid
 from surveys.patient.forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.patient.saves import save_screen
 
@@ -73,13 +85,57 @@ PATIENT_SCALES: tuple[tuple[str, str, int, int], ...] = (
 )
 
 
+# Patient forms carry a token derived from the link, not Flask-WTF's session-bound one (see
+# form_tokens): checked in `_check_form_token` below.
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _check_form_token() -> None:
+    """Refuse a patient POST whose form token does not belong to the credential in its address."""
+    if request.method != "POST" or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    credential = (request.view_args or {}).get("token", "")
+    if not credential:  # a page opened without a link (the code page): Flask-WTF's own check
+        csrf.protect()
+        return
+    if not form_token_valid(credential, request.form.get(FORM_TOKEN_FIELD)):
+        raise CSRFError("The form token is missing or does not belong to this link.")
+
+
+#: A marked worsening since the first value, per scale: the change patients are offered support for.
+#: WHO-5 (percent): 10 points, the clinically relevant change (Topp et al. 2015). RSES (0-30): 5
+#: points, about the reliable change index with SD 5 and test-retest r = 0.85 (Silber & Tippett
+#: 1965). Hair ratings (0-10, higher is worse): 2 points, the usual minimal important change of a
+#: 0-10 numeric rating scale (Farrar et al. 2001). Negative: a fall is worse; positive: a rise.
+MARKED_WORSENING: dict[tuple[str, str], float] = {
+    ("who5", "percent"): -10,
+    ("rses", "total"): -5,
+    ("hair_status", "hair_severity"): 2,
+    ("hair_status", "hair_bother"): 2,
+}
+
+
+def marked_worsening(key: tuple[str, str], values: list[tuple[str, float]]) -> bool:
+    """True when the latest value is markedly worse than the first (see MARKED_WORSENING)."""
+    limit = MARKED_WORSENING.get(key)
+    if limit is None or len(values) < 2:
+        return False
+    change = values[-1][1] - values[0][1]
+    return change <= limit if limit < 0 else change >= limit
+
+
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """An open personal link: the patient and their study, as plain values read in one statement."""
+    """An open personal link (or clinic tablet session): the patient and their study, as plain
+    values read in one statement, and how the answers are given (the mode of administration)."""
 
     token: str
     patient: LinkedPatient
     study: LinkedStudy
+    mode: str = "own_device"
+    assisted_by_id: int | None = None
+    tablet_id: int | None = None
 
 
 @bp.after_request
@@ -98,23 +154,45 @@ def _page_path() -> str:
 
 @bp.context_processor
 def _page_address() -> dict[str, str]:
-    return {"page_path": _page_path()}
+    credential = (request.view_args or {}).get("token", "")
+    return {"page_path": _page_path(), "form_token": form_token(credential) if credential else ""}
 
 
 def _stop(template: str, status: int, **context: Any) -> NoReturn:
     abort(make_response(render_template(template, **context), status))
 
 
+def _tablet_visit(token: str) -> Visit | None:
+    """A clinic tablet's visit, or None for an unknown token; an ended (or idle) one shows only the
+    neutral screen, from which Back reveals nothing (every page of it is now this screen)."""
+    link = open_tablet_token(db.session, token)
+    if link is None:
+        return None
+    going_on = link.revoked_at is None and tablet.tablet_seen(db.session, link.link_id)
+    db.session.commit()
+    if not going_on:
+        _stop("patient/tablet_ended.html", 200)
+    use_language(link.patient.language)
+    return Visit(token=token, patient=link.patient, study=link.study, mode="tablet_in_clinic",
+                 assisted_by_id=tablet.tablet_assistant(db.session, link.link_id), tablet_id=link.link_id)
+
+
 def _visit(token: str) -> Visit:
     link = open_link(db.session, token)
     if link is None:
+        visit = _tablet_visit(token)
+        if visit is not None:
+            return visit
         # Counted per client address; over the limit a wrong link gets a 429. Never checked before
         # the look-up, so someone else's guessing from a shared address never blocks a valid link.
         if not note_link_miss():
             _stop("patient/link_problem.html", 429, problem="too_many")
         _stop("patient/link_problem.html", 404, problem="unknown")
-    if link.revoked_at is not None:
-        _stop("patient/link_problem.html", 403, problem="revoked")
+    state = link_state(link)
+    if state == "revoked":
+        _stop("patient/link_problem.html", 403, problem="revoked", clinic=link.study)
+    if state == "expired":
+        _stop("patient/link_problem.html", 410, problem="expired", clinic=link.study)
     use_language(link.patient.language)
     return Visit(token=token, patient=link.patient, study=link.study)
 
@@ -154,6 +232,11 @@ class Part:
     instrument: Instrument
     done: bool
     answers: dict[str, Any]
+    started_in: str | None  # the language the response was started in: it fixes the items' order
+
+    def order_lang(self, lang: str) -> str:
+        """The language whose item order this part follows: the one it was started in."""
+        return self.started_in or lang
 
 
 def _part(visit: Visit, timepoint: str, instrument_id: str) -> Part:
@@ -166,7 +249,7 @@ def _part(visit: Visit, timepoint: str, instrument_id: str) -> Part:
     done = states.get((timepoint, instrument_id)) == "submitted"
     # A response started in an older version of the definition is finished in that version.
     instrument = answered_in(instruments(), instrument_id, found.version) or instruments()[instrument_id]
-    return Part(window, entry, instrument, done, answers)
+    return Part(window, entry, instrument, done, answers, found.started_in)
 
 
 @bp.get("/p/<token>")
@@ -175,9 +258,20 @@ def home(token: str) -> Any:
     return _home_page(_visit(token))
 
 
+def _end_tablet_if_done(visit: Visit, windows: list[Window]) -> bool:
+    """On a clinic tablet, end the session once nothing is left to answer; True when it ended."""
+    if visit.tablet_id is None or any(w.state in ANSWERABLE for w in windows):
+        return False
+    tablet.end_tablet(db.session, visit.tablet_id, "completed", actor="system", study_id=visit.study.id)
+    db.session.commit()
+    return True
+
+
 def _home_page(visit: Visit) -> Any:
     states = flow.response_states(db.session, visit.patient)
     windows = _windows(visit, states)
+    if _end_tablet_if_done(visit, windows):
+        return render_template("patient/tablet_ended.html", finished=True)
     due = [w for w in windows if w.state in ANSWERABLE]
     upcoming = [w for w in windows if w.state == "upcoming"][:3]
     later = [w for w in windows if w.state == "not_scheduled"]
@@ -216,7 +310,10 @@ def _timepoint_page(visit: Visit, timepoint: str) -> Any:
     if entry is not None:
         return redirect(url_for(".screen", token=visit.token, timepoint=timepoint,
                                 instrument_id=entry.instrument))
-    return _page("patient/done.html", visit, window=window, can_see_scores=_has_scores(visit, states))
+    alert_level = flow.window_alert_level(db.session, visit.patient, timepoint)
+    finished = _end_tablet_if_done(visit, _windows(visit, states))
+    return _page("patient/done.html", visit, window=window, can_see_scores=_has_scores(visit, states),
+                 alert_level=alert_level, tablet_finished=finished)
 
 
 def _progress(window: Window, entry: ProtocolInstrument) -> tuple[int, int]:
@@ -239,16 +336,17 @@ def _cursor(timepoint: str, instrument_id: str) -> str | None:
 def _render_screen(visit: Visit, part: Part, item_id: str | None, form: Any = None, status: int = 200) -> Any:
     lang = current_lang()
     instrument, answers = part.instrument, part.answers
-    items = flow.shown_items(instrument, answers, lang, part.entry.section)
+    items = flow.shown_items(instrument, answers, part.order_lang(lang), part.entry.section)
     screen = flow.screen_for(items, answers, item_id)
     if screen is None:  # nothing to ask (cannot happen with shipped instruments)
         abort(404)
     if form is None:
         form = screen_form(screen.item, lang, answer=answers.get(screen.item.id))
     number, parts = _progress(part.window, part.entry)
+    question = flow.question_number(instrument, part.order_lang(lang), part.entry.section, screen.item.id)
     return _page("patient/screen.html", visit, status, window=part.window, instrument=instrument,
                  screen=screen, form=form, part=number, parts=parts, lang=lang, choice=is_choice(screen.item),
-                 show_instructions=screen.position == 1)
+                 show_instructions=screen.position == 1, question=question)
 
 
 @bp.get("/p/<token>/q/<timepoint>/<instrument_id>")
@@ -317,12 +415,14 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     lang = current_lang()
     going_back = request.form.get("nav") == "back"
     if going_back and not request.form.get("answer", "").strip():
-        before = flow.item_before(flow.shown_items(instrument, part.answers, lang, entry.section), item_id)
+        shown = flow.shown_items(instrument, part.answers, part.order_lang(lang), entry.section)
+        before = flow.item_before(shown, item_id)
         _set_cursor(timepoint, instrument_id, (before or item).id)
         return _answered(visit, request.path)
     form = screen_form(item, lang, formdata=request.form)
     if not form.validate():
-        if item.id not in {i.id for i in flow.shown_items(instrument, part.answers, lang, entry.section)}:
+        shown = flow.shown_items(instrument, part.answers, part.order_lang(lang), entry.section)
+        if item.id not in {i.id for i in shown}:
             _bad_request(visit, _("This question is not asked with your other answers. Nothing was saved."))
         return _render_screen(visit, part, item.id, form=form, status=400)
     value = form.answer.data
@@ -330,7 +430,8 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
         value = value.strip() or None
     try:
         saved = save_screen(db.session, visit.patient, part.window, entry, instrument, item.id, value,
-                            going_back=going_back, lang=lang)
+                            going_back=going_back, lang=lang, order_lang=part.order_lang(lang),
+                            mode=visit.mode, assisted_by_id=visit.assisted_by_id)
     except AnswerError:
         _bad_request(visit, _("This answer is not one of the choices for this question. Nothing was saved."))
     if saved.outcome == "closed":
@@ -354,8 +455,8 @@ def _deliver(notice_ids: tuple[int, ...]) -> None:
 
 
 def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:
-    if not visit.study.show_scores_to_patients:
-        return False
+    if not visit.study.show_scores_to_patients or visit.tablet_id is not None:
+        return False  # hidden when the study says so, and on a clinic tablet others will hold
     wanted = {inst for inst, *_rest in PATIENT_SCALES}
     return any(status == "submitted" and inst in wanted for (_tp, inst), status in states.items())
 
@@ -373,7 +474,26 @@ def scores(token: str) -> Any:
     lines = flow.own_scores(db.session, visit.patient, [(i, s) for i, s, _lo, _hi in PATIENT_SCALES], order)
     ranges = {(i, s): (lo, hi) for i, s, lo, hi in PATIENT_SCALES}
     labels = {w.timepoint: w.label(current_lang()) for w in windows}
-    return _page("patient/scores.html", visit, lines=lines, ranges=ranges, labels=labels)
+    worse = {(line.instrument, line.scale) for line in lines
+             if marked_worsening((line.instrument, line.scale), line.values)}
+    return _page("patient/scores.html", visit, lines=lines, ranges=ranges, labels=labels, worse=worse)
+
+
+@bp.route("/code", methods=["GET", "POST"])
+def code() -> Any:
+    """The code page: the patient types the short code printed on their handout and is taken to
+    their questionnaires. Failed codes count against the same limit as guessed links."""
+    problem = None
+    if request.method == "POST":
+        typed = normalise_short_code(request.form.get("code", ""))[:64]
+        link = open_link(db.session, typed) if typed else None
+        if link is not None and link.kind == "code" and link_state(link) == "active":
+            return redirect(url_for(".home", token=typed), 303)
+        if not note_link_miss():  # one limit for typed codes and opened links
+            _stop("patient/link_problem.html", 429, problem="too_many")
+        problem = _("This code does not work. Check it on your sheet and type it again, or ask your clinic.")
+    page = render_template("patient/code.html", problem=problem)
+    return page, (400 if problem else 200)
 
 
 @bp.get("/p/<token>/qr.svg")

@@ -15,7 +15,6 @@ from wtforms import (
     RadioField,
     SelectField,
     StringField,
-    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -29,6 +28,7 @@ from surveys.domain.alerts import (
 from surveys.domain.models import SEXES
 from surveys.domain.patients import DIAGNOSES
 from surveys.infra.i18n import LANGUAGES
+from surveys.infra.text_fields import MultilineTextField
 
 # Each language named in itself, as language pickers do: a reader finds their own at once.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
@@ -73,7 +73,8 @@ class StudyForm(FlaskForm):
     code = StringField(_l("Study code (capital letters, digits, - or _)"),
                        validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    contact = TextAreaField(_l("Clinic contact shown to patients"), validators=[Optional(), Length(max=2000)])
+    contact = MultilineTextField(_l("Clinic contact shown to patients"), max_length=2000,
+                                 validators=[Optional(), Length(max=2000)])
     emergency_number = StringField(_l("Emergency number"), default="112",
                                    validators=[DataRequired(), Length(max=32)])
     oncall_email = EmailField(_l("On-call e-mail for urgent safety alerts"),
@@ -91,8 +92,8 @@ class EnrollForm(FlaskForm):
     sex = SelectField(_l("Sex"), choices=_blank_first(SEXES, SEX_LABELS), default="")
     birth_year = IntegerField(_l("Birth year"), validators=[Optional()])
     diagnosis = SelectField(_l("Diagnosis"), choices=_blank_first(DIAGNOSES, DIAGNOSIS_LABELS), default="")
-    prior_treatments = TextAreaField(_l("Prior treatments (one per line)"),
-                                     validators=[Optional(), Length(max=2000)])
+    prior_treatments = MultilineTextField(_l("Prior treatments (one per line)"),
+                                          validators=[Optional(), Length(max=2000)], max_length=2000)
     email = EmailField(_l("E-mail for reminders (optional)"), validators=[Optional(), Length(max=254)])
     language = SelectField(_l("Preferred language"),
                            choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
@@ -109,7 +110,17 @@ class SessionForm(FlaskForm):
     number = IntegerField(_l("Session number"), validators=[InputRequired(), NumberRange(min=1, max=100)])
     day = DateField(_l("Date of the session"), validators=[InputRequired()])
     agents = StringField(_l("Agents / formulation"), validators=[Optional(), Length(max=200)])
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
+    notes = MultilineTextField(_l("Notes"), validators=[Optional(), Length(max=5000)], max_length=5000)
+    planned = BooleanField(_l("Planned (not done yet): a future date"))
+
+
+class ExtendWindowForm(FlaskForm):
+    """Reopen or extend one patient's questionnaire window, with a reason (audited)."""
+
+    timepoint = SelectField(_l("Questionnaire window"), choices=[])
+    closes_on = DateField(_l("Keep it open until the end of"), validators=[InputRequired()])
+    reason = MultilineTextField(_l("Reason (kept in the audit trail)"), max_length=2000,
+                                validators=[DataRequired(message=_l("Give a reason.")), Length(max=2000)])
 
 
 class ContactAttemptForm(FlaskForm):
@@ -120,7 +131,7 @@ class ContactAttemptForm(FlaskForm):
                         validators=[InputRequired(message=_l("Choose whether the patient was reached."))])
     attempted_at = DateTimeLocalField(_l("When (local time; empty: now)"), format="%Y-%m-%dT%H:%M",
                                       validators=[Optional()])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    note = MultilineTextField(_l("Note"), max_length=2000, validators=[Optional(), Length(max=2000)])
 
 
 class ResolveForm(FlaskForm):
@@ -134,23 +145,25 @@ class ResolveForm(FlaskForm):
                               choices=[("", "")] + [(k, v) for k, v in RELATEDNESS_LABELS.items()])
     serious = RadioField(_l("Serious adverse event"), choices=[("yes", _l("yes")), ("no", _l("no"))],
                          validators=[InputRequired(message=_l("Say whether the event is serious."))])
-    note = TextAreaField(_l("Resolution note"),
-                         validators=[DataRequired(message=_l("Write a resolution note.")), Length(max=2000)])
+    note = MultilineTextField(_l("Resolution note"), max_length=2000,
+                              validators=[DataRequired(message=_l("Write a resolution note.")),
+                                          Length(max=2000)])
 
 
 class ReopenForm(FlaskForm):
     """Reopening a resolved alert needs a reason."""
 
-    reason = TextAreaField(_l("Reason for reopening"),
-                           validators=[DataRequired(message=_l("Say why the alert is reopened.")),
-                                       Length(max=2000)])
+    reason = MultilineTextField(_l("Reason for reopening"), max_length=2000,
+                                validators=[DataRequired(message=_l("Say why the alert is reopened.")),
+                                            Length(max=2000)])
 
 
 class StudySettingsForm(FlaskForm):
     """A study's settings; the values are checked by `surveys.domain.study_settings` (page and CLI alike)."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    contact = TextAreaField(_l("Clinic contact shown to patients"), validators=[Optional(), Length(max=2000)])
+    contact = MultilineTextField(_l("Clinic contact shown to patients"), max_length=2000,
+                                 validators=[Optional(), Length(max=2000)])
     clinic_phone = StringField(_l("Clinic telephone"), validators=[Optional(), Length(max=32)])
     oncall_email = EmailField(_l("On-call e-mail for urgent safety alerts"),
                               validators=[Optional(), Length(max=254)])
@@ -178,7 +191,8 @@ class WithdrawForm(FlaskForm):
 
     on = DateField(_l("Date the patient left the study"), validators=[InputRequired()])
     reason = SelectField(_l("Reason"), choices=[("", "")])  # choices set per request (translated)
-    note = TextAreaField(_l("Note (required for \"other\")"), validators=[Optional(), Length(max=2000)])
+    note = MultilineTextField(_l("Note (required for \"other\")"), max_length=2000,
+                              validators=[Optional(), Length(max=2000)])
 
 
 class EraseForm(FlaskForm):

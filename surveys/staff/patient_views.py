@@ -1,8 +1,9 @@
 """Staff pages about patients: the list, enrollment, details, sessions, links, worklist.
 
 Personal links are stored only as a hash, so a link can be shown exactly once: right after it
-is issued. "Copy" and "send" in the worklist therefore both issue a new link, which replaces
-(and kills) the previous one; the pages say so before anyone clicks.
+is issued. A patient may hold several live links: the printed handout (QR code and short code,
+replaced together by a new handout) and e-mailed links (each new, expiring after 14 days,
+leaving the printed one working). Each link can be revoked on its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -20,16 +21,43 @@ from sqlalchemy.orm import selectinload
 
 from surveys.domain.accounts import ENROLL, actor, may
 from surveys.domain.audit import record
-from surveys.domain.links import issue_link, patient_url, qr_svg, revoke_links
-from surveys.domain.models import Alert, Patient, PatientLink, Study
+from surveys.domain.flow import patient_windows, response_states
+from surveys.domain.links import (
+    LINK_DAYS,
+    format_short_code,
+    issue_handout,
+    issue_link,
+    link_state,
+    patient_url,
+    qr_svg,
+    revoke_links,
+)
+from surveys.domain.links import (
+    revoke_link as revoke_one_link,
+)
+from surveys.domain.models import Alert, Patient, PatientLink, Study, TabletSession
 from surveys.domain.participation import reason_choices, reason_label, status_label
-from surveys.domain.patients import EnrollmentError, enroll_patient, record_session, study_protocol
+from surveys.domain.patients import (
+    EnrollmentError,
+    baseline_window,
+    enroll_patient,
+    extend_window,
+    record_session,
+    study_protocol,
+)
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
 from surveys.infra.mail import MailError, send_mail
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import ActionForm, EnrollForm, PatientForm, SessionForm, WithdrawForm
+from surveys.staff.forms import (
+    ActionForm,
+    EnrollForm,
+    ExtendWindowForm,
+    PatientForm,
+    SessionForm,
+    WithdrawForm,
+)
 from surveys.staff.worklist import WORK_STATES, build_worklist, worklist_counts
 
 READERS = ("coordinator", "clinician")
@@ -47,7 +75,8 @@ def link_mail(patient: Patient, study: Study, url: str) -> tuple[str, str]:
             _("Your clinic (%(study)s) asks you to fill in your questionnaires. Your personal link is:",
               study=study.name),
             url,
-            _("This link replaces any link you received before. Keep it to yourself."),
+            _("It works for %(days)s days; the QR code on the sheet from your clinic keeps working. "
+              "Keep it to yourself.", days=LINK_DAYS),
         ])
     return subject, body + "\n"
 
@@ -70,18 +99,23 @@ def _record_endpoint() -> str | None:
     return next((r.endpoint for r in current_app.url_map.iter_rules() if r.rule == PATIENT_RECORD_RULE), None)
 
 
-def _handout(study: Study, patient: Patient, token: str, status: int = 201) -> Any:
-    """The printable handout with a new link and its QR code, answered to the POST that issued it.
+def _handout(study: Study, patient: Patient, token: str, status: int = 201,
+             short_code: str | None = None) -> Any:
+    """The printable handout with a new link, its QR code and short code, answered to the POST that
+    issued them.
 
     Not a redirect: the token must not travel through a cookie or a URL to survive one. The
     page is never cached, and reloading it asks the browser to re-send the form (a new link).
     """
-    url = patient_url(current_app.config["BASE_URL"], token)
+    base = current_app.config["BASE_URL"]
+    url = patient_url(base, token)
     with force_locale(patient.language):  # the patient's paper: the patient's language
         title = _("Personal link of %(code)s", code=patient.code)
         qr = base64.b64encode(qr_svg(url, title=title).encode()).decode("ascii")
         sheet = Markup(render_template(  # noqa: S704  (our own template, autoescaped)
-            "staff/_handout_sheet.html", study=study, patient=patient, url=url, qr=qr, lang=patient.language))
+            "staff/_handout_sheet.html", study=study, patient=patient, url=url, qr=qr, lang=patient.language,
+            short_code=format_short_code(short_code) if short_code else None,
+            code_page=f"{base.rstrip('/')}/code"))
     page = render_template("staff/handout.html", study=study, patient=patient, url=url, sheet=sheet)
     return page, status, {"Cache-Control": "no-store"}
 
@@ -148,9 +182,15 @@ def enroll(code: str) -> Any:
         db.session.rollback()
         flash(_("Nobody was enrolled: %(problem)s", problem=exc), "error")
         return render_template("staff/enroll.html", study=study, form=form), 400
+    short_code = issue_link(db.session, patient, kind="code")
     db.session.commit()
     flash(_("Patient %(code)s enrolled.", code=patient.code))
-    return _handout(study, patient, token)
+    return _handout(study, patient, token, short_code=short_code)
+
+
+def _windows(study: Study, patient: Patient) -> list[Any]:
+    """The patient's questionnaire windows now, completed ones included."""
+    return patient_windows(patient, study_protocol(study), response_states(db.session, patient))
 
 
 def withdrawal_form(formdata: Any = None) -> WithdrawForm:
@@ -162,13 +202,27 @@ def withdrawal_form(formdata: Any = None) -> WithdrawForm:
 
 def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any) -> Any:
     details = forms.get("details") or PatientForm(obj=patient, formdata=None)
-    next_number = max((s.number for s in patient.sessions), default=0) + 1
+    done = [s.number for s in patient.sessions if not s.planned]
+    planned = [s.number for s in patient.sessions if s.planned]
+    next_number = min(planned) if planned else max(done, default=0) + 1
     session_form = forms.get("session_form") or SessionForm(formdata=None, number=next_number)
     links = sorted(patient.links, key=lambda link: link.created_at, reverse=True)
     withdraw_form = forms.get("withdraw_form") or withdrawal_form(formdata=None)
+    windows = _windows(study, patient)
+    extensions = {e.timepoint: e for e in patient.window_extensions}
+    extend_form = forms.get("extend_form") or ExtendWindowForm(formdata=None)
+    lang = str(get_locale() or "en")
+    extend_form.timepoint.choices = [(w.timepoint, w.label(lang)) for w in windows
+                                     if w.state not in ("completed", "upcoming", "not_scheduled")]
+    tablet_open = db.session.scalar(
+        select(TabletSession.id)
+        .where(TabletSession.patient_id == patient.id, TabletSession.ended_at.is_(None))
+    )
     return render_template("staff/manage.html", study=study, patient=patient, details=details,
                            session_form=session_form, links=links, action=ActionForm(),
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
+                           tablet_open=tablet_open,
+                           windows=windows, extensions=extensions, extend_form=extend_form, lang=lang,
                            can_edit=may(current_user, ENROLL) and patient.status != "erased",
                            record_endpoint=_record_endpoint()), status
 
@@ -233,15 +287,64 @@ def add_session(code: str, patient_code: str) -> Any:
     try:
         treatment = record_session(db.session, patient, actor=actor(current_user), number=form.number.data,
                                    day=form.day.data, agents=(form.agents.data or "").strip(),
-                                   notes=(form.notes.data or "").strip())
+                                   notes=(form.notes.data or "").strip(), planned=form.planned.data)
     except EnrollmentError as exc:
         db.session.rollback()
         db.session.refresh(patient)
         flash(_("The session was not recorded: %(problem)s", problem=exc), "error")
         return _manage_page(study, patient, 400, session_form=form)
     db.session.commit()
-    flash(_("Session %(number)s on %(date)s recorded; the schedule follows it.", number=treatment.number,
-            date=local_date(treatment.date)))
+    if treatment.planned:
+        flash(_("Session %(number)s planned for %(date)s; the baseline window follows it.",
+                number=treatment.number, date=local_date(treatment.date)))
+    else:
+        flash(_("Session %(number)s on %(date)s recorded; the schedule follows it.",
+                number=treatment.number, date=local_date(treatment.date)))
+    warning = baseline_warning(study, patient)
+    if warning:
+        flash(warning, "warning")
+    return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code))
+
+
+def baseline_warning(study: Study, patient: Patient) -> str | None:
+    """A warning for staff when the patient's baseline is unanswered: still open, or missing."""
+    baseline = baseline_window(_windows(study, patient))
+    if baseline is None or baseline.state == "completed":
+        return None
+    label = baseline.label(str(get_locale() or "en"))
+    if baseline.answerable:
+        return _("Patient %(code)s has not answered the baseline questionnaires (%(label)s). They stay open "
+                 "until the end of the first session's day: offer the clinic tablet (\"Answer in clinic\" "
+                 "on this page) before the treatment.", code=patient.code, label=label)
+    if baseline.state == "closed":
+        return _("Patient %(code)s has no baseline (%(label)s): it is shown as missing. Staff can reopen "
+                 "the window with a reason below if the patient can still answer about before the "
+                 "treatment.", code=patient.code, label=label)
+    return None
+
+
+@bp.post("/studies/<code>/patients/<patient_code>/windows/extend")
+@roles_required(*ENROLL)
+def extend_patient_window(code: str, patient_code: str) -> Any:
+    """Reopen or extend one of the patient's questionnaire windows to the end of a day, with a reason."""
+    study = study_or_404(code)
+    patient = _patient_or_404(study, patient_code)
+    form = ExtendWindowForm()
+    form.timepoint.choices = [(w.timepoint, w.timepoint) for w in _windows(study, patient)]
+    if not form.validate_on_submit():
+        flash(_("The window was not extended: please correct the marked fields."), "error")
+        return _manage_page(study, patient, 400, extend_form=form)
+    try:
+        extension = extend_window(db.session, patient, form.timepoint.data, form.closes_on.data,
+                                  actor=actor(current_user), reason=form.reason.data)
+    except EnrollmentError as exc:
+        db.session.rollback()
+        db.session.refresh(patient)
+        flash(_("The window was not extended: %(problem)s", problem=str(exc)), "error")
+        return _manage_page(study, patient, 400, extend_form=form)
+    db.session.commit()
+    flash(_("Window %(timepoint)s stays open until the end of %(day)s.", timepoint=extension.timepoint,
+            day=local_date(extension.closes_on)))
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code))
 
 
@@ -252,22 +355,41 @@ def link(code: str, patient_code: str) -> Any:
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     links = sorted(patient.links, key=lambda item: item.created_at, reverse=True)
-    return render_template("staff/link.html", study=study, patient=patient, links=links, form=ActionForm())
+    return render_template("staff/link.html", study=study, patient=patient, links=links, form=ActionForm(),
+                           states={item.id: link_state(item) for item in links}, link_days=LINK_DAYS)
 
 
 @bp.post("/studies/<code>/patients/<patient_code>/link")
 @roles_required(*ENROLL)
 def reissue_link(code: str, patient_code: str) -> Any:
-    """Issue a new personal link (the old one stops working) and show it once."""
+    """Print a new handout: a new QR link and short code (the previous handout's stop working, an
+    e-mailed link keeps working), shown once."""
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("staff.link", code=study.code, patient_code=patient.code))
-    token = issue_link(db.session, patient)
+    handout = issue_handout(db.session, patient)
     record(db.session, actor(current_user), "link.issue", entity="patient", entity_id=patient.id,
-           study_id=study.id, details={"patient": patient.code})
+           study_id=study.id, details={"patient": patient.code, "kind": "handout"})
     db.session.commit()
-    return _handout(study, patient, token)
+    return _handout(study, patient, handout.token, short_code=handout.short_code)
+
+
+@bp.post("/studies/<code>/patients/<patient_code>/link/<int:link_id>/revoke")
+@roles_required(*ENROLL)
+def revoke_single_link(code: str, patient_code: str, link_id: int) -> Any:
+    """Revoke one of the patient's links (a lost sheet, an e-mail sent to the wrong address)."""
+    study = study_or_404(code)
+    patient = _patient_or_404(study, patient_code)
+    if ActionForm().validate_on_submit():
+        if revoke_one_link(db.session, patient, link_id):
+            record(db.session, actor(current_user), "link.revoke", entity="patient", entity_id=patient.id,
+                   study_id=study.id, details={"patient": patient.code, "link": link_id, "revoked": 1})
+            db.session.commit()
+            flash(_("The link was revoked; the patient's other links keep working."))
+        else:
+            flash(_("That link was already revoked or is not this patient's."), "error")
+    return redirect(url_for("staff.link", code=study.code, patient_code=patient.code))
 
 
 @bp.post("/studies/<code>/patients/<patient_code>/link/revoke")
@@ -289,7 +411,8 @@ def revoke_link(code: str, patient_code: str) -> Any:
 @bp.post("/studies/<code>/patients/<patient_code>/link/email")
 @roles_required(*ENROLL)
 def email_link(code: str, patient_code: str) -> Any:
-    """Issue a new link and e-mail it to the patient's reminder address."""
+    """E-mail the patient a new link of their own (it expires after LINK_DAYS days; the printed
+    handout keeps working)."""
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     back = request.form.get("back") == "worklist"
@@ -301,9 +424,9 @@ def email_link(code: str, patient_code: str) -> Any:
         flash(_("Patient %(code)s has no e-mail address; print a handout instead.", code=patient.code),
               "error")
         return redirect(target)
-    token = issue_link(db.session, patient)
+    token = issue_link(db.session, patient, kind="email")
     record(db.session, actor(current_user), "link.email", entity="patient", entity_id=patient.id,
-           study_id=study.id, details={"patient": patient.code})
+           study_id=study.id, details={"patient": patient.code, "days": LINK_DAYS})
     db.session.commit()
     subject, body = link_mail(patient, study, patient_url(current_app.config["BASE_URL"], token))
     try:
@@ -313,8 +436,8 @@ def email_link(code: str, patient_code: str) -> Any:
                 "Give the patient this handout."),
               "error")
         return _handout(study, patient, token, status=200)
-    flash(_("A new link was e-mailed to patient %(code)s; the previous link no longer works.",
-            code=patient.code))
+    flash(_("A new link was e-mailed to patient %(code)s; it works for %(days)s days, and the printed "
+            "QR code keeps working.", code=patient.code, days=LINK_DAYS))
     return redirect(target)
 
 

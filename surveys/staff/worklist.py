@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from surveys.domain.models import Patient, PatientLink, Response, Study, TreatmentSession
+from surveys.domain.models import Patient, PatientLink, Response, Study, TreatmentSession, WindowExtension
 from surveys.domain.patients import study_protocol
 from surveys.domain.protocol import Protocol
 from surveys.domain.schedule import Anchors, Window, compute_schedule
@@ -90,15 +90,24 @@ def build_worklist(
     ).all()
     sessions: dict[int, list[tuple[int, date]]] = defaultdict(list)
     agents: dict[int, list[str]] = defaultdict(list)
-    for pid, number, day, agent_text in session.execute(
+    planned: dict[int, set[int]] = defaultdict(set)
+    for pid, number, day, agent_text, is_planned in session.execute(
         select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
-               TreatmentSession.agents)
+               TreatmentSession.agents, TreatmentSession.planned)
         .join(Patient, Patient.id == TreatmentSession.patient_id).where(active)
         .order_by(TreatmentSession.patient_id, TreatmentSession.number)
     ):
         sessions[pid].append((number, day))
         if agent_text:
             agents[pid].append(agent_text)
+        if is_planned:
+            planned[pid].add(number)
+    extensions: dict[int, dict[str, date]] = defaultdict(dict)
+    for pid, tp, closes_on in session.execute(
+        select(WindowExtension.patient_id, WindowExtension.timepoint, WindowExtension.closes_on)
+        .join(Patient, Patient.id == WindowExtension.patient_id).where(active)
+    ):
+        extensions[pid][tp] = closes_on
     done = submitted_instruments(session, study)
     live = set(session.scalars(
         select(PatientLink.patient_id).join(Patient, Patient.id == PatientLink.patient_id)
@@ -108,7 +117,8 @@ def build_worklist(
     for pid, code, email, enrolled_at in patients:
         row = PatientRow(pid, code, email)
         anchors = Anchors(enrollment=enrolled_at, sessions=tuple(sessions.get(pid, ())),
-                          agents=" | ".join(agents.get(pid, ())), zone=study.timezone)
+                          agents=" | ".join(agents.get(pid, ())), zone=study.timezone,
+                          planned=frozenset(planned.get(pid, ())), extensions=extensions.get(pid, {}))
         for window in compute_schedule(protocol, anchors, now):
             if timepoint and window.definition.id != timepoint:
                 continue

@@ -244,3 +244,35 @@ def test_refused_answers_fall_back_to_the_ordinary_form_and_its_pages(phone, pat
     assert current_item(phone) == "who5_1" and stored(live_server, url) == (0, 0)
     answer_current(phone, 1)  # and the next answer goes through the script again
     assert current_item(phone) == "who5_2" and stored(live_server, url) == (1, 1)
+
+
+def test_switching_to_french_mid_rosenberg_keeps_place_progress_and_answers(phone, patient_link, live_server):
+    """RSES orders its items differently in French: the part keeps the order it was started in."""
+    url = patient_link()
+    phone.goto(f"{url}/q/T0/rses")
+    answered = [answer_current(phone, 1) for _ in range(5)]
+    assert answered == ["rses_1", "rses_2", "rses_3", "rses_4", "rses_5"]
+    assert "Question 6 of 10" in phone.locator(".progress-text").inner_text()
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Français").tap()
+    assert phone.locator("html").get_attribute("lang") == "fr"
+    assert current_item(phone) == "rses_6"  # the same place
+    assert "Question 6 sur 10" in phone.locator(".progress-text").inner_text()  # the same progress
+    rest = [answer_current(phone, 2) for _ in range(5)]
+    assert rest == ["rses_6", "rses_7", "rses_8", "rses_9", "rses_10"]  # no answered item again
+    assert not (current_item(phone) or "").startswith("rses")  # the part ended after 10 screens
+
+    def languages() -> dict[str, str]:
+        from surveys.domain.links import open_link
+        from surveys.domain.models import Answer, Response
+        from surveys.infra.db import db
+
+        patient_id = open_link(db.session, url.rsplit("/", 1)[1]).patient.id
+        rows = db.session.execute(select(Answer.item_id, Answer.language).join(Response)
+                                  .where(Response.patient_id == patient_id, Response.instrument_id == "rses"))
+        return dict(rows.all())
+
+    recorded = live_server.run(languages)
+    assert len(recorded) == 10
+    assert {recorded[f"rses_{n}"] for n in range(1, 6)} == {"en"}
+    assert {recorded[f"rses_{n}"] for n in range(6, 11)} == {"fr"}

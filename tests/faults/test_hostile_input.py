@@ -56,7 +56,7 @@ def url_arguments(rule: Rule, world: World) -> dict[str, Any]:
         "instrument_id": "pirc",
         "fmt": "long",
         "token": world.patient.token,
-        "token_id": 1,
+        "token_id": 1, "link_id": 1,
         "session_id": 1,
         "user_id": world.admin.id,
         "filename": "app.css",
@@ -69,8 +69,10 @@ def url_arguments(rule: Rule, world: World) -> dict[str, Any]:
 
 
 # Routes that change who is logged in: walked separately, or the walk would log itself out.
+# Starting "answer in clinic" logs the staff member out on that device (test_clinic_collection.py).
 SESSION_ENDPOINTS = {"staff.login", "staff.login_totp", "staff.logout", "staff.totp_setup",
-                     "staff.end_one_session", "staff.end_all_sessions", "staff.change_password"}
+                     "staff.end_one_session", "staff.end_all_sessions", "staff.change_password",
+                     "staff.start_tablet_session"}
 
 
 def rules(app: Flask) -> list[tuple[Rule, str]]:
@@ -278,6 +280,8 @@ def test_every_post_without_a_csrf_token_is_refused_and_stores_nothing(
         # Staff: a plain 400. Patients: back to the same screen with a plain message (never a bare 400).
         if patient_side:  # back to the page in hand (or the home page) with a plain message
             refused = response.status_code == 303 and location.startswith(f"/p/{world.patient.token}")
+        elif rule.endpoint == "patient.code":  # the code page: back to it, never a bare 400
+            refused = response.status_code == 303 and location == "/code"
         else:
             refused = response.status_code == 400
         if not refused:

@@ -31,6 +31,7 @@ PUBLIC_ENDPOINTS = {
     "staff.login", "staff.login_totp",
     # e-mailed one-time links (the link is the credential) and asking for one
     "staff.welcome", "staff.forgot_password", "staff.reset_password",
+    "patient.code",  # the patient types the short code of their printed sheet (rate-limited)
 }
 PUBLIC_PREFIXES = ("/p/", "/instrument-images/")  # the patient side: the link token is the credential
 # Arguments naming something a user owns (their API token): anyone else, admins included, gets a 404.
@@ -63,7 +64,7 @@ def arguments(rule: Rule, world: World) -> dict[str, Any]:
         "response_id": world.alert.response_id, "timepoint": "S1", "instrument_id": "pirc",
         "fmt": "codebook", "format": "codebook", "kind": "codebook", "token_id": 1, "session_id": 1,
         "filename": "app.css", "user_id": bystander().id,
-        "version": plotly.__version__,
+        "version": plotly.__version__, "link_id": 1,
     }
     values = {}
     for name in rule.arguments:

@@ -115,3 +115,42 @@ def test_some_follow_ups_are_missing(app, library) -> None:
         .where(Response.instrument_id == "who5", Response.timepoint == "EOT")
     )
     assert 0 < end < baseline
+
+
+def test_the_walkthrough_patients_can_be_walked_through_again(app, client, library) -> None:
+    from surveys.demo.loader import reset_walkthrough
+    from surveys.demo.tokens import demo_token
+    from tests.surveys.test_patient_flow import answer_all
+
+    run(library, 5)
+    db.session.commit()
+    token = demo_token("s", "DEMO-NEW")
+    answer_all(client, f"/p/{token}/q/T0/who5", one_part=True)
+    others = count(Patient) - 3
+    new = db.session.scalar(select(Patient).where(Patient.code == "DEMO-NEW"))
+    assert db.session.scalar(select(func.count()).select_from(Response).where(Response.patient_id == new.id))
+    assert reset_walkthrough(db.session) == 3
+    run(library, 5)
+    new = db.session.scalar(select(Patient).where(Patient.code == "DEMO-NEW"))
+    assert db.session.scalar(
+        select(func.count()).select_from(Response).where(Response.patient_id == new.id)) == 0
+    assert count(Patient) - 3 == others
+    assert "Start" in client.get(f"/p/{token}").get_data(as_text=True)
+
+
+def test_demo_links_follow_the_port_when_base_url_is_unset(monkeypatch, tmp_path) -> None:
+    from app import create_app
+
+    monkeypatch.delenv("BASE_URL", raising=False)
+    monkeypatch.setenv("PORT", "5103")
+    app = create_app({"TESTING": True, "SECRET_KEY": "x",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}, instance_path=str(tmp_path))
+    assert app.config["BASE_URL"] == "http://127.0.0.1:5103"
+    result = app.test_cli_runner().invoke(args=["demo", "--patients", "0"])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:5103/p/" in result.output
+    result = app.test_cli_runner().invoke(args=["demo", "--patients", "0", "--reset-walkthrough"])
+    assert result.exit_code == 0 and "3 walkthrough patient(s) reset" in result.output
+    monkeypatch.setenv("BASE_URL", "https://prom.example")
+    assert create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"},
+                      instance_path=str(tmp_path)).config["BASE_URL"] == "https://prom.example"

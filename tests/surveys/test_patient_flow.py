@@ -249,3 +249,79 @@ def test_scores_page_is_hidden_when_the_study_does_not_show_scores(client, make_
     study.show_scores_to_patients = False
     patient = make_patient(study)
     assert client.get(f"/p/{patient.token}/scores").status_code == 404
+
+
+def test_answers_given_in_an_extended_window_are_flagged_and_keep_their_language(client, make_patient):
+    from datetime import date, timedelta
+
+    from surveys.domain.patients import extend_window
+
+    patient = make_patient(enrolled_days_ago=20, sessions_days_ago=(4,))
+    assert client.get(f"/p/{patient.token}/q/T0/who5").status_code == 410
+    extend_window(db.session, patient, "T0", date.today() + timedelta(days=1), actor="t", reason="asked")
+    db.session.commit()
+    answer_all(client, f"/p/{patient.token}/q/T0/who5", one_part=True)
+    response = responses_of(patient)[0]
+    assert response.window_extended and response.mode == "own_device"
+    languages = set(db.session.scalars(select(Answer.language).where(Answer.response_id == response.id)))
+    assert languages == {"en"}
+
+
+def test_a_free_text_answer_with_line_breaks_that_fits_the_box_is_accepted_without_javascript(
+    client, make_patient
+):
+    """The browser counts a line break as one character toward maxlength and sends CR LF."""
+    from instruments.scoring import TEXT_MAX_LENGTH
+
+    patient = make_patient(sessions_days_ago=(2,))
+    url = f"/p/{patient.token}/q/S1/pirc"
+    lines = 40
+    typed = "\n".join(["x" * (TEXT_MAX_LENGTH // lines - 1)] * lines)  # what the box counted
+    assert len(typed) <= TEXT_MAX_LENGTH < len(typed.replace("\n", "\r\n"))
+    posted = client.post(url, data={"item": "other", "answer": typed.replace("\n", "\r\n")})
+    assert posted.status_code == 303, posted.get_data(as_text=True)[:500]
+    stored = db.session.scalar(select(Answer.text).where(Answer.item_id == "other"))
+    assert stored == typed  # one LF per line break, as counted
+
+
+def test_the_checklist_denominator_stays_the_same_as_follow_ups_appear(client, make_patient):
+    patient = make_patient(sessions_days_ago=(2,))
+    url = f"/p/{patient.token}/q/S1/pirc"
+    progress = re.compile(r"Question (\d+) of (\d+)")
+    first = progress.search(screen_of(client, url)[2]).groups()
+    client.post(url, data={"item": "pain_present", "answer": "1"})  # yes: follow-ups appear
+    item, _codes, html = screen_of(client, url)
+    assert item == "pain_worst"
+    follow = progress.search(html).groups()
+    assert follow[1] == first[1] and follow[0] == "1" and "more about it" in html
+    for item_id in ("pain_worst", "pain_now", "pain_interference"):
+        client.post(url, data={"item": item_id, "answer": "1"})
+    item, _codes, html = screen_of(client, url)
+    assert item == "redness_present"
+    assert progress.search(html).groups() == ("2", first[1])
+
+
+def _submit(patient, library, timepoint, instrument_id, code):
+    from surveys.domain.responses import save_answers, start_response, submit_response
+
+    inst = library[instrument_id]
+    response = start_response(db.session, patient, timepoint, inst, "en")
+    save_answers(db.session, response, inst, {item.id: code for item in inst.items})
+    submit_response(db.session, response, inst)
+
+
+def test_a_marked_fall_gets_a_supportive_sentence_and_no_praising_colour(client, make_patient, library):
+    fell = make_patient(enrolled_days_ago=130, sessions_days_ago=(110, 82, 54, 26))
+    _submit(fell, library, "T0", "who5", 5)
+    _submit(fell, library, "EOT", "who5", 1)  # 100 -> 20: a marked fall in well-being
+    steady = make_patient(enrolled_days_ago=130, sessions_days_ago=(110, 82, 54, 26))
+    _submit(steady, library, "T0", "who5", 3)
+    _submit(steady, library, "EOT", "who5", 3)
+    fell_page = client.get(f"/p/{fell.token}/scores").get_data(as_text=True)
+    steady_page = client.get(f"/p/{steady.token}/scores").get_data(as_text=True)
+    assert "less good than at the start" in fell_page and "your clinic is there to help" in fell_page
+    assert "less good than at the start" not in steady_page
+    # one neutral colour: no optimum/low/high, so no browser paints a fall green
+    for page in (fell_page, steady_page):
+        meters = re.findall(r"<meter[^>]*>", page)
+        assert meters and all('class="neutral"' in m and "optimum" not in m for m in meters)

@@ -63,6 +63,32 @@ def test_answers_need_the_form_token(client, make_patient):
     assert db.session.scalar(select(Answer.code).where(Answer.item_id == "who5_1")) == 3
 
 
+def test_an_answer_after_31_minutes_on_one_screen_is_saved(client, make_patient, monkeypatch):
+    """The form token lives as long as the link, not as long as a session cookie (30 minutes)."""
+    from itsdangerous.timed import TimestampSigner
+
+    patient = make_patient()
+    url = f"/p/{patient.token}/q/T0/who5"
+    html = client.get(url).get_data(as_text=True)
+    client.post(url, data={"item": "who5_1", "answer": "3", "csrf_token": csrf_token(html)})
+    html = client.get(url).get_data(as_text=True)  # the second question, left open over lunch
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 31 * 60)
+    posted = client.post(url, data={"item": "who5_2", "answer": "4", "csrf_token": csrf_token(html)})
+    assert posted.status_code == 303
+    assert "could not be saved" not in client.get(posted.headers["Location"]).get_data(as_text=True)
+    assert db.session.scalar(select(Answer.code).where(Answer.item_id == "who5_2")) == 4
+
+
+def test_a_form_token_of_another_link_is_refused(client, make_patient):
+    one, two = make_patient(), make_patient()
+    html = client.get(f"/p/{one.token}/q/T0/who5").get_data(as_text=True)
+    url = f"/p/{two.token}/q/T0/who5"
+    posted = client.post(url, data={"item": "who5_1", "answer": "3", "csrf_token": csrf_token(html)})
+    assert posted.status_code == 303 and posted.headers["Location"] == url
+    assert db.session.scalar(select(Answer.id)) is None
+
+
 def test_stale_form_token_returns_to_the_same_screen_with_a_plain_message(client, make_patient):
     patient = make_patient()
     url = f"/p/{patient.token}/q/T0/who5"
@@ -114,5 +140,20 @@ def test_with_its_form_token_in_the_session_a_screen_still_sets_no_cookie(client
         return [*sent, posted.headers.getlist("Set-Cookie"), client.get(url).headers.getlist("Set-Cookie")]
 
     names = [[cookie.split("=", 1)[0] for cookie in sent] for sent in in_own_app_contexts(cookies_set)]
-    # The form token, made once; nothing on the next pages; the cursor moved by the answer; nothing.
-    assert names == [["session"], [], [], ["session"], []]
+    # No cookie for the form token (it comes from the link); the cursor moved by the answer; nothing.
+    assert names == [[], [], [], ["session"], []]
+
+
+def test_wrong_short_codes_are_rate_limited_like_links(client):
+    page = client.get("/code")
+    assert page.status_code == 200
+    token = csrf_token(page.get_data(as_text=True))
+    statuses = [client.post("/code", data={"code": f"AAAAAAAA{n:02d}", "csrf_token": token}).status_code
+                for n in range(12)]
+    assert statuses[:10] == [400] * 10 and statuses[10:] == [429, 429]
+    assert client.get("/p/wrong-token").status_code == 429  # one limit for codes and links
+
+
+def test_the_code_page_needs_its_form_token(client):
+    refused = client.post("/code", data={"code": "AAAAAAAAAA"})
+    assert refused.status_code == 303 and refused.headers["Location"] == "/code"

@@ -76,7 +76,7 @@ def test_titles_and_urls_carry_no_health_information(client, make_patient):
     assert posted.headers["Location"] == url  # no item, answer or score in the address
     html = text_of(client.get(url))
     title = html.split("<title>")[1].split("</title>")[0]
-    assert title.startswith("Question 2 of")
+    assert title.startswith("Question 1 of") and "more about it" in title  # a follow-up of question 1
     assert "pain" not in title.lower()
 
 
@@ -128,3 +128,45 @@ def test_withdrawn_patient_has_nothing_to_answer(client, make_patient):
     html = text_of(client.get(f"/p/{patient.token}"))
     assert "no longer taking part in the study" in html and "Start" not in html
     assert client.get(f"/p/{patient.token}/q/T0").status_code == 404
+
+
+def test_the_clinic_phone_is_a_tel_link_on_patient_pages(client, make_study, make_patient):
+    from surveys.infra.phone import tel_uri_number
+
+    assert tel_uri_number("+33 (0)1 23 45 67 89") == "+33123456789"
+    assert tel_uri_number("01.23.45-67 89") == "0123456789"
+    study = make_study()
+    study.clinic_phone = "+33 1 23 45 67 89"
+    patient = make_patient(study)
+    for url in (f"/p/{patient.token}", f"/p/{patient.token}/q/T0/who5"):
+        html = text_of(client.get(url))
+        assert 'href="tel:+33123456789"' in html, url
+        assert 'href="tel:112"' in html
+
+
+def test_a_revoked_link_page_gives_the_clinic_phone_as_a_tel_link(client, make_study, make_patient):
+    from surveys.domain.links import revoke_links
+
+    study = make_study()
+    study.clinic_phone = "01 23 45 67 89"
+    patient = make_patient(study)
+    revoke_links(db.session, patient)
+    page = client.get(f"/p/{patient.token}")
+    assert page.status_code == 403
+    assert 'href="tel:0123456789"' in text_of(page)
+
+
+def test_the_thank_you_page_repeats_the_emergency_advice_after_an_emergency(client, make_patient):
+    from tests.surveys.test_patient_flow import answer_all
+
+    calm, urgent = make_patient(sessions_days_ago=(2,)), make_patient(sessions_days_ago=(2,))
+    answer_all(client, f"/p/{calm.token}/q/S1/pirc", choose=min)
+    assert "Call 112 now" not in text_of(client.get(f"/p/{calm.token}/q/S1"))
+    url = f"/p/{urgent.token}/q/S1/pirc"
+    client.post(url, data={"item": "rf_breathing", "answer": "1"})
+    client.post(url, data={"item": "rf_breathing_now", "answer": "1"})
+    assert "Call 112 now" in text_of(client.get(url))  # the advice at once
+    answer_all(client, url, choose=min)  # the rest of the checklist
+    done = text_of(client.get(f"/p/{urgent.token}/q/S1"))
+    assert "Thank you!" in done and "Call 112 now if it is still happening" in done
+    assert 'href="tel:112"' in done

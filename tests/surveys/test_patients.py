@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from surveys.domain.links import hash_token, issue_link, open_link
-from surveys.domain.models import AuditEvent, Patient, PatientLink, TreatmentSession
+from surveys.domain.models import AuditEvent, Patient, PatientLink, Response, TreatmentSession
 from surveys.domain.patients import (
     EnrollmentError,
     enroll_patient,
+    extend_window,
     patient_schedule,
     record_session,
     study_protocol,
@@ -76,8 +77,54 @@ def test_sessions_must_follow_their_numbers(make_patient) -> None:
         record_session(db.session, patient, actor="t", number=2, day=date.today() - timedelta(days=50))
     with pytest.raises(EnrollmentError, match="future"):
         record_session(db.session, patient, actor="t", number=2, day=date.today() + timedelta(days=1))
-    with pytest.raises(EnrollmentError, match="before the patient's enrollment"):
-        record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=90))
+
+
+def test_a_patient_already_in_treatment_is_enrolled_with_earlier_sessions(make_study) -> None:
+    study = make_study()
+    patient, _token = enroll_patient(db.session, study, "LATE", actor="t",
+                                     enrolled_on=date.today() - timedelta(days=1))
+    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=90))
+    record_session(db.session, patient, actor="t", number=2, day=date.today() - timedelta(days=60))
+    windows = {w.timepoint: w for w in patient_schedule(patient, study_protocol(study))}
+    assert windows["T0"].state == "closed"  # missing, never invented
+    assert not db.session.scalars(select(Response).where(Response.patient_id == patient.id)).all()
+    with pytest.raises(EnrollmentError, match="future"):
+        enroll_patient(db.session, study, "SOON", actor="t", enrolled_on=date.today() + timedelta(days=2))
+
+
+def test_a_session_planned_ahead_anchors_the_baseline_until_it_is_done(make_patient) -> None:
+    patient = make_patient(enrolled_days_ago=2)
+    planned = record_session(db.session, patient, actor="t", number=1, planned=True,
+                             day=date.today() + timedelta(days=7))
+    assert planned.planned
+    protocol = study_protocol(patient.study)
+    windows = {w.timepoint: w for w in patient_schedule(patient, protocol)}
+    assert windows["T0"].due_at is not None and "S1" not in windows
+    with pytest.raises(EnrollmentError, match="still planned"):
+        record_session(db.session, patient, actor="t", number=2, day=date.today())
+    with pytest.raises(EnrollmentError, match="today or later"):
+        record_session(db.session, patient, actor="t", number=1, planned=True,
+                       day=date.today() - timedelta(days=1))
+    done = record_session(db.session, patient, actor="t", number=1, day=date.today())
+    assert not done.planned
+    assert "S1" in {w.timepoint for w in patient_schedule(patient, protocol)}
+
+
+def test_staff_extend_one_patients_window_with_a_reason_and_it_is_audited(make_patient) -> None:
+    patient = make_patient(enrolled_days_ago=20, sessions_days_ago=(5,))
+    protocol = study_protocol(patient.study)
+    assert {w.timepoint: w.state for w in patient_schedule(patient, protocol)}["T0"] == "closed"
+    with pytest.raises(EnrollmentError, match="reason"):
+        extend_window(db.session, patient, "T0", date.today() + timedelta(days=3), actor="t", reason=" ")
+    with pytest.raises(EnrollmentError, match="no scheduled window"):
+        extend_window(db.session, patient, "W99", date.today(), actor="t", reason="asked")
+    extend_window(db.session, patient, "T0", date.today() + timedelta(days=3), actor="t",
+                  reason="Patient forgot; answered from memory of before treatment")
+    db.session.refresh(patient)
+    window = {w.timepoint: w for w in patient_schedule(patient, protocol)}["T0"]
+    assert window.answerable and window.extended
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "window.extend"))
+    assert event.details["timepoint"] == "T0" and "forgot" in event.details["reason"]
 
 
 def test_moving_a_session_date_moves_the_schedule_and_is_audited(make_patient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from surveys.domain.models import ReminderSent
+from surveys.domain.models import PatientLink, ReminderSent
 from surveys.domain.reminders import due_reminders, send_reminders
 from surveys.infra.db import db
 from tests.smtp_sink import Sink, free_port
@@ -34,7 +35,7 @@ def paris(day: date, hour: int, minute: int = 0) -> datetime:
 NOON = paris(date.today(), 12)
 
 
-def test_open_window_sends_one_reminder_and_a_rerun_sends_none(app, make_patient, make_study, inbox):
+def test_open_window_sends_one_reminder_and_a_rerun_sends_none(app, make_patient, make_study, inbox, client):
     study = make_study(contact="Clinic, 01 02 03 04 05")
     patient = make_patient(study, email="patient@example.test")
     make_patient(study)  # no address: nothing to send
@@ -44,8 +45,11 @@ def test_open_window_sends_one_reminder_and_a_rerun_sends_none(app, make_patient
     assert message["To"] == "patient@example.test"
     assert message["Subject"] == "A questionnaire is waiting for you"
     text = body(message)
-    assert "personal link or the QR code" in text and "Clinic, 01 02 03 04 05" in text
-    assert patient.token not in text and "/p/" not in text  # the link is never mailed
+    assert "QR code your clinic gave you keeps working" in text and "Clinic, 01 02 03 04 05" in text
+    assert patient.token not in text  # the printed link is never mailed: the reminder has its own
+    fresh = re.search(r"http://localhost/p/(\S+)", text).group(1)
+    assert client.get(f"/p/{fresh}").status_code == 200
+    assert client.get(f"/p/{patient.token}").status_code == 200  # the printed QR code still works
     assert send_reminders(db.session, now=NOON).sent == 0
     assert len(inbox) == 1
 
@@ -94,11 +98,28 @@ def test_completed_and_withdrawn_get_no_reminder(app, make_patient, client, inbo
 
 
 def test_refused_mail_releases_its_claim_for_the_next_run(app, make_patient, inbox):
-    make_patient(email="someone@example.test")
+    patient = make_patient(email="someone@example.test")
     app.config["MAIL_PORT"] = free_port()  # nobody listens there
     report = send_reminders(db.session, now=NOON)
     assert (report.sent, report.failed) == (0, 1)
     assert db.session.scalar(select(func.count()).select_from(ReminderSent)) == 0
+    live = db.session.scalars(select(PatientLink.kind).where(PatientLink.patient_id == patient.id,
+                                                            PatientLink.revoked_at.is_(None))).all()
+    assert live == ["handout"]  # the unsent reminder's link was revoked with its claim
+
+
+def test_a_reminder_link_expires_and_the_printed_qr_code_still_works(app, make_patient, inbox, client,
+                                                                     monkeypatch):
+    from surveys.domain import links
+
+    patient = make_patient(email="later@example.test")
+    send_reminders(db.session, now=NOON)
+    fresh = re.search(r"http://localhost/p/(\S+)", body(inbox[0])).group(1)
+    later = datetime.now(UTC) + timedelta(days=15)
+    monkeypatch.setattr(links, "utcnow", lambda: later)
+    expired = client.get(f"/p/{fresh}")
+    assert expired.status_code == 410 and "This link has expired" in expired.get_data(as_text=True)
+    assert client.get(f"/p/{patient.token}").status_code == 200
 
 
 def test_cli_sends_and_reports(app, runner, make_patient, inbox, smtp):

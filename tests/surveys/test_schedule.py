@@ -42,7 +42,50 @@ def test_baseline_window_hangs_on_the_first_session() -> None:
     assert states(anchors, at(first - timedelta(days=20)))["T0"] == "upcoming"
     assert states(anchors, at(first - timedelta(days=14)))["T0"] == "open"
     assert states(anchors, at(first - timedelta(days=1)))["T0"] == "due"
-    assert states(anchors, at(first, 1))["T0"] == "closed"
+    assert states(anchors, at(first, 1))["T0"] == "overdue"
+    assert states(anchors, at(first + timedelta(days=1), 1))["T0"] == "closed"
+
+
+def test_the_baseline_stays_answerable_through_the_whole_first_session_day() -> None:
+    """Enrolled and treated the same day: the waiting room is the last chance for a baseline."""
+    first = date(2026, 11, 30)
+    anchors = Anchors(datetime(2026, 11, 30, 8, tzinfo=UTC), ((1, first),))
+    # 22:00 in Paris on the session day (21:00 UTC) is still that day, in UTC and in Paris
+    assert states(anchors, datetime(2026, 11, 30, 21, tzinfo=UTC))["T0"] == "overdue"
+    # 01:30 in Paris the next day is past the session day everywhere
+    assert states(anchors, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))["T0"] == "closed"
+    # the post-session checklist still opens 24 h after the session
+    assert states(anchors, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))["S1"] == "open"
+
+
+def test_a_planned_session_anchors_the_baseline_but_opens_no_checklist() -> None:
+    first = date(2026, 3, 10)
+    anchors = Anchors(ENROLLED, ((1, first),), planned=frozenset({1}))
+    result = states(anchors, at(first - timedelta(days=3)))
+    assert result["T0"] == "open"
+    assert "S1" not in states(anchors, at(first + timedelta(days=2)))
+    done = Anchors(ENROLLED, ((1, first),))
+    assert states(done, at(first + timedelta(days=2)))["S1"] == "due"
+
+
+def test_a_back_dated_first_session_leaves_the_baseline_missing_not_open() -> None:
+    enrolled = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    anchors = Anchors(enrolled, ((1, date(2026, 3, 1)), (2, date(2026, 4, 1))))
+    assert states(anchors, enrolled + timedelta(hours=1))["T0"] == "closed"
+
+
+def test_an_extended_window_reopens_to_the_end_of_its_new_day_and_says_so() -> None:
+    first = date(2026, 2, 10)
+    later = at(first + timedelta(days=3), 10)
+    plain = Anchors(ENROLLED, ((1, first),))
+    extended = Anchors(ENROLLED, ((1, first),), extensions={"T0": first + timedelta(days=5)})
+    assert states(plain, later)["T0"] == "closed"
+    window = window_for(compute_schedule(PROTOCOL, extended, later), "T0")
+    assert window.state == "overdue" and window.extended
+    assert window.closes_at == at(first + timedelta(days=6))
+    assert states(extended, at(first + timedelta(days=6)))["T0"] == "closed"
+    # before its own close, a window is not flagged as extended
+    assert not window_for(compute_schedule(PROTOCOL, extended, at(first - timedelta(days=2))), "T0").extended
 
 
 def test_post_session_checklist_opens_after_24h_due_at_48h_and_closes_at_next_session() -> None:

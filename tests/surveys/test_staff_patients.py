@@ -169,7 +169,49 @@ def test_recording_a_session_moves_the_patients_schedule(client, coordinator, ma
     manage = text(client.get(f"/studies/{coordinator.study.code}/patients/P-1/manage"))
     assert "&lt;b&gt;tolerated&lt;/b&gt;" in manage and "<b>tolerated" not in manage
     event = last_event("session.create")
-    assert event.details["new"] == {"date": day.isoformat(), "agents": "dutasteride 0.01%"}
+    assert event.details["new"] == {"date": day.isoformat(), "agents": "dutasteride 0.01%", "planned": False}
+
+
+def test_enrolled_and_treated_today_the_baseline_stays_open_and_staff_are_warned(client, coordinator,
+                                                                                make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=0)
+    db.session.commit()
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions",
+                           data={"number": "1", "day": date.today().isoformat()}, follow_redirects=True)
+    page = text(response)
+    assert "has not answered the baseline" in page and "Answer in clinic" in page
+    home = text(client.get(f"/p/{patient.token}"))
+    assert "Before treatment" in home
+    assert client.get(f"/p/{patient.token}/q/T0/who5", follow_redirects=True).status_code == 200
+
+
+def test_a_planned_session_can_be_recorded_ahead_and_is_shown_as_planned(client, coordinator,
+                                                                        make_patient) -> None:
+    make_patient(coordinator.study, "P-1", enrolled_days_ago=1)
+    day = date.today() + timedelta(days=10)
+    response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions",
+                           data={"number": "1", "day": day.isoformat(), "planned": "y"})
+    assert response.status_code == 302
+    manage = text(client.get(f"/studies/{coordinator.study.code}/patients/P-1/manage"))
+    assert "planned" in manage and day.isoformat() in manage
+    assert last_event("session.create").details["new"]["planned"] is True
+
+
+def test_staff_reopen_a_missed_baseline_with_a_reason(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=20, sessions_days_ago=(4,))
+    db.session.commit()
+    url = f"/studies/{coordinator.study.code}/patients/P-1/windows/extend"
+    until = date.today() + timedelta(days=2)
+    refused = client.post(url, data={"timepoint": "T0", "closes_on": until.isoformat(), "reason": ""})
+    assert refused.status_code == 400 and "Give a reason" in text(refused)
+    assert client.get(f"/p/{patient.token}/q/T0/who5").status_code in (302, 303, 404, 410)
+    response = client.post(url, data={"timepoint": "T0", "closes_on": until.isoformat(),
+                                      "reason": "Phone was broken"})
+    assert response.status_code == 302
+    assert last_event("window.extend").details["reason"] == "Phone was broken"
+    manage = text(client.get(f"/studies/{coordinator.study.code}/patients/P-1/manage"))
+    assert "extended" in manage
+    assert client.get(f"/p/{patient.token}/q/T0/who5", follow_redirects=True).status_code == 200
 
 
 def test_correcting_a_session_date_records_old_and_new_values(client, coordinator, make_patient) -> None:
@@ -186,7 +228,8 @@ def test_correcting_a_session_date_records_old_and_new_values(client, coordinato
 @pytest.mark.parametrize(("data", "message"), [
     ({"number": "1", "day": (date.today() + timedelta(days=1)).isoformat()}, "cannot be in the future"),
     ({"number": "3", "day": date.today().isoformat()}, "Record session 2 before session 3"),
-    ({"number": "1", "day": (date.today() - timedelta(days=400)).isoformat()}, "before the patient&#39;s"),
+    ({"number": "2", "day": (date.today() - timedelta(days=1)).isoformat(), "planned": "y"},
+     "today or later"),
     ({"number": "0", "day": date.today().isoformat()}, "Number must be between 1 and 100"),
     ({"number": "1", "day": "31/02/2026"}, "Not a valid date value"),
     ({"number": "", "day": date.today().isoformat()}, "This field is required"),
@@ -256,6 +299,62 @@ def test_a_new_link_can_be_e_mailed_from_the_worklist(client, coordinator, make_
     body = mail.get_content()
     assert mail["To"] == "p1@example.test"
     assert "Votre lien personnel" in body and "http://localhost/p/" in body
+
+
+def test_an_e_mailed_link_expires_and_the_qr_code_still_works(client, coordinator, make_patient, tmp_path,
+                                                               monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from surveys.domain import links
+
+    patient = make_patient(coordinator.study, "P-1", email="p1@example.test")
+    client.post(f"/studies/{coordinator.study.code}/patients/P-1/link/email")
+    [mail] = list((tmp_path / "outbox").glob("*.eml"))
+    body = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default).get_content()
+    mailed = re.search(r"http://localhost/p/(\S+)", body).group(1)
+    assert "QR code" in body and "14" in body
+    assert client.get(f"/p/{mailed}").status_code == 200
+    assert client.get(f"/p/{patient.token}").status_code == 200  # both work side by side
+    page = text(client.get(f"/studies/{coordinator.study.code}/patients/P-1/link"))
+    assert "e-mailed" in page and "printed QR code" in page
+    monkeypatch.setattr(links, "utcnow", lambda: datetime.now(UTC) + timedelta(days=15))
+    assert client.get(f"/p/{mailed}").status_code == 410
+    assert client.get(f"/p/{patient.token}").status_code == 200
+
+
+def test_one_link_is_revoked_on_its_own(client, coordinator, make_patient) -> None:
+    patient = make_patient(coordinator.study, "P-1", email="p1@example.test")
+    client.post(f"/studies/{coordinator.study.code}/patients/P-1/link/email")
+    mailed = db.session.scalar(select(PatientLink).where(PatientLink.patient_id == patient.id,
+                                                         PatientLink.kind == "email"))
+    other = make_patient(coordinator.study, "P-2")
+    theirs = db.session.scalar(select(PatientLink.id).where(PatientLink.patient_id == other.id))
+    base = f"/studies/{coordinator.study.code}/patients/P-1/link"
+    assert client.post(f"{base}/{theirs}/revoke").status_code == 302  # not P-1's: nothing happens
+    assert client.get(f"/p/{other.token}").status_code == 200
+    assert client.post(f"{base}/{mailed.id}/revoke").status_code == 302
+    db.session.refresh(mailed)
+    assert mailed.revoked_at is not None
+    assert client.get(f"/p/{patient.token}").status_code == 200  # the printed one keeps working
+    assert last_event("link.revoke").details["link"] == mailed.id
+
+
+def test_the_handout_prints_a_short_code_that_opens_the_questionnaires(client, coordinator) -> None:
+    response = client.post(f"/studies/{coordinator.study.code}/enroll", data=GOOD)
+    page = text(response)
+    code = re.search(r'class="short-code"><strong>([A-Z0-9-]+)</strong>', page).group(1)
+    assert len(code.replace("-", "")) == 10 and not set(code) & set("0O1IL5S2Z8B")
+    assert "http://localhost/code" in page
+    typed = code.lower().replace("-", " ")
+    opened = client.post("/code", data={"code": typed})
+    assert opened.status_code == 303
+    assert client.get(opened.headers["Location"]).status_code == 200
+    wrong = client.post("/code", data={"code": "AAAA-AAAA-AA"})
+    assert wrong.status_code == 400 and 'id="code-error"' in text(wrong)  # (in the patient's language)
+    reprinted = client.post(f"/studies/{coordinator.study.code}/patients/P-100/link")
+    assert client.post("/code", data={"code": typed}).status_code == 400  # the old sheet's code is dead
+    new_code = re.search(r'class="short-code"><strong>([A-Z0-9-]+)</strong>', text(reprinted)).group(1)
+    assert client.post("/code", data={"code": new_code}).status_code == 303
 
 
 def test_e_mailing_a_link_to_a_patient_without_e_mail_changes_nothing(client, coordinator,

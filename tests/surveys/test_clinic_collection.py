@@ -1,0 +1,158 @@
+"""Answers in the clinic: the tablet mode and paper questionnaires transcribed by staff."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from surveys.domain.models import Alert, AuditEvent, PatientLink, Response, TabletSession
+from surveys.domain.patients import local_day_start
+from surveys.infra.db import db
+from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.surveys.test_patient_flow import answer_all
+
+pytestmark = pytest.mark.usefixtures("fast_password_hashing")
+
+
+@pytest.fixture
+def coordinator(client: Any, login: Any, make_user: Any, make_study: Any) -> Any:
+    study = make_study("CLINIC")
+    user = make_user("coordinator", (study,))
+    login(user)
+    user.study = study
+    db.session.commit()
+    return user
+
+
+def start_tablet(client: Any, study: str, patient: str) -> str:
+    started = client.post(f"/studies/{study}/patients/{patient}/tablet")
+    assert started.status_code == 303
+    return started.headers["Location"]
+
+
+def test_the_tablet_shows_the_due_questionnaires_without_the_personal_link(client, coordinator, make_patient):
+    patient = make_patient(coordinator.study, "TAB-1", enrolled_days_ago=0)
+    db.session.commit()
+    home = start_tablet(client, "CLINIC", "TAB-1")
+    assert patient.token not in home and home.startswith("/p/")
+    page = client.get(home).get_data(as_text=True)
+    assert "Before treatment" in page and patient.token not in page
+    assert client.get("/studies/CLINIC/patients").status_code == 302  # staff were logged out here
+    answer_all(client, f"{home}/q/T0/who5", one_part=True)
+    response = db.session.scalar(select(Response).where(Response.patient_id == patient.id))
+    assert (response.mode, response.assisted_by_id) == ("tablet_in_clinic", coordinator.id)
+    live = db.session.scalars(select(PatientLink).where(PatientLink.patient_id == patient.id)).all()
+    assert [link.revoked_at for link in live] == [None]  # the personal link is not revoked
+    assert client.get(f"/p/{patient.token}").status_code == 200  # and keeps working
+
+
+def test_staff_end_the_tablet_session_and_the_tablet_shows_a_neutral_screen(client, coordinator, login,
+                                                                             make_patient):
+    make_patient(coordinator.study, "TAB-2", enrolled_days_ago=0)
+    db.session.commit()
+    home = start_tablet(client, "CLINIC", "TAB-2")
+    question = f"{home}/q/T0/who5"
+    assert client.get(question).status_code == 200
+    login(coordinator)
+    assert client.post("/studies/CLINIC/patients/TAB-2/tablet/end").status_code == 302
+    for address in (home, question, f"{home}/q/T0"):  # what Back would load
+        page = client.get(address)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and "hand the tablet back" in html, address
+        assert "TAB-2" not in html and "Before treatment" not in html and 'name="item"' not in html
+    tablet = db.session.scalar(select(TabletSession))
+    assert tablet.end_reason == "staff"
+
+
+def test_the_tablet_ends_after_ten_idle_minutes(client, coordinator, make_patient, monkeypatch):
+    from surveys.domain import tablet
+
+    make_patient(coordinator.study, "TAB-3", enrolled_days_ago=0)
+    db.session.commit()
+    home = start_tablet(client, "CLINIC", "TAB-3")
+    assert "Before treatment" in client.get(home).get_data(as_text=True)
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    monkeypatch.setattr(tablet, "utcnow", lambda: later)
+    assert "hand the tablet back" in client.get(home).get_data(as_text=True)
+    assert db.session.scalar(select(TabletSession.end_reason)) == "idle"
+
+
+def test_the_tablet_ends_when_nothing_is_left_to_answer(client, coordinator, make_patient):
+    make_patient(coordinator.study, "TAB-4", sessions_days_ago=(2,))
+    db.session.commit()
+    home = start_tablet(client, "CLINIC", "TAB-4")
+    answer_all(client, f"{home}/q/S1/pirc", choose=min)
+    done = client.get(f"{home}/q/S1").get_data(as_text=True)
+    assert "hand the tablet back" in done
+    assert db.session.scalar(select(TabletSession.end_reason)) == "completed"
+    assert "hand the tablet back" in client.get(home).get_data(as_text=True)
+
+
+def test_paper_entry_of_a_red_flag_raises_an_alert_and_records_who_entered_it(client, coordinator,
+                                                                             make_patient, library):
+    patient = make_patient(coordinator.study, "PAP-1", sessions_days_ago=(3,))
+    db.session.commit()
+    url = "/studies/CLINIC/patients/PAP-1/paper/S1/pirc"
+    page = client.get(url)
+    assert page.status_code == 200 and "Date the patient filled it in" in page.get_data(as_text=True)
+    items = [i for i in library["pirc"].items if i.section == "local" or i.section == "red_flags"]
+    answers = {i.id: "0" for i in items if i.show_if is None and not i.is_text}
+    answers.update({"rf_breathing": "1", "rf_breathing_now": "1"})
+    filled = date.today() - timedelta(days=1)
+    posted = client.post(url, data={**answers, "filled_on": filled.isoformat()})
+    assert posted.status_code == 302, posted.get_data(as_text=True)[:2000]
+    response = db.session.scalar(select(Response).where(Response.patient_id == patient.id))
+    assert response.status == "submitted" and response.mode == "paper_entry"
+    assert response.assisted_by_id == coordinator.id and response.entered_at is not None
+    assert response.submitted_at == local_day_start(coordinator.study, filled)
+    alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
+    assert alert is not None and alert.level == 3
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "response.paper_entry"))
+
+
+def test_paper_entry_is_validated_like_the_patients_own_answers(client, coordinator, make_patient):
+    patient = make_patient(coordinator.study, "PAP-2", sessions_days_ago=(3,))
+    db.session.commit()
+    url = "/studies/CLINIC/patients/PAP-2/paper/S1/pirc"
+    today = date.today().isoformat()
+    for data, message in (
+        ({"pain_present": "7", "filled_on": today}, "Nothing was stored"),
+        ({"pain_present": "0", "pain_worst": "2", "filled_on": today}, "Nothing was stored"),  # hidden
+        ({"pain_present": "0", "filled_on": "yesterday"}, "YYYY-MM-DD"),
+        ({"pain_present": "0", "filled_on": (date.today() + timedelta(days=2)).isoformat()}, "future"),
+        ({"pain_present": "0", "filled_on": (date.today() - timedelta(days=30)).isoformat()}, "before"),
+    ):
+        refused = client.post(url, data=data)
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True), data
+    assert db.session.scalar(select(Response.id).where(Response.patient_id == patient.id)) is None
+
+
+def test_exports_carry_the_mode_of_administration(client, coordinator, make_patient, runner, tmp_path):
+    import csv
+    import json
+
+    make_patient(coordinator.study, "PAP-3", sessions_days_ago=(3,))
+    db.session.commit()
+    posted = client.post("/studies/CLINIC/patients/PAP-3/paper/S1/pirc",
+                         data={"pain_present": "0", "filled_on": date.today().isoformat()})
+    assert posted.status_code == 302
+    out = tmp_path / "long.csv"
+    result = runner.invoke(args=["export", "CLINIC", "--format", "long", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {r["mode"] for r in rows} == {"paper_entry"}
+    assert {r["window_extended"] for r in rows} == {"0"}
+    book = tmp_path / "codebook.json"
+    runner.invoke(args=["export", "CLINIC", "--format", "codebook", "--out", str(book)])
+    assert "paper_entry" in book.read_text(encoding="utf-8")
+    bundle = tmp_path / "fhir.json"
+    runner.invoke(args=["export", "CLINIC", "--format", "fhir", "--out", str(bundle)])
+    entries = json.loads(bundle.read_text(encoding="utf-8"))["entry"]
+    resource = next(e["resource"] for e in entries
+                    if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    assert {"system": "urn:hair-prom:mode-of-administration", "code": "paper_entry",
+            "display": "Paper, transcribed by staff"} in [e.get("valueCoding") for e in resource["extension"]]
