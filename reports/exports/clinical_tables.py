@@ -73,6 +73,7 @@ def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
     What staff typed ("agents") is matched against the study's formulations ignoring case,
     accents and spaces, so "Vitamins+Hyaluronic acid" and "vitamins + hyaluronic acid" are one
     group; text that matches none gets an empty `formulation` (never a group of its own).
+    Sessions only planned ahead (issue 18) are not treatments given yet: they are left out.
     """
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
@@ -81,7 +82,7 @@ def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
                TreatmentSession.agents, TreatmentSession.notes)
         .join(Patient, Patient.id == TreatmentSession.patient_id)
-        .where(Patient.study_id == ctx.study.id,
+        .where(Patient.study_id == ctx.study.id, TreatmentSession.planned.is_(False),
                *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
         .order_by(TreatmentSession.patient_id, TreatmentSession.number))
     for pid, number, day, agents, notes in rows:

@@ -140,13 +140,14 @@ def raw_batches(session: Session, stmt: Select[Any]) -> Iterator[list[tuple[Any,
 
 
 def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFacts]:
-    """Every patient of the study with the date of their first treatment session."""
+    """Every patient of the study with the date of their first treatment session (once done: a
+    session only planned ahead is no first session yet)."""
     rows = session.execute(
         select(Patient.id, Patient.code, TreatmentSession.date, Patient.sex, Patient.birth_year,
                Patient.diagnosis, Patient.prior_treatments, Patient.enrolled_at, Patient.status,
                Patient.status_on, Patient.withdrawal_reason)
         .outerjoin(TreatmentSession, and_(TreatmentSession.patient_id == Patient.id,
-                                          TreatmentSession.number == 1))
+                                          TreatmentSession.number == 1, TreatmentSession.planned.is_(False)))
         .where(Patient.study_id == ctx.study.id,
                *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
         .order_by(Patient.id)

@@ -58,6 +58,21 @@ def test_the_baseline_stays_answerable_through_the_whole_first_session_day() -> 
     assert states(anchors, datetime(2026, 12, 1, 0, 30, tzinfo=UTC))["S1"] == "open"
 
 
+@pytest.mark.parametrize("path", [DEFAULT_PROTOCOL, DEFAULT_PROTOCOL.with_name("scalp_mesotherapy-1.0.json")])
+def test_the_baseline_rule_applies_to_the_baseline_timepoint_only_in_every_protocol_version(path) -> None:
+    """Protocol 1.0 and 2.0 (W12, RF6/RF12 anchored on the last session): only T0 is a baseline."""
+    from surveys.domain.schedule import baseline_closes, is_baseline
+
+    protocol, _raw = load_protocol(path)
+    assert [tp.id for tp in protocol.timepoints if is_baseline(tp)] == ["T0"]
+    assert all(baseline_closes(tp) == tp.closes for tp in protocol.timepoints if tp.id != "T0")
+    first = date(2026, 11, 30)
+    anchors = Anchors(datetime(2026, 11, 30, 8, tzinfo=UTC), ((1, first),))
+    evening = datetime(2026, 11, 30, 21, tzinfo=UTC)
+    result = {w.timepoint: w.state for w in compute_schedule(protocol, anchors, evening)}
+    assert result["T0"] == "overdue"  # still answerable in the evening of the first session's day
+
+
 def test_a_planned_session_anchors_the_baseline_but_opens_no_checklist() -> None:
     first = date(2026, 3, 10)
     anchors = Anchors(ENROLLED, ((1, first),), planned=frozenset({1}))
