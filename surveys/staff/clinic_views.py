@@ -25,6 +25,7 @@ from surveys.domain.paper import PaperEntryError, enter_paper
 from surveys.domain.patients import study_protocol, study_today
 from surveys.domain.tablet import end_patient_tablets, start_tablet
 from surveys.infra.db import db
+from surveys.infra.formatting import local_date
 from surveys.infra.i18n import LANGUAGES
 from surveys.infra.library import instruments
 from surveys.infra.text_fields import normalise_line_breaks
@@ -87,8 +88,16 @@ def end_tablet_session(code: str, patient_code: str) -> Any:
 PAPER_STATES = ("open", "due", "overdue", "closed", "completed")
 
 
+def paper_allowed(patient: Patient) -> bool:
+    """Whether paper forms may be transcribed for a patient: not once their data were erased or
+    they withdrew consent asking that their data be discarded (issue 16's participation)."""
+    return patient.status != "erased" and patient.withdrawal_reason != "consent_withdrawn_discard_data"
+
+
 def _paper_parts(study: Study, patient: Patient) -> list[tuple[Any, Any, bool]]:
     """(window, protocol entry, already answered) for every part that paper could fill."""
+    if not paper_allowed(patient):
+        return []
     states = response_states(db.session, patient)
     windows = patient_windows(patient, study_protocol(study), states)
     return [(w, e, (w.timepoint, e.instrument) in states) for w in windows if w.state in PAPER_STATES
@@ -112,6 +121,8 @@ def _paper_window(study: Study, patient: Patient, timepoint: str,
     entry = entry_of(window, instrument_id) if window is not None else None
     instrument = instruments().get(instrument_id)
     if window is None or entry is None or instrument is None or window.state not in PAPER_STATES:
+        abort(404)
+    if not paper_allowed(patient):
         abort(404)
     return window, entry, instrument
 
@@ -166,6 +177,10 @@ def paper_entry(code: str, patient_code: str, timepoint: str, instrument_id: str
             problem = _("Give the date the patient filled the form in (YYYY-MM-DD).")
         if unknown:
             problem = _("The form holds fields that do not belong to this questionnaire. Nothing was stored.")
+        elif (problem is None and patient.status != "active" and patient.status_on is not None
+              and filled_on > patient.status_on):
+            problem = _("The patient had left the study on %(date)s: a form filled in after that is not "
+                        "transcribed.", date=local_date(patient.status_on))
         for item in items:
             raw = values[item.id]
             if not raw:

@@ -156,3 +156,23 @@ def test_exports_carry_the_mode_of_administration(client, coordinator, make_pati
                     if e["resource"]["resourceType"] == "QuestionnaireResponse")
     assert {"system": "urn:hair-prom:mode-of-administration", "code": "paper_entry",
             "display": "Paper, transcribed by staff"} in [e.get("valueCoding") for e in resource["extension"]]
+
+
+def test_paper_entry_follows_the_patients_participation(client, coordinator, make_patient):
+    """A patient who left is asked nothing more: no open window to transcribe, a form dated after
+    they left is refused even for a window that closed before, and nothing at all once they
+    withdrew consent asking that their data be discarded."""
+    from surveys.domain.participation import withdraw_patient
+
+    patient = make_patient(coordinator.study, "PAP-4", sessions_days_ago=(30,))
+    left = date.today() - timedelta(days=1)
+    withdraw_patient(db.session, patient, on=left, reason="lost_to_follow_up", actor="test")
+    db.session.commit()
+    url = "/studies/CLINIC/patients/PAP-4/paper/S1/pirc"
+    after = client.post(url, data={"pain_present": "0", "filled_on": date.today().isoformat()})
+    assert after.status_code == 400 and "left the study" in after.get_data(as_text=True)
+    assert db.session.scalar(select(Response.id).where(Response.patient_id == patient.id)) is None
+    patient.withdrawal_reason = "consent_withdrawn_discard_data"
+    db.session.commit()
+    assert client.get(url).status_code == 404
+    assert "S1" not in client.get("/studies/CLINIC/patients/PAP-4/paper").get_data(as_text=True)
