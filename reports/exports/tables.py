@@ -387,21 +387,23 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     """long.csv as rows of values (for .sav, .dta and .xlsx): the cells `long_lines` writes, in its order."""
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
-    labels = _labels(ctx.instruments, ctx.options.lang)
+    labels = _labels(ctx.all_versions(), ctx.options.lang)  # keyed by (instrument, version)
     identified = not ctx.deidentified
     order = (Response.patient_id, Response.timepoint, Response.instrument_id)
     stmt = response_filter(
         select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.instrument_version,
-               Response.language, raw_column(Response.submitted_at), Answer.item_id, Answer.code,
-               Answer.text, iso_utc(Answer.answered_at))
+               Response.language, raw_column(Response.submitted_at), Response.mode, Response.window_extended,
+               Answer.item_id, Answer.code, Answer.text, iso_utc(Answer.answered_at))
         .join(Answer, Answer.response_id == Response.id), ctx,
     ).order_by(*order, Answer.item_id)
     for batch in raw_batches(session, stmt):
-        for pid, timepoint, inst, version, lang, submitted, item, code, text, answered in batch:
+        for pid, timepoint, inst, version, lang, submitted, mode, extended, item, code, text, answered in (
+                batch):
             if code is None and not identified:
                 continue
             row = [patient(pid), timepoint, days_between(facts[pid].first_session, utc_day(submitted)),
-                   inst, version, lang, item, code, labels.get(inst, {}).get((item, code))]
+                   inst, version, lang, mode, 1 if extended else 0, item, code,
+                   labels.get((inst, version), {}).get((item, code))]
             if identified:
                 row += [text, answered]
             count.rows += 1
