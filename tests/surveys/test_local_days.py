@@ -28,14 +28,15 @@ def local(zone: ZoneInfo, day: date, hour: int = 0, minute: int = 0, second: int
 
 @pytest.mark.parametrize("zone", [PARIS, NEW_YORK], ids=["paris", "new-york"])
 def test_a_window_is_answerable_until_23_59_59_local_on_its_last_day(zone) -> None:
-    # T0 (baseline) closes at the first session's day: open until the day before it, 1 December.
+    # T0 (baseline) stays open through the first session's local day (issue 18's baseline rule):
+    # the session is on 2 December, so 2 December is its last day.
     first = date(2026, 12, 2)
-    just_before = schedule(zone, (first,), local(zone, date(2026, 12, 1), 23, 59, 59))
+    just_before = schedule(zone, (first,), local(zone, first, 23, 59, 59))
     t0 = window_for(just_before, "T0")
     assert t0 is not None and t0.answerable
-    assert last_open_day(t0.closes_at, zone) == date(2026, 12, 1)
-    assert t0.closes_at == local(zone, date(2026, 12, 2))  # local midnight, not UTC midnight
-    at_midnight = window_for(schedule(zone, (first,), local(zone, date(2026, 12, 2))), "T0")
+    assert last_open_day(t0.closes_at, zone) == first
+    assert t0.closes_at == local(zone, date(2026, 12, 3))  # local midnight, not UTC midnight
+    at_midnight = window_for(schedule(zone, (first,), local(zone, date(2026, 12, 3))), "T0")
     assert at_midnight is not None and at_midnight.state == "closed"
 
 
@@ -48,7 +49,7 @@ def test_new_york_evening_is_still_the_same_local_day() -> None:
 
 def test_paris_small_hours_are_already_the_next_day() -> None:
     """The other side: 00:30 in Paris is 23:30 UTC the day before; the window is closed by then."""
-    small_hours = local(PARIS, date(2026, 12, 2), 0, 30)
+    small_hours = local(PARIS, date(2026, 12, 3), 0, 30)  # the day after the first session's day
     t0 = window_for(schedule(PARIS, (date(2026, 12, 2),), small_hours), "T0")
     assert t0 is not None and t0.state == "closed"
 
