@@ -2,8 +2,8 @@
 tablet sessions, mode of administration on responses, the language of each answer, several links
 per patient (kind, expiry)
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 12:30:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import surveys.infra.db
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
