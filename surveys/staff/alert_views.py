@@ -38,6 +38,8 @@ from surveys.domain.models import Alert, Study
 from surveys.domain.responses import answered_in
 from surveys.domain.triage import follow_up, session_days
 from surveys.infra.db import db
+from surveys.infra.formatting import local_datetime
+from surveys.infra.i18n import current_lang
 from surveys.infra.library import instruments
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
@@ -67,17 +69,16 @@ def _alerts_page(study: Study, status: int = 200, forms: dict[str, Any] | None =
         alert = study_alert(db.session, study, failed)
         queue = [alert, *queue] if alert is not None else queue
     library = instruments()
-    lang = "en"
+    lang = current_lang()  # evidence in the reader's language (the definitions hold en and fr)
     rows = []
     days = session_days(db.session, queue)
     for alert in queue:  # each response read with the definition version it was answered in
         instrument = answered_in(library, alert.response.instrument_id, alert.response.instrument_version)
         rows.append((alert, instrument, alert_evidence(alert, instrument, lang),
                      follow_up(alert, instrument, days.get(alert.response_id))))
-    zone = _zone(study)
 
     def local(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+        return local_datetime(moment, study) if moment else ""
 
     blank = {"attempt": ContactAttemptForm(formdata=None), "resolve": ResolveForm(formdata=None),
              "reopen": ReopenForm(formdata=None)}

@@ -59,6 +59,7 @@ def start_server(url: str, port: int, tmp: Path, **env: str) -> subprocess.Popen
         "BASE_URL": f"http://127.0.0.1:{port}",
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAIL_FROM": "alerts@prom.test",
+        "MAIL_USE_TLS": "false",  # the SMTP sink speaks plain SMTP (TLS is on by default since issue 15)
         **env,
     }
     log = (tmp / "server.log").open("ab")
@@ -318,6 +319,7 @@ def test_a_server_killed_while_sending_leaves_the_notice_for_alerts_notify_which
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(sink[1]),
             "MAIL_FROM": "alerts@prom.test",
+            "MAIL_USE_TLS": "false",
             "BASE_URL": "http://127.0.0.1",
         }
         return subprocess.run(
