@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,15 +59,13 @@ class LiveServer:
                 db.session.remove()
 
 
-@pytest.fixture(scope="session", params=backends()[:1])
-def live_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
+@contextmanager
+def _serve(backend: str, directory: Path) -> Iterator[LiveServer]:
+    """Start the app on a free loopback port with a fresh database in `directory`; stop it on exit."""
     from app import create_app
     from surveys.infra.db import db
 
-    directory = tmp_path_factory.mktemp("live")
-    url = fresh_database_url(request.param, directory)
+    url = fresh_database_url(backend, directory)
     config = app_config(url, WTF_CSRF_ENABLED=True, TESTING=False, MAIL_OUTBOX=str(directory / "outbox"))
     app = create_app(config, instance_path=str(directory / "instance"))
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -74,9 +73,43 @@ def live_server(
     app.config["BASE_URL"] = base
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(app, base)
-    server.shutdown()
-    db.session.remove()
+    try:
+        yield LiveServer(app, base)
+    finally:
+        server.shutdown()
+        thread.join()
+        with app.app_context():
+            db.session.remove()
+
+
+@pytest.fixture(scope="session", params=backends()[:1])
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server for the session; tests add their own studies and accounts to its database."""
+    with _serve(request.param, tmp_path_factory.mktemp("live")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=backends()[:1])
+def demo_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server whose database holds only the demo (40 patients, seed 5) and its published logins.
+
+    Its own database, because the demo refuses to load next to other studies or accounts."""
+    with _serve(request.param, tmp_path_factory.mktemp("demo")) as server:
+        server.run(_load_demo, server.app.config)
+        yield server
+
+
+def _load_demo(config: dict[str, Any]) -> None:
+    from surveys.demo import load_demo
+    from surveys.infra.db import db
+    from surveys.infra.library import instruments
+
+    load_demo(db.session, n_patients=40, seed=5, secret=config["SECRET_KEY"],
+              base_url=config["BASE_URL"], library=instruments())
 
 
 @pytest.fixture(scope="session")

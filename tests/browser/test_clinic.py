@@ -53,7 +53,10 @@ def test_tablet_session_ends_on_a_neutral_screen_and_back_reveals_nothing(
         # A page load each time: the browser's own, or patient.js loading a pushed address anew
         with page.expect_navigation(wait_until="load"):
             page.go_back()
-        page.wait_for_load_state("load")
+        # A page restored from the back-forward cache may then load itself anew (patient.js): wait
+        # for a loaded page that is not leaving (wait_for_function follows navigations).
+        page.wait_for_function(
+            "() => document.readyState === 'complete' && !document.documentElement.dataset.leaving")
         text = page.content()
         if "/login" in page.url:
             break  # before the tablet session: the staff login, logged out

@@ -9,23 +9,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def _seed() -> None:
-    from flask import current_app
-
-    from surveys.demo import load_demo
-    from surveys.infra.db import db
-    from surveys.infra.library import instruments
-
-    load_demo(
-        db.session,
-        n_patients=40,
-        seed=5,
-        secret=current_app.config["SECRET_KEY"],
-        base_url=current_app.config["BASE_URL"],
-        library=instruments(),
-    )
-
-
 def _login(page: Any, base: str) -> None:
     page.goto(f"{base}/login")
     from surveys.demo import DEMO_USERS
@@ -48,11 +31,10 @@ def _windows_in_table(page: Any) -> int:
     return sum(int(text) for text in cells if text.strip().isdigit())
 
 
-def test_dashboard_draws_and_redraws_on_filter_without_console_errors(live_server, desktop):
-    live_server.run(_seed)
+def test_dashboard_draws_and_redraws_on_filter_without_console_errors(demo_server, desktop):
     page = desktop
-    _login(page, live_server.url)
-    page.goto(f"{live_server.url}/studies/DEMO/dashboard")
+    _login(page, demo_server.url)
+    page.goto(f"{demo_server.url}/studies/DEMO/dashboard")
     page.wait_for_selector("#fig-completion .main-svg")
     page.wait_for_selector("#fig-outcome-who5-percent .main-svg")
     before, before_total = _figure_data(page), _windows_in_table(page)
@@ -68,13 +50,12 @@ def test_dashboard_draws_and_redraws_on_filter_without_console_errors(live_serve
     assert page.console_errors == []
 
 
-def test_dashboard_filters_work_without_javascript(live_server, browser):
-    live_server.run(_seed)
+def test_dashboard_filters_work_without_javascript(demo_server, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     try:
-        _login(page, live_server.url)
-        page.goto(f"{live_server.url}/studies/DEMO/dashboard")
+        _login(page, demo_server.url)
+        page.goto(f"{demo_server.url}/studies/DEMO/dashboard")
         page.select_option("#f-sex", "male")
         page.click("#dashboard-filters button[type=submit]")
         page.wait_for_url(lambda url: "sex=male" in url)
@@ -83,9 +64,8 @@ def test_dashboard_filters_work_without_javascript(live_server, browser):
         context.close()
 
 
-def test_patient_page_draws_trajectories_without_console_errors(live_server, desktop):
-    live_server.run(_seed)
-    _login(desktop, live_server.url)
-    desktop.goto(f"{live_server.url}/studies/DEMO/patients/DEMO-FOLLOWUP")
+def test_patient_page_draws_trajectories_without_console_errors(demo_server, desktop):
+    _login(desktop, demo_server.url)
+    desktop.goto(f"{demo_server.url}/studies/DEMO/patients/DEMO-FOLLOWUP")
     desktop.wait_for_selector("#fig-trajectory-who5-percent .main-svg")
     assert desktop.console_errors == []

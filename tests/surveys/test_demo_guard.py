@@ -33,7 +33,8 @@ def test_the_demo_refuses_a_database_with_a_real_account(make_user, library) -> 
 
 def test_the_demo_command_refuses_and_says_why(runner, make_study) -> None:
     make_study("CLINIC2")
-    result = runner.invoke(args=["demo", "--patients", "0"])
+    # --allow-postgresql so that, on the PostgreSQL run, the study check is the one that refuses
+    result = runner.invoke(args=["demo", "--patients", "0", "--allow-postgresql"])
     assert result.exit_code == 1 and "not a demo database" in result.output
 
 

@@ -32,6 +32,15 @@
 
   function attached(form) { return document.documentElement.contains(form); }
 
+  // Load the address on screen anew. What the screen showed is hidden at once (on a shared tablet a
+  // page restored from the back-forward cache must not show someone's answers while the fresh one
+  // loads), and the page is marked as leaving (tests wait for a page that is not).
+  function reloadHere() {
+    document.documentElement.dataset.leaving = "1";
+    if (document.body) { document.body.hidden = true; }
+    window.location.replace(window.location.href);
+  }
+
   function markBusy(form) {
     form.dataset.busy = "1";
     form.classList.add("busy");
@@ -39,7 +48,7 @@
 
   function sendOrdinarily(form, submitter) {
     if (!attached(form)) {  // the page was already swapped: load its address instead
-      window.location.replace(window.location.href);
+      reloadHere();
       return;
     }
     if (submitter && submitter.name) {  // form.submit() leaves out the button that was pressed
@@ -119,7 +128,7 @@
     var entry = entryOf(state);
     var address = window.location.pathname + window.location.search;
     if (entry ? entry !== shown : address !== shownAddress) {
-      window.location.replace(window.location.href);
+      reloadHere();
       return true;
     }
     return false;
