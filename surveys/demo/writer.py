@@ -4,7 +4,7 @@ with bulk inserts in chunks so 10,000 patients load in minutes, not hours."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -28,6 +28,7 @@ from surveys.domain.models import (
     Study,
     TreatmentSession,
 )
+from surveys.domain.patients import local_day_start
 from surveys.domain.protocol import Protocol
 from surveys.domain.schedule import Anchors, Window, compute_schedule
 
@@ -177,7 +178,7 @@ class CohortWriter:
                 result = score(inst, answers, section=entry.section)
                 context = None
                 if session_id is not None:
-                    start = datetime.combine(plan.session_days[window.session_number - 1], time(), UTC)
+                    start = local_day_start(self.study, plan.session_days[window.session_number - 1])
                     context = AlertContext(
                         hours_since_session=(answered_at - start).total_seconds() / 3600,
                         previous_grades=previous_grades,

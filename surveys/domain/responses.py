@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from surveys.domain.models import (
     TreatmentSession,
 )
 from surveys.domain.notices import owe_notice
+from surveys.domain.patients import local_day_start
 from surveys.infra.db import utcnow
 
 #: Alerts of this level and above are e-mailed to on-call (level 1 waits for the next visit).
@@ -229,6 +230,9 @@ def alert_context(
 ) -> AlertContext:
     """What the alert rules need beyond the answers: time since the session, previous values.
 
+    Hours since the session count from the start of the session's local day in the study's time
+    zone (a session is recorded as a local calendar day), up to `now` (UTC; the clock when None).
+
     Previous values: the previous session's `<symptom>_grade` scores (post-injection checklist), and,
     for an instrument compared with its baseline (a `worse_than_previous` rule on another score, e.g.
     the systemic side effects), the same instrument's scores at the baseline timepoint T0.
@@ -238,7 +242,7 @@ def alert_context(
     if response.session_id is not None:
         treatment = session.get(TreatmentSession, response.session_id)
         if treatment is not None:
-            start = datetime.combine(treatment.date, datetime.min.time(), tzinfo=UTC)
+            start = local_day_start(treatment.patient.study, treatment.date)
             hours = ((now or utcnow()) - start).total_seconds() / 3600
             previous = _previous_grades(session, response, treatment.number)
     if instrument is not None and response.timepoint != BASELINE and _compares_with_baseline(instrument):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,8 +24,9 @@ from surveys.domain.models import Alert, Response, TreatmentSession
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    """What an alert asks for: `recheck_at` in UTC (from the session day's start, as the rules'
-    hours since the session are counted), `unevaluated` the rule ids to judge by hand."""
+    """What an alert asks for: `recheck_at` in UTC (from the start of the session's local day in the
+    study's zone, as the rules' hours since the session are counted), `unevaluated` the rule ids to
+    judge by hand."""
 
     urgent: bool = False
     recheck_at: datetime | None = None
@@ -37,8 +38,10 @@ class FollowUp:
         return self.urgent or self.recheck_at is not None or bool(self.unevaluated)
 
 
-def follow_up(alert: Alert, instrument: Instrument | None, session_day: date | None) -> FollowUp:
-    """The follow-up of one alert, given its definition version and its session's date (or None)."""
+def follow_up(alert: Alert, instrument: Instrument | None, session_day: date | None,
+              zone: tzinfo) -> FollowUp:
+    """The follow-up of one alert, given its definition version, its session's local date (or None)
+    and the study's time zone (where that date's midnight is)."""
     if instrument is None:
         return FollowUp()
     rules = {rule["id"]: rule for rule in instrument.alert_rules}
@@ -48,7 +51,7 @@ def follow_up(alert: Alert, instrument: Instrument | None, session_day: date | N
              if rule.get("task", {}).get("kind") == "recheck"]
     recheck_at = None
     if hours and session_day is not None:
-        start = datetime.combine(session_day, time(), tzinfo=UTC)
+        start = datetime.combine(session_day, time(), tzinfo=zone).astimezone(UTC)
         recheck_at = start + timedelta(hours=float(min(hours)))
     unevaluated = tuple(reason.removesuffix(UNEVALUATED_SUFFIX) for reason in alert.reasons
                         if reason.endswith(UNEVALUATED_SUFFIX))

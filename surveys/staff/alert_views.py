@@ -75,7 +75,7 @@ def _alerts_page(study: Study, status: int = 200, forms: dict[str, Any] | None =
     for alert in queue:  # each response read with the definition version it was answered in
         instrument = answered_in(library, alert.response.instrument_id, alert.response.instrument_version)
         rows.append((alert, instrument, alert_evidence(alert, instrument, lang),
-                     follow_up(alert, instrument, days.get(alert.response_id))))
+                     follow_up(alert, instrument, days.get(alert.response_id), _zone(study))))
 
     def local(moment: datetime | None) -> str:
         return local_datetime(moment, study) if moment else ""

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -228,6 +229,7 @@ def test_the_queue_says_what_triage_asks_beyond_the_lifecycle(client, clinician,
     card = page[page.index(f'id="alert-{urgent.id}"'):]
     assert "Urgent: call the patient back within hours." in card[:card.index("</article>")]
     card = page[page.index(f'id="alert-{recheck.id}"'):]
-    due = severe.sessions[0].date + timedelta(days=3)
-    expected = f'Re-check due <time datetime="{due.isoformat()}T00:00:00+00:00">'
+    # +72 h from the start of the session's local day (issue 17), shown as that UTC instant.
+    due = datetime.combine(severe.sessions[0].date + timedelta(days=3), time(), ZoneInfo(study.timezone))
+    expected = f'Re-check due <time datetime="{due.astimezone(UTC).isoformat()}">'
     assert expected in card[:card.index("</article>")]
