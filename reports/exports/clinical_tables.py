@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from instruments.scoring import round_half_up
 from reports.exports.codebook import ExportContext
 from reports.exports.deidentify import age_band, days_between
 from reports.exports.tables import (
@@ -28,6 +29,7 @@ from reports.exports.tables import (
 )
 from surveys.domain.models import (
     Alert,
+    AlertContactAttempt,
     AlertNotice,
     AlertResolution,
     Patient,
@@ -109,38 +111,47 @@ def prior_treatments_rows(session: Session, ctx: ExportContext, count: RowCount)
 
 
 def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    """Hours from start to end, rounded half up to 0.01 (as SPSS, Stata and spreadsheets round)."""
     if start is None or end is None:
         return None
-    return round((end - start).total_seconds() / 3600, 2)
-
-
-# The alert lifecycle (issue 13): "notified" is the first on-call notice sent, "acknowledged" the
-# resolution in force and "action" its note (columns kept under their former names for now).
-_FIRST_NOTICE_SENT = (select(func.min(AlertNotice.sent_at)).where(AlertNotice.alert_id == Alert.id)
-                      .correlate(Alert).scalar_subquery())
-_RESOLUTION_NOTE = (select(AlertResolution.note).where(AlertResolution.alert_id == Alert.id,
-                                                       Alert.state == "resolved")
-                    .order_by(AlertResolution.id.desc()).limit(1).correlate(Alert).scalar_subquery())
+    return round_half_up((end - start).total_seconds() / 3600, 2)
 
 
 def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
     """alerts.csv: one row per alert raised by a submitted response of the export's instruments.
 
     The export's timepoint, instrument and date filters apply to the response that raised it.
+    The lifecycle columns (issue 13) come from the alert itself (state, first contact, current
+    resolution time), the count of its contact attempts and of its reopened resolutions, and the
+    resolution in force (the latest one, when the alert is resolved): outcome, CTCAE grade,
+    relatedness, seriousness and, in identified exports only, its note.
     """
-
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
+    first_notice = (select(func.min(AlertNotice.sent_at)).where(AlertNotice.alert_id == Alert.id)
+                    .correlate(Alert).scalar_subquery())
+    attempts = (select(func.count(AlertContactAttempt.id)).where(AlertContactAttempt.alert_id == Alert.id)
+                .correlate(Alert).scalar_subquery())
+    reopened = (select(func.count(AlertResolution.reopened_at)).where(AlertResolution.alert_id == Alert.id)
+                .correlate(Alert).scalar_subquery())
+    in_force = (select(func.max(AlertResolution.id)).where(AlertResolution.alert_id == Alert.id)
+                .correlate(Alert).scalar_subquery())
     stmt = response_filter(
         select(Alert.patient_id, Response.timepoint, Response.instrument_id, Alert.level, Alert.reasons,
-               Alert.created_at, _FIRST_NOTICE_SENT, Alert.resolved_at, _RESOLUTION_NOTE)
-        .select_from(Response).join(Alert, Alert.response_id == Response.id), ctx,
+               Alert.state, attempts, Alert.created_at, first_notice, Alert.first_contact_at,
+               Alert.resolved_at, reopened, AlertResolution.outcome, AlertResolution.ctcae_grade,
+               AlertResolution.relatedness, AlertResolution.serious, AlertResolution.note)
+        .select_from(Response).join(Alert, Alert.response_id == Response.id)
+        .outerjoin(AlertResolution, and_(AlertResolution.id == in_force, Alert.state == "resolved")), ctx,
     ).order_by(Alert.patient_id, Response.timepoint, Response.instrument_id)
-    for pid, timepoint, inst, level, reasons, raised, notified, acknowledged, action in session.execute(stmt):
+    for (pid, timepoint, inst, level, reasons, state, tries, raised, notified, contacted, resolved,
+         reopen_count, outcome, grade, related, serious, note) in session.execute(stmt):
         days = days_between(facts[pid].first_session, utc_day(raised))
         row = [patient(pid), timepoint, days, inst, level, ";".join(reasons or []) or None,
-               _hours(raised, acknowledged)]
+               state, tries, _hours(raised, contacted), _hours(raised, resolved), outcome, grade, related,
+               None if serious is None else int(serious), reopen_count]
         if not ctx.deidentified:
-            row += [utc_text(raised), utc_text(notified), utc_text(acknowledged), action or None]
+            row += [utc_text(raised), utc_text(notified), utc_text(contacted), utc_text(resolved),
+                    note or None]
         count.rows += 1
         yield row

@@ -334,28 +334,61 @@ def prior_treatments_variables(ctx: ExportContext) -> list[Variable]:
             Variable("treatment", "Prior treatment as typed by staff", "string", notes="Free text")]
 
 
+#: The alert lifecycle's closed vocabularies (surveys.domain.alert_models), with their labels.
+ALERT_STATE_CODES = (("open", "open: nobody has tried to reach the patient yet"),
+                     ("in_progress", "in progress: a contact attempt was recorded"),
+                     ("resolved", "resolved by a clinician"))
+OUTCOME_CODES = (("advice_given", "advice given"), ("seen_in_clinic", "seen in clinic"),
+                 ("emergency_care", "sent to emergency care"), ("no_action_needed", "no action needed"))
+#: CTCAE v5.0 general grade descriptions (NCI, Common Terminology Criteria for Adverse Events).
+CTCAE_GRADES = ((1, "mild"), (2, "moderate"), (3, "severe or medically significant"),
+                (4, "life-threatening"), (5, "death related to the adverse event"))
+RELATEDNESS_CODES = (("not_related", "not related"), ("unlikely", "unlikely"), ("possible", "possible"),
+                     ("probable", "probable"), ("definite", "definite"))
+NO_YES = ((0, "no"), (1, "yes"))
+
+
 def alerts_variables(ctx: ExportContext) -> list[Variable]:
-    """Columns of alerts.csv: one row per safety alert (adverse event signal) raised by a response."""
+    """Columns of alerts.csv: one row per safety alert (adverse event signal) raised by a response,
+    with its lifecycle (issue 13): contact attempts, the resolution in force and its assessment."""
     lang = ctx.options.lang
+    resolved = "the resolution in force; empty unless resolved"
     variables = [
         *_leading(ctx),
         Variable("instrument", "Instrument whose answers raised the alert", "string",
                  tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
-        Variable("level", "Alert level", "integer", ALERT_LEVELS),
+        Variable("level", "Alert level (the highest reached; never lowered)", "integer", ALERT_LEVELS),
         Variable("rules", "Ids of the alert rules that matched, separated by ';' (rule ids never "
                  "contain ';')", "string"),
-        Variable("hours_to_acknowledgement", "Hours from the alert being raised to a clinician "
-                 "acknowledging it; empty while open", "number"),
+        Variable("state", "State of the alert at the time of the export", "string", ALERT_STATE_CODES),
+        Variable("contact_attempts", "Number of attempts recorded to reach the patient about the alert",
+                 "integer"),
+        Variable("hours_to_first_contact", "Hours from the alert being raised to the first contact attempt "
+                 "(whatever its result); empty when none was recorded", "number",
+                 notes="Rounded half up to 0.01 h"),
+        Variable("hours_to_resolution", f"Hours from the alert being raised to its resolution ({resolved})",
+                 "number",
+                 notes="Rounded half up to 0.01 h; a reopened alert counts to its latest resolution"),
+        Variable("outcome", f"Outcome of the resolution ({resolved})", "string", OUTCOME_CODES,
+                 notes="Alerts resolved before outcomes were recorded (migration 0010) have none"),
+        Variable("ctcae_grade", f"Clinician's grade of the adverse event, CTCAE-style ({resolved})",
+                 "integer", CTCAE_GRADES,
+                 notes="The clinician's assessment, distinct from the patient's own severity words"),
+        Variable("relatedness", f"Relatedness of the event to the treatment ({resolved})", "string",
+                 RELATEDNESS_CODES),
+        Variable("serious", f"Serious adverse event, as judged by the clinician ({resolved})", "integer",
+                 NO_YES),
+        Variable("reopened", "Number of times the alert was reopened after a resolution", "integer"),
     ]
     if not ctx.deidentified:
         variables += [
             Variable("raised_at", "When the alert was raised (UTC)", "datetime"),
-            Variable("notified_at", "When the on-call notice was sent (UTC)", "datetime"),
-            Variable("acknowledged_at", "When a clinician acknowledged it (UTC)", "datetime"),
-            Variable("action_taken", "Action recorded on acknowledgement", "string", notes="Free text"),
+            Variable("notified_at", "When the first on-call notice was sent (UTC)", "datetime"),
+            Variable("first_contact_at", "When the first contact attempt happened (UTC)", "datetime"),
+            Variable("resolved_at", f"When the alert was resolved (UTC; {resolved})", "datetime"),
+            Variable("resolution_note", f"Note written on resolution ({resolved})", "string",
+                     notes="Free text; left out of de-identified exports, as are contact attempts' notes"),
         ]
-    # The alert lifecycle of issue #13 (contact attempts, resolution, CTCAE grade, relatedness,
-    # seriousness) adds its columns here once it stores them.
     return variables
 
 

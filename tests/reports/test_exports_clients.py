@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import zipfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -42,6 +42,34 @@ SPELLINGS = ("vitamins + hyaluronic acid", "Vitamins+Hyaluronic Acid", "vitamine
 ROOT = Path(__file__).resolve().parents[2]
 
 
+CONTACT_NOTE, RESOLUTION_NOTE = "left a message with Mrs Dupont's daughter", "seen by Dr Martin; fine"
+
+
+def lived_alert(alert: Alert, user: Any) -> None:
+    """Take the cohort's one alert through its lifecycle (issue 13) at known times.
+
+    Raised 3 days ago; first contact 450 s later (0.125 h: 0.13 rounded half up, 0.12 half to
+    even); resolved, reopened, then resolved again 50 h after it was raised.
+    """
+    from datetime import UTC, datetime
+
+    from surveys.domain.alerts import record_contact_attempt, reopen_alert, resolve_alert
+
+    raised = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    alert.created_at = alert.level_at = raised
+    record_contact_attempt(db.session, alert, user, channel="phone", result="not_reached",
+                           note=CONTACT_NOTE, attempted_at=raised + timedelta(seconds=450))
+    record_contact_attempt(db.session, alert, user, channel="phone", result="reached",
+                           attempted_at=raised + timedelta(hours=2))
+    resolve_alert(db.session, alert, user, outcome="advice_given", note="first", ctcae_grade=1,
+                  relatedness="possible", serious=False)
+    reopen_alert(db.session, alert, user, "fever came back")
+    final = resolve_alert(db.session, alert, user, outcome="seen_in_clinic", note=RESOLUTION_NOTE,
+                          ctcae_grade=3, relatedness="probable", serious=True)
+    final.resolved_at = alert.resolved_at = raised + timedelta(hours=50)
+    db.session.flush()
+
+
 def pirc(other: str, fever: int = 0) -> dict[str, Any]:
     return {"pain_present": 1, "pain_worst": 2, "pain_now": 0, "pain_interference": 1,
             "redness_present": 0, "rf_fever": fever, "other": other}
@@ -67,6 +95,8 @@ def edge(make_study, make_patient, make_user) -> SimpleNamespace:
         patients.append(patient)
     db.session.commit()
     coordinator = make_user("coordinator", (study,))
+    db.session.flush()
+    lived_alert(db.session.query(Alert).one(), coordinator)
     db.session.commit()
     return SimpleNamespace(study=study, patients=patients, coordinator=coordinator)
 
@@ -174,6 +204,35 @@ def test_analysis_csvs_carry_text_exactly_and_codes_as_strings(client, login, ed
     assert list(alerts.patient) == ["1000"] and "rf_fever" in alerts.rules.iloc[0]
 
 
+LIFECYCLE = {"state": "resolved", "contact_attempts": 2, "hours_to_first_contact": 0.13,
+             "hours_to_resolution": 50.0, "outcome": "seen_in_clinic", "ctcae_grade": 3,
+             "relatedness": "probable", "serious": 1, "reopened": 1}
+
+
+@pytest.mark.parametrize("deidentified", ["0", "1"])
+def test_alerts_carry_the_lifecycle_contact_resolution_grade_relatedness_and_seriousness(
+        client, login, edge, tmp_path, deidentified) -> None:
+    folder = package(client, login, edge, tmp_path, deidentified=deidentified)
+    alert = typed_csv(folder / "alerts.csv").iloc[0]
+    assert {name: alert[name] for name in LIFECYCLE} == LIFECYCLE
+    for fmt, reader in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
+        native, meta = reader(str(folder / f"alerts.{fmt}"))
+        assert native.ctcae_grade.iloc[0] == 3 and native.outcome.iloc[0] == "seen_in_clinic"
+        assert meta.variable_value_labels["ctcae_grade"][3] == "severe or medically significant"
+        assert meta.variable_value_labels["serious"][1] == "yes"
+    written = b"".join(path.read_bytes() for path in folder.iterdir() if path.is_file())
+    assert CONTACT_NOTE.encode() not in written  # contact notes are never exported
+    if deidentified == "1":
+        assert RESOLUTION_NOTE.encode() not in written and b"first_contact_at" not in written
+        assert not {"raised_at", "first_contact_at", "resolved_at", "resolution_note"} & set(alert.index)
+    else:
+        raised = edge.patients[3]  # the alert's patient, code 1000
+        assert alert.patient == raised.code and alert.resolution_note == RESOLUTION_NOTE
+        first = datetime.strptime(alert.first_contact_at, "%Y-%m-%dT%H:%M:%SZ")
+        resolved = datetime.strptime(alert.resolved_at, "%Y-%m-%dT%H:%M:%SZ")
+        assert resolved - first == timedelta(hours=50, seconds=-450)
+
+
 def test_de_identified_sessions_and_alerts_hold_no_dates_or_free_text(client, login, edge, tmp_path) -> None:
     folder = package(client, login, edge, tmp_path, deidentified="1")
     assert not (folder / "prior_treatments.csv").exists()
@@ -202,6 +261,8 @@ writeLines(c("{",
   sprintf('"classes": ["%s", "%s", "%s"],', class(long$patient), class(long$instrument_version),
           class(wide$who5_percent_score)),
   sprintf('"versions": ["%s"],', paste(unique(long$instrument_version), collapse = '", "')),
+  sprintf('"alert": ["%s", "%s", "%s", "%s"],', alerts$outcome, as.character(alerts$ctcae_grade),
+          as.character(alerts$serious), format(alerts$hours_to_first_contact)),
   sprintf('"longest": %d, "emoji": %s, "breaks": %s, "levels": "%s"', max(nchar(texts, type = "chars")),
           tolower(any(grepl("\\U0001F600", texts, fixed = TRUE))),
           tolower(any(grepl("\\n", texts, fixed = TRUE))),
@@ -225,6 +286,7 @@ def test_load_r_reads_every_row_and_string_codes_in_any_locale(client, login, ed
     assert set(report["versions"]) == stored_versions(edge)  # "2.0" stays "2.0", not 2
     assert report["longest"] == TEXT_MAX_LENGTH and report["emoji"] and report["breaks"]
     assert report["levels"] == "All of the time"
+    assert report["alert"] == ["seen_in_clinic", "severe or medically significant", "yes", "0.13"]
 
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="R is not installed (CI installs r-base-core)")
@@ -275,6 +337,7 @@ def test_pspp_opens_every_sav_of_load_sps_with_its_labels(client, login, edge, t
         "", "DATASET ACTIVATE long.", "DISPLAY DICTIONARY /VARIABLES=instrument_version text.",
         "SAVE TRANSLATE /OUTFILE='long_back.csv' /TYPE=CSV /FIELDNAMES /REPLACE.",
         "DATASET ACTIVATE wide.", "DISPLAY DICTIONARY /VARIABLES=who5_who5_1.",
+        "DATASET ACTIVATE alerts.", "DISPLAY DICTIONARY /VARIABLES=ctcae_grade serious outcome.", "LIST.",
         "DATASET ACTIVATE patients.", "LIST.", ""])
     (folder / "check.sps").write_text(syntax, encoding="utf-8")
     result = subprocess.run(["pspp", "-O", "format=csv", "-o", "out.csv", "check.sps"], cwd=folder,
@@ -284,6 +347,7 @@ def test_pspp_opens_every_sav_of_load_sps_with_its_labels(client, login, edge, t
     assert "error" not in output.lower(), output
     assert "Version of the instrument definition answered" in output.replace("\n", " ")
     assert "All of the time" in output
+    assert "severe or medically significant" in output and "seen_in_clinic" in output
     for code in CODES:
         assert code in output  # the patients dataset survived the files read after it
     back = pd.read_csv(folder / "long_back.csv", dtype=str, keep_default_na=False)
