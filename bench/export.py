@@ -7,6 +7,9 @@ kept in --workdir to re-run without rebuilding), then, each in a fresh process:
 - ours: `open_export(... format long ...)` streamed to a file (what the CLI, page and API run);
 - pandas: the same CSV read into a DataFrame (not timed), then `DataFrame.to_csv` (timed).
 - xlsx: `open_export(... format xlsx, table wide ...)` streamed to a file (XlsxWriter, constant memory).
+- native: `open_export(... format sav / dta, table wide / long ...)`: pyreadstat writes from a pandas
+  DataFrame, so the whole table is held in memory while it is written (no target; the figure says
+  how much).
 It prints rows/s and peak RSS (the process's own `ru_maxrss`) of each, and the ratio of the CSV
 throughputs. Targets (issues 6 and 19): the long CSV's peak RSS under 250 MB at 10,000 patients
 and at least 0.8 of pandas' throughput in the same run; the wide .xlsx's peak RSS under 300 MB.
@@ -37,8 +40,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def child_ours(database_url: str, out: str, fmt: str = "long") -> dict[str, float]:
-    """Run in a fresh process: stream the long CSV (or the wide .xlsx: fmt "xlsx") of DEMO to `out`."""
+def child_ours(database_url: str, out: str, fmt: str = "long", table: str = "wide") -> dict[str, float]:
+    """Run in a fresh process: stream DEMO's long CSV (or `table` as fmt "xlsx", "sav", "dta") to `out`."""
     from sqlalchemy import select
 
     from app import create_app
@@ -52,13 +55,18 @@ def child_ours(database_url: str, out: str, fmt: str = "long") -> dict[str, floa
     with app.app_context():
         study = db.session.scalar(select(Study).where(Study.code == "DEMO"))
         started, cpu = time.perf_counter(), time.process_time()
-        options = ExportOptions(format=fmt, table="wide")
+        options = ExportOptions(format=fmt, table=table)
         download = open_export(db.session, study, options, instruments(), actor="bench", via="bench")
         with open(out, "wb") as handle:
             for chunk in download.chunks:
                 handle.write(chunk)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = _peak_rss_mb()  # before anything reads the file back
+    if fmt in ("sav", "dta"):
+        import pyreadstat
+
+        _, meta = (pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta)(out, metadataonly=True)
+        return {"rows": meta.number_rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": peak}
     if fmt == "xlsx":
         from openpyxl import load_workbook
 
@@ -88,8 +96,27 @@ def _child(*args: str) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[int], workdir: Path) -> int:
-    """Benchmark each size; returns 0 when every target is met."""
+PARTS = ("csv", "xlsx", "native")
+
+
+def native_figures(size: int, url: str, workdir: Path) -> None:
+    """The .sav and .dta of the wide and long tables: seconds and peak RSS (no target: a table in memory)."""
+    for table in ("wide", "long"):
+        for fmt in ("sav", "dta"):
+            path = workdir / f"{table}-{size}.{fmt}"
+            got = _child("ours", url, str(path), fmt, table)
+            print(f"{size:>8} {got['rows']:>10,} {table}.{fmt}: {got['seconds']:.1f} s "
+                  f"({got['cpu']:.1f} cpu-s), peak {got['peak_rss_mb']:.0f} MB, "
+                  f"{path.stat().st_size / 1e6:.1f} MB file", flush=True)
+            report(f"{table} .{fmt} peak RSS ({size} patients)", round(got["peak_rss_mb"]), "MB",
+                   "none (one table held in memory)", True)
+            report(f"{table} .{fmt} seconds ({size} patients)", round(got["seconds"], 1), "s",
+                   "none", True)
+            path.unlink()
+
+
+def run(sizes: list[int], workdir: Path, parts: tuple[str, ...] = PARTS) -> int:
+    """Benchmark each size (the `parts` chosen); returns 0 when every target is met."""
     workdir.mkdir(parents=True, exist_ok=True)
     failures = 0
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
@@ -98,6 +125,10 @@ def run(sizes: list[int], workdir: Path) -> int:
           f"{'pandas rows/s':>14} {'rows/cpu-s':>10} {'pandas MB':>10} {'ratio':>6} {'cpu ratio':>9}")
     for size in sizes:
         url = build_cohort(workdir / f"demo-{size}.sqlite3", size)
+        if "native" in parts:
+            native_figures(size, url, workdir)
+        if "csv" not in parts:
+            continue
         ours_csv, pandas_csv = workdir / f"long-{size}.csv", workdir / f"pandas-{size}.csv"
         ours = _child("ours", url, str(ours_csv))
         theirs = _child("pandas", str(ours_csv), str(pandas_csv))
@@ -143,11 +174,13 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--workdir", type=Path, help="keep the demo databases here (default: a temp dir)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="csv: long CSV vs pandas and the wide .xlsx; native: .sav/.dta of wide and long")
     options = parser.parse_args()
     if options.workdir:
-        return run(options.sizes, options.workdir)
+        return run(options.sizes, options.workdir, tuple(options.parts))
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
-        return run(options.sizes, Path(tmp))
+        return run(options.sizes, Path(tmp), tuple(options.parts))
 
 
 if __name__ == "__main__":
