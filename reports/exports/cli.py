@@ -29,8 +29,8 @@ from surveys.infra.files import open_private
 @click.option("--timepoint", "timepoints", multiple=True,
               help="Only this timepoint (repeatable; S = all sessions).")
 @click.option("--instrument", "instruments", multiple=True, help="Only this instrument (repeatable).")
-@click.option("--from", "date_from", help="Submitted on or after this date (YYYY-MM-DD, UTC).")
-@click.option("--to", "date_to", help="Submitted on or before this date (YYYY-MM-DD, UTC).")
+@click.option("--from", "date_from", help="Submitted on or after this local day of the study (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Submitted on or before this local day of the study (YYYY-MM-DD).")
 @click.option("--deidentified", is_flag=True,
               help="Random ids, days instead of dates, age bands, no free text.")
 @click.option("--excel", is_flag=True,

@@ -20,11 +20,11 @@ from instruments.scoring import round_half_up
 from reports.exports.codebook import ExportContext
 from reports.exports.deidentify import age_band, days_between
 from reports.exports.tables import (
+    LocalDays,
     RowCount,
     patient_facts,
     patient_labeller,
     response_filter,
-    utc_day,
     utc_text,
 )
 from surveys.domain.models import (
@@ -136,6 +136,7 @@ def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
                 .correlate(Alert).scalar_subquery())
     in_force = (select(func.max(AlertResolution.id)).where(AlertResolution.alert_id == Alert.id)
                 .correlate(Alert).scalar_subquery())
+    local_day = LocalDays(ctx.study.timezone)
     stmt = response_filter(
         select(Alert.patient_id, Response.timepoint, Response.instrument_id, Alert.level, Alert.reasons,
                Alert.state, attempts, Alert.created_at, first_notice, Alert.first_contact_at,
@@ -146,7 +147,7 @@ def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     ).order_by(Alert.patient_id, Response.timepoint, Response.instrument_id)
     for (pid, timepoint, inst, level, reasons, state, tries, raised, notified, contacted, resolved,
          reopen_count, outcome, grade, related, serious, note) in session.execute(stmt):
-        days = days_between(facts[pid].first_session, utc_day(raised))
+        days = days_between(facts[pid].first_session, local_day(raised))
         row = [patient(pid), timepoint, days, inst, level, ";".join(reasons or []) or None,
                state, tries, _hours(raised, contacted), _hours(raised, resolved), outcome, grade, related,
                None if serious is None else int(serious), reopen_count]

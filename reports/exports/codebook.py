@@ -114,7 +114,8 @@ def _leading(ctx: ExportContext) -> list[Variable]:
         Variable("timepoint", "Timepoint of the study protocol", "string",
                  _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
         Variable("days_since_first_session", "Days from the first treatment session to the "
-                 "submission (UTC date); negative before it, empty if no session is recorded", "integer"),
+                 "submission, both local days of the study's time zone; negative before it, empty if no "
+                 "session is recorded", "integer"),
     ]
 
 
@@ -293,7 +294,7 @@ def patients_variables(ctx: ExportContext) -> list[Variable]:
     """Columns of patients.csv: one row per patient of the study (the table every file joins)."""
     variables = [_patient(ctx), *_background(ctx)]
     if not ctx.deidentified:
-        variables.append(Variable("enrolled_on", "Day of enrollment (UTC)", "date"))
+        variables.append(Variable("enrolled_on", "Day of enrollment (local, study time zone)", "date"))
     variables.append(Variable("prior_treatment_count", "Number of prior treatments recorded "
                               "(one row each in prior_treatments.csv, identified exports)", "integer"))
     return variables

@@ -26,12 +26,12 @@ from reports.exports.codebook import ExportContext
 from reports.exports.deidentify import days_between
 from reports.exports.tables import (
     BATCH,
+    LocalDays,
     RowCount,
     patient_facts,
     patient_labeller,
     raw_column,
     response_filter,
-    utc_day,
     utc_text,
 )
 from reports.exports.zipsink import ZipSink
@@ -60,6 +60,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     """The Questionnaire of every instrument, then one QuestionnaireResponse per submitted response."""
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
+    local_day = LocalDays(ctx.study.timezone)
     system = f"urn:hair-prom:study:{ctx.study.code}:" + ("export-id" if ctx.deidentified else "patient")
     library = {(inst.id, inst.version): inst for inst in ctx.all_versions()}
     for inst in ctx.all_versions():
@@ -98,7 +99,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         if ctx.deidentified:
             resource.pop("authored", None)
             resource.pop("id", None)
-            days = days_between(facts[pid].first_session, utc_day(submitted))
+            days = days_between(facts[pid].first_session, local_day(submitted))
             if days is not None:
                 resource["extension"].append({"url": DAYS_EXTENSION, "valueInteger": days})
         count.rows += 1

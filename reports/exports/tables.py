@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, groupby
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from reports.exports.csv_cells import TextCells, dialect_of, text_cell
 from reports.exports.deidentify import age_band, days_between
 from reports.exports.options import session_timepoints
 from surveys.domain.models import Answer, Patient, Response, Score, TreatmentSession
+from surveys.domain.patients import local_day_start
 
 BATCH = 5000  # rows per database fetch
 PATIENT_BATCH = 500  # patients per wide.csv block
@@ -69,7 +70,11 @@ def utc_text(value: str | datetime | None) -> str | None:
 
 class LocalDays:
     """The local calendar day, in a study's IANA zone, of stored UTC timestamps (text on SQLite,
-    datetimes elsewhere); remembers the last one, as a response's rows repeat it."""
+    datetimes elsewhere); remembers the last one, as a response's rows repeat it.
+
+    Every day an export counts (days since the first session, enrollment day, wide rows' order)
+    is a local day: the first session is a local calendar day, so the response's day must be too.
+    """
 
     def __init__(self, zone: str) -> None:
         self.zone = ZoneInfo(zone)
@@ -84,15 +89,6 @@ class LocalDays:
         day = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(self.zone).date()
         self._last = (value, day)
         return day
-
-
-def utc_day(value: str | datetime | None) -> date | None:
-    """The UTC date of a stored timestamp (text on SQLite, naive UTC datetime elsewhere)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return date.fromisoformat(value[:10])
-    return value.date()
 
 
 class iso_utc(FunctionElement[str]):
@@ -141,7 +137,7 @@ def raw_batches(session: Session, stmt: Select[Any]) -> Iterator[list[tuple[Any,
 
 def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFacts]:
     """Every patient of the study with the date of their first treatment session (once done: a
-    session only planned ahead is no first session yet)."""
+    session only planned ahead is no first session yet) and their local day of enrollment."""
     rows = session.execute(
         select(Patient.id, Patient.code, TreatmentSession.date, Patient.sex, Patient.birth_year,
                Patient.diagnosis, Patient.prior_treatments, Patient.enrolled_at, Patient.status,
@@ -152,13 +148,15 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
                *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
         .order_by(Patient.id)
     )
-    return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), enrolled.date(),
+    local_day = LocalDays(ctx.study.timezone)
+    return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), local_day(enrolled),
                               status, status_on, reason)
             for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason in rows}
 
 
 def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:
-    """Restrict a statement over Response to the study, submitted responses and the export's filters."""
+    """Restrict a statement over Response to the study, submitted responses and the export's filters
+    (dates: local days of the study's time zone)."""
     opts = ctx.options
     stmt = stmt.join(Patient, Patient.id == Response.patient_id).where(
         Patient.study_id == ctx.study.id,
@@ -169,10 +167,11 @@ def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:
         stmt = stmt.where(Response.patient_id == ctx.patient_id)
     if opts.timepoints:
         stmt = stmt.where(Response.timepoint.in_(session_timepoints(opts.timepoints)))
+    # `from` and `to` are local days of the study: from the start of the one to the end of the other.
     if opts.date_from:
-        stmt = stmt.where(Response.submitted_at >= datetime.combine(opts.date_from, time(), UTC))
+        stmt = stmt.where(Response.submitted_at >= local_day_start(ctx.study, opts.date_from))
     if opts.date_to:
-        end = datetime.combine(opts.date_to + timedelta(days=1), time(), UTC)
+        end = local_day_start(ctx.study, opts.date_to + timedelta(days=1))
         stmt = stmt.where(Response.submitted_at < end)
     return stmt
 
@@ -205,6 +204,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     """
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
+    local_day = LocalDays(ctx.study.timezone)
     dialect = dialect_of(ctx.options.excel, ctx.options.excel_locale)
     cells = TextCells(dialect.spreadsheet)
     spreadsheet = dialect.spreadsheet
@@ -240,7 +240,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
                     if response[0] == rid:
                         break
                 _, pid, timepoint, inst, version, lang, submitted, mode, extended = response
-                days = days_between(facts[pid].first_session, utc_day(submitted))
+                days = days_between(facts[pid].first_session, local_day(submitted))
                 prefix = (f"{cells[patient(pid)]}{d}{cells[timepoint]}{d}{'' if days is None else days}{d}"
                           f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}"
                           f"{cells[mode]}{d}{1 if extended else 0}{d}")
@@ -280,7 +280,7 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
         first = next(group)
         _, pid, timepoint, inst, version, lang, submitted, status, flags, *_score = first
         row: list[Any] = [None] * width
-        row[:9] = [patient(pid), timepoint, days_between(facts[pid].first_session, utc_day(submitted)),
+        row[:9] = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
                    inst, version, lang, status, None, ";".join(flags or []) or None]
         if not ctx.deidentified:
             row[columns["submitted_at"]] = utc_text(submitted)
@@ -303,14 +303,15 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
 class _WideBlock:
     """The wide rows of a block of patients, filled cell by cell, with each row's first submission day."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, local_day: LocalDays) -> None:
         self.width = width
+        self.local_day = local_day
         self.cells: dict[tuple[int, str], list[Any]] = {}
         self.first_day: dict[tuple[int, str], date | None] = {}
 
     def row(self, pid: int, timepoint: str, submitted: Any) -> list[Any]:
         """The row of a patient and timepoint, created on first use."""
-        key, day = (pid, timepoint), utc_day(submitted)
+        key, day = (pid, timepoint), self.local_day(submitted)
         if key not in self.cells:
             self.cells[key] = [None] * self.width
             self.first_day[key] = day
@@ -332,9 +333,10 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     columns = {v.name: i for i, v in enumerate(variables)}
     labels = _labels(ctx.all_versions(), ctx.options.lang) if ctx.options.values == "labels" else None
     ids = list(facts)
+    local_day = LocalDays(ctx.study.timezone)
     for start in range(0, len(ids), PATIENT_BATCH):
         block = ids[start:start + PATIENT_BATCH]
-        rows = _WideBlock(len(variables))
+        rows = _WideBlock(len(variables), local_day)
         answers = response_filter(
             select(Response.patient_id, Response.timepoint, raw_column(Response.submitted_at),
                    Response.instrument_id, Response.instrument_version, Response.score_status, Response.flags,
@@ -387,6 +389,7 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     """long.csv as rows of values (for .sav, .dta and .xlsx): the cells `long_lines` writes, in its order."""
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
+    local_day = LocalDays(ctx.study.timezone)
     labels = _labels(ctx.all_versions(), ctx.options.lang)  # keyed by (instrument, version)
     identified = not ctx.deidentified
     order = (Response.patient_id, Response.timepoint, Response.instrument_id)
@@ -401,7 +404,7 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
                 batch):
             if code is None and not identified:
                 continue
-            row = [patient(pid), timepoint, days_between(facts[pid].first_session, utc_day(submitted)),
+            row = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
                    inst, version, lang, mode, 1 if extended else 0, item, code,
                    labels.get((inst, version), {}).get((item, code))]
             if identified:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from reports.exports.tables import LocalDays
 from surveys.infra.db import db
@@ -37,3 +37,44 @@ def test_local_days_read_stored_text_and_datetimes() -> None:
     assert days(datetime(2026, 7, 1, 22, 0)).isoformat() == "2026-07-02"  # naive UTC: 00:00 CEST
     assert days(datetime(2026, 7, 1, 21, 59, tzinfo=UTC)).isoformat() == "2026-07-01"
     assert days(None) is None
+
+
+def test_days_since_first_session_and_the_date_filter_count_local_days(client, login, make_study,
+                                                                        make_patient, make_user) -> None:
+    """Paris 00:30 on the session's day and New York 21:00 on it are day 0 (the UTC date says -1 and 1);
+    `from`/`to` are local days; `enrolled_on` is the local day of enrollment (issue 17)."""
+    import json
+
+    from surveys.domain.patients import record_session
+
+    cases = {"LDP": ("Europe/Paris", date(2026, 3, 2), datetime(2026, 3, 1, 23, 30, tzinfo=UTC)),
+             "LDNY": ("America/New_York", date(2026, 3, 1), datetime(2026, 3, 2, 2, 0, tzinfo=UTC))}
+    studies = []
+    for code, (zone, session_day, submitted) in cases.items():
+        study = make_study(code, timezone=zone)
+        studies.append(study)
+        patient = make_patient(study, f"{code}-1")
+        patient.enrolled_at = submitted
+        record_session(db.session, patient, actor="test", number=1, day=session_day)
+        response = answer(patient, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)})
+        response.submitted_at = submitted
+    user = make_user("coordinator", tuple(studies))
+    db.session.commit()
+    login(user)
+    for code, (_zone, session_day, _submitted) in cases.items():
+        for table in ("long", "scores", "wide"):
+            rows = read_csv(download(client, code, table).data, dtype=str)
+            assert set(rows.days_since_first_session) == {"0"}, (code, table)
+        bundle = json.loads(download(client, code, "fhir", deidentified="1").data)
+        days = [ext["valueInteger"] for entry in bundle["entry"]
+                for ext in entry["resource"].get("extension", []) if "valueInteger" in ext]
+        assert days == [0], code
+        patients = read_csv(download(client, code, "patients").data, dtype=str)
+        assert list(patients.enrolled_on) == [session_day.isoformat()], code
+        day = session_day.isoformat()
+        kept = read_csv(download(client, code, "scores", **{"from": day, "to": day}).data, dtype=str)
+        assert len(kept) == 1, code
+        other = (session_day - timedelta(days=1)).isoformat() if code == "LDP" else \
+            (session_day + timedelta(days=1)).isoformat()
+        left = read_csv(download(client, code, "scores", **{"from": other, "to": other}).data, dtype=str)
+        assert len(left) == 0, code
