@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from surveys.domain.accounts import AccountError, create_user
 from surveys.domain.models import ERASURE_REASONS, ROLES, WITHDRAWAL_REASONS, Patient, Study
+from surveys.domain.operators import as_option, cli_operator
 from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
 from surveys.domain.sessions_import import SessionImportError, import_sessions
 from surveys.infra import migrate
@@ -104,19 +105,13 @@ def demo_command(n_patients: int, seed: int, allow_postgresql: bool, reset_walkt
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--study", "studies", multiple=True, help="Study code (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--as", "as_email", metavar="EMAIL",
-              help="The staff account doing this (named in the audit trail); without it, the "
-                   "operating-system user is named.")
+@as_option
 def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin: bool,
                  as_email: str | None) -> None:
     """Create a staff account."""
-    from surveys.domain.accounts import operator_actor
     from surveys.domain.audit import record
 
-    try:
-        who = operator_actor(db.session, as_email)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
+    who = cli_operator(as_email)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -146,9 +141,10 @@ def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin
 @click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True)
 @click.option("--enrolled-on", callback=_iso_day, metavar="YYYY-MM-DD",
               help="Back-date the enrollment (a local day of the study; not in the future).")
+@as_option
 def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | None, birth_year: int | None,
                     diagnosis: str | None, prior: tuple[str, ...], email: str | None, language: str,
-                    enrolled_on: date | None) -> None:
+                    enrolled_on: date | None, as_email: str | None) -> None:
     """Enroll patients and print each one's personal link (CODE<TAB>URL, a line each).
 
     With --enrolled-on, patients already in treatment are enrolled on that local day; record their
@@ -157,12 +153,13 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
     """
     from surveys.domain.links import patient_url
 
+    who = cli_operator(as_email)
     study = _study(study_code)
     lines = []
     try:
         for code in patient_codes:
             _patient, token = enroll_patient(
-                db.session, study, code, actor="cli", sex=sex, birth_year=birth_year,
+                db.session, study, code, actor=who, sex=sex, birth_year=birth_year,
                 diagnosis=diagnosis, prior_treatments=prior, email=email, language=language,
                 enrolled_on=enrolled_on,
             )
@@ -181,13 +178,16 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
               help="Local date (study time zone) the patient left the study, YYYY-MM-DD.")
 @click.option("--reason", required=True, type=click.Choice(WITHDRAWAL_REASONS))
 @click.option("--note", default="", help="Why (required for --reason other).")
-def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: str, note: str) -> None:
+@as_option
+def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: str, note: str,
+                      as_email: str | None) -> None:
     """Withdraw a patient from a date for a reason: nothing more is asked, reminders stop."""
     from surveys.domain.participation import ParticipationError, withdraw_patient
 
+    who = cli_operator(as_email)
     patient = _patient_of(study_code, patient_code)
     try:
-        withdraw_patient(db.session, patient, on=on.date(), reason=reason, note=note, actor="cli")
+        withdraw_patient(db.session, patient, on=on.date(), reason=reason, note=note, actor=who)
     except ParticipationError as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
@@ -197,7 +197,8 @@ def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: 
 
 @patients_cli.command("complete")
 @click.option("--study", "study_code", help="Only this study (default: every study).")
-def patients_complete(study_code: str | None) -> None:
+@as_option
+def patients_complete(study_code: str | None, as_email: str | None) -> None:
     """Mark completed every active patient whose last questionnaire window has closed.
 
     Meant for cron (daily); idempotent and safe to re-run. Prints one line per patient marked,
@@ -205,12 +206,13 @@ def patients_complete(study_code: str | None) -> None:
     """
     from surveys.domain.participation import complete_finished
 
+    who = cli_operator(as_email)
     study = None
     if study_code:
         study = db.session.scalar(select(Study).where(Study.code == study_code))
         if study is None:
             raise click.ClickException(f"No study with code {study_code}.")
-    done = complete_finished(db.session, study=study, actor="cli")
+    done = complete_finished(db.session, study=study, actor=who)
     db.session.commit()
     for patient in done:
         click.echo(f"{patient.study.code}\t{patient.code}\tcompleted {patient.status_on}")
@@ -223,7 +225,8 @@ def patients_complete(study_code: str | None) -> None:
 @click.option("--reason", type=click.Choice(ERASURE_REASONS), default="data_subject_request",
               show_default=True)
 @click.option("--yes", is_flag=True, help="Confirm: this cannot be undone.")
-def patients_erase(study_code: str, patient_code: str, reason: str, yes: bool) -> None:
+@as_option
+def patients_erase(study_code: str, patient_code: str, reason: str, yes: bool, as_email: str | None) -> None:
     """Right to erasure: delete a patient's answers, scores, alerts, sessions, links and contact details.
 
     Keeps a tombstone (code, enrollment and erasure dates, reason) and an audit entry. Backups
@@ -233,9 +236,10 @@ def patients_erase(study_code: str, patient_code: str, reason: str, yes: bool) -
 
     if not yes:
         raise click.UsageError("Erasure cannot be undone: add --yes to confirm.")
+    who = cli_operator(as_email)
     patient = _patient_of(study_code, patient_code)
     try:
-        report = erase_patient(db.session, patient, reason=reason, actor="cli")
+        report = erase_patient(db.session, patient, reason=reason, actor=who)
     except ErasureError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
@@ -276,7 +280,8 @@ def _setting_option(name: str, help_text: str, **kwargs: object) -> Callable[[F]
 @_setting_option("renotify_level3_minutes", "Minutes before an uncontacted level-3 alert is re-notified.",
                  type=int)
 @_setting_option("clinic_day_end_hour", "Local hour that ends the clinic's day (1-24).", type=int)
-def studies_set(study_code: str, **options: object) -> None:
+@as_option
+def studies_set(study_code: str, as_email: str | None, **options: object) -> None:
     """Change a study's settings, validated like the settings page; audited with old and new values.
 
     Only the options given change. Exits non-zero with the reasons, changing nothing, when any
@@ -284,6 +289,7 @@ def studies_set(study_code: str, **options: object) -> None:
     """
     from surveys.domain.study_settings import SettingsError, update_settings
 
+    who = cli_operator(as_email)
     study = db.session.scalar(select(Study).where(Study.code == study_code))
     if study is None:
         raise click.ClickException(f"No study with code {study_code}.")
@@ -291,7 +297,7 @@ def studies_set(study_code: str, **options: object) -> None:
     if not values:
         raise click.UsageError("Give at least one setting to change (see --help).")
     try:
-        changes = update_settings(db.session, study, values, actor="cli")
+        changes = update_settings(db.session, study, values, actor=who)
     except SettingsError as exc:
         db.session.rollback()
         reasons = "\n".join(f"  --{name.replace('_', '-')}: {text}" for name, text in exc.problems.items())
@@ -312,8 +318,9 @@ def studies_set(study_code: str, **options: object) -> None:
 @click.option("--agents", default="", help="Agents / formulation (at most 200 characters).")
 @click.option("--notes", default="", help="Notes (at most 5000 characters).")
 @click.option("--planned", is_flag=True, help="Planned ahead (today or later), not done yet.")
+@as_option
 def sessions_record(study_code: str, patient_code: str, number: int, day: date, agents: str, notes: str,
-                    planned: bool) -> None:
+                    planned: bool, as_email: str | None) -> None:
     """Record, correct or plan one treatment session of a patient; the windows follow it.
 
     Prints what was stored, and a warning (on standard error) when the patient's baseline is still
@@ -323,6 +330,7 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
     from surveys.domain.models import Patient
     from surveys.domain.patients import baseline_window, record_session, study_protocol
 
+    who = cli_operator(as_email)
     study = _study(study_code)
     patient = db.session.scalar(
         select(Patient).where(Patient.study_id == study.id, Patient.code == patient_code)
@@ -330,7 +338,7 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
     if patient is None:
         raise click.ClickException(f"No patient {patient_code} in {study.code}.")
     try:
-        treatment = record_session(db.session, patient, actor="cli", number=number, day=day,
+        treatment = record_session(db.session, patient, actor=who, number=number, day=day,
                                    agents=agents.strip(), notes=notes.strip(), planned=planned)
     except EnrollmentError as exc:
         db.session.rollback()
@@ -352,7 +360,8 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
 @sessions_cli.command("import")
 @click.argument("study_code")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def sessions_import(study_code: str, csv_file: Path) -> None:
+@as_option
+def sessions_import(study_code: str, csv_file: Path, as_email: str | None) -> None:
     """Import a clinic's treatment log (CSV: patient,number,date[,agents][,notes][,planned]).
 
     A header line names the columns (any order; `,` or `;` separated; UTF-8). Dates are
@@ -360,9 +369,10 @@ def sessions_import(study_code: str, csv_file: Path) -> None:
     every bad row is reported with its line number and nothing of the file is stored. Rows equal
     to what is stored already change nothing, so importing a file twice is harmless.
     """
+    who = cli_operator(as_email)
     study = _study(study_code)
     try:
-        summary = import_sessions(db.session, study, csv_file.read_bytes(), actor="cli")
+        summary = import_sessions(db.session, study, csv_file.read_bytes(), actor=who)
     except SessionImportError as exc:
         db.session.rollback()
         raise click.ClickException(f"{exc}\nNothing of {csv_file.name} was stored.") from exc

@@ -43,6 +43,7 @@ from surveys.domain.models import (
     Response,
     Study,
 )
+from surveys.domain.operators import as_option, cli_operator
 from surveys.domain.responses import answered_in
 from surveys.infra.db import db, utcnow
 
@@ -152,18 +153,20 @@ def archive_name(patient: Patient, now: datetime | None = None) -> str:
 @click.argument("patient_code")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="Where to write the zip.")
+@as_option
 @with_appcontext
-def access_command(study_code: str, patient_code: str, out: str) -> None:
+def access_command(study_code: str, patient_code: str, out: str, as_email: str | None) -> None:
     """Right of access: write one zip with everything held about a patient (summary, CSV, FHIR)."""
     from pathlib import Path
 
     from surveys.infra.library import instruments
 
+    who = cli_operator(as_email)
     patient = db.session.scalar(select(Patient).join(Study).where(Study.code == study_code,
                                                                  Patient.code == patient_code))
     if patient is None:
         raise click.ClickException(f"No patient {patient_code} in a study with code {study_code}.")
-    data = access_archive(db.session, patient, instruments(), actor="cli", via="cli")
+    data = access_archive(db.session, patient, instruments(), actor=who, via="cli")
     target = Path(out)
     # Personal data: created readable by its owner only (no window with wider permissions).
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

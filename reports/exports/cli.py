@@ -12,8 +12,8 @@ from werkzeug.datastructures import MultiDict
 
 from reports.exports.options import EXCEL_LOCALES, FORMATS, TABLES, OptionError, parse_options
 from reports.exports.runs import open_export
-from surveys.domain.accounts import AccountError, operator_actor
 from surveys.domain.models import Study
+from surveys.domain.operators import as_option, cli_operator
 from surveys.infra.db import db
 from surveys.infra.files import open_private
 
@@ -41,9 +41,7 @@ from surveys.infra.files import open_private
               help="De-identified: pseudonyms kept across exports (needs EXPORT_PSEUDONYM_KEY).")
 @click.option("--table", default="wide", show_default=True, type=click.Choice(TABLES),
               help="sav, dta, xlsx: the table to write.")
-@click.option("--as", "as_email", metavar="EMAIL",
-              help="The staff account exporting (named in the audit trail); without it, the "
-                   "operating-system user is named.")
+@as_option
 def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str, timepoints: tuple[str, ...],
                    instruments: tuple[str, ...], date_from: str | None, date_to: str | None,
                    deidentified: bool, excel: bool, excel_locale: str | None, stable_ids: bool,
@@ -51,10 +49,7 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
     """Export a study's data, streamed to a file, and record the export in the audit trail."""
     from surveys.infra.library import instruments as library
 
-    try:
-        who = operator_actor(db.session, as_email)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
+    who = cli_operator(as_email)
     study = db.session.scalar(select(Study).where(Study.code == study_code))
     if study is None:
         raise click.ClickException(f"No study with code {study_code}.")

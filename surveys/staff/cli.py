@@ -18,7 +18,6 @@ from sqlalchemy import select
 from surveys.domain.accounts import (
     AccountError,
     find_user,
-    operator_actor,
     reset_totp,
     set_active,
     set_password,
@@ -26,6 +25,7 @@ from surveys.domain.accounts import (
 )
 from surveys.domain.audit import contains_hash, record, verify_trail, write_checkpoint
 from surveys.domain.models import ROLES, StaffUser, Study
+from surveys.domain.operators import as_option, cli_operator
 from surveys.infra.db import db
 from surveys.infra.mail import MailError, send_mail
 from surveys.infra.signing import checkpoint_path, public_key_text, signing_key
@@ -77,18 +77,6 @@ def audit_checkpoint() -> None:
     click.echo(f"Checkpoint: {checkpoint.event_count} events, head {checkpoint.head_hash}.")
 
 
-AS_OPTION = click.option("--as", "as_email", metavar="EMAIL",
-                         help="The staff account doing this (named in the audit trail); without it, "
-                              "the operating-system user is named.")
-
-
-def _operator(as_email: str | None) -> str:
-    try:
-        return operator_actor(db.session, as_email)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 def _account(email: str) -> StaffUser:
     try:
         return find_user(db.session, email)
@@ -117,7 +105,7 @@ def users_list() -> None:
 
 
 def _set_active(email: str, as_email: str | None, active: bool) -> None:
-    who = _operator(as_email)
+    who = cli_operator(as_email)
     user = _account(email)
     if not set_active(db.session, user, active):
         click.echo(f"{user.email} is already {'active' if active else 'deactivated'}; nothing changed.")
@@ -136,7 +124,7 @@ def _set_active(email: str, as_email: str | None, active: bool) -> None:
 
 @click.command("deactivate")
 @click.argument("email")
-@AS_OPTION
+@as_option
 def users_deactivate(email: str, as_email: str | None) -> None:
     """Deactivate an account: its sessions end at once and its API tokens stop working."""
     _set_active(email, as_email, False)
@@ -144,7 +132,7 @@ def users_deactivate(email: str, as_email: str | None) -> None:
 
 @click.command("reactivate")
 @click.argument("email")
-@AS_OPTION
+@as_option
 def users_reactivate(email: str, as_email: str | None) -> None:
     """Let a deactivated account log in again."""
     _set_active(email, as_email, True)
@@ -153,10 +141,10 @@ def users_reactivate(email: str, as_email: str | None) -> None:
 @click.command("reset-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
-@AS_OPTION
+@as_option
 def users_reset_password(email: str, password_stdin: bool, as_email: str | None) -> None:
     """Give an account a new password (checked by the password policy); its sessions end."""
-    who = _operator(as_email)
+    who = cli_operator(as_email)
     user = _account(email)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -178,10 +166,10 @@ def users_reset_password(email: str, password_stdin: bool, as_email: str | None)
 
 @click.command("reset-totp")
 @click.argument("email")
-@AS_OPTION
+@as_option
 def users_reset_totp(email: str, as_email: str | None) -> None:
     """Forget a lost authenticator: the account sets up a new one at its next login."""
-    who = _operator(as_email)
+    who = cli_operator(as_email)
     user = _account(email)
     reset_totp(db.session, user)
     record(db.session, who, "user.totp_reset", entity="staff_user", entity_id=user.id,
@@ -199,10 +187,10 @@ def users_reset_totp(email: str, as_email: str | None) -> None:
 @click.option("--study", "studies", multiple=True,
               help="Study code (repeatable): the account's studies become exactly these. Without it, "
                    "memberships stay as they are.")
-@AS_OPTION
+@as_option
 def users_set_role(email: str, role: str, studies: tuple[str, ...], as_email: str | None) -> None:
     """Change an account's role (and, with --study, its study memberships)."""
-    who = _operator(as_email)
+    who = cli_operator(as_email)
     user = _account(email)
     found = {s.code: s for s in db.session.scalars(select(Study).where(Study.code.in_(studies)))}
     missing = [code for code in studies if code not in found]

@@ -3,6 +3,7 @@ with old and new values, and read at once by what uses them (the next alert's on
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 import pytest
@@ -132,7 +133,7 @@ def test_the_cli_sets_settings_validated_like_the_page(runner, make_study) -> No
     assert "timezone: 'Europe/Paris' -> 'Europe/London'" in result.output
     assert (study.name, study.timezone, study.oncall_email, study.show_scores_to_patients,
             study.reminder_start_hour) == ("Clinic study", "Europe/London", "o@c.test", False, 10)
-    assert _settings_events(study)[-1].actor == "cli"
+    assert _settings_events(study)[-1].actor == f"os-user:{getpass.getuser()}"  # named explicitly (issue 15)
 
     bad = runner.invoke(args=["studies", "set", "CLI", "--name", "Other", "--timezone", "Mars/Olympus"])
     assert bad.exit_code != 0 and "Nothing was changed" in bad.output and "--timezone" in bad.output
