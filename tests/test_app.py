@@ -50,4 +50,4 @@ def test_the_default_database_is_sqlite_under_instance(monkeypatch) -> None:
 def test_unknown_page_is_a_404_page_not_a_500(client) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
-    assert b"Not Found" in response.data
+    assert b"Page not found" in response.data

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -60,12 +63,12 @@ def _refuse_unfit_requests() -> None:
         abort(413)
     writes = request.method not in ("GET", "HEAD", "OPTIONS")
     if writes and request.is_json and not request.path.startswith("/api/"):
-        abort(415, "This address takes web forms, not JSON.")
+        abort(415, _("This address takes web forms, not JSON."))
     values = [request.path, *request.args.keys(), *request.args.values()]
     if writes and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values += [*request.form.keys(), *request.form.values()]
     if any("\x00" in value for value in values):
-        abort(400, "The request contained a NUL character, which cannot be stored. Nothing was saved.")
+        abort(400, _("The request contained a NUL character, which cannot be stored. Nothing was saved."))
 
 
 def _security_headers(response: Response) -> Response:
@@ -88,12 +91,57 @@ def wants_json() -> bool:
     return best == "application/json" or request.path.startswith("/api/")
 
 
-def _http_error(error: HTTPException) -> Any:
+#: The title and text of each error page, in the reader's language (Werkzeug's own are English only).
+ERROR_TEXTS = {
+    400: (_l("Bad request"),
+          _l("The request could not be understood. Nothing was saved; go back and try again.")),
+    401: (_l("Login required"), _l("Log in to see this page.")),
+    403: (_l("Not allowed"), _l("You are not allowed to see this page or do this.")),
+    404: (_l("Page not found"), _l("There is no page at this address. Check the address, or go back.")),
+    405: (_l("Not possible here"), _l("This page cannot be used this way. Go back and try again.")),
+    409: (_l("Conflict"), _l("This cannot be done in the current state. Reload the page and try again.")),
+    410: (_l("No longer available"), _l("This page or link is no longer available.")),
+    413: (_l("Too much data"), _l("What was sent is too large. Nothing was saved.")),
+    414: (_l("Address too long"), _l("The address is too long. Check it, or go back.")),
+    415: (_l("Unsupported content"), _l("This kind of content cannot be sent here. Nothing was saved.")),
+    429: (_l("Too many requests"),
+          _l("Too many attempts in a short time. Please wait a little, then try again.")),
+    500: (_l("Something went wrong"),
+          _l("An error occurred on our side. Please try again in a moment.")),
+    503: (_l("Service unavailable"),
+          _l("The service is not available right now. Please try again in a moment.")),
+}
+#: Any other status Werkzeug knows (408, 411, 412, 416, 418, 422, 501, 502, 504 ...).
+OTHER_CLIENT_ERROR = (_l("Request refused"), _l("This request cannot be served. Go back and try again."))
+OTHER_SERVER_ERROR = (_l("Server error"),
+                      _l("The server cannot answer right now. Please try again in a moment."))
+
+
+def error_texts(error: HTTPException) -> tuple[str, str]:
+    """The title and message of an error page, translated into the request's language.
+
+    A description our code gave (`abort(409, _("..."))`, already translated) is kept; Werkzeug's
+    defaults, a CSRF failure's and a rate limit's (which name the limit) are replaced by ours.
+    """
     code = error.code or 500
-    message = error.description or error.name
+    title, default = ERROR_TEXTS.get(code) or (OTHER_SERVER_ERROR if code >= 500 else OTHER_CLIENT_ERROR)
+    if isinstance(error, CSRFError):
+        return str(title), _("The form has expired or was already sent. Go back, reload the page and try "
+                             "again.")
+    own = error.description and error.description != type(error).description and code != 429
+    return str(title), error.description if own else str(default)
+
+
+def _http_error(error: HTTPException) -> Any:
+    """Every HTTP error page (404, 405, 413, 429, 500 ...) through our template, in the reader's
+    language: the patient's (once their link is open) or the staff member's, else the browser's."""
+    refresh()  # the language is chosen for this request (a 404 may be answered before any view)
+    code = error.code or 500
+    title, message = error_texts(error)
     if wants_json():
         return jsonify(error=error.name, message=message), code
-    return render_template("layouts/error.html", code=code, title=error.name, message=message), code
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    return render_template("layouts/error.html", code=code, title=title, message=message), code, headers
 
 
 def _database_unavailable(error: OperationalError) -> Any:
@@ -104,11 +152,11 @@ def _database_unavailable(error: OperationalError) -> Any:
     original = getattr(error, "orig", None) or error
     current_app.logger.error("database unavailable: %s: %s", type(original).__name__, str(original)[:200])
     db.session.rollback()
-    message = "The database is not available right now. Nothing was saved; please try again."
+    message = _("The database is not available right now. Nothing was saved; please try again.")
     if wants_json():
         return jsonify(error="Service Unavailable", message=message), 503
     return (
-        render_template("layouts/error.html", code=503, title="Service unavailable", message=message),
+        render_template("layouts/error.html", code=503, title=_("Service unavailable"), message=message),
         503,
         {"Retry-After": "5"},
     )

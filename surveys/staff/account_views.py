@@ -190,8 +190,8 @@ LINK_LIMIT = "10 per minute;50 per hour"
 def _open_link(secret: str, purpose: str) -> AccountToken:
     try:
         return open_account_token(db.session, secret, purpose)
-    except AccountTokenError as exc:
-        abort(410, str(exc))
+    except AccountTokenError:
+        abort(410, _("This link is not valid any more. Ask for a new one."))
 
 
 @bp.route("/account/welcome/<token>", methods=["GET", "POST"])
