@@ -393,6 +393,50 @@ def alerts_variables(ctx: ExportContext) -> list[Variable]:
     return variables
 
 
+#: Who changed an answer, as a role (reports.exports.answer_history.changed_by).
+CHANGED_BY_CODES = (("patient", "the patient (own device or clinic tablet)"),
+                    ("coordinator", "a coordinator (paper entry or interview)"),
+                    ("clinician", "a clinician (paper entry or interview)"),
+                    ("admin", "an administrator (paper entry or interview)"),
+                    ("staff", "a staff member whose account no longer exists"))
+CHANGE_KINDS = (("changed", "replaced by another answer"),
+                ("cleared", "dropped: another answer hid the item"),
+                ("given_again", "answered again after it had been cleared"))
+
+
+def answer_history_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of answer_history.csv: one row per change of an answer after it was first given."""
+    lang = ctx.options.lang
+    variables = [
+        _patient(ctx),
+        Variable("timepoint", "Timepoint of the response", "string",
+                 _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
+        Variable("days_since_first_session", "Days from the first treatment session to the change (UTC "
+                 "date); negative before it, empty if no session is recorded", "integer"),
+        *_response_variables(ctx)[:2],
+        Variable("item", "Item id within the instrument (long.csv's item)", "string"),
+        Variable("version", "Version of the item's answer this change made: 2 for the first change "
+                 "(version 1 is the first answer given), then 3, ...", "integer"),
+        Variable("change", "What happened to the answer", "string", CHANGE_KINDS),
+        Variable("old_code", "Answer code before the change (empty: none, or free text)", "integer"),
+        Variable("old_label", f"Label of old_code ({lang})", "string"),
+        Variable("new_code", "Answer code after the change (empty: cleared, or free text)", "integer"),
+        Variable("new_label", f"Label of new_code ({lang})", "string"),
+        Variable("changed_by", "Who changed it, as a role (never a name)", "string", CHANGED_BY_CODES),
+    ]
+    if not ctx.deidentified:
+        variables += [
+            Variable("old_text", "Free-text answer before the change (text items only)", "string",
+                     notes="Free text"),
+            Variable("new_text", "Free-text answer after the change (text items only)", "string",
+                     notes="Free text"),
+            Variable("changed_at", "When the answer changed (UTC)", "datetime"),
+            Variable("changed_local_date", f"Local date of the change in the study's time zone "
+                     f"({ctx.study.timezone})", "date"),
+        ]
+    return variables
+
+
 def wide_variables(ctx: ExportContext) -> list[Variable]:
     """Columns of wide.csv: one row per patient and timepoint."""
     variables = _leading(ctx) + _background(ctx) + _participation_variables(ctx)
@@ -434,7 +478,7 @@ def file_variables(ctx: ExportContext) -> dict[str, list[Variable]]:
     """Every data file of an export with its columns (prior treatments only when identified)."""
     files = {"patients.csv": patients_variables(ctx), "long.csv": long_variables(ctx),
              "wide.csv": wide_variables(ctx), "scores.csv": scores_variables(ctx),
-             "sessions.csv": sessions_variables(ctx)}
+             "answer_history.csv": answer_history_variables(ctx), "sessions.csv": sessions_variables(ctx)}
     if not ctx.deidentified:
         files["prior_treatments.csv"] = prior_treatments_variables(ctx)
     files["alerts.csv"] = alerts_variables(ctx)
@@ -442,15 +486,23 @@ def file_variables(ctx: ExportContext) -> dict[str, list[Variable]]:
 
 
 # The columns that identify a row of each file (its Table Schema primary key). Every file but
-# patients.csv refers to patients.csv through `patient` (a foreign key).
+# patients.csv refers to patients.csv through `patient` (a foreign key); answer_history.csv also
+# refers to its response's row of scores.csv (FOREIGN_KEYS).
 PRIMARY_KEYS = {
     "patients.csv": ("patient",),
     "long.csv": ("patient", "timepoint", "instrument", "item"),
     "wide.csv": ("patient", "timepoint"),
     "scores.csv": ("patient", "timepoint", "instrument"),
+    "answer_history.csv": ("patient", "timepoint", "instrument", "item", "version"),
     "sessions.csv": ("patient", "session"),
     "prior_treatments.csv": ("patient", "number"),
     "alerts.csv": ("patient", "timepoint", "instrument"),
+}
+
+
+#: Foreign keys beyond `patient` -> patients.csv: file -> [(columns, referenced file)].
+FOREIGN_KEYS = {
+    "answer_history.csv": [(("patient", "timepoint", "instrument"), "scores.csv")],
 }
 
 

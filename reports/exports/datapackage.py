@@ -1,9 +1,10 @@
 """A Frictionless Data Package of the exports as one zip, written as it streams.
 
-The zip holds the data files of `file_variables` (patients, long, wide, scores, sessions, prior
-treatments when identified, alerts: always codes, analysis CSV: comma-separated UTF-8 without a
-BOM, text exactly as given; value labels come with the syntax files), datapackage.json with a
-Table Schema per CSV (primary keys, and foreign keys to patients.csv), the codebook (CSV and
+The zip holds the data files of `file_variables` (patients, long, wide, scores, answer history,
+sessions, prior treatments when identified, alerts: always codes, analysis CSV: comma-separated
+UTF-8 without a BOM, text exactly as given; value labels come with the syntax files),
+datapackage.json with a Table Schema per CSV (primary keys, foreign keys to patients.csv, and
+answer history's to its responses in scores.csv), the codebook (CSV and
 JSON) and load.R, load.do and load.sps, which check the row counts written here. Everything is
 generated from the codebook; `frictionless` is used only by the tests, never at run time.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from reports.exports.analysis_syntax import r_script, spss_script, stata_script
 from reports.exports.codebook import (
+    FOREIGN_KEYS,
     PRIMARY_KEYS,
     ExportContext,
     Variable,
@@ -53,6 +55,9 @@ def _schema(file: str, variables: list[Variable]) -> dict[str, Any]:
     if file != "patients.csv":
         schema["foreignKeys"] = [{"fields": ["patient"],
                                   "reference": {"resource": "patients", "fields": ["patient"]}}]
+        for fields, other in FOREIGN_KEYS.get(file, ()):
+            schema["foreignKeys"].append({"fields": list(fields), "reference": {
+                "resource": other.removesuffix(".csv"), "fields": list(fields)}})
     return schema
 
 

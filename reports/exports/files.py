@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from reports.exports import clinical_tables, tables
+from reports.exports import answer_history, clinical_tables, tables
 from reports.exports.codebook import ExportContext, file_variables
 from reports.exports.csv_cells import csv_chunks, dialect_of, line_chunks
 from reports.exports.tables import RowCount
@@ -22,6 +22,7 @@ GENERATORS: dict[str, Rows] = {
     "long.csv": tables.long_rows,
     "wide.csv": tables.wide_rows,
     "scores.csv": tables.scores_rows,
+    "answer_history.csv": answer_history.answer_history_rows,
     "sessions.csv": clinical_tables.sessions_rows,
     "prior_treatments.csv": clinical_tables.prior_treatments_rows,
     "alerts.csv": clinical_tables.alerts_rows,

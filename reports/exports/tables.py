@@ -193,6 +193,11 @@ def _labels(instruments: Iterable[Instrument], lang: str) -> Labels:
             for inst in instruments}
 
 
+def answer_labels(ctx: ExportContext) -> Labels:
+    """The answer labels of every version the export covers, in the export's language."""
+    return _labels(ctx.all_versions(), ctx.options.lang)
+
+
 def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[str]]:
     """long.csv: one line per answer, a list of lines per database batch.
 

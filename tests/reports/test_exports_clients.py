@@ -70,6 +70,32 @@ def lived_alert(alert: Alert, user: Any) -> None:
     db.session.flush()
 
 
+def changed_answers(patient: Any) -> None:
+    """Patient 001 changes their S1 checklist before sending it (issue 13's answer history): a pain
+    grade changed, redness said, withdrawn (its follow-ups cleared), said again, withdrawn again."""
+    from surveys.domain.responses import save_answers, start_response
+    from surveys.infra.library import instruments
+
+    inst = instruments()["pirc"]
+    response = start_response(db.session, patient, "S1", inst, "en")
+    save_answers(db.session, response, inst, {
+        "pain_present": 1, "pain_worst": 3, "pain_now": 0, "pain_interference": 1, "redness_present": 1,
+        "redness_worst": 2, "redness_now": 0, "redness_interference": 0, "rf_fever": 0,
+        "other": "first draft"})
+    save_answers(db.session, response, inst, {"redness_present": 0})
+    save_answers(db.session, response, inst, {"redness_present": 1, "redness_worst": 4})
+
+
+# (item, version, change, old code, new code) of patient 001's S1 checklist, as `changed_answers` and
+# the final answers (`pirc`) leave them.
+HISTORY = {("pain_worst", 2, "changed", 3, 2),
+           ("redness_present", 2, "changed", 1, 0), ("redness_present", 3, "changed", 0, 1),
+           ("redness_present", 4, "changed", 1, 0),
+           ("redness_worst", 2, "cleared", 2, None), ("redness_worst", 3, "given_again", None, 4),
+           ("redness_worst", 4, "cleared", 4, None),
+           ("redness_now", 2, "cleared", 0, None), ("redness_interference", 2, "cleared", 0, None)}
+
+
 def pirc(other: str, fever: int = 0) -> dict[str, Any]:
     return {"pain_present": 1, "pain_worst": 2, "pain_now": 0, "pain_interference": 1,
             "redness_present": 0, "rf_fever": fever, "other": other}
@@ -90,6 +116,8 @@ def edge(make_study, make_patient, make_user) -> SimpleNamespace:
                            day=date.today() - timedelta(days=days), agents=SPELLINGS[(n + number) % 3],
                            notes="tolerated well; no bruising" if number == 1 else "")
         answer(patient, "T0", "who5", {f"who5_{i}": (n + i) % 6 for i in range(1, 6)}, submitted_days_ago=45)
+        if n == 0:
+            changed_answers(patient)
         answer(patient, "S1", "pirc", pirc(next(texts), fever=int(n == 3)), submitted_days_ago=39)
         answer(patient, "S2", "pirc", pirc(next(texts)), submitted_days_ago=9)
         patients.append(patient)
@@ -204,6 +232,70 @@ def test_analysis_csvs_carry_text_exactly_and_codes_as_strings(client, login, ed
     assert list(alerts.patient) == ["1000"] and "rf_fever" in alerts.rules.iloc[0]
 
 
+def _history(frame: pd.DataFrame) -> set[tuple[Any, ...]]:
+    coded = frame[frame.item != "other"]
+    return {(r.item, r.version, r.change, None if pd.isna(r.old_code) else r.old_code,
+             None if pd.isna(r.new_code) else r.new_code) for r in coded.itertuples()}
+
+
+@pytest.mark.parametrize("deidentified", ["0", "1"])
+def test_answer_history_holds_every_change_with_keys_to_patients_and_responses(
+        client, login, edge, tmp_path, deidentified) -> None:
+    folder = package(client, login, edge, tmp_path, deidentified=deidentified)
+    history = typed_csv(folder / "answer_history.csv")
+    assert len(set(history.patient)) == 1 and _history(history) == HISTORY
+    assert set(history.changed_by) == {"patient"} and set(history.timepoint) == {"S1"}
+    assert set(history.days_since_first_session) == {40}  # changed today, 40 days after the first session
+    labels = history.set_index(["item", "version"])
+    assert labels.loc[("pain_worst", 2)].old_label != labels.loc[("pain_worst", 2)].new_label
+    schema = next(r for r in json.loads((folder / "datapackage.json").read_text())["resources"]
+                  if r["name"] == "answer_history")["schema"]
+    assert schema["primaryKey"] == ["patient", "timepoint", "instrument", "item", "version"]
+    assert {"fields": ["patient", "timepoint", "instrument"],
+            "reference": {"resource": "scores", "fields": ["patient", "timepoint", "instrument"]}
+            } in schema["foreignKeys"]
+    if deidentified == "1":
+        assert "other" not in set(history.item) and "changed_at" not in history.columns
+        assert b"first draft" not in (folder / "answer_history.csv").read_bytes()
+    else:
+        assert list(history.patient.unique()) == ["001"]
+        text = history[history.item == "other"].iloc[0]
+        assert (text.change, text.old_text, text.new_text) == ("changed", "first draft", TEXTS[0])
+        assert history.changed_at.str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
+        assert history.changed_local_date.str.fullmatch(r"\d{4}-\d\d-\d\d").all()
+    # A change pointing at a response that is not in scores.csv breaks its foreign key.
+    rows = (folder / "answer_history.csv").read_bytes().split(b"\r\n")
+    rows[1] = rows[1].replace(b'"S1"', b'"S9"', 1)
+    (folder / "answer_history.csv").write_bytes(b"\r\n".join(rows))
+    assert not Package(str(folder / "datapackage.json")).validate().valid
+
+
+def test_answer_history_from_the_page_api_and_cli(app, client, login, edge, runner, tmp_path) -> None:
+    from reports.exports.api_tokens import create_token
+
+    _, token = create_token(db.session, edge.coordinator, "analysis", [edge.study])
+    db.session.commit()
+    api = app.test_client().get("/api/studies/EDGE/exports/answer_history",
+                                headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200 and len(pd.read_csv(io.BytesIO(api.data))) == len(HISTORY) + 1
+    login(edge.coordinator)
+    page = client.get("/studies/EDGE/exports")
+    assert b"/exports/answer_history" in page.data and b'value="answer_history"' in page.data
+    csv = client.get("/studies/EDGE/exports/answer_history", query_string={"deidentified": "1"})
+    assert csv.status_code == 200 and len(pd.read_csv(io.BytesIO(csv.data))) == len(HISTORY)
+    workbook = client.get("/studies/EDGE/exports/xlsx", query_string={"table": "answer_history"})
+    (tmp_path / "history.xlsx").write_bytes(workbook.data)
+    assert len(xlsx_rows(tmp_path / "history.xlsx")) == 1 + len(HISTORY) + 1  # header, coded, text
+    out = tmp_path / "history.sav"
+    result = runner.invoke(args=["export", "EDGE", "--format", "sav", "--table", "answer_history",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame, meta = pyreadstat.read_sav(str(out))
+    assert len(frame) == len(HISTORY) + 1 and meta.variable_value_labels == {}  # string codes
+    result = runner.invoke(args=["export", "EDGE", "--format", "answer_history", "--out", str(out)])
+    assert result.exit_code == 0 and len(pd.read_csv(out)) == len(HISTORY) + 1
+
+
 LIFECYCLE = {"state": "resolved", "contact_attempts": 2, "hours_to_first_contact": 0.13,
              "hours_to_resolution": 50.0, "outcome": "seen_in_clinic", "ctcae_grade": 3,
              "relatedness": "probable", "serious": 1, "reopened": 1}
@@ -255,8 +347,9 @@ source("load.R")
 out <- file("report.json", open = "w", encoding = "UTF-8")
 texts <- long$text[!is.na(long$text)]
 writeLines(c("{",
-  sprintf('"rows": {"patients": %d, "long": %d, "wide": %d, "scores": %d, "sessions": %d, "alerts": %d},',
-          nrow(patients), nrow(long), nrow(wide), nrow(scores), nrow(sessions), nrow(alerts)),
+  sprintf('"rows": {"patients": %d, "long": %d, "wide": %d, "scores": %d, "sessions": %d, "alerts": %d, %s},',
+          nrow(patients), nrow(long), nrow(wide), nrow(scores), nrow(sessions), nrow(alerts),
+          sprintf('"answer_history": %d', nrow(answer_history))),
   sprintf('"codes": [%s],', paste0('"', sort(unique(long$patient)), '"', collapse = ", ")),
   sprintf('"classes": ["%s", "%s", "%s"],', class(long$patient), class(long$instrument_version),
           class(wide$who5_percent_score)),
@@ -304,7 +397,7 @@ def test_load_r_stops_when_a_file_lost_rows(client, login, edge, tmp_path) -> No
 def test_pyreadstat_reads_back_sav_and_dta_with_labels_and_full_strings(client, login, edge,
                                                                         tmp_path) -> None:
     folder = package(client, login, edge, tmp_path)
-    for table in ("long", "wide", "scores", "patients", "sessions", "alerts"):
+    for table in ("long", "wide", "scores", "patients", "sessions", "alerts", "answer_history"):
         expected = typed_csv(folder / f"{table}.csv")
         sav, _ = pyreadstat.read_sav(str(folder / f"{table}.sav"))
         dta, _ = pyreadstat.read_dta(str(folder / f"{table}.dta"))
