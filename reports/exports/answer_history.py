@@ -35,7 +35,6 @@ from reports.exports.tables import (
     patient_facts,
     patient_labeller,
     response_filter,
-    utc_day,
     utc_text,
 )
 from surveys.domain.models import Answer, AnswerVersion, Response, StaffUser
@@ -80,7 +79,8 @@ def answer_history_rows(session: Session, ctx: ExportContext, count: RowCount) -
 
     The export's filters apply to the response. De-identified exports leave out free-text items
     and every date (time is days since the first session); identified ones add the old and new
-    text, the UTC time of the change and its local date in the study's time zone.
+    text, the UTC time of the change and its local date in the study's time zone (the day that
+    `days_since_first_session` counts to, as every file of the export does).
     """
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
@@ -112,11 +112,11 @@ def answer_history_rows(session: Session, ctx: ExportContext, count: RowCount) -
         for version, kind, old, new, when in item_events(history, current):
             old_code, old_text = old or (None, None)
             new_code, new_text = new or (None, None)
-            row = [patient(pid), timepoint, days_between(facts[pid].first_session, utc_day(when)), inst,
+            day = local_day(when)
+            row = [patient(pid), timepoint, days_between(facts[pid].first_session, day), inst,
                    version_of, item, version, kind, old_code, item_labels.get((item, old_code)), new_code,
                    item_labels.get((item, new_code)), by]
             if identified:
-                day = local_day(when)
                 row += [old_text, new_text, utc_text(when), day.isoformat() if day else None]
             count.rows += 1
             yield row

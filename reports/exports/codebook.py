@@ -411,8 +411,9 @@ def answer_history_variables(ctx: ExportContext) -> list[Variable]:
         _patient(ctx),
         Variable("timepoint", "Timepoint of the response", "string",
                  _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
-        Variable("days_since_first_session", "Days from the first treatment session to the change (UTC "
-                 "date); negative before it, empty if no session is recorded", "integer"),
+        Variable("days_since_first_session", "Days from the first treatment session to the change, both "
+                 "local days of the study's time zone; negative before it, empty if no session is recorded",
+                 "integer"),
         *_response_variables(ctx)[:2],
         Variable("item", "Item id within the instrument (long.csv's item)", "string"),
         Variable("version", "Version of the item's answer this change made: 2 for the first change "
