@@ -7,8 +7,6 @@ the order of the file's primary key, and names patients as every other file of t
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -27,6 +25,7 @@ from reports.exports.tables import (
     response_filter,
     utc_text,
 )
+from surveys.domain.formulations import folded, formulation_matcher, study_formulations
 from surveys.domain.models import (
     Alert,
     AlertContactAttempt,
@@ -34,7 +33,6 @@ from surveys.domain.models import (
     AlertResolution,
     Patient,
     Response,
-    Study,
     TreatmentSession,
 )
 
@@ -53,22 +51,6 @@ def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         yield row
 
 
-def _folded(text: str) -> str:
-    """Text compared without case, accents or spaces: 'Vitamines+HA ' ~ 'vitamines + ha'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"\s+", "", bare)
-
-
-def formulation_matcher(study: Study) -> dict[str, str]:
-    """Folded id and labels (every language) of each formulation in the study's list -> its id."""
-    known: dict[str, str] = {}
-    for entry in study.protocol.get("formulations", []):
-        for name in (entry["id"], *entry.get("label", {}).values(), *entry.get("aliases", ())):
-            known[_folded(name)] = entry["id"]
-    return known
-
-
 def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
     """sessions.csv: one row per treatment session, formulation mapped onto the study's list.
 
@@ -79,7 +61,7 @@ def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
     """
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
-    known = formulation_matcher(ctx.study)
+    known = formulation_matcher(study_formulations(ctx.study))
     rows = session.execute(
         select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
                TreatmentSession.agents, TreatmentSession.notes)
@@ -88,7 +70,7 @@ def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
                *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
         .order_by(TreatmentSession.patient_id, TreatmentSession.number))
     for pid, number, day, agents, notes in rows:
-        formulation = known.get(_folded(agents or "")) if agents else None
+        formulation = known.get(folded(agents)) if agents else None
         days = days_between(facts[pid].first_session, day)
         if ctx.deidentified:
             row = [patient(pid), number, days, formulation]

@@ -1,5 +1,5 @@
-"""Staff pages about a study over its life: its settings (read by every role, changed by
-coordinators and admins, each change audited with the old and the new value)."""
+"""Staff pages about a study over its life: its settings and its list of formulations (read by
+every role, changed by coordinators and admins, each change audited with the old and the new value)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from surveys.domain.accounts import actor
+from surveys.domain.formulations import (
+    MAX_FORMULATIONS,
+    FormulationError,
+    study_formulations,
+    update_formulations,
+)
 from surveys.domain.models import Study
 from surveys.domain.study_settings import (
     SETTINGS,
@@ -68,3 +74,70 @@ def study_settings_save(code: str) -> Any:
     else:
         flash(_("Nothing to save: every setting was already as given."))
     return redirect(url_for("staff.study_settings", code=study.code), 303)
+
+
+FORMULATIONS_RULE = "/studies/<code>/formulations"
+BLANK_ROWS = 3  # empty rows offered for new formulations
+
+
+def _formulation_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page's rows: each entry as text fields (aliases one per line), then blank rows."""
+    rows = [{"id": e.get("id", ""), "en": e.get("label", {}).get("en", ""),
+             "fr": e.get("label", {}).get("fr", ""), "aliases": "\n".join(e.get("aliases", ()))}
+            for e in entries]
+    return rows + [{"id": "", "en": "", "fr": "", "aliases": ""}] * BLANK_ROWS
+
+
+def _render_formulations(study: Study, rows: list[dict[str, Any]], problems: list[str] | None = None,
+                         status: int = 200) -> Any:
+    editable = current_user.role in ("admin", "coordinator")
+    return render_template("staff/study_formulations.html", study=study, rows=rows, problems=problems or [],
+                           editable=editable, entries=study_formulations(study)), status
+
+
+def _submitted_formulations(form: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The entries a posted page asks for (removed and blank rows left out), and its rows as typed.
+
+    Raises FormulationError when the row count is not a number the page could have sent.
+    """
+    try:
+        count = int(form.get("rows", ""))
+    except ValueError:
+        raise FormulationError([_("The form is incomplete: reload the page and try again.")]) from None
+    if not 0 <= count <= MAX_FORMULATIONS + BLANK_ROWS:
+        raise FormulationError([_("At most %(n)s formulations.", n=MAX_FORMULATIONS)])
+    entries, rows = [], []
+    for n in range(count):
+        row = {key: form.get(f"{key}-{n}", "").strip() for key in ("id", "en", "fr", "aliases")}
+        if form.get(f"remove-{n}") or not any(row.values()):
+            continue
+        rows.append(row)
+        entries.append({"id": row["id"], "label": {"en": row["en"], "fr": row["fr"]},
+                        "aliases": row["aliases"].splitlines()})
+    return entries, rows
+
+
+@bp.get(FORMULATIONS_RULE)
+@roles_required("coordinator", "clinician")
+def study_formulations_page(code: str) -> Any:
+    """The study's formulations: a form for coordinators and admins, a read-only list for clinicians."""
+    study = study_or_404(code)
+    return _render_formulations(study, _formulation_rows(study_formulations(study)))
+
+
+@bp.post(FORMULATIONS_RULE)
+@roles_required("coordinator")
+def study_formulations_save(code: str) -> Any:
+    """Store the whole list (all or nothing: 400 with every fault, nothing stored), audited; then redirect."""
+    study = study_or_404(code)
+    rows: list[dict[str, Any]] = []
+    try:
+        entries, rows = _submitted_formulations(request.form)
+        changed = update_formulations(db.session, study, entries, actor=actor(current_user))
+    except FormulationError as exc:
+        db.session.rollback()
+        flash(_("Nothing was changed: please correct the list."), "error")
+        return _render_formulations(study, rows + _formulation_rows([]), exc.problems, 400)
+    db.session.commit()
+    flash(_("Formulations saved.") if changed else _("Nothing to save: the list was already as given."))
+    return redirect(url_for("staff.study_formulations_page", code=study.code), 303)
