@@ -531,6 +531,19 @@ class ReminderSent(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RefusedCount(Base):
+    """How many requests were refused (403 forbidden, 429 too many) on a UTC day, whichever worker or
+    server refused them: one row per day and status, counted up in place (never one row per request,
+    so a flood cannot grow the table). Used when the rate limiter has no shared storage (Redis)."""
+
+    __tablename__ = "refused_count"
+    __table_args__ = (CheckConstraint("status IN (403, 429)", name="status"),)
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    status: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+
+
 # The safety alerts' tables (alert, its notices, contact attempts and resolutions), kept in their
 # own module; imported here so that `surveys.domain.models` names every table.
 from surveys.domain.alert_models import (  # noqa: E402
@@ -551,6 +564,7 @@ __all__ = [
     "AuditEvent",
     "Patient",
     "PatientLink",
+    "RefusedCount",
     "ReminderSent",
     "Response",
     "Score",

@@ -8,9 +8,12 @@ page, the study, the patient and the alert when the address names them, and the 
 show no health data (the protocol timeline, settings) and pages that record their own, more precise
 event (the patient record: `patient.view`; downloads: `export`) are left out.
 
-Refused requests are counted per UTC day and status in the rate limiter's storage (shared through
-Redis when configured) rather than written to the trail: someone hammering the app must not be able
-to flood the trail. `flask --app app audit refused` prints the counts.
+Refused requests are counted per UTC day and status rather than written to the trail (someone
+hammering the app must not be able to flood it), and the count is shared by every worker and server:
+in Redis when the rate limiter uses it (`RATELIMIT_STORAGE_URI=redis://...`), otherwise in the
+database (`refused_count`, one row per day and status, counted up in place). The limiter's default
+in-memory storage is per process, so it is never used for these counts. `flask --app app audit
+refused` prints them.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from typing import Any
 import click
 from flask import Flask, current_app, request
 from flask_login import current_user
+from limits.storage import MemoryStorage
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from surveys.domain.accounts import actor
 from surveys.domain.audit import record
-from surveys.domain.models import Study
+from surveys.domain.models import RefusedCount, Study
 from surveys.infra.db import db
 from surveys.infra.security import limiter
 
@@ -68,25 +72,52 @@ def _counter_key(day: str, status: int) -> str:
     return f"{current_app.config.get('RATELIMIT_KEY_PREFIX', '')}refused:{day}:{status}"
 
 
+def _shared_limiter_storage() -> bool:
+    """True when the rate limiter counts in a storage every worker shares (Redis, Memcached...)."""
+    return not isinstance(limiter.storage, MemoryStorage)
+
+
 def _count_refused(status: int) -> None:
+    """Count one refused request; never fails the response (a failure is logged)."""
     if not limiter.enabled:
         return
+    day = datetime.now(UTC).date()
     try:
-        day = datetime.now(UTC).date().isoformat()
-        limiter.storage.incr(_counter_key(day, status), COUNTER_DAYS * 86400)
+        if _shared_limiter_storage():
+            limiter.storage.incr(_counter_key(day.isoformat(), status), COUNTER_DAYS * 86400)
+            return
+        # The request was refused: whatever it left unsaved is dropped (its teardown would drop it
+        # too), so that committing the count commits nothing else.
+        db.session.rollback()
+        upsert = _insert_for(db.session.get_bind().dialect.name)(RefusedCount).values(day=day, status=status,
+                                                                                       count=1)
+        db.session.execute(upsert.on_conflict_do_update(index_elements=["day", "status"],
+                                                        set_={"count": RefusedCount.count + 1}))
+        db.session.commit()
     except Exception:
+        db.session.rollback()
         current_app.logger.warning("refused request not counted", exc_info=True)
 
 
+def _insert_for(dialect: str) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def refused_counts(days: int = 7) -> list[tuple[str, int, int]]:
-    """(UTC day, status, count) of refused requests over the last `days` days, oldest first."""
+    """(UTC day, status, count) of refused requests over the last `days` days, oldest first, from
+    wherever they are counted (Redis, else the database): every worker's and server's together."""
     today = datetime.now(UTC).date()
-    rows = []
-    for back in range(days - 1, -1, -1):
-        day = (today - timedelta(days=back)).isoformat()
-        for status in REFUSED:
-            rows.append((day, status, int(limiter.storage.get(_counter_key(day, status)) or 0)))
-    return rows
+    wanted = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    if _shared_limiter_storage():
+        return [(day.isoformat(), status,
+                 int(limiter.storage.get(_counter_key(day.isoformat(), status)) or 0))
+                for day in wanted for status in REFUSED]
+    rows = db.session.execute(select(RefusedCount.day, RefusedCount.status, RefusedCount.count)
+                              .where(RefusedCount.day >= wanted[0]))
+    stored = {(day, status): count for day, status, count in rows}
+    return [(day.isoformat(), status, stored.get((day, status), 0)) for day in wanted for status in REFUSED]
 
 
 @click.command("refused")

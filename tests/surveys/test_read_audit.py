@@ -3,6 +3,8 @@ requests are counted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -69,3 +71,34 @@ def test_refused_requests_are_counted_per_day_and_status(app, client, login, mak
     today = refused_counts(1)
     assert (today[0][1], today[0][2]) == (403, 1) and (today[1][1], today[1][2]) == (429, 1)
     assert not reads()
+
+
+@pytest.mark.parametrize("app_overrides", [{"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://"}])
+def test_refused_requests_are_counted_across_workers_without_redis(app, client, runner, database_url,
+                                                                   tmp_path) -> None:
+    """Two workers, each with the limiter's own in-memory storage (a second app is a second worker:
+    creating it gives the limiter a fresh memory, as a new process would): their refusals add up."""
+    from app import create_app
+    from surveys.domain.models import RefusedCount
+    from surveys.staff.read_audit import refused_counts
+    from tests.conftest import app_config
+
+    def guess_links(worker_client: Any, prefix: str) -> None:
+        statuses = [worker_client.get(f"/p/{prefix}-{n}").status_code for n in range(11)]
+        assert statuses.count(429) == 1
+
+    guess_links(client, "first")
+    connection = db.session.get_bind()  # the test's transaction: the second app must use it too
+    second = create_app(app_config(database_url, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://",
+                                   MAIL_OUTBOX=str(tmp_path / "outbox2"),
+                                   AUDIT_KEY_FILE=app.config["AUDIT_KEY_FILE"],
+                                   AUDIT_CHECKPOINT_FILE=app.config["AUDIT_CHECKPOINT_FILE"]))
+    db.session.remove()
+    db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    guess_links(second.test_client(), "second")
+    today = refused_counts(1)
+    assert (today[1][1], today[1][2]) == (429, 2)
+    rows = db.session.scalars(select(RefusedCount)).all()  # one row per day and status, not per request
+    assert [(row.status, row.count) for row in rows] == [(429, 2)]
+    shown = runner.invoke(args=["audit", "refused", "--days", "1"])
+    assert shown.exit_code == 0 and "\t429\t2" in shown.output

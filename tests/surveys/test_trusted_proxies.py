@@ -46,6 +46,7 @@ def test_only_the_address_the_trusted_proxy_saw_counts(client) -> None:
 
 def test_patient_link_guessing_behind_the_proxy_blocks_only_the_guesser(client, make_patient) -> None:
     patient = make_patient()
+    db.session.commit()  # a refused request drops what its session left unsaved (the tests share one)
     guesses = [client.get(f"/p/guess-{n}", environ_base=PROXY, headers={"X-Forwarded-For": "198.51.100.7"})
                .status_code for n in range(11)]
     assert guesses == [404] * 10 + [429]
