@@ -8,9 +8,11 @@ browser, and the account holder gets an e-mail about it after the commit.
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import func, select
@@ -40,7 +42,9 @@ from surveys.domain.staff_sessions import (
     end_user_sessions,
     open_sessions,
 )
+from surveys.infra.after_reply import after_reply
 from surveys.infra.db import db
+from surveys.infra.i18n import current_lang
 from surveys.infra.security import limiter
 from surveys.staff.access import (
     client_details,
@@ -240,29 +244,43 @@ def welcome(token: str) -> Any:
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(LINK_LIMIT, methods=["POST"])
 def forgot_password() -> Any:
-    """Ask for a password reset link. The answer is the same whether an account exists or not."""
+    """Ask for a password reset link. The answer is the same, and the request does the same work,
+    whether an account exists or not: the look-up, the link, the audit and the e-mail all happen
+    after the reply has gone out (`send_reset_link`), so its timing tells nobody which it was."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
-        secret = None
-        if user is not None and user.active:
-            secret = issue_account_token(db.session, user, "reset")
-            record(db.session, f"anonymous:{email}", "user.password_reset_request", entity="staff_user",
-                   entity_id=user.id, details=client_details())
-            db.session.commit()
-        if user is not None and secret is not None:
-            link = current_app.config["BASE_URL"].rstrip("/") + url_for("staff.reset_password", token=secret)
-            tell_account_holder(user.email, _("Reset your password"),
-                                _("Someone (we hope you) asked to reset the password of %(email)s. Open "
-                                  "this link within an hour to choose a new one:\n\n%(link)s\n\nIf it was "
-                                  "not you, ignore this e-mail: your password stays as it is.",
-                                  email=user.email, link=link))
+        base = current_app.config["BASE_URL"].rstrip("/")
+        link = base + url_for("staff.reset_password", token=RESET_LINK_SLOT)
+        after_reply(partial(send_reset_link, email, link, client_details(), current_lang()),
+                    "password reset request")
         flash(_("If an account exists for that address, an e-mail with a link is on its way. The link works "
                 "once, within an hour."))
         return redirect(url_for("staff.forgot_password"))
     status = 400 if form.is_submitted() else 200
     return render_template("staff/forgot.html", form=form), status
+
+
+RESET_LINK_SLOT = "LINK-SLOT"  # where the one-time token goes in the reset link's address
+
+
+def send_reset_link(email: str, link: str, client: dict[str, str], lang: str) -> None:
+    """After the reply: for an active account with this address, issue a one-time reset link (1 h),
+    audit the request and e-mail the link, in the account's language (else the asker's `lang`).
+    Nothing for an unknown or deactivated address. Needs an app context; commits."""
+    user = db.session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email))
+    if user is None or not user.active:
+        return
+    secret = issue_account_token(db.session, user, "reset")
+    record(db.session, f"anonymous:{email}", "user.password_reset_request", entity="staff_user",
+           entity_id=user.id, details=client)
+    db.session.commit()
+    with force_locale(user.language or lang):
+        tell_account_holder(user.email, _("Reset your password"),
+                            _("Someone (we hope you) asked to reset the password of %(email)s. Open "
+                              "this link within an hour to choose a new one:\n\n%(link)s\n\nIf it was "
+                              "not you, ignore this e-mail: your password stays as it is.",
+                              email=user.email, link=link.replace(RESET_LINK_SLOT, secret)))
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

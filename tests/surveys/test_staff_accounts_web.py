@@ -134,6 +134,7 @@ def test_a_forgotten_password_is_reset_by_e_mailed_link_without_telling_who_exis
     unknown = client.post("/password/forgot", data={"email": "nobody@clinic.test"})
     assert (known.status_code, known.headers["Location"]) == \
         (unknown.status_code, unknown.headers["Location"])
+    known.close(), unknown.close()  # the server closes every reply; the link goes out then
     assert mails_to(app, "nobody@clinic.test") == []
     url = link_in(mails_to(app, user.email)[-1], "/password/reset")
     assert client.post(url, data={"new": "short", "repeat": "short"}).status_code == 400
@@ -142,3 +143,41 @@ def test_a_forgotten_password_is_reset_by_e_mailed_link_without_telling_who_exis
     assert other.get("/").status_code == 302  # sessions opened with the old password ended
     assert client.get(url).status_code == 410  # once only
     assert last_event("user.password_reset").entity_id == str(user.id)
+
+
+def test_a_forgotten_password_request_does_the_same_work_for_known_and_unknown_addresses(
+        app, client, make_user, monkeypatch) -> None:
+    """Issue 15: the answer was the same but its time was not (a token, an audit event and an SMTP
+    hand-over for a known address only). The request itself now does the same work for both; the
+    look-up, link, audit and mail happen once the reply has gone out."""
+    from collections import Counter
+
+    from surveys.staff import account_views
+    from tests.conftest import statements_run
+
+    user = make_user("coordinator", email="known@clinic.test")
+    db.session.commit()
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, function: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return call
+
+    for name in ("issue_account_token", "record", "tell_account_holder", "send_reset_link"):
+        monkeypatch.setattr(account_views, name, counted(name, getattr(account_views, name)))
+    work = {}
+    for email in (user.email, "nobody@clinic.test"):
+        calls.clear()
+        with statements_run() as statements:
+            reply = client.post("/password/forgot", data={"email": email})
+        in_request = (reply.status_code, reply.headers["Location"], dict(calls), list(statements))
+        reply.close()
+        work[email] = (in_request, dict(calls))
+    (known_request, known_after), (unknown_request, unknown_after) = work.values()
+    assert known_request == unknown_request == (302, "/password/forgot", {}, [])
+    assert known_after == {"send_reset_link": 1, "issue_account_token": 1, "record": 1,
+                           "tell_account_holder": 1}
+    assert unknown_after == {"send_reset_link": 1}
+    assert mails_to(app, user.email) and not mails_to(app, "nobody@clinic.test")
