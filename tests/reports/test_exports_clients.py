@@ -471,6 +471,34 @@ def test_xlsx_has_numbers_as_numbers_dates_as_dates_and_defused_text(client, log
     assert rows[0][:3] == ("patient", "session", "date") and hasattr(rows[1][2], "year")
 
 
+def test_french_excel_csv_opens_as_windows_excel_reads_a_double_clicked_file(client, login, edge) -> None:
+    """What Excel on a French Windows does with a .csv opened by double click: UTF-8 only when the
+    file starts with a byte-order mark (else the ANSI code page, Windows-1252, which has no emoji
+    and turns "é" into "Ã©"); cells split on the locale's list separator ';'; a decimal comma;
+    a `sep=` first line would make it ignore the mark, so there must be none. No spreadsheet
+    program runs here (LibreOffice is not installed): the file is read by those rules."""
+    import csv
+
+    login(edge.coordinator)
+    for table in ("long", "scores", "alerts", "answer_history"):
+        data = client.get(f"/studies/EDGE/exports/{table}", query_string={"excel": "1", "lang": "fr"}).data
+        assert data.startswith(b"\xef\xbb\xbf") and not data[3:].lower().startswith(b"sep="), table
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+        assert rows[0][0] == "patient", table
+        assert len({len(r) for r in rows}) == 1, table  # ';' splits every row into the same cells
+        if table == "long":
+            texts = {r[rows[0].index("text")] for r in rows[1:]}
+            assert "first line\nsecond line" in texts and "minoxidil; then finasteride" in texts
+            assert "itchy \U0001F600 scalp" in texts and "'=1+1" in texts and "'\uff1dSUM(A1)" in texts
+            with pytest.raises(UnicodeEncodeError):  # why not Windows-1252: the emoji has no code there
+                "itchy \U0001F600 scalp".encode("cp1252")
+        if table == "scores":
+            column = rows[0].index("who5_percent_score")
+            values = [r[column] for r in rows[1:] if r[column]]
+            assert values and all(float(v.replace(",", ".")) >= 0 for v in values)
+            assert any("," in v for v in values) and not any("." in v for v in values)  # 52,0 not 52.0
+
+
 def test_native_formats_from_the_cli(runner, edge, tmp_path) -> None:
     for fmt, reader in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
         out = tmp_path / f"scores.{fmt}"
