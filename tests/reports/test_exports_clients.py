@@ -605,6 +605,25 @@ def test_codebook_says_when_an_item_is_asked_its_missing_codes_and_the_scoring_v
     assert "Scoring version rses-2.0-s3" in wide.notes["rses_total_score"]
 
 
+def test_a_wide_dta_whose_first_100_rows_never_asked_an_item_still_writes(tmp_path) -> None:
+    """Red flags are rare: a follow-up item is 'not asked' for the first hundreds of rows, then
+    answered. pyreadstat 1.3 types an object column by its first 100 values, took such a column for
+    text and failed on the first answer ('float' object has no attribute 'encode')."""
+    from reports.exports.codebook import Variable
+    from reports.exports.native import NOT_ASKED, write_dta
+
+    values = [NOT_ASKED] * 150 + [float("nan")] * 10 + [0.0, 1.0]
+    frame = pd.DataFrame({"patient": [f"P{n}" for n in range(len(values))], "pirc_rf_fever_now": values})
+    variables = [Variable("patient", "Patient", "string"),
+                 Variable("pirc_rf_fever_now", "Fever now?", "integer", ((0, "no"), (1, "yes")))]
+    write_dta(frame, variables, tmp_path / "wide.dta", "EDGE wide", not_asked=["pirc_rf_fever_now"])
+    back, meta = pyreadstat.read_dta(str(tmp_path / "wide.dta"), user_missing=True)
+    assert list(back.pirc_rf_fever_now[-2:]) == [0.0, 1.0]
+    assert (back.pirc_rf_fever_now[:150] == "a").all() and back.pirc_rf_fever_now[150:160].isna().all()
+    assert meta.variable_value_labels["pirc_rf_fever_now"]["a"].startswith("not asked")
+    assert meta.readstat_variable_types["pirc_rf_fever_now"] == "double"
+
+
 def test_items_not_asked_are_declared_missing_in_sav_and_dta(client, login, edge, tmp_path) -> None:
     login(edge.coordinator)
     for fmt, reader, not_asked in (("sav", pyreadstat.read_sav, -98.0), ("dta", pyreadstat.read_dta, "a")):
