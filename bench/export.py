@@ -104,7 +104,14 @@ def native_figures(size: int, url: str, workdir: Path) -> None:
     for table in ("wide", "long"):
         for fmt in ("sav", "dta"):
             path = workdir / f"{table}-{size}.{fmt}"
-            got = _child("ours", url, str(path), fmt, table)
+            try:
+                got = _child("ours", url, str(path), fmt, table)
+            except subprocess.CalledProcessError as exc:  # say it and go on with the other files
+                error = (exc.stderr or "").strip().splitlines()[-1:] or ["?"]
+                print(f"{size:>8} {table}.{fmt}: FAILED: {error[0]}", flush=True)
+                report(f"{table} .{fmt} peak RSS ({size} patients)", 0, "MB", "writes at all", False)
+                path.unlink(missing_ok=True)
+                continue
             print(f"{size:>8} {got['rows']:>10,} {table}.{fmt}: {got['seconds']:.1f} s "
                   f"({got['cpu']:.1f} cpu-s), peak {got['peak_rss_mb']:.0f} MB, "
                   f"{path.stat().st_size / 1e6:.1f} MB file", flush=True)
