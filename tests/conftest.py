@@ -77,6 +77,15 @@ def app_overrides() -> dict[str, Any]:
     return {}
 
 
+class ClosingClient(FlaskClient):
+    """A test client that reads each reply whole and then closes it, as a WSGI server does: work a
+    page leaves for after its reply (`Response.call_on_close`, e.g. alert notices) has run when the
+    call returns."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> Any:
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def app(engine: Engine, database_url: str, app_overrides: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
     from app import create_app
@@ -85,6 +94,7 @@ def app(engine: Engine, database_url: str, app_overrides: dict[str, Any], tmp_pa
                                         AUDIT_KEY_FILE=str(tmp_path / "audit_key.pem"),
                                         AUDIT_CHECKPOINT_FILE=str(tmp_path / "audit_checkpoints.jsonl"),
                                         **app_overrides))
+    application.test_client_class = ClosingClient
     connection = engine.connect()
     outer = connection.begin()
     db.session.remove()

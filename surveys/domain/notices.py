@@ -118,6 +118,22 @@ def deliver_notices(
             return report
 
 
+def deliver_owed(session: Session, base_url: str, notice_ids: Iterable[int]) -> None:
+    """Deliver the notices a committed request owed (`take_owed`); never raises.
+
+    For pages, run after their reply (`surveys.infra.after_reply`): whatever goes wrong is logged,
+    the session rolled back, and the outbox keeps the notices for `alerts notify`.
+    """
+    ids = list(notice_ids)
+    if not ids:
+        return
+    try:
+        deliver_notices(session, base_url, ids)
+    except Exception:  # committed before; the outbox keeps what is owed
+        session.rollback()
+        log.exception("alert notices %s left for `alerts notify`", ids)
+
+
 def _claim(
     session: Session,
     wanted: list[int] | None,

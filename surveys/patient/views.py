@@ -9,7 +9,6 @@ have led to, rendered at once, with its address: one round trip per answer on a 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +48,11 @@ from surveys.domain.links import (
     qr_svg,
 )
 from surveys.domain.models import Patient
-from surveys.domain.notices import deliver_notices
+from surveys.domain.notices import deliver_owed
 from surveys.domain.protocol import ProtocolInstrument
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import ANSWERABLE, Window
+from surveys.infra.after_reply import after_reply
 from surveys.infra.db import db
 from surveys.infra.i18n import LANGUAGES, current_lang, use_language
 from surveys.infra.library import instruments
@@ -62,7 +62,6 @@ from surveys.patient.form_tokens import FORM_TOKEN_FIELD, form_token, form_token
 from surveys.patient.forms import ALLOWED_FIELDS, is_choice, screen_form
 from surveys.patient.saves import save_screen
 
-log = logging.getLogger(__name__)
 bp = Blueprint(
     "patient", __name__, template_folder="templates", static_folder="static",
     static_url_path="/static/patient",
@@ -440,18 +439,16 @@ def answer(token: str, timepoint: str, instrument_id: str) -> Any:
     if saved.outcome in ("emergency", "crisis", "same_day"):
         session["notice"] = saved.outcome
     if saved.notices:
-        _deliver(saved.notices)
+        _deliver_after_reply(saved.notices)
     return _answered(visit, flow_url if saved.outcome == "finished" else request.path)
 
 
-def _deliver(notice_ids: tuple[int, ...]) -> None:
-    """E-mail the alert notices an answer made owed, after its commit. Whatever goes wrong here is
-    logged and left to `alerts notify`: the answer is stored, and the patient must see the advice."""
-    try:
-        deliver_notices(db.session, current_app.config["BASE_URL"], notice_ids)
-    except Exception:  # the answer is committed; the outbox keeps what is owed
-        db.session.rollback()
-        log.exception("alert notices %s left for `alerts notify`", notice_ids)
+def _deliver_after_reply(notice_ids: tuple[int, ...]) -> None:
+    """E-mail the alert notices a committed answer made owed, once its reply has gone out: the
+    patient sees the advice at once however slow the mail server is. Whatever goes wrong is logged
+    and left to `alerts notify` (the outbox keeps what is owed; its claim sends each once)."""
+    base_url, ids = current_app.config["BASE_URL"], tuple(notice_ids)
+    after_reply(lambda: deliver_owed(db.session, base_url, ids), f"alert notices {list(ids)}")
 
 
 def _has_scores(visit: Visit, states: dict[tuple[str, str], str]) -> bool:

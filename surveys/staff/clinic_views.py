@@ -7,7 +7,6 @@ other staff route modules.
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from typing import Any
 
@@ -20,10 +19,11 @@ from instruments import AnswerError
 from surveys.domain.accounts import actor
 from surveys.domain.flow import entry_of, find_window, patient_windows, response_states
 from surveys.domain.models import Patient, Study
-from surveys.domain.notices import deliver_notices, take_owed
+from surveys.domain.notices import deliver_owed, take_owed
 from surveys.domain.paper import PaperEntryError, enter_paper
 from surveys.domain.patients import study_protocol, study_today
 from surveys.domain.tablet import end_patient_tablets, start_tablet
+from surveys.infra.after_reply import after_reply
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
 from surveys.infra.i18n import LANGUAGES
@@ -32,8 +32,6 @@ from surveys.infra.text_fields import normalise_line_breaks
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
 from surveys.staff.forms import ActionForm
-
-log = logging.getLogger(__name__)
 
 #: Who may start collection in the clinic: the staff who see the patient (admins always may).
 CLINIC_STAFF = ("coordinator", "clinician")
@@ -131,16 +129,12 @@ def _paper_items(instrument: Any, section: str | None, lang: str) -> list[Any]:
     return [item for item in instrument.items_in_order(lang) if section is None or item.section == section]
 
 
-def _deliver(notice_ids: list[int]) -> None:
-    """E-mail the on-call notices a paper entry's red flags made owed, after its commit; whatever
-    goes wrong is logged and left to `alerts notify` (the outbox keeps what is owed)."""
-    if not notice_ids:
-        return
-    try:
-        deliver_notices(db.session, current_app.config["BASE_URL"], notice_ids)
-    except Exception:  # the entry is committed; the outbox keeps what is owed
-        db.session.rollback()
-        log.exception("alert notices %s left for `alerts notify`", notice_ids)
+def _deliver_after_reply(notice_ids: list[int]) -> None:
+    """E-mail the on-call notices an entry's red flags made owed, once the reply has gone out;
+    whatever goes wrong is logged and left to `alerts notify` (the outbox keeps what is owed)."""
+    if notice_ids:
+        base_url = current_app.config["BASE_URL"]
+        after_reply(lambda: deliver_owed(db.session, base_url, notice_ids), f"alert notices {notice_ids}")
 
 
 PAPER_RULE = "/studies/<code>/patients/<patient_code>/paper/<timepoint>/<instrument_id>"
@@ -203,7 +197,7 @@ def paper_entry(code: str, patient_code: str, timepoint: str, instrument_id: str
         if problem is None:
             owed = take_owed(db.session)  # the alert notices this entry made owed
             db.session.commit()
-            _deliver(owed)  # after the commit
+            _deliver_after_reply(owed)  # after the commit and the reply
             flash(_("The paper questionnaire was stored as a paper entry by you."))
             return redirect(url_for("staff.paper_entry_list", code=study.code, patient_code=patient.code))
         flash(problem, "error")

@@ -347,3 +347,52 @@ def _swallow(work) -> None:
     """Run `work`, ignoring the connection error of a server killed under it."""
     with contextlib.suppress(OSError, http.client.HTTPException):
         work()
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_a_mail_server_that_hangs_never_delays_the_advice_and_the_notice_goes_once_after_the_reply(
+    backend: str, tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    """The fault: the request that saved a red flag sent its notice after the commit but before
+    replying, so an SMTP server that accepts and then hangs held the patient's advice page for up
+    to the SMTP time-out (10 s). Now the notice goes once the reply is out. The sink holds the
+    message's DATA until the test has the reply (at most 8 s, below the SMTP time-out, so the old
+    code's reply comes after "accepted"); the test asserts the order, not durations."""
+    url = fresh_database_url(backend, tmp_path)
+    (token,) = seed(url, 1)
+    port = free_port()
+    server = start_server(url, port, tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=str(sink[1]))
+    phone = Phone(f"http://127.0.0.1:{port}", token)
+    events = sink[0].events  # the sink notes "data" and "accepted"; this test "reply" and "released"
+    engine = make_engine(url)
+    try:
+        form = phone.form_token()
+        sink[0].hang(at_most=8)
+        status, location, _page = phone.request(
+            "POST", phone.path, {"csrf_token": form, "item": "rf_breathing", "answer": "1"}
+        )
+        events.append("reply")
+        assert status == 303, status
+        _status, _location, advice = phone.request("GET", urlsplit(location).path)
+        assert "will contact you today" in advice, advice[:500]
+        deadline = time.monotonic() + 20
+        while "data" not in events and time.monotonic() < deadline:  # the notice reaches the sink
+            time.sleep(0.02)
+        events.append("released")
+        sink[0].release()
+        sent = None
+        while sent is None and time.monotonic() < deadline:
+            with Session(engine) as session:
+                sent = session.scalar(select(AlertNotice.sent_at).where(AlertNotice.sent_at.is_not(None)))
+            time.sleep(0.05)
+    finally:
+        sink[0].release()
+        stop(server)
+    assert [e for e in events if e in ("reply", "released", "accepted")] == ["reply", "released", "accepted"]
+    assert sent is not None  # marked sent by the server, after the reply
+    with Session(engine) as session:
+        notices = list(session.scalars(select(AlertNotice)))
+    engine.dispose()
+    assert [(n.kind, n.level, n.attempts) for n in notices] == [("raised", 2, 1)]
+    assert [m["Message-ID"] for m in sink[0].messages] == [f"<alert-notice-{notices[0].id}@prom.test>"]
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
