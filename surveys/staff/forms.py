@@ -98,6 +98,9 @@ class EnrollForm(FlaskForm):
     language = SelectField(_l("Preferred language"),
                            choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
                            default="en")
+    # A patient already in treatment is enrolled on an earlier local day (as `patients enroll
+    # --enrolled-on`); empty is today. Not in the future: checked by `enroll_patient`.
+    enrolled_on = DateField(_l("Enrolled on"), validators=[Optional()])
 
 
 class PatientForm(FlaskForm):

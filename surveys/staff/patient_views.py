@@ -176,7 +176,7 @@ def enroll(code: str) -> Any:
             db.session, study, form.code.data, actor=actor(current_user),
             sex=form.sex.data or None, birth_year=form.birth_year.data, diagnosis=form.diagnosis.data or None,
             prior_treatments=(form.prior_treatments.data or "").splitlines(), email=form.email.data,
-            language=form.language.data,
+            language=form.language.data, enrolled_on=form.enrolled_on.data,
         )
     except EnrollmentError as exc:
         db.session.rollback()

@@ -136,6 +136,8 @@ def test_enrollment_shows_the_link_once_with_a_qr_handout_and_the_link_works(cli
     ({"language": "de"}, "Not a valid choice"),
     ({"email": "not-an-address"}, "e-mail address does not look valid"),
     ({"prior_treatments": "x" * 70}, "at most 64 characters"),
+    ({"enrolled_on": "last week"}, "Not a valid date value"),
+    ({"enrolled_on": (date.today() + timedelta(days=2)).isoformat()}, "cannot be in the future"),
 ])
 def test_bad_enrollment_input_is_a_400_with_a_message_and_stores_nothing(client, coordinator, change,
                                                                          message) -> None:
@@ -144,6 +146,39 @@ def test_bad_enrollment_input_is_a_400_with_a_message_and_stores_nothing(client,
     assert response.status_code == 400
     assert message in text(response)
     assert count(Patient) == 0 and count(PatientLink) == 0 and count(AuditEvent) == before
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14, UTC-11
+def test_the_enroll_form_back_dates_a_patient_already_in_treatment_in_the_studys_local_days(
+        client, coordinator, zone) -> None:
+    """The form's "enrolled on" is the CLI's --enrolled-on: a local day of the study, stored as its
+    start; today in the study's zone is allowed whatever the UTC date, tomorrow there is not."""
+    from surveys.domain.patients import local_day_start, study_today
+
+    study = coordinator.study
+    study.timezone = zone
+    db.session.commit()
+    today = study_today(study)
+    tomorrow = client.post(f"/studies/{study.code}/enroll",
+                           data={**GOOD, "enrolled_on": (today + timedelta(days=1)).isoformat()})
+    assert tomorrow.status_code == 400 and "cannot be in the future" in text(tomorrow)
+    assert count(Patient) == 0
+    for code, day in (("P-TODAY", today), ("P-EARLIER", today - timedelta(days=40))):
+        response = client.post(f"/studies/{study.code}/enroll", data={**GOOD, "code": code,
+                                                                    "enrolled_on": day.isoformat()})
+        assert response.status_code == 201, text(response)[:2000]
+        patient = db.session.scalar(select(Patient).where(Patient.code == code))
+        assert patient.enrolled_at == local_day_start(study, day)
+
+
+def test_the_enroll_form_asks_for_the_enrollment_day_in_french(client, coordinator) -> None:
+    coordinator.language = "fr"
+    db.session.commit()
+    page = text(client.get(f"/studies/{coordinator.study.code}/enroll"))
+    assert "Inclus le" in page and 'type="date"' in page
+    future = (date.today() + timedelta(days=3)).isoformat()
+    refused = client.post(f"/studies/{coordinator.study.code}/enroll", data={**GOOD, "enrolled_on": future})
+    assert refused.status_code == 400 and "ne peut pas être dans le futur" in text(refused)
 
 
 def test_a_patient_code_cannot_be_enrolled_twice(client, coordinator, make_patient) -> None:
