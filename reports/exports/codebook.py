@@ -129,7 +129,8 @@ MODE_CODES = (
 
 
 def _response_variables(ctx: ExportContext) -> list[Variable]:
-    """What every row of long.csv and scores.csv says about its response: instrument, version, language."""
+    """What every row of long.csv and scores.csv says about its response: instrument, version,
+    language, mode of administration."""
     lang = ctx.options.lang
     return [
         Variable("instrument", "Instrument id", "string",
@@ -139,7 +140,16 @@ def _response_variables(ctx: ExportContext) -> list[Variable]:
                  tuple((i.version, f"{i.id} {i.version}") for i in ctx.all_versions()), exhaustive=False),
         Variable("language", "Language the patient answered in", "string",
                  (("en", "English"), ("fr", "French"))),
+        _mode(),
     ]
+
+
+def _mode(inst: Instrument | None = None) -> Variable:
+    """The mode of administration of a response (of `inst`'s response, in wide.csv)."""
+    if inst is None:
+        return Variable("mode", "Mode of administration", "string", MODE_CODES)
+    return Variable(f"{inst.id}_mode", f"Mode of administration of {inst.id}", "string", MODE_CODES,
+                    **_about(inst))
 
 
 def long_variables(ctx: ExportContext) -> list[Variable]:
@@ -148,7 +158,6 @@ def long_variables(ctx: ExportContext) -> list[Variable]:
     variables = [
         *_leading(ctx),
         *_response_variables(ctx),
-        Variable("mode", "Mode of administration", "string", MODE_CODES),
         Variable("window_extended", "1 when the response was given after its window's own close, in a "
                  "window staff reopened or extended for this patient (with a reason, audited)", "integer",
                  ((0, "no"), (1, "yes"))),
@@ -234,6 +243,7 @@ def _score_variables(ctx: ExportContext, inst: Instrument, *, status: bool) -> l
         out.append(Variable(f"{inst.id}_status", f"Scoring status of {inst.id} (prorated: scored from "
                             "the answered items by the missing-item rule)", "string",
                             SCORE_STATUSES, **_about(inst)))
+        out.append(_mode(inst))
     seen: set[str] = set()
     flags: list[str] = []
     for version in ctx.kept(inst):

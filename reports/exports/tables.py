@@ -274,7 +274,7 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
                Response.instrument_version, Response.language, raw_column(Response.submitted_at),
-               Response.score_status, Response.flags, Score.scale, Score.value, Score.band,
+               Response.mode, Response.score_status, Response.flags, Score.scale, Score.value, Score.band,
                Score.scoring_version)
         .outerjoin(Score, Score.response_id == Response.id),
         ctx,
@@ -283,10 +283,10 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     rows = chain.from_iterable(result.partitions())
     for _rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
-        _, pid, timepoint, inst, version, lang, submitted, status, flags, *_score = first
+        _, pid, timepoint, inst, version, lang, submitted, mode, status, flags, *_score = first
         row: list[Any] = [None] * width
-        row[:9] = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
-                   inst, version, lang, status, None, ";".join(flags or []) or None]
+        row[:10] = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
+                    inst, version, lang, mode, status, None, ";".join(flags or []) or None]
         if not ctx.deidentified:
             row[columns["submitted_at"]] = utc_text(submitted)
             day = local_day(submitted)
@@ -294,7 +294,7 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
         for *_, scale, value, band, scoring_version in (first, *group):
             if scale is None:
                 continue
-            row[7] = scoring_version
+            row[8] = scoring_version
             index = columns.get(f"{inst}_{scale}_score")
             if index is not None:
                 row[index] = value
@@ -345,13 +345,14 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
         answers = response_filter(
             select(Response.patient_id, Response.timepoint, raw_column(Response.submitted_at),
                    Response.instrument_id, Response.instrument_version, Response.score_status, Response.flags,
-                   Answer.item_id, Answer.code, Answer.text)
+                   Response.mode, Answer.item_id, Answer.code, Answer.text)
             .outerjoin(Answer, Answer.response_id == Response.id), ctx,
         ).where(Response.patient_id.in_(block)).order_by(Response.patient_id, Response.submitted_at)
-        for pid, timepoint, submitted, inst, version, status, flags, item, code, text in session.execute(
-                answers):
+        for (pid, timepoint, submitted, inst, version, status, flags, mode, item, code,
+             text) in session.execute(answers):
             row = rows.row(pid, timepoint, submitted)
             row[columns[f"{inst}_status"]] = status
+            row[columns[f"{inst}_mode"]] = mode
             row[columns[f"{inst}_flags"]] = ";".join(flags or []) or None
             index = columns.get(f"{inst}_{item}")
             if index is None:

@@ -158,6 +158,50 @@ def test_exports_carry_the_mode_of_administration(client, coordinator, make_pati
             "display": "Paper, transcribed by staff"} in [e.get("valueCoding") for e in resource["extension"]]
 
 
+def test_wide_and_scores_carry_the_mode_of_administration_in_every_format(client, coordinator, make_patient,
+                                                                         runner, tmp_path):
+    """wide.csv names each instrument's mode (`<instrument>_mode`: a timepoint's questionnaires may be
+    answered in different ways), scores.csv each response's `mode`; the codebook, the data package
+    schema and the .sav/.dta labels describe them."""
+    import csv
+    import json
+    import zipfile
+
+    import pyreadstat
+
+    make_patient(coordinator.study, "PAP-5", sessions_days_ago=(3,))
+    db.session.commit()
+    posted = client.post("/studies/CLINIC/patients/PAP-5/paper/S1/pirc",
+                         data={"pain_present": "0", "filled_on": date.today().isoformat()})
+    assert posted.status_code == 302
+
+    def export(fmt: str, name: str, *more: str) -> Any:
+        out = tmp_path / name
+        result = runner.invoke(args=["export", "CLINIC", "--format", fmt, "--out", str(out), *more])
+        assert result.exit_code == 0, result.output
+        return out
+
+    for table, column in (("wide", "pirc_mode"), ("scores", "mode")):
+        with export(table, f"{table}.csv").open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows and {r[column] for r in rows} == {"paper_entry"}, table
+        sav, meta = pyreadstat.read_sav(str(export("sav", f"{table}.sav", "--table", table)))
+        assert set(sav[column]) == {"paper_entry"}
+        assert meta.column_names_to_labels[column].startswith("Mode of administration")
+        dta, meta = pyreadstat.read_dta(str(export("dta", f"{table}.dta", "--table", table)))
+        assert set(dta[column]) == {"paper_entry"}
+        assert meta.column_names_to_labels[column].startswith("Mode of administration")
+    book = list(csv.DictReader(export("codebook", "codebook.csv").read_text(encoding="utf-8").splitlines()))
+    described = {(r["file"], r["variable"]) for r in book if "paper_entry" in json.dumps(r)}
+    assert {("wide.csv", "pirc_mode"), ("scores.csv", "mode")} <= described
+    with zipfile.ZipFile(export("datapackage", "package.zip")) as package:
+        schema = json.loads(package.read("datapackage.json"))
+    fields = {(r["path"], f["name"]): f for r in schema["resources"] if "schema" in r
+              for f in r["schema"]["fields"]}
+    for key in (("wide.csv", "pirc_mode"), ("scores.csv", "mode")):
+        assert fields[key]["type"] == "string" and "paper_entry" in fields[key]["constraints"]["enum"], key
+
+
 def test_paper_entry_follows_the_patients_participation(client, coordinator, make_patient):
     """A patient who left is asked nothing more: no open window to transcribe, a form dated after
     they left is refused even for a window that closed before, and nothing at all once they
