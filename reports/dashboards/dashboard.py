@@ -60,6 +60,7 @@ class CohortFrames:
     scores: pd.DataFrame
     grades: pd.DataFrame
     alerts: pd.DataFrame
+    extensions: pd.DataFrame
 
 
 @dataclass
@@ -129,6 +130,7 @@ _LOADERS: dict[str, Callable[[Session, int, frames.Filters], pd.DataFrame]] = {
     "sessions": frames.session_frame,
     "patients": frames.patient_frame,
     "alerts": frames.alert_frame,
+    "extensions": frames.extension_frame,
 }
 
 
@@ -230,7 +232,7 @@ def build_dashboard(
         data = CohortFrames(**{name: frame if name == "alerts" else frame.iloc[0:0]
                                for name, frame in vars(data).items()})
     labels = {tp.id: tp.label_for(lang) for tp in protocol.timepoints if tp.anchor != "each_session"}
-    windows_now = windows.window_frame(protocol, data.patients, data.sessions, now, zone)
+    windows_now = windows.window_frame(protocol, data.patients, data.sessions, now, zone, data.extensions)
     completion = windows.completion_table(
         windows.completion_frame(windows_now, data.submissions, data.patients, now), protocol
     )

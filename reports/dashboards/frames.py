@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, String, and_, func, or_, select, type_coer
 from sqlalchemy.orm import Session
 
 from reports.dashboards.cohort_filters import AGE_BANDS, Filters, cohort_conditions, filter_options
-from surveys.domain.models import Alert, Patient, Response, Score, TreatmentSession
+from surveys.domain.models import Alert, Patient, Response, Score, TreatmentSession, WindowExtension
 
 __all__ = ["AGE_BANDS", "Filters", "cohort_conditions", "filter_options"]  # re-exported for callers
 
@@ -101,6 +101,19 @@ def session_frame(session: Session, study_id: int, filters: Filters) -> pd.DataF
     frame = _frame(session, statement, ["patient_id", "number", "date", "agents", "planned"])
     frame["date"] = _utc(frame["date"])
     frame["planned"] = frame["planned"].astype(bool)
+    return frame
+
+
+def extension_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFrame:
+    """One row per window staff reopened or extended: patient_id, timepoint, closes_on (the last
+    local day, in the study's zone, it stays answerable; a naive midnight)."""
+    statement = (
+        select(WindowExtension.patient_id, WindowExtension.timepoint, _raw(WindowExtension.closes_on))
+        .join(Patient, Patient.id == WindowExtension.patient_id)
+        .where(*cohort_conditions(study_id, filters))
+    )
+    frame = _frame(session, statement, ["patient_id", "timepoint", "closes_on"])
+    frame["closes_on"] = pd.to_datetime(frame["closes_on"].astype(str), format="ISO8601", cache=False)
     return frame
 
 

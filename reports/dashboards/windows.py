@@ -5,7 +5,8 @@ vectorised: one pass per protocol timepoint over every patient, never a loop ove
 Days are whole local days in the study's zone, as in the schedule: anchors become local calendar
 days, offsets are added on the local wall clock, and each boundary is converted back to UTC.
 Completion then classifies each window: answered on time (before it became overdue), late,
-missed (closed unanswered), pending (open now) or not yet open.
+missed (closed unanswered), pending (open now) or not yet open; a window staff extended counts
+against its extended close.
 """
 
 from __future__ import annotations
@@ -130,12 +131,35 @@ def window_states(frame: pd.DataFrame, now: datetime) -> pd.Series:
     return pd.Series(np.select(conditions, choices, default="open"), index=frame.index)
 
 
+def _extended(frame: pd.DataFrame, extensions: pd.DataFrame, zone: str) -> pd.DataFrame:
+    """Windows staff kept open longer close at the end of their `closes_on` local day, as in
+    `compute_schedule`: only a window that has opened and closes earlier than that moves."""
+    kept_to = frame[["patient_id", "timepoint"]].merge(
+        extensions[["patient_id", "timepoint", "closes_on"]], on=["patient_id", "timepoint"], how="left"
+    )["closes_on"]
+    kept_to.index = frame.index
+    rows = kept_to.notna() & frame["opens_at"].notna() & frame["closes_at"].notna()
+    if not rows.any():
+        return frame
+    kept = _boundary(pd.to_datetime(kept_to[rows]).dt.normalize(), timedelta(days=1), zone)
+    later = kept > frame.loc[rows, "closes_at"]
+    frame.loc[later.index[later], "closes_at"] = kept[later]
+    return frame
+
+
 def window_frame(
-    protocol: Protocol, patients: pd.DataFrame, sessions: pd.DataFrame, now: datetime, zone: str = "UTC"
+    protocol: Protocol,
+    patients: pd.DataFrame,
+    sessions: pd.DataFrame,
+    now: datetime,
+    zone: str = "UTC",
+    extensions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every patient's windows: one row per patient and timepoint (S1, S2... per session).
 
     `zone` is the study's IANA time zone; boundaries are UTC instants at whole local days in it.
+    `extensions` (patient_id, timepoint, closes_on: a local day) are the windows staff reopened or
+    extended; each closes at the end of that day when that is later than its own close.
     """
     parts = []
     for tp in protocol.timepoints:  # a handful of protocol timepoints, each over the whole cohort
@@ -149,6 +173,8 @@ def window_frame(
     for column in ("opens_at", "due_at", "overdue_at", "closes_at"):
         if frame[column].dtype != "datetime64[ns, UTC]":
             frame[column] = pd.to_datetime(frame[column], utc=True, cache=False)
+    if extensions is not None and not extensions.empty:
+        frame = _extended(frame, extensions, zone)
     frame["state"] = window_states(frame, now)
     return frame[WINDOW_COLUMNS]
 

@@ -225,11 +225,11 @@ def test_the_safety_panel_counts_states_and_times_and_never_suppresses_them():
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"])
 def test_vectorised_windows_agree_with_the_schedule_module(app, zone):
     """Random cohorts over two years (every DST change): the pandas windows equal compute_schedule's,
-    window by window, in whole local days of the study's zone."""
+    window by window, in whole local days of the study's zone, windows staff extended included."""
     protocol, _raw = load_protocol()
     rng = random.Random(7)
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-    patients, sessions, expected = [], [], {}
+    patients, sessions, extensions, expected = [], [], [], {}
     for pid in range(1, 60):
         enrolled = now - timedelta(days=rng.randint(0, 500), hours=rng.randint(0, 23))
         days, day = [], enrolled.date() + timedelta(days=rng.randint(1, 14))
@@ -243,7 +243,14 @@ def test_vectorised_windows_agree_with_the_schedule_module(app, zone):
             {"patient_id": pid, "number": n, "date": datetime.combine(d, time(), UTC), "agents": ""}
             for n, d in enumerate(days, start=1)
         ]
-        anchors = Anchors(enrolled, tuple(enumerate(days, start=1)), zone=zone)
+        kept = {}
+        if pid % 3:  # staff kept one window open longer (to a day before or after its own close)
+            timepoint = rng.choice([w.timepoint for w in compute_schedule(
+                protocol, Anchors(enrolled, tuple(enumerate(days, start=1)), zone=zone), now)])
+            kept = {timepoint: now.date() + timedelta(days=rng.randint(-400, 30))}
+            extensions.append({"patient_id": pid, "timepoint": timepoint,
+                               "closes_on": pd.Timestamp(kept[timepoint])})
+        anchors = Anchors(enrolled, tuple(enumerate(days, start=1)), zone=zone, extensions=kept)
         for w in compute_schedule(protocol, anchors, now):
             expected[(pid, w.timepoint)] = (w.opens_at, w.due_at, w.overdue_at, w.closes_at, w.state)
     frame = windows.window_frame(
@@ -254,6 +261,7 @@ def test_vectorised_windows_agree_with_the_schedule_module(app, zone):
         ),
         now,
         zone,
+        pd.DataFrame(extensions),
     )
     got = {}
     for row in frame.itertuples():
@@ -261,6 +269,31 @@ def test_vectorised_windows_agree_with_the_schedule_module(app, zone):
         got[(row.patient_id, row.timepoint)] = (
             *(None if pd.isna(v) else v.to_pydatetime() for v in bounds), row.state)
     assert got == expected
+
+
+def test_completion_counts_an_extended_window_against_its_extended_close(make_study, make_patient, library):
+    """A baseline staff extended is pending while the extension runs (not missed), and an answer
+    given in it is late (answered, not missed); read from the database like the dashboard."""
+    from reports.dashboards.dashboard import load_frames
+    from surveys.domain.patients import extend_window
+
+    study = make_study()
+    protocol = study_protocol(study)
+    waiting = make_patient(study, "KEPT", enrolled_days_ago=50, sessions_days_ago=(40,))
+    answered = make_patient(study, "KEPT-ANSWERED", enrolled_days_ago=50, sessions_days_ago=(40,))
+    make_patient(study, "NOT-KEPT", enrolled_days_ago=50, sessions_days_ago=(40,))
+    for patient in (waiting, answered):
+        extend_window(db.session, patient, "T0", date.today() + timedelta(days=3), reason="phoned", actor="t")
+    answer(library, answered, "T0", "who5", WHO5, when=utcnow() - timedelta(hours=1))
+    db.session.flush()
+    data = load_frames(db.session, study.id, frames.Filters())
+    wins = windows.window_frame(protocol, data.patients, data.sessions, utcnow(), extensions=data.extensions)
+    done = windows.completion_frame(wins, data.submissions, data.patients, utcnow())
+    t0 = done[done["timepoint"] == "T0"].merge(data.patients[["patient_id", "code"]], on="patient_id")
+    assert dict(zip(t0["code"], t0["outcome"], strict=True)) == {
+        "KEPT": "pending", "KEPT-ANSWERED": "late", "NOT-KEPT": "missed"}
+    table = windows.completion_table(done, protocol).set_index("timepoint")
+    assert table.loc["T0", "rate"] == pytest.approx(1 / 2)
 
 
 def test_completion_classifies_on_time_late_missed_and_pending(make_study, make_patient, library):
