@@ -1,5 +1,5 @@
-"""Collecting answers in the clinic: "answer in clinic" on a tablet, and paper questionnaires
-transcribed by staff.
+"""Collecting answers in the clinic: "answer in clinic" on a tablet, paper questionnaires
+transcribed by staff, and questionnaires staff read out to the patient (interview).
 
 Routes on the staff blueprint (`surveys.staff.blueprint.bp`); imported by `app.py` beside the
 other staff route modules.
@@ -20,8 +20,9 @@ from surveys.domain.accounts import actor
 from surveys.domain.flow import entry_of, find_window, patient_windows, response_states
 from surveys.domain.models import Patient, Study
 from surveys.domain.notices import deliver_owed, take_owed
-from surveys.domain.paper import PaperEntryError, enter_paper
+from surveys.domain.paper import StaffEntryError, enter_interview, enter_paper
 from surveys.domain.patients import study_protocol, study_today
+from surveys.domain.schedule import ANSWERABLE
 from surveys.domain.tablet import end_patient_tablets, start_tablet
 from surveys.infra.after_reply import after_reply
 from surveys.infra.db import db
@@ -81,51 +82,56 @@ def end_tablet_session(code: str, patient_code: str) -> Any:
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code))
 
 
-#: Windows a paper questionnaire can be entered for: open now, or closed (filled in on time,
-#: transcribed late); never one that has not opened.
-PAPER_STATES = ("open", "due", "overdue", "closed", "completed")
+#: What staff record for a patient, and the windows each may fill: a paper form for a window open
+#: now or closed (filled in on time, transcribed late), never one that has not opened; an
+#: interview (questions read out, answers recorded as given) for a window answerable now.
+ENTRY_STATES = {"paper": ("open", "due", "overdue", "closed", "completed"), "interview": tuple(ANSWERABLE)}
 
 
-def paper_allowed(patient: Patient) -> bool:
-    """Whether paper forms may be transcribed for a patient: not once their data were erased or
-    they withdrew consent asking that their data be discarded (issue 16's participation)."""
+def entry_allowed(patient: Patient, kind: str) -> bool:
+    """Whether staff may record questionnaires of `kind` for a patient: an interview only while
+    they take part; a paper form unless their data were erased or they withdrew consent asking
+    that their data be discarded (issue 16's participation)."""
+    if kind == "interview":
+        return patient.status == "active"
     return patient.status != "erased" and patient.withdrawal_reason != "consent_withdrawn_discard_data"
 
 
-def _paper_parts(study: Study, patient: Patient) -> list[tuple[Any, Any, bool]]:
-    """(window, protocol entry, already answered) for every part that paper could fill."""
-    if not paper_allowed(patient):
+def _entry_parts(study: Study, patient: Patient, kind: str) -> list[tuple[Any, Any, bool]]:
+    """(window, protocol entry, already answered) for every part that staff could fill."""
+    if not entry_allowed(patient, kind):
         return []
     states = response_states(db.session, patient)
     windows = patient_windows(patient, study_protocol(study), states)
-    return [(w, e, (w.timepoint, e.instrument) in states) for w in windows if w.state in PAPER_STATES
+    return [(w, e, (w.timepoint, e.instrument) in states) for w in windows if w.state in ENTRY_STATES[kind]
             for e in w.instruments]
 
 
-@bp.get("/studies/<code>/patients/<patient_code>/paper")
+@bp.get("/studies/<code>/patients/<patient_code>/paper", defaults={"kind": "paper"})
+@bp.get("/studies/<code>/patients/<patient_code>/interview", defaults={"kind": "interview"})
 @roles_required(*CLINIC_STAFF)
-def paper_entry_list(code: str, patient_code: str) -> Any:
-    """The questionnaires of a patient that a paper form can fill in."""
+def entry_list(code: str, patient_code: str, kind: str) -> Any:
+    """The questionnaires of a patient that a paper form, or an interview, can fill in."""
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
-    return render_template("staff/paper_list.html", study=study, patient=patient,
-                           parts=_paper_parts(study, patient), library=instruments())
+    return render_template("staff/paper_list.html", study=study, patient=patient, kind=kind,
+                           parts=_entry_parts(study, patient, kind), library=instruments())
 
 
-def _paper_window(study: Study, patient: Patient, timepoint: str,
+def _entry_window(study: Study, patient: Patient, kind: str, timepoint: str,
                   instrument_id: str) -> tuple[Any, Any, Any]:
     states = response_states(db.session, patient)
     window = find_window(patient_windows(patient, study_protocol(study), states), timepoint)
     entry = entry_of(window, instrument_id) if window is not None else None
     instrument = instruments().get(instrument_id)
-    if window is None or entry is None or instrument is None or window.state not in PAPER_STATES:
+    if window is None or entry is None or instrument is None or window.state not in ENTRY_STATES[kind]:
         abort(404)
-    if not paper_allowed(patient):
+    if not entry_allowed(patient, kind):
         abort(404)
     return window, entry, instrument
 
 
-def _paper_items(instrument: Any, section: str | None, lang: str) -> list[Any]:
+def _entry_items(instrument: Any, section: str | None, lang: str) -> list[Any]:
     return [item for item in instrument.items_in_order(lang) if section is None or item.section == section]
 
 
@@ -137,72 +143,90 @@ def _deliver_after_reply(notice_ids: list[int]) -> None:
         after_reply(lambda: deliver_owed(db.session, base_url, notice_ids), f"alert notices {notice_ids}")
 
 
-PAPER_RULE = "/studies/<code>/patients/<patient_code>/paper/<timepoint>/<instrument_id>"
+def _filled_on(text: str, patient: Patient) -> tuple[date | None, str | None]:
+    """A paper form's "filled in on" day, or the problem with it (translated)."""
+    try:
+        filled_on = date.fromisoformat(text)
+    except ValueError:
+        return None, _("Give the date the patient filled the form in (YYYY-MM-DD).")
+    if patient.status != "active" and patient.status_on is not None and filled_on > patient.status_on:
+        return None, _("The patient had left the study on %(date)s: a form filled in after that is not "
+                       "transcribed.", date=local_date(patient.status_on))
+    return filled_on, None
 
 
-@bp.route(PAPER_RULE, methods=["GET", "POST"])
+def _answers(items: list[Any], values: dict[str, str]) -> tuple[dict[str, object], str | None]:
+    """The form's answers as codes (or text), or the problem with them (translated)."""
+    answers: dict[str, object] = {}
+    for item in items:
+        raw = values[item.id]
+        if not raw:
+            continue
+        if item.is_text:
+            answers[item.id] = normalise_line_breaks(raw)
+        elif raw.lstrip("-").isdigit():
+            answers[item.id] = int(raw)
+        else:
+            return answers, _("An answer is not one of the choices. Nothing was stored.")
+    return answers, None
+
+
+@bp.route("/studies/<code>/patients/<patient_code>/paper/<timepoint>/<instrument_id>",
+          methods=["GET", "POST"], defaults={"kind": "paper"})
+@bp.route("/studies/<code>/patients/<patient_code>/interview/<timepoint>/<instrument_id>",
+          methods=["GET", "POST"], defaults={"kind": "interview"})
 @roles_required(*CLINIC_STAFF)
-def paper_entry(code: str, patient_code: str, timepoint: str, instrument_id: str) -> Any:
-    """Transcribe one paper questionnaire on one page, with the date the patient filled it in.
+def entry(code: str, patient_code: str, kind: str, timepoint: str, instrument_id: str) -> Any:
+    """Record one questionnaire for a patient on one page: a paper form transcribed (with the date
+    the patient filled it in), or an interview (staff read the questions out, now).
 
     Validated like the patient's own answers; red flags raise alerts as usual (the on-call address
-    is notified after the commit); recorded as paper entry by this staff member.
+    is notified after the commit and the reply); recorded as paper entry or staff interview by
+    this staff member.
     """
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
-    window, entry, instrument = _paper_window(study, patient, timepoint, instrument_id)
-    answered = (timepoint, instrument_id) in response_states(db.session, patient)
+    window, part, instrument = _entry_window(study, patient, kind, timepoint, instrument_id)
+    back = url_for("staff.entry_list", code=study.code, patient_code=patient.code, kind=kind)
+    if (timepoint, instrument_id) in response_states(db.session, patient):
+        flash(_("This patient already has answers to this questionnaire: nothing to record."), "error")
+        return redirect(back)
     lang = request.values.get("lang") or patient.language
     lang = lang if lang in LANGUAGES else "en"
-    items = _paper_items(instrument, entry.section, lang)
+    items = _entry_items(instrument, part.section, lang)
     form = ActionForm()
     problem, values, filled = None, {}, ""
-    if answered:
-        flash(_("This patient already has answers to this questionnaire: nothing to transcribe."), "error")
-        return redirect(url_for("staff.paper_entry_list", code=study.code, patient_code=patient.code))
     if request.method == "POST":
         values = {item.id: (request.form.get(item.id) or "").strip() for item in items}
         filled = (request.form.get("filled_on") or "").strip()
-        unknown = set(request.form) - {item.id for item in items} - {"csrf_token", "filled_on", "lang"}
-        answers: dict[str, object] = {}
-        try:
-            filled_on = date.fromisoformat(filled)
-        except ValueError:
-            problem = _("Give the date the patient filled the form in (YYYY-MM-DD).")
-        if unknown:
+        own = {"csrf_token", "lang"} | ({"filled_on"} if kind == "paper" else set())
+        filled_on, problem = _filled_on(filled, patient) if kind == "paper" else (None, None)
+        if set(request.form) - {item.id for item in items} - own:
             problem = _("The form holds fields that do not belong to this questionnaire. Nothing was stored.")
-        elif (problem is None and patient.status != "active" and patient.status_on is not None
-              and filled_on > patient.status_on):
-            problem = _("The patient had left the study on %(date)s: a form filled in after that is not "
-                        "transcribed.", date=local_date(patient.status_on))
-        for item in items:
-            raw = values[item.id]
-            if not raw:
-                continue
-            if item.is_text:
-                answers[item.id] = normalise_line_breaks(raw)
-            elif raw.lstrip("-").isdigit():
-                answers[item.id] = int(raw)
-            else:
-                problem = problem or _("An answer is not one of the choices. Nothing was stored.")
+        answers, wrong = _answers(items, values)
+        problem = problem or wrong
         if problem is None and not form.validate_on_submit():
             problem = _("The form expired; please enter it again.")
         if problem is None:
+            who = {"language": lang, "staff": current_user, "actor": actor(current_user)}
             try:
-                enter_paper(db.session, patient, window, entry, instrument, answers, filled_on=filled_on,
-                            language=lang, staff=current_user, actor=actor(current_user))
-            except (PaperEntryError, AnswerError) as exc:
+                if kind == "paper":
+                    enter_paper(db.session, patient, window, part, instrument, answers, filled_on=filled_on,
+                                **who)
+                else:
+                    enter_interview(db.session, patient, window, part, instrument, answers, **who)
+            except (StaffEntryError, AnswerError) as exc:
                 db.session.rollback()
                 problem = _("Nothing was stored: %(problem)s", problem=str(exc))
         if problem is None:
             owed = take_owed(db.session)  # the alert notices this entry made owed
             db.session.commit()
             _deliver_after_reply(owed)  # after the commit and the reply
-            flash(_("The paper questionnaire was stored as a paper entry by you."))
-            return redirect(url_for("staff.paper_entry_list", code=study.code, patient_code=patient.code))
+            flash(_("The paper questionnaire was stored as a paper entry by you.") if kind == "paper"
+                  else _("The answers were stored as a staff interview by you."))
+            return redirect(back)
         flash(problem, "error")
-    page = render_template("staff/paper.html", study=study, patient=patient, window=window,
+    page = render_template("staff/paper.html", study=study, patient=patient, window=window, kind=kind,
                            instrument=instrument, items=items, lang=lang, form=form, values=values,
-                           filled=filled,
-                           today=study_today(study).isoformat(), label=window.label(lang))
+                           filled=filled, today=study_today(study).isoformat(), label=window.label(lang))
     return page, (400 if problem else 200)

@@ -70,16 +70,18 @@ def test_tablet_session_ends_on_a_neutral_screen_and_back_reveals_nothing(
 def test_new_pages_are_accessible(desktop, live_server, staff_study) -> None:  # noqa: F811
     page, code = desktop, staff_study["code"]
     log_in(page, live_server.url, staff_study["coordinator"])
-    for path in (f"/studies/{code}/patients/FEVERISH/link", f"/studies/{code}/patients/FEVERISH/paper"):
+    patient = f"/studies/{code}/patients/FEVERISH"
+    for path in (f"{patient}/link", f"{patient}/paper", f"{patient}/interview"):
         page.goto(f"{live_server.url}{path}")
         assert axe_violations(page) == [], path
-    page.goto(f"{live_server.url}/studies/{code}/patients/FEVERISH/paper")
-    links = page.locator("td a")
-    if links.count():
-        links.first.click()
-        page.wait_for_load_state()
-        assert "Date the patient filled it in" in page.content()
-        assert axe_violations(page) == []
+    for kind, marker in (("paper", "Date the patient filled it in"), ("interview", "Read each question")):
+        page.goto(f"{live_server.url}{patient}/{kind}")
+        links = page.locator("td a")
+        if links.count():
+            links.first.click()
+            page.wait_for_load_state()
+            assert marker in page.content()
+            assert axe_violations(page) == [], kind
     page.goto(f"{live_server.url}/code")
     assert axe_violations(page) == []
     page.get_by_label("Your code").fill("AAAA-AAAA-AA")

@@ -63,6 +63,7 @@ def url_arguments(rule: Rule, world: World) -> dict[str, Any]:
         "version": plotly.__version__,
         "name": "norwood_1.svg",
     }
+    known.update(rule.defaults or {})  # a rule's own values (paper or interview: one rule each)
     missing = set(rule.arguments) - set(known)
     assert not missing, f"{rule.rule}: give <{', '.join(sorted(missing))}> a value in {__file__}"
     return {name: known[name] for name in rule.arguments}

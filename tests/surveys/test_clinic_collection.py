@@ -220,3 +220,86 @@ def test_paper_entry_follows_the_patients_participation(client, coordinator, mak
     db.session.commit()
     assert client.get(url).status_code == 404
     assert "S1" not in client.get("/studies/CLINIC/patients/PAP-4/paper").get_data(as_text=True)
+
+
+def test_staff_read_a_questionnaire_out_and_the_answers_are_a_staff_interview_by_them(client, coordinator,
+                                                                                     make_patient, library,
+                                                                                     runner, tmp_path):
+    """From the patient's page staff open the interview, read the questions and record the answers as
+    given: validated like the patient's own, a red flag raises an alert, the response is submitted now
+    as a staff interview by that staff member, and long.csv, scores.csv and FHIR say so."""
+    import csv
+    import json
+
+    patient = make_patient(coordinator.study, "INT-1", sessions_days_ago=(3,))
+    db.session.commit()
+    manage = client.get("/studies/CLINIC/patients/INT-1/manage").get_data(as_text=True)
+    assert "/studies/CLINIC/patients/INT-1/interview" in manage
+    listing = client.get("/studies/CLINIC/patients/INT-1/interview").get_data(as_text=True)
+    url = "/studies/CLINIC/patients/INT-1/interview/S1/pirc"
+    assert url in listing
+    page = client.get(url).get_data(as_text=True)
+    assert "Read each question" in page and "filled_on" not in page
+    refused = client.post(url, data={"pain_present": "7"})
+    assert refused.status_code == 400 and "Nothing was stored" in refused.get_data(as_text=True)
+    items = [i for i in library["pirc"].items if i.section in ("local", "red_flags")]
+    answers = {i.id: "0" for i in items if i.show_if is None and not i.is_text}
+    answers.update({"rf_breathing": "1", "rf_breathing_now": "1"})
+    before = datetime.now(UTC)
+    posted = client.post(url, data=answers)
+    assert posted.status_code == 302, posted.get_data(as_text=True)[:2000]
+    response = db.session.scalar(select(Response).where(Response.patient_id == patient.id))
+    assert (response.status, response.mode, response.assisted_by_id) == ("submitted", "staff_interview",
+                                                                         coordinator.id)
+    submitted = response.submitted_at.replace(tzinfo=UTC) if response.submitted_at.tzinfo is None \
+        else response.submitted_at
+    assert before - timedelta(seconds=1) <= submitted <= datetime.now(UTC) and response.entered_at is None
+    alert = db.session.scalar(select(Alert).where(Alert.patient_id == patient.id))
+    assert alert is not None and alert.level == 3
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "response.staff_interview"))
+    assert event is not None and event.actor == f"staff:{coordinator.id}"
+    assert client.post(url, data=answers).status_code == 302  # answered already: nothing stored twice
+    assert len(db.session.scalars(select(Response).where(Response.patient_id == patient.id)).all()) == 1
+    for table, column in (("long", "mode"), ("scores", "mode"), ("wide", "pirc_mode")):
+        out = tmp_path / f"{table}.csv"
+        assert runner.invoke(args=["export", "CLINIC", "--format", table, "--out", str(out)]).exit_code == 0
+        rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+        assert rows and {r[column] for r in rows} == {"staff_interview"}, table
+    bundle = tmp_path / "fhir.json"
+    runner.invoke(args=["export", "CLINIC", "--format", "fhir", "--out", str(bundle)])
+    resource = next(e["resource"] for e in json.loads(bundle.read_text(encoding="utf-8"))["entry"]
+                    if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    assert "staff_interview" in [(e.get("valueCoding") or {}).get("code") for e in resource["extension"]]
+
+
+def test_an_interview_is_only_for_a_window_the_patient_could_answer_now(client, coordinator, make_patient):
+    """An interview records answers given now: a closed window takes a paper form (filled in on time),
+    not an interview, and a patient who left the study is not interviewed."""
+    from surveys.domain.participation import withdraw_patient
+
+    make_patient(coordinator.study, "INT-2", sessions_days_ago=(40,))
+    left = make_patient(coordinator.study, "INT-3", sessions_days_ago=(3,))
+    withdraw_patient(db.session, left, on=date.today(), reason="lost_to_follow_up", actor="test")
+    db.session.commit()
+    assert client.get("/studies/CLINIC/patients/INT-2/paper/S1/pirc").status_code == 200
+    assert client.get("/studies/CLINIC/patients/INT-2/interview/S1/pirc").status_code == 404
+    assert client.post("/studies/CLINIC/patients/INT-2/interview/S1/pirc",
+                       data={"pain_present": "0"}).status_code == 404
+    listing = client.get("/studies/CLINIC/patients/INT-2/interview").get_data(as_text=True)
+    assert "/interview/S1/" not in listing
+    assert client.get("/studies/CLINIC/patients/INT-3/interview/S1/pirc").status_code == 404
+    assert db.session.scalar(select(Response.id)) is None
+
+
+def test_paper_and_interview_pages_speak_french_to_french_staff(client, coordinator, make_patient):
+    """The refusals the service gives (a future date, a window not open) reach French staff in French."""
+    make_patient(coordinator.study, "INT-4", sessions_days_ago=(3,))
+    coordinator.language = "fr"
+    db.session.commit()
+    listing = client.get("/studies/CLINIC/patients/INT-4/interview")
+    assert "Entretien avec INT-4" in listing.get_data(as_text=True)
+    future = (date.today() + timedelta(days=2)).isoformat()
+    refused = client.post("/studies/CLINIC/patients/INT-4/paper/S1/pirc",
+                          data={"pain_present": "0", "filled_on": future})
+    assert refused.status_code == 400
+    assert "ne peut pas être dans le futur" in refused.get_data(as_text=True)
