@@ -233,3 +233,5 @@ def test_the_queue_says_what_triage_asks_beyond_the_lifecycle(client, clinician,
     due = datetime.combine(severe.sessions[0].date + timedelta(days=3), time(), ZoneInfo(study.timezone))
     expected = f'Re-check due <time datetime="{due.astimezone(UTC).isoformat()}">'
     assert expected in card[:card.index("</article>")]
+    shown = card[card.index(expected) + len(expected):card.index("</time>", card.index(expected))]
+    assert shown.endswith(due.strftime("%Z")) and "UTC" not in shown  # local time, zone named

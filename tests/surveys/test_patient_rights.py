@@ -88,6 +88,7 @@ def test_the_access_archive_holds_every_answer_of_the_patient_and_nothing_of_ano
     for fact in ("S-1", EMAIL, SECRET_TEXT, "session note about the subject", "Called the subject back",
                  "ketoconazole", '<html lang="fr">'):
         assert fact in summary, fact
+    assert "UTC" not in summary  # the patient reads the study's local times, zone named (issue 17)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.access"))
     assert event.details["patient"] == "S-1" and event.details["via"] == "web"
 

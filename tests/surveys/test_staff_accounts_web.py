@@ -182,3 +182,12 @@ def test_a_forgotten_password_request_does_the_same_work_for_known_and_unknown_a
                            "tell_account_holder": 1}
     assert unknown_after == {"send_reset_link": 1}
     assert mails_to(app, user.email) and not mails_to(app, "nobody@clinic.test")
+
+
+def test_the_account_lists_show_last_logins_in_local_time(client, login, make_user) -> None:
+    admin = make_user("admin")
+    login(admin)
+    listing = client.get("/admin/users").get_data(as_text=True)
+    one = client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
+    for page in (listing, one):
+        assert "Last login" in page and "UTC" not in page  # issue 17: local time, zone named

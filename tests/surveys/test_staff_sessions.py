@@ -100,6 +100,7 @@ def test_log_out_everywhere_ends_every_browser(app, client, login, make_user) ->
     assert other.get("/").status_code == 200
     page = client.get("/account").get_data(as_text=True)
     assert page.count("End this session") == 2 and "Werkzeug/" in page and "127.0.0.1" in page
+    assert "UTC" not in page  # login and activity times in the local zone, named (issue 17)
     assert client.post("/account/sessions/end-all").status_code == 302
     assert other.get("/").status_code == 302 and client.get("/").status_code == 302
 
