@@ -76,7 +76,10 @@ def answer_baseline(browser: Browser, token: str, script: bool) -> int:
     status, path, html = browser.call(FIRST[1], "GET", f"/p/{token}/q/T0")
     status, _location, html = browser.call(FIRST[2], "GET", path)
     answers = 0
+    last_item = ""
     while (item := ITEM.search(html)) is not None:
+        assert item.group(1) != last_item, f"the answer to {last_item} was not taken: fix the benchmark"
+        last_item = item.group(1)
         form = answer_form(html, item.group(1))
         if script:
             status, path, html = browser.call("POST answer, script", "POST", path, form, SCRIPT_HEADERS)

@@ -55,7 +55,7 @@ SECRET = "bench-secret"
 RATIO_TARGET = 0.6
 BUDGET_BYTES = 30 * 1024
 ITEM = re.compile(r'name="item" value="([^"]+)"')
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')  # any attribute order
 FLOOR_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODES = re.compile(r'name="answer" value="(-?\d+)"')
 ASSETS = ("/static/app.css", "/static/patient/patient.css", "/static/patient/patient.js")
@@ -126,7 +126,9 @@ def answer_form(html: str, item_id: str, first: bool = False) -> dict[str, str]:
     """The form a simulated patient sends on a screen: the middle choice (or the first), its CSRF token."""
     codes = CODES.findall(html)
     csrf = CSRF.search(html)
-    return {"csrf_token": csrf.group(1) if csrf else "", "item": item_id,
+    if csrf is None:  # a refused answer would re-show the screen: the figures would time refusals
+        raise ValueError(f"no CSRF token on the screen of {item_id}: the page changed, fix the benchmark")
+    return {"csrf_token": csrf.group(1), "item": item_id,
             "answer": (codes[0] if first else codes[len(codes) // 2]) if codes else ""}
 
 
@@ -143,6 +145,7 @@ def patient_run(
     stats.page(seconds, len(body))
     status, path, _body, _seconds = client.send("GET", f"/p/{token}/q/T0")
     fetched: tuple[int, bytes] | None = None  # the next screen, when it came with the answer
+    last_item = ""
     while time.perf_counter() < deadline:
         if fetched is None:
             status, location, body, seconds = client.send("GET", path)
@@ -163,6 +166,10 @@ def patient_run(
             return
         if item.group(1) == stop_before:
             return
+        if item.group(1) == last_item:  # the answer was not taken: the screen came back
+            stats.errors.append(f"answer not taken for {last_item}")
+            return
+        last_item = item.group(1)
         form = answer_form(html, item.group(1), first=bool(stop_before))
         status, location, body, seconds = client.send("POST", path, form, SCRIPT_HEADERS if script else None)
         stats.answer(seconds, len(body) if script else None)
