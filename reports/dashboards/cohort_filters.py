@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
@@ -27,7 +28,8 @@ AGE_BANDS: dict[str, tuple[int, int]] = {
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """The cohort filters of the dashboard; None means "everyone"."""
+    """The cohort filters of the dashboard; None means "everyone". `enrolled_from`/`enrolled_to` are
+    local days of `zone`, the study's IANA time zone (not a filter itself)."""
 
     sex: str | None = None
     age_band: str | None = None
@@ -35,14 +37,17 @@ class Filters:
     agents: str | None = None
     enrolled_from: date | None = None
     enrolled_to: date | None = None
+    zone: str = "UTC"
 
     def active(self) -> dict[str, Any]:
         """The filters that are set, by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "zone" and getattr(self, f.name) is not None}
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+def _midnight(day: date, zone: str) -> datetime:
+    """The UTC instant a local day of `zone` starts."""
+    return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def cohort_conditions(study_id: int, filters: Filters) -> list[ColumnElement[bool]]:
@@ -57,9 +62,9 @@ def cohort_conditions(study_id: int, filters: Filters) -> list[ColumnElement[boo
         age = func.extract("year", Patient.enrolled_at) - Patient.birth_year
         where.append(age.between(low, high))
     if filters.enrolled_from is not None:
-        where.append(Patient.enrolled_at >= _midnight(filters.enrolled_from))
+        where.append(Patient.enrolled_at >= _midnight(filters.enrolled_from, filters.zone))
     if filters.enrolled_to is not None:
-        where.append(Patient.enrolled_at < _midnight(filters.enrolled_to + timedelta(days=1)))
+        where.append(Patient.enrolled_at < _midnight(filters.enrolled_to + timedelta(days=1), filters.zone))
     if filters.agents is not None:
         where.append(
             exists().where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -98,7 +99,7 @@ def parse_filters(args: MultiDict[str, str], options: dict[str, list[str]]) -> F
 def _dashboard_for(study: Study) -> tuple[Dashboard | None, Filters, dict[str, list[str]], str | None]:
     options = filter_options(db.session, study.id)
     try:
-        filters = parse_filters(request.args, options)
+        filters = replace(parse_filters(request.args, options), zone=study.timezone)  # local enrollment days
     except FilterError as exc:
         return None, Filters(), options, str(exc)
     from reports.dashboards.dashboard import build_dashboard

@@ -78,3 +78,45 @@ def test_days_since_first_session_and_the_date_filter_count_local_days(client, l
             (session_day + timedelta(days=1)).isoformat()
         left = read_csv(download(client, code, "scores", **{"from": other, "to": other}).data, dtype=str)
         assert len(left) == 0, code
+
+
+def test_the_dashboards_enrollment_filter_takes_local_days(app, make_study, make_patient) -> None:
+    """Enrolled at 23:30 UTC on 1 March: 2 March in Paris, 1 March in New York (issue 17)."""
+    from sqlalchemy import select
+
+    from reports.dashboards.cohort_filters import Filters, cohort_conditions
+    from surveys.domain.models import Patient
+
+    for zone, local in (("Europe/Paris", date(2026, 3, 2)), ("America/New_York", date(2026, 3, 1))):
+        study = make_study(timezone=zone)
+        patient = make_patient(study)
+        patient.enrolled_at = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+        db.session.flush()
+
+        def chosen(day: date, study=study, zone=zone) -> list[str]:
+            filters = Filters(enrolled_from=day, enrolled_to=day, zone=zone)
+            return list(db.session.scalars(select(Patient.code).where(*cohort_conditions(study.id, filters))))
+
+        assert chosen(local) == [patient.code], zone
+        assert chosen(local + timedelta(days=1)) == [] and chosen(local - timedelta(days=1)) == [], zone
+
+
+def test_the_dashboard_page_filters_by_the_studys_local_days(client, login, make_user, make_study,
+                                                             monkeypatch) -> None:
+    import pytest
+
+    import reports.dashboards.dashboard as dashboard
+
+    class Seen(Exception):
+        pass
+
+    def capture(_session, _study_id, _protocol, _library, filters, *_rest):
+        raise Seen(filters)
+
+    monkeypatch.setattr(dashboard, "build_dashboard", capture)
+    study = make_study(timezone="America/New_York")
+    login(make_user("clinician", (study,)))
+    with pytest.raises(Seen) as seen:
+        client.get(f"/studies/{study.code}/dashboard?enrolled_from=2026-03-01")
+    filters = seen.value.args[0]
+    assert (filters.enrolled_from, filters.zone) == (date(2026, 3, 1), "America/New_York")
