@@ -95,8 +95,8 @@ def erase_patient(session: Session, patient: Patient, *, reason: str, actor: str
         setattr(patient, name, value)
     session.flush()
     record(session, actor, "patient.erase", entity="patient", entity_id=patient.id, study_id=patient.study_id,
-           details={"patient": code, "reason": reason, "enrolled_on": enrolled_at.date().isoformat(),
-                    "deleted": deleted})
+           details={"patient": code, "reason": reason,
+                    "enrolled_on": local_day(patient.study, enrolled_at).isoformat(), "deleted": deleted})
     return ErasureReport(code, deleted)
 
 

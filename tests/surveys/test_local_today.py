@@ -143,3 +143,19 @@ def test_a_recheck_is_due_72_hours_after_local_midnight(app, zone) -> None:
     hours = rule["task"]["hours_after_session"]
     assert due is not None
     assert (due - local(zone, date(2026, 11, 28), 0)).total_seconds() == hours * 3600
+
+
+@pytest.mark.parametrize(("zone", "day"), [(PARIS, "2026-03-02"), (NEW_YORK, "2026-03-01")],
+                         ids=["paris", "new-york"])
+def test_an_erasure_records_the_local_day_of_enrollment(zone, day, make_study) -> None:
+    from sqlalchemy import select
+
+    from surveys.domain.erasure import erase_patient
+    from surveys.domain.models import AuditEvent
+
+    study = make_study(timezone=zone.key)
+    patient, _token = enroll_patient(db.session, study, "LOC4", actor="t",
+                                     enrolled_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    erase_patient(db.session, patient, reason="data_subject_request", actor="t")
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.erase"))
+    assert event.details["enrolled_on"] == day
