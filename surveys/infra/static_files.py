@@ -29,13 +29,25 @@ def _digest(path: str, _size: int, _mtime_ns: int) -> str:
         return hashlib.sha256(handle.read()).hexdigest()[:12]
 
 
-def fingerprint(folder: str | None, filename: str) -> str | None:
-    """The fingerprint of a static file, or None when it does not exist (or leaves the folder)."""
-    if not folder or not filename:
-        return None
+@lru_cache(maxsize=1024)
+def _resolve(folder: str, filename: str) -> str | None:
+    """The real path of `filename` inside `folder`, or None when it leads out of the folder.
+
+    Cached: folders and their symbolic links do not move while the app runs (a page links several
+    static files, and resolving each path anew was a dozen system calls per link)."""
     root = os.path.realpath(folder)
     path = os.path.realpath(os.path.join(root, filename))
-    if not path.startswith(root + os.sep):
+    return path if path.startswith(root + os.sep) else None
+
+
+def fingerprint(folder: str | None, filename: str) -> str | None:
+    """The fingerprint of a static file, or None when it does not exist (or leaves the folder).
+
+    The file is looked at (one stat) on every call, so a changed file gets a new fingerprint."""
+    if not folder or not filename:
+        return None
+    path = _resolve(folder, filename)
+    if path is None:
         return None
     try:
         stat = os.stat(path)
