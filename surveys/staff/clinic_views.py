@@ -119,15 +119,18 @@ def entry_list(code: str, patient_code: str, kind: str) -> Any:
 
 
 def _entry_window(study: Study, patient: Patient, kind: str, timepoint: str,
-                  instrument_id: str) -> tuple[Any, Any, Any]:
+                  instrument_id: str) -> tuple[Any, Any, Any] | None:
+    """(window, protocol entry, instrument) to fill in; None when the questionnaire exists but cannot
+    be entered this way now (window not open to it, or the patient's participation forbids it).
+    Aborts 404 for a timepoint or instrument the patient's protocol does not have."""
     states = response_states(db.session, patient)
     window = find_window(patient_windows(patient, study_protocol(study), states), timepoint)
     entry = entry_of(window, instrument_id) if window is not None else None
     instrument = instruments().get(instrument_id)
-    if window is None or entry is None or instrument is None or window.state not in ENTRY_STATES[kind]:
+    if window is None or entry is None or instrument is None:
         abort(404)
-    if not entry_allowed(patient, kind):
-        abort(404)
+    if window.state not in ENTRY_STATES[kind] or not entry_allowed(patient, kind):
+        return None  # a real questionnaire, not open to this kind of entry now (a stale link)
     return window, entry, instrument
 
 
@@ -186,8 +189,13 @@ def entry(code: str, patient_code: str, kind: str, timepoint: str, instrument_id
     """
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
-    window, part, instrument = _entry_window(study, patient, kind, timepoint, instrument_id)
+    found = _entry_window(study, patient, kind, timepoint, instrument_id)
     back = url_for("staff.entry_list", code=study.code, patient_code=patient.code, kind=kind)
+    if found is None:
+        flash(_("This questionnaire cannot be entered now (its window is not open to this kind of entry, "
+                "or the patient's participation does not allow it). Nothing was stored."), "error")
+        return redirect(back)
+    window, part, instrument = found
     if (timepoint, instrument_id) in response_states(db.session, patient):
         flash(_("This patient already has answers to this questionnaire: nothing to record."), "error")
         return redirect(back)

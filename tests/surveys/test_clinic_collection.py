@@ -218,7 +218,9 @@ def test_paper_entry_follows_the_patients_participation(client, coordinator, mak
     assert db.session.scalar(select(Response.id).where(Response.patient_id == patient.id)) is None
     patient.withdrawal_reason = "consent_withdrawn_discard_data"
     db.session.commit()
-    assert client.get(url).status_code == 404
+    refused = client.get(url, follow_redirects=True)  # a stale link: back to the list, told why
+    assert refused.request.path.endswith("/PAP-4/paper")
+    assert "cannot be entered now" in refused.get_data(as_text=True)
     assert "S1" not in client.get("/studies/CLINIC/patients/PAP-4/paper").get_data(as_text=True)
 
 
@@ -282,12 +284,16 @@ def test_an_interview_is_only_for_a_window_the_patient_could_answer_now(client, 
     withdraw_patient(db.session, left, on=date.today(), reason="lost_to_follow_up", actor="test")
     db.session.commit()
     assert client.get("/studies/CLINIC/patients/INT-2/paper/S1/pirc").status_code == 200
-    assert client.get("/studies/CLINIC/patients/INT-2/interview/S1/pirc").status_code == 404
-    assert client.post("/studies/CLINIC/patients/INT-2/interview/S1/pirc",
-                       data={"pain_present": "0"}).status_code == 404
+    refused = client.get("/studies/CLINIC/patients/INT-2/interview/S1/pirc", follow_redirects=True)
+    assert refused.request.path == "/studies/CLINIC/patients/INT-2/interview"  # back to the list
+    assert "cannot be entered now" in refused.get_data(as_text=True)
+    posted = client.post("/studies/CLINIC/patients/INT-2/interview/S1/pirc", data={"pain_present": "0"})
+    assert posted.status_code == 302 and posted.location.endswith("/patients/INT-2/interview")
     listing = client.get("/studies/CLINIC/patients/INT-2/interview").get_data(as_text=True)
     assert "/interview/S1/" not in listing
+    # no window after leaving
     assert client.get("/studies/CLINIC/patients/INT-3/interview/S1/pirc").status_code == 404
+    assert client.get("/studies/CLINIC/patients/INT-2/interview/S9/pirc").status_code == 404  # no such window
     assert db.session.scalar(select(Response.id)) is None
 
 
