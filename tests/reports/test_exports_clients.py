@@ -638,3 +638,12 @@ def test_items_not_asked_are_declared_missing_in_sav_and_dta(client, login, edge
         plain, _ = reader(str(path))  # without user-missing values: plain missing
         assert plain[plain.timepoint.isin(["S1", "S2"])].pirc_redness_worst.isna().all()
         assert set(with_pirc.pirc_pain_worst) == {2}  # asked and answered: the answer
+
+
+def test_answer_history_names_who_changed_an_answer_by_role_never_by_name() -> None:
+    from reports.exports.answer_history import changed_by
+
+    assert changed_by("own_device", None) == changed_by("tablet_in_clinic", "coordinator") == "patient"
+    assert changed_by("staff_interview", "clinician") == "clinician"
+    assert changed_by("paper_entry", "coordinator") == "coordinator"
+    assert changed_by("paper_entry", None) == "staff"  # the account no longer exists
