@@ -318,17 +318,26 @@ def studies_set(study_code: str, as_email: str | None, **options: object) -> Non
 @click.option("--agents", default="", help="Agents / formulation (at most 200 characters).")
 @click.option("--notes", default="", help="Notes (at most 5000 characters).")
 @click.option("--planned", is_flag=True, help="Planned ahead (today or later), not done yet.")
+@click.option("--pregnant", type=click.Choice(["yes", "no"]),
+              help="Pre-session pregnancy check (needed for a 5-ARI session of a female patient).")
+@click.option("--breastfeeding", type=click.Choice(["yes", "no"]), help="Pre-session pregnancy check.")
+@click.option("--trying-to-conceive", type=click.Choice(["yes", "no"]), help="Pre-session pregnancy check.")
 @as_option
 def sessions_record(study_code: str, patient_code: str, number: int, day: date, agents: str, notes: str,
-                    planned: bool, as_email: str | None) -> None:
+                    planned: bool, pregnant: str | None, breastfeeding: str | None,
+                    trying_to_conceive: str | None, as_email: str | None) -> None:
     """Record, correct or plan one treatment session of a patient; the windows follow it.
 
-    Prints what was stored, and a warning (on standard error) when the patient's baseline is still
-    unanswered or missing. Exits non-zero with the reason, storing nothing, on bad input.
+    A session whose agents hold dutasteride or finasteride, for a female patient, needs the
+    pre-session pregnancy check: `--pregnant no --breastfeeding no --trying-to-conceive no`; any
+    "yes" refuses it. Prints what was stored, and a warning (on standard error) when the patient's
+    baseline is still unanswered or missing. Exits non-zero with the reason, storing nothing, on bad
+    input.
     """
     from surveys.domain.flow import patient_windows, response_states
     from surveys.domain.models import Patient
     from surveys.domain.patients import baseline_window, record_session, study_protocol
+    from surveys.domain.pregnancy_check import check_from_answers
 
     who = cli_operator(as_email)
     study = _study(study_code)
@@ -338,9 +347,12 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
     if patient is None:
         raise click.ClickException(f"No patient {patient_code} in {study.code}.")
     try:
+        check = check_from_answers(*(None if a is None else a == "yes"
+                                     for a in (pregnant, breastfeeding, trying_to_conceive)))
         treatment = record_session(db.session, patient, actor=who, number=number, day=day,
-                                   agents=agents.strip(), notes=notes.strip(), planned=planned)
-    except EnrollmentError as exc:
+                                   agents=agents.strip(), notes=notes.strip(), planned=planned,
+                                   pregnancy_check=check)
+    except ValueError as exc:  # EnrollmentError, or a partial check
         db.session.rollback()
         raise click.ClickException(f"{exc} Nothing was stored.") from exc
     db.session.commit()
@@ -362,10 +374,13 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @as_option
 def sessions_import(study_code: str, csv_file: Path, as_email: str | None) -> None:
-    """Import a clinic's treatment log (CSV: patient,number,date[,agents][,notes][,planned]).
+    """Import a clinic's treatment log (CSV: patient,number,date[,agents][,notes][,planned]
+    [,pregnant,breastfeeding,trying_to_conceive]).
 
     A header line names the columns (any order; `,` or `;` separated; UTF-8). Dates are
-    YYYY-MM-DD local days; `planned` is yes/no (blank: no). All or nothing: when a row is bad,
+    YYYY-MM-DD local days; `planned` is yes/no (blank: no). A 5-ARI session (dutasteride,
+    finasteride) of a female patient needs the pre-session pregnancy check in the last three
+    columns (yes/no); any "yes" refuses the row. All or nothing: when a row is bad,
     every bad row is reported with its line number and nothing of the file is stored. Rows equal
     to what is stored already change nothing, so importing a file twice is harmless.
     """

@@ -164,12 +164,24 @@ class Patient(Base):
 
 
 class TreatmentSession(Base):
-    """One injection session: its date, number and formulation; an anchor of the schedule."""
+    """One injection session: its date, number and formulation; an anchor of the schedule.
+
+    A 5-ARI session of a female patient carries the pre-session pregnancy check (three "no", who, when UTC).
+    """
 
     __tablename__ = "treatment_session"
     __table_args__ = (
         UniqueConstraint("patient_id", "number"),
         CheckConstraint("number >= 1", name="number_positive"),
+        # The pre-session pregnancy check: absent, or all three answered "no" with who and when (a
+        # "yes" refuses a 5-ARI session, so it is never stored with one).
+        CheckConstraint(
+            "(pregnant IS NULL AND breastfeeding IS NULL AND trying_to_conceive IS NULL"
+            " AND pregnancy_checked_at IS NULL AND pregnancy_checked_by IS NULL)"
+            " OR (pregnant = false AND breastfeeding = false AND trying_to_conceive = false"
+            " AND pregnancy_checked_at IS NOT NULL AND pregnancy_checked_by IS NOT NULL)",
+            name="pregnancy_check",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -180,6 +192,12 @@ class TreatmentSession(Base):
     planned: Mapped[bool] = mapped_column(default=False, server_default=false())
     agents: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The pre-session pregnancy check before a 5-ARI session (`surveys.domain.pregnancy_check`).
+    pregnant: Mapped[bool | None]
+    breastfeeding: Mapped[bool | None]
+    trying_to_conceive: Mapped[bool | None]
+    pregnancy_checked_at: Mapped[datetime | None]
+    pregnancy_checked_by: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="sessions")

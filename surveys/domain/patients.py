@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveys.domain.audit import record
+from surveys.domain.formulations import study_formulations
 from surveys.domain.links import PatientLike, StudyLike, issue_link
 from surveys.domain.models import SEXES, Patient, Study, TreatmentSession, WindowExtension
+from surveys.domain.pregnancy_check import PregnancyCheck, needs_check
 from surveys.domain.protocol import Protocol, parse_protocol_text
 from surveys.domain.schedule import Anchors, Window, compute_schedule, is_baseline
 from surveys.infra.db import utcnow
@@ -142,6 +144,7 @@ def record_session(
     agents: str = "",
     notes: str = "",
     planned: bool = False,
+    pregnancy_check: PregnancyCheck | None = None,
 ) -> TreatmentSession:
     """Record (or correct) a treatment session; the patient's windows follow the new date.
 
@@ -150,7 +153,13 @@ def record_session(
     already in treatment: their baseline then shows as missing, never invented). A planned
     session (`planned=True`) is today or later; recording the same number again without
     `planned` confirms it was done. Sessions are numbered in date order, one per day, and a
-    session cannot be done while an earlier one is still planned. Raises EnrollmentError.
+    session cannot be done while an earlier one is still planned.
+
+    A session whose agents hold a 5-alpha-reductase inhibitor, for a patient recorded as female,
+    needs `pregnancy_check` (`surveys.domain.pregnancy_check`) when it is new, planned, confirmed as
+    done, or its agents change; a correction of a done session keeps the check it has. Any "yes"
+    refuses the session (a contraindication). The check is stored with the session and audited;
+    given for a session that needs none, it is ignored. Raises EnrollmentError.
     """
     if not 1 <= number <= 100:
         raise EnrollmentError(_("The session number must be between 1 and 100."))
@@ -181,6 +190,7 @@ def record_session(
     after = [s.date for n, s in others.items() if n > number]
     if (before and day <= max(before)) or (after and day >= min(after)):
         raise EnrollmentError(_("Session dates must follow the session numbers, one session per day."))
+    check = _pregnancy_check(patient, existing, agents=agents, planned=planned, given=pregnancy_check)
     if existing is None:
         existing = TreatmentSession(
             patient_id=patient.id, number=number, date=day, agents=agents, notes=notes, planned=planned
@@ -190,6 +200,10 @@ def record_session(
     else:
         old = {"date": existing.date.isoformat(), "agents": existing.agents, "planned": existing.planned}
         existing.date, existing.agents, existing.notes, existing.planned = day, agents, notes, planned
+    if check is not None:
+        existing.pregnant, existing.breastfeeding = check.pregnant, check.breastfeeding
+        existing.trying_to_conceive = check.trying_to_conceive
+        existing.pregnancy_checked_at, existing.pregnancy_checked_by = utcnow(), actor
     session.flush()
     session.refresh(patient, ["sessions"])
     record(
@@ -204,9 +218,34 @@ def record_session(
             "number": number,
             "old": old,
             "new": {"date": day.isoformat(), "agents": agents, "planned": planned},
+            **({"pregnancy_check": check.as_dict()} if check is not None else {}),
         },
     )
     return existing
+
+
+def _pregnancy_check(patient: Patient, existing: TreatmentSession | None, *, agents: str, planned: bool,
+                     given: PregnancyCheck | None) -> PregnancyCheck | None:
+    """The check to store with the session (None: keep what it has), or EnrollmentError when a
+    check it needs is missing or says "yes"."""
+    if not needs_check(patient.sex, agents, study_formulations(patient.study)):
+        return None
+    kept = (existing is not None and existing.pregnancy_checked_at is not None and not existing.planned
+            and not planned and existing.agents == agents)
+    if given is None:
+        if kept:
+            return None
+        raise EnrollmentError(_(
+            "This formulation holds a 5-alpha-reductase inhibitor (dutasteride or finasteride): answer the "
+            "pre-session pregnancy check (pregnant, breastfeeding, trying to conceive) before recording it."
+        ))
+    if given.any_yes:
+        raise EnrollmentError(_(
+            "Not recorded: a 5-alpha-reductase inhibitor (dutasteride or finasteride) is contraindicated "
+            "in pregnancy, while breastfeeding and when trying to conceive. Choose a formulation without "
+            "one, or postpone the session."
+        ))
+    return given
 
 
 def extend_window(

@@ -15,11 +15,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from surveys.domain.models import Patient, Study
+from surveys.domain.models import Patient, Study, TreatmentSession
 from surveys.domain.patients import EnrollmentError, record_session
+from surveys.domain.pregnancy_check import PregnancyCheck, check_from_answers, parse_answer
 
 REQUIRED = ("patient", "number", "date")
-OPTIONAL = ("agents", "notes", "planned")
+CHECK_COLUMNS = ("pregnant", "breastfeeding", "trying_to_conceive")
+OPTIONAL = ("agents", "notes", "planned", *CHECK_COLUMNS)
 MAX_ROWS = 50_000
 MAX_ERRORS_SHOWN = 50
 YES = {"yes", "y", "true", "1", "oui"}
@@ -49,6 +51,7 @@ class _Row:
     agents: str
     notes: str
     planned: bool
+    check: PregnancyCheck | None
 
 
 def _read(content: bytes) -> tuple[list[_Row], list[str]]:
@@ -104,6 +107,11 @@ def _read(content: bytes) -> tuple[list[_Row], list[str]]:
             problem = problem or f"planned {cell.get('planned')!r} is not yes or no"
         if not cell["patient"]:
             problem = problem or "no patient code"
+        check = None
+        try:
+            check = check_from_answers(*(parse_answer(cell.get(name)) for name in CHECK_COLUMNS))
+        except ValueError as exc:
+            problem = problem or f"pregnancy check: {exc}"
         if problem is None:
             key = (cell["patient"], int(number))
             if key in seen:
@@ -114,8 +122,15 @@ def _read(content: bytes) -> tuple[list[_Row], list[str]]:
             problems.append(f"line {line}: {problem}.")
             continue
         rows.append(_Row(line, cell["patient"], int(number), day, cell.get("agents", ""),
-                         cell.get("notes", ""), planned_text in YES))
+                         cell.get("notes", ""), planned_text in YES, check))
     return rows, problems
+
+
+def _stored_check(treatment: TreatmentSession) -> PregnancyCheck | None:
+    if treatment.pregnancy_checked_at is None:
+        return None
+    return PregnancyCheck(bool(treatment.pregnant), bool(treatment.breastfeeding),
+                          bool(treatment.trying_to_conceive))
 
 
 def import_sessions(session: Session, study: Study, content: bytes, *, actor: str) -> ImportSummary:
@@ -141,12 +156,12 @@ def import_sessions(session: Session, study: Study, content: bytes, *, actor: st
         existing = next((s for s in patient.sessions if s.number == row.number), None)
         if existing is not None and (existing.date, existing.agents, existing.notes, existing.planned) == (
             row.day, row.agents, row.notes, row.planned
-        ):
+        ) and (row.check is None or row.check == _stored_check(existing)):
             unchanged += 1
             continue
         try:
             record_session(session, patient, actor=actor, number=row.number, day=row.day, agents=row.agents,
-                           notes=row.notes, planned=row.planned)
+                           notes=row.notes, planned=row.planned, pregnancy_check=row.check)
         except EnrollmentError as exc:
             problems.append(f"line {row.line}: patient {row.patient} session {row.number}: {exc}")
             continue

@@ -32,6 +32,7 @@ from surveys.infra.text_fields import MultilineTextField
 
 # Each language named in itself, as language pickers do: a reader finds their own at once.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
 SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other": _l("Other")}
 DIAGNOSIS_LABELS = {
     "androgenetic_alopecia": _l("Androgenetic alopecia"),
@@ -115,6 +116,11 @@ class SessionForm(FlaskForm):
     agents = StringField(_l("Agents / formulation"), validators=[Optional(), Length(max=200)])
     notes = MultilineTextField(_l("Notes"), validators=[Optional(), Length(max=5000)], max_length=5000)
     planned = BooleanField(_l("Planned (not done yet): a future date"))
+    # The pre-session pregnancy check, needed before a 5-ARI session of a female patient (service decides).
+    pregnant = RadioField(_l("Is the patient pregnant?"), choices=YES_NO, validators=[Optional()])
+    breastfeeding = RadioField(_l("Is the patient breastfeeding?"), choices=YES_NO, validators=[Optional()])
+    trying_to_conceive = RadioField(_l("Is the patient trying to conceive?"), choices=YES_NO,
+                                    validators=[Optional()])
 
 
 class ExtendWindowForm(FlaskForm):

@@ -45,6 +45,7 @@ from surveys.domain.patients import (
     record_session,
     study_protocol,
 )
+from surveys.domain.pregnancy_check import CHECKED_SEXES, check_from_answers
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
 from surveys.infra.mail import MailError, send_mail
@@ -218,8 +219,11 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
         select(TabletSession.id)
         .where(TabletSession.patient_id == patient.id, TabletSession.ended_at.is_(None))
     )
+    checked = [s for s in patient.sessions if s.pregnancy_checked_at is not None]
+    last_check = max(checked, key=lambda s: s.pregnancy_checked_at) if checked else None
     return render_template("staff/manage.html", study=study, patient=patient, details=details,
                            session_form=session_form, links=links, action=ActionForm(),
+                           asks_pregnancy=patient.sex in CHECKED_SEXES, last_check=last_check,
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
                            tablet_open=tablet_open,
                            windows=windows, extensions=extensions, extend_form=extend_form, lang=lang,
@@ -285,10 +289,13 @@ def add_session(code: str, patient_code: str) -> Any:
         flash(_("The session was not recorded: please correct the marked fields."), "error")
         return _manage_page(study, patient, 400, session_form=form)
     try:
+        check = check_from_answers(*(None if not f.data else f.data == "yes"
+                                     for f in (form.pregnant, form.breastfeeding, form.trying_to_conceive)))
         treatment = record_session(db.session, patient, actor=actor(current_user), number=form.number.data,
                                    day=form.day.data, agents=(form.agents.data or "").strip(),
-                                   notes=(form.notes.data or "").strip(), planned=form.planned.data)
-    except EnrollmentError as exc:
+                                   notes=(form.notes.data or "").strip(), planned=form.planned.data,
+                                   pregnancy_check=check)
+    except (EnrollmentError, ValueError) as exc:
         db.session.rollback()
         db.session.refresh(patient)
         flash(_("The session was not recorded: %(problem)s", problem=exc), "error")
