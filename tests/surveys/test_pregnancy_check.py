@@ -65,7 +65,7 @@ def test_the_service_refuses_a_5ari_session_without_the_check_or_with_a_yes(make
     assert sessions(patient.id) == []
     treatment = record_session(db.session, patient, actor="test", number=1, day=DAY, agents="dutasteride",
                                pregnancy_check=NO)
-    assert (treatment.pregnant, treatment.breastfeeding, treatment.trying_to_conceive) == (False, False, False)
+    assert (treatment.pregnant, treatment.breastfeeding, treatment.trying_to_conceive) == (False,) * 3
     assert treatment.pregnancy_checked_by == "test" and treatment.pregnancy_checked_at is not None
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "session.create"))
     assert event.details["pregnancy_check"] == {"pregnant": False, "breastfeeding": False,
@@ -80,7 +80,8 @@ def test_planning_needs_the_check_and_confirming_the_planned_session_asks_it_aga
     patient = make_patient(sex="female", enrolled_days_ago=20)
     ahead = date.today() + timedelta(days=7)
     with pytest.raises(EnrollmentError, match="pregnancy check"):
-        record_session(db.session, patient, actor="test", number=1, day=ahead, agents="finasteride", planned=True)
+        record_session(db.session, patient, actor="test", number=1, day=ahead, agents="finasteride",
+                       planned=True)
     record_session(db.session, patient, actor="test", number=1, day=ahead, agents="finasteride", planned=True,
                    pregnancy_check=NO)
     with pytest.raises(EnrollmentError, match="pregnancy check"):
@@ -138,7 +139,8 @@ def test_sessions_record_takes_the_check_as_options(runner, make_patient) -> Non
                                   "--trying-to-conceive", "no"])
     assert refused.exit_code != 0 and "contraindicated" in refused.output
     assert sessions(patient.id) == []
-    result = runner.invoke(args=[*args, "--pregnant", "no", "--breastfeeding", "no", "--trying-to-conceive", "no"])
+    result = runner.invoke(args=[*args, "--pregnant", "no", "--breastfeeding", "no",
+                                 "--trying-to-conceive", "no"])
     assert result.exit_code == 0, result.output
     assert sessions(patient.id)[0].pregnancy_checked_at is not None
 
