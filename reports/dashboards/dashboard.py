@@ -32,6 +32,8 @@ OUTCOME_LABELS = {
     ("hair_status", "hair_severity"): (_l("Hair loss severity (self-rated)"), "0-10"),
     ("hair_status", "hair_bother"): (_l("Bother from hair loss"), "0-10"),
     ("hair_status", "shedding"): (_l("Shedding vs normal"), "0-4"),
+    ("hair_status", "thinning"): (_l("Hair thinning (self-rated)"), "0-10"),
+    ("hair_status", "shedding_amount"): (_l("Hairs lost a day (ordered category)"), "1-5"),
 }
 RESPONDER_LABELS = {
     "who5": _l("WHO-5 +10 points or more"),

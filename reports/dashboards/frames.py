@@ -27,6 +27,8 @@ OUTCOMES: tuple[tuple[str, str], ...] = (
     ("hair_status", "hair_severity"),
     ("hair_status", "hair_bother"),
     ("hair_status", "shedding"),
+    ("hair_status", "thinning"),  # hair_status 2.0 (severity and relative shedding were 1.0's)
+    ("hair_status", "shedding_amount"),
 )
 #: Scores used only to count responders (no baseline exists for them).
 RESPONDER_SCORES: tuple[tuple[str, str], ...] = (("pgic", "pgic"), ("hair_change", "amount"))

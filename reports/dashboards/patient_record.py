@@ -29,6 +29,8 @@ Y_RANGES = {
     ("hair_status", "hair_severity"): (0.0, 10.0),
     ("hair_status", "hair_bother"): (0.0, 10.0),
     ("hair_status", "shedding"): (0.0, 4.0),
+    ("hair_status", "thinning"): (0.0, 10.0),
+    ("hair_status", "shedding_amount"): (1.0, 5.0),
 }
 
 

@@ -176,6 +176,19 @@ def _only_in(version: Instrument, current: Instrument) -> str:
     return "" if version is current else f"Asked in version {version.version} only; "
 
 
+def _worded_otherwise(ctx: ExportContext, inst: Instrument, item_id: str, text: str) -> str:
+    """A note naming each other kept version that asked the same item id in other words (e.g. a new
+    recall period): the column holds both, each row's version says which wording was answered."""
+    lang = ctx.options.lang
+    notes = []
+    for version in ctx.kept(inst):
+        if version.has_item(item_id):
+            other = version.item(item_id).texts.get(lang, item_id)
+            if other != text:
+                notes.append(f"Version {version.version} asked: '{other}'. ")
+    return "".join(notes)
+
+
 _OPERATORS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 
 
@@ -231,7 +244,8 @@ def _item_variables(ctx: ExportContext, inst: Instrument) -> list[Variable]:
                                         notes=notes, **_about(version)))
                 continue
             codes = tuple((o.code, o.labels.get(lang, str(o.code))) for o in item.options)
-            notes = f"{older}{'Option labels. ' if labels else ''}{asked}. {MISSING_NOTE}."
+            worded = _worded_otherwise(ctx, inst, item.id, item.texts.get(lang, item.id))
+            notes = f"{older}{worded}{'Option labels. ' if labels else ''}{asked}. {MISSING_NOTE}."
             out.append(Variable(f"{inst.id}_{item.id}", item.texts.get(lang, item.id),
                                 "string" if labels else "integer", codes, notes=notes, **_about(version)))
     return out

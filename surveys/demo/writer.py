@@ -266,10 +266,15 @@ class CohortWriter:
                 value = clip(round((3 - level if reverse else level) + rng.gauss(0, 0.55)), 0, 3)
                 if rng.random() > 0.015:  # now and then an item is skipped
                     answers[f"rses_{i}"] = value
-        elif inst.id == "hair_status":
+        elif inst.id == "hair_status" and inst.version == "1.0":
             answers["hair_severity"] = clip(round(base["severity"] - 2.6 * gain + rng.gauss(0, 0.8)), 0, 10)
             answers["hair_bother"] = clip(round(base["bother"] - 3.2 * gain + rng.gauss(0, 1)), 0, 10)
             answers["shedding"] = clip(round(base["shedding"] - 1.5 * gain + rng.gauss(0, 0.6)), 0, 4)
+        elif inst.id == "hair_status":  # 2.0: thinning, 7-day bother, hairs lost a day (1-5)
+            answers["thinning"] = clip(round(base["severity"] - 2.6 * gain + rng.gauss(0, 0.8)), 0, 10)
+            answers["hair_bother"] = clip(round(base["bother"] - 3.2 * gain + rng.gauss(0, 1)), 0, 10)
+            lost = base["shedding"] + 1 - 1.5 * gain + rng.gauss(0, 0.6)
+            answers["shedding_amount"] = clip(round(lost), 1, 5)
         elif inst.id == "hair_stage":
             pattern = 2 if plan.data["sex"] == "female" else 1
             answers["pattern"] = pattern

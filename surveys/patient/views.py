@@ -81,6 +81,7 @@ PATIENT_SCALES: tuple[tuple[str, str, int, int], ...] = (
     ("rses", "total", 0, 30),
     ("hair_status", "hair_severity", 0, 10),
     ("hair_status", "hair_bother", 0, 10),
+    ("hair_status", "thinning", 0, 10),
 )
 
 
@@ -112,6 +113,7 @@ MARKED_WORSENING: dict[tuple[str, str], float] = {
     ("rses", "total"): -5,
     ("hair_status", "hair_severity"): 2,
     ("hair_status", "hair_bother"): 2,
+    ("hair_status", "thinning"): 2,
 }
 
 

@@ -11,7 +11,7 @@ from tests.browser.conftest import answer_current, axe_violations, current_item
 BASELINE = {
     "who5": {f"who5_{n}": 3 for n in range(1, 6)},
     "rses": {f"rses_{n}": 2 for n in range(1, 11)},
-    "hair_status": {"hair_severity": 6, "hair_bother": 7, "shedding": 3},
+    "hair_status": {"thinning": 6, "hair_bother": 7, "shedding_amount": 3},
     "hair_stage": {"pattern": 2, "sinclair": 3},
     "systemic": {"dizziness": 0, "palpitations": 0, "numbness": 0, "more_shedding": 1},
 }

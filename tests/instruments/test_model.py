@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from instruments import Instrument
+from instruments import Instrument, default_library
 from instruments.loader import DEFINITIONS_DIR
 
 SHIPPED = ["hair_change", "hair_stage", "hair_status", "pgic", "phq9", "pirc", "rses", "satisfaction",
@@ -103,7 +103,7 @@ def test_codes_and_labels(who5: Instrument, rses: Instrument) -> None:
 
 
 def test_scale_items_get_generated_options_with_end_labels(shipped: dict[str, Instrument]) -> None:
-    item = shipped["hair_status"].item("hair_severity")
+    item = default_library().version("hair_status", "1.0").item("hair_severity")
     assert item.type == "scale"
     assert item.codes() == frozenset(range(11))
     assert "No hair loss" in item.label(0, "en")

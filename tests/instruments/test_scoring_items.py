@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from instruments import AnswerError, Instrument, score
+from instruments import AnswerError, Instrument, default_library, score
 from instruments.scoring import meaningful_change
 
 
 @pytest.fixture(scope="module")
-def hair_status(shipped: dict[str, Instrument]) -> Instrument:
-    return shipped["hair_status"]
+def hair_status() -> Instrument:
+    """hair_status 1.0: its vectors prove a stored 1.0 response scores as before."""
+    return default_library().version("hair_status", "1.0")
 
 
 @pytest.fixture(scope="module")

@@ -87,9 +87,9 @@ def test_completed_and_withdrawn_get_no_reminder(app, make_patient, client, inbo
                         data={"item": f"{instrument}_{number}", "answer": "1"})
     owed = due_reminders(db.session, now=NOON)
     assert [r.patient.email for r in owed] == ["done@example.test"]  # not finished yet
-    rest = (("hair_severity", 3), ("hair_bother", 3), ("shedding", 2), ("pattern", 2), ("sinclair", 2))
+    rest = (("thinning", 3), ("hair_bother", 3), ("shedding_amount", 2), ("pattern", 2), ("sinclair", 2))
     for item, code in rest:
-        instrument = "hair_status" if item in ("hair_severity", "hair_bother", "shedding") else "hair_stage"
+        instrument = "hair_status" if item in ("thinning", "hair_bother", "shedding_amount") else "hair_stage"
         client.post(f"/p/{done.token}/q/T0/{instrument}", data={"item": item, "answer": code})
     for item in ("dizziness", "palpitations", "numbness", "more_shedding"):  # protocol 2.0
         client.post(f"/p/{done.token}/q/T0/systemic", data={"item": item, "answer": 0})
