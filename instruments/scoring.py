@@ -6,7 +6,10 @@ Rule kinds, written as data in each definition's "scoring" object (see instrumen
   ``max_missing`` missing items are prorated (``"prorate": "mean"``: mean of answered item
   scores x number of items, rounded to ``round`` decimals); more missing -> null.
 - ``linear``: ``of`` x ``multiply`` + ``add`` (e.g. WHO-5 percent = raw x 4).
-- ``item``: the item's code, unchanged (instruments reported item by item).
+- ``item``: the item's code, unchanged (instruments reported item by item); with
+  ``"categorical": true`` the code names a category (e.g. a stage drawing) and is never averaged.
+- ``recode``: the item's code looked up in ``map`` (code as a string -> integer category, each
+  named in ``labels``); a code not in the map (e.g. "not sure") gives null. Always categorical.
 - ``grade``: CTCAE-style grade: 0 if ``present`` is 0, ``worst`` if it is 1, null if unknown.
 
 Then ``bands`` name ordered ranges of a score, ``flags`` list the ids of conditions that hold,
@@ -231,6 +234,9 @@ def compute(instrument: Instrument, answers: Mapping[str, Answer], section: str 
             scores[name] = _linear(rule, scores[rule["of"]])
         elif kind == "item":
             scores[name] = answers.get(rule["item"])
+        elif kind == "recode":
+            code = answers.get(rule["item"])
+            scores[name] = None if code is None else rule["map"].get(str(code))
         else:
             scores[name] = _grade(rule, answers)
     status: Status = "complete"
@@ -269,6 +275,23 @@ def score(instrument: Instrument, answers: Mapping[str, object], section: str | 
     With `section`, only that section's items were asked: completeness is judged on them alone.
     """
     return compute(instrument, validate_answers(instrument, answers), section)
+
+
+def categorical_scores(instrument: Instrument, lang: str = "en") -> dict[str, dict[int, str]]:
+    """Score name -> {code: label in `lang`} for the scores that are categories, not measurements.
+
+    A categorical score (an ``item`` rule with ``"categorical": true``, every ``recode``) is
+    counted per category and never averaged, nor its code differences read as distances.
+    Labels fall back to English, then to the code itself.
+    """
+    out: dict[str, dict[int, str]] = {}
+    for rule in instrument.scoring["scores"]:
+        if rule["kind"] == "recode":
+            out[rule["name"]] = {int(code): text for code, text in rule["labels"].items()}
+        elif rule["kind"] == "item" and rule.get("categorical"):
+            out[rule["name"]] = {o.code: o.labels.get(lang) or o.labels.get("en") or str(o.code)
+                                 for o in instrument.item(rule["item"]).options}
+    return out
 
 
 def meaningful_change(instrument: Instrument) -> dict[str, float]:

@@ -18,7 +18,8 @@ SCORING_KEYS = frozenset({"version", "scores", "bands", "flags", "change", "note
 RULE_KEYS: Mapping[str, frozenset[str]] = {
     "sum": frozenset({"items", "reverse", "max_missing", "prorate", "round"}),
     "linear": frozenset({"of", "multiply", "add", "round"}),
-    "item": frozenset({"item"}),
+    "item": frozenset({"item", "categorical"}),
+    "recode": frozenset({"item", "map", "labels"}),
     "grade": frozenset({"present", "worst"}),
 }
 BOUND_KEYS = frozenset({"min", "gt", "max", "lt"})
@@ -50,7 +51,7 @@ def _check_rule(rule: Any, items: Mapping[str, Item], names: list[str]) -> str:
     kind = rule["kind"]
     name = rule.get("name")
     where = f"score {name!r}"
-    optional = {"reverse", "max_missing", "prorate", "round", "multiply", "add"}
+    optional = {"reverse", "max_missing", "prorate", "round", "multiply", "add", "categorical"}
     _check_keys(
         rule, where, {"name", "kind"} | (RULE_KEYS[kind] - optional), (RULE_KEYS[kind] & optional) | {"note"}
     )
@@ -79,6 +80,10 @@ def _check_rule(rule: Any, items: Mapping[str, Item], names: list[str]) -> str:
                 raise ValueError(f"{where}: {key} must be a number")
     elif kind == "item":
         _scored_item(items, rule["item"], where)
+        if not isinstance(rule.get("categorical", False), bool):
+            raise ValueError(f"{where}: categorical must be true or false")
+    elif kind == "recode":
+        _check_recode(rule, _scored_item(items, rule["item"], where), where)
     else:
         present = _scored_item(items, rule["present"], where)
         _scored_item(items, rule["worst"], where)
@@ -87,6 +92,23 @@ def _check_rule(rule: Any, items: Mapping[str, Item], names: list[str]) -> str:
     if "round" in rule and (not isinstance(rule["round"], int) or not 0 <= rule["round"] <= 6):
         raise ValueError(f"{where}: round must be an integer from 0 to 6")
     return name
+
+
+def _check_recode(rule: Mapping[str, Any], item: Item, where: str) -> None:
+    """A recode maps some of the item's codes (as strings) to integer categories, each labelled."""
+    mapping, labels = rule["map"], rule["labels"]
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise ValueError(f"{where}: map must be a non-empty object of item code -> category")
+    codes = {str(code) for code in item.codes()}
+    unknown = sorted(set(mapping) - codes)
+    if unknown:
+        raise ValueError(f"{where}: map names code(s) {unknown} not defined for item {item.id!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in mapping.values()):
+        raise ValueError(f"{where}: map values must be integer categories")
+    if not isinstance(labels, Mapping) or set(labels) != {str(v) for v in mapping.values()}:
+        raise ValueError(f"{where}: labels must name every category of the map, and only those")
+    if any(not isinstance(text, str) or not text for text in labels.values()):
+        raise ValueError(f"{where}: every category label must be a non-empty string")
 
 
 def _bounds(entry: Mapping[str, Any]) -> tuple[float, bool, float, bool]:

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from instruments import Instrument, meaningful_change
+from instruments import Instrument, categorical_scores, meaningful_change
 from reports.dashboards import figures
 from reports.dashboards.cohort import RSES_TEST_RETEST
 from reports.dashboards.dashboard import OUTCOME_LABELS, SYMPTOMS
@@ -50,6 +50,14 @@ class PatientRecord:
 def find_patient(session: Session, study: Study, code: str) -> Patient | None:
     """The study's patient with this code."""
     return session.scalar(select(Patient).where(Patient.study_id == study.id, Patient.code == code))
+
+
+def _category(inst: Instrument | None, scale: str, value: float | None, lang: str) -> float | str | None:
+    """A categorical score (a stage) as its label, e.g. 'III', never as a number; others unchanged."""
+    if inst is None or value is None:
+        return value
+    labels = categorical_scores(inst, lang).get(scale)
+    return value if labels is None else labels.get(int(value), str(int(value)))
 
 
 def _band_ranges(inst: Instrument | None, scale: str, top: float) -> list[tuple[str, float, float]]:
@@ -227,7 +235,8 @@ def load_record(
             else r.instrument_id,
             "version": r.instrument_version,
             "validated": bool(definitions[r.id] is not None and definitions[r.id].validated),  # type: ignore[union-attr]
-            "scores": [(s, v, b if _banded(library.get(r.instrument_id), s) else None)
+            "scores": [(s, _category(definitions[r.id], s, v, lang),
+                        b if _banded(library.get(r.instrument_id), s) else None)
                        for rid, s, v, b in score_rows if rid == r.id],
             "answers": answers.get(r.id, []),
         }

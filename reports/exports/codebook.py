@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from instruments import Instrument
+from instruments import Instrument, categorical_scores
 from reports.exports.csv_cells import csv_chunks, dialect_of
 from reports.exports.deidentify import AGE_BANDS, Pseudonyms
 from reports.exports.options import ExportOptions
@@ -172,6 +172,11 @@ def long_variables(ctx: ExportContext) -> list[Variable]:
     return variables
 
 
+#: What the codebook says of a categorical score (instruments.categorical_scores).
+CATEGORY_NOTE = ("a category, not a measurement: count each code, never average the codes nor read "
+                 "their differences as distances")
+
+
 def _only_in(version: Instrument, current: Instrument) -> str:
     return "" if version is current else f"Asked in version {version.version} only; "
 
@@ -262,6 +267,7 @@ def _score_variables(ctx: ExportContext, inst: Instrument, *, status: bool) -> l
     flags: list[str] = []
     for version in ctx.kept(inst):
         bands = band_names(version)
+        categories = categorical_scores(version, ctx.options.lang)
         for rule in version.scoring.get("scores", ()):
             scale = rule["name"]
             if scale in seen:
@@ -269,10 +275,15 @@ def _score_variables(ctx: ExportContext, inst: Instrument, *, status: bool) -> l
             seen.add(scale)
             older = _only_in(version, inst)
             note = str(rule.get("note", "")).rstrip(".")
+            versioned = f"{older}{note + '. ' if note else ''}Scoring version {version.scoring_version}"
+            if scale in categories:  # e.g. a Norwood-Hamilton stage: a category, never averaged
+                out.append(Variable(f"{inst.id}_{scale}_score", f"{inst.id} score '{scale}' (category)",
+                                    "integer", tuple(categories[scale].items()),
+                                    notes=f"{versioned}; {CATEGORY_NOTE}", **_about(version)))
+                continue
             out.append(Variable(f"{inst.id}_{scale}_score", f"{inst.id} score '{scale}'", "number",
-                                notes=f"{older}{note + '. ' if note else ''}Scoring version "
-                                      f"{version.scoring_version}; values rounded by a rule are rounded "
-                                      "half up", **_about(version)))
+                                notes=f"{versioned}; values rounded by a rule are rounded half up",
+                                **_about(version)))
             if scale in bands:
                 out.append(Variable(f"{inst.id}_{scale}_band", f"{inst.id} band of '{scale}'", "string",
                                     tuple((b, b.replace("_", " ")) for b in bands[scale]),

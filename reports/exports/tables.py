@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from instruments import Instrument
-from reports.exports.codebook import ExportContext, scores_variables, wide_variables
+from reports.exports.codebook import ExportContext, Variable, scores_variables, wide_variables
 from reports.exports.csv_cells import TextCells, dialect_of, text_cell
 from reports.exports.deidentify import age_band, days_between
 from reports.exports.options import session_timepoints
@@ -268,7 +268,9 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     """scores.csv: one row per response, its scales in the columns of its instrument."""
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)
-    columns = {v.name: i for i, v in enumerate(scores_variables(ctx))}
+    variables = scores_variables(ctx)
+    columns = {v.name: i for i, v in enumerate(variables)}
+    categorical = _integer_columns(variables)
     width = len(columns)
     local_day = LocalDays(ctx.study.timezone)
     stmt = response_filter(
@@ -297,12 +299,17 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
             row[8] = scoring_version
             index = columns.get(f"{inst}_{scale}_score")
             if index is not None:
-                row[index] = value
+                row[index] = int(value) if index in categorical and value is not None else value
             band_index = columns.get(f"{inst}_{scale}_band")
             if band_index is not None:
                 row[band_index] = band
         count.rows += 1
         yield row
+
+
+def _integer_columns(variables: list[Variable]) -> set[int]:
+    """Positions of the integer columns: a categorical score (a stage) is written as its code, 3 not 3.0."""
+    return {i for i, v in enumerate(variables) if v.type == "integer"}
 
 
 class _WideBlock:
@@ -336,6 +343,7 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     patient = patient_labeller(ctx, facts)
     variables = wide_variables(ctx)
     columns = {v.name: i for i, v in enumerate(variables)}
+    categorical = _integer_columns(variables)
     labels = _labels(ctx.all_versions(), ctx.options.lang) if ctx.options.values == "labels" else None
     ids = list(facts)
     local_day = LocalDays(ctx.study.timezone)
@@ -369,7 +377,7 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
         for pid, timepoint, submitted, inst, scale, value, band in session.execute(scores):
             row = rows.row(pid, timepoint, submitted)
             if (index := columns.get(f"{inst}_{scale}_score")) is not None:
-                row[index] = value
+                row[index] = int(value) if index in categorical and value is not None else value
             if (index := columns.get(f"{inst}_{scale}_band")) is not None:
                 row[index] = band
         for (pid, timepoint), row, day in rows.in_order():

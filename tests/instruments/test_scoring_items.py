@@ -25,8 +25,9 @@ def pgic(shipped: dict[str, Instrument]) -> Instrument:
 
 
 @pytest.fixture(scope="module")
-def hair_stage(shipped: dict[str, Instrument]) -> Instrument:
-    return shipped["hair_stage"]
+def hair_stage() -> Instrument:
+    """hair_stage 1.0: a stored 1.0 response scores as before (2.0: tests/instruments/test_stage_v2.py)."""
+    return default_library().version("hair_stage", "1.0")
 
 
 def test_hair_status_scores_each_item_without_a_total(hair_status: Instrument) -> None:
