@@ -141,16 +141,24 @@ def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin
 @click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True)
 @click.option("--enrolled-on", callback=_iso_day, metavar="YYYY-MM-DD",
               help="Back-date the enrollment (a local day of the study; not in the future).")
+@click.option("--consent-method", type=click.Choice(["paper", "verbal", "electronic"]),
+              help="How consent was obtained (then --consent-date is required).")
+@click.option("--consent-date", callback=_iso_day, metavar="YYYY-MM-DD",
+              help="The local day consent was given (not in the future).")
+@click.option("--consent-version", metavar="LABEL", help="The consent version (default: the current one).")
 @as_option
 def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | None, birth_year: int | None,
                     diagnosis: str | None, prior: tuple[str, ...], email: str | None, language: str,
-                    enrolled_on: date | None, as_email: str | None) -> None:
+                    enrolled_on: date | None, consent_method: str | None, consent_date: date | None,
+                    consent_version: str | None, as_email: str | None) -> None:
     """Enroll patients and print each one's personal link (CODE<TAB>URL, a line each).
 
     With --enrolled-on, patients already in treatment are enrolled on that local day; record their
     earlier sessions with `sessions record` or `sessions import` (a missing baseline stays missing).
-    Nobody is enrolled when one code is refused.
+    With --consent-method and --consent-date, each patient's consent is recorded (audited).
+    Nobody is enrolled when one code, or the consent, is refused.
     """
+    from surveys.domain.consent import record_consent
     from surveys.domain.links import patient_url
 
     who = cli_operator(as_email)
@@ -158,11 +166,14 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
     lines = []
     try:
         for code in patient_codes:
-            _patient, token = enroll_patient(
+            patient, token = enroll_patient(
                 db.session, study, code, actor=who, sex=sex, birth_year=birth_year,
                 diagnosis=diagnosis, prior_treatments=prior, email=email, language=language,
                 enrolled_on=enrolled_on,
             )
+            if consent_method or consent_date or consent_version:
+                record_consent(db.session, patient, method=consent_method or "", consented_on=consent_date,
+                               version=consent_version, actor=who)
             lines.append(f"{code}\t{patient_url(current_app.config['BASE_URL'], token)}")
     except EnrollmentError as exc:
         db.session.rollback()
@@ -280,6 +291,10 @@ def _setting_option(name: str, help_text: str, **kwargs: object) -> Callable[[F]
 @_setting_option("renotify_level3_minutes", "Minutes before an uncontacted level-3 alert is re-notified.",
                  type=int)
 @_setting_option("clinic_day_end_hour", "Local hour that ends the clinic's day (1-24).", type=int)
+@_setting_option("consent_required", "No questionnaire opens without a valid consent record.",
+                 type=click.BOOL)
+@_setting_option("consent_on_phone", "Patients accept the consent text on their device before answering.",
+                 type=click.BOOL)
 @as_option
 def studies_set(study_code: str, as_email: str | None, **options: object) -> None:
     """Change a study's settings, validated like the settings page; audited with old and new values.

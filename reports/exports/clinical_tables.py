@@ -20,6 +20,7 @@ from reports.exports.deidentify import age_band, days_between
 from reports.exports.tables import (
     LocalDays,
     RowCount,
+    latest_consents,
     patient_facts,
     patient_labeller,
     response_filter,
@@ -38,8 +39,9 @@ from surveys.domain.models import (
 
 
 def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
-    """patients.csv: every patient of the study, with background facts."""
+    """patients.csv: every patient of the study, with background facts and their newest consent."""
     facts = patient_facts(session, ctx)
+    consents = latest_consents(session, ctx)
     patient = patient_labeller(ctx, facts)
     for pid, info in facts.items():
         if ctx.deidentified:
@@ -47,6 +49,9 @@ def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         else:
             row = [patient(pid), info.sex, info.birth_year, info.diagnosis, info.enrolled_on.isoformat()]
         row.append(len(info.prior_treatments))
+        version, on, method = consents.get(pid, (None, None, None))
+        row += [version, days_between(info.first_session, on) if ctx.deidentified else on and on.isoformat(),
+                method]
         count.rows += 1
         yield row
 

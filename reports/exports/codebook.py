@@ -12,7 +12,7 @@ from instruments import Instrument, categorical_scores
 from reports.exports.csv_cells import csv_chunks, dialect_of
 from reports.exports.deidentify import AGE_BANDS, Pseudonyms
 from reports.exports.options import ExportOptions
-from surveys.domain.models import PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
+from surveys.domain.models import CONSENT_METHODS, PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
 from surveys.domain.patients import DIAGNOSES
 from surveys.infra.db import utcnow
 
@@ -332,7 +332,22 @@ def patients_variables(ctx: ExportContext) -> list[Variable]:
         variables.append(Variable("enrolled_on", "Day of enrollment (local, study time zone)", "date"))
     variables.append(Variable("prior_treatment_count", "Number of prior treatments recorded "
                               "(one row each in prior_treatments.csv, identified exports)", "integer"))
-    return variables
+    return variables + _consent_variables(ctx)
+
+
+def _consent_variables(ctx: ExportContext) -> list[Variable]:
+    """The patient's latest consent (the newest version they consented to); empty when none."""
+    when = (Variable("consent_day", "Days from the first treatment session to the day consent was given "
+                     "(negative: before it)", "integer")
+            if ctx.deidentified else
+            Variable("consent_date", "Local date (study time zone) consent was given", "date"))
+    return [
+        Variable("consent_version", "Consent version the patient consented to (the newest one)", "string"),
+        when,
+        Variable("consent_method", "How consent was obtained (patient_device: accepted by the patient on "
+                 "their phone or a clinic tablet)", "string",
+                 tuple((m, m.replace("_", " ")) for m in CONSENT_METHODS)),
+    ]
 
 
 def formulation_codes(study: Study, lang: str) -> tuple[tuple[Code, str], ...]:

@@ -25,7 +25,15 @@ from reports.exports.codebook import ExportContext, Variable, scores_variables, 
 from reports.exports.csv_cells import TextCells, dialect_of, text_cell
 from reports.exports.deidentify import age_band, days_between
 from reports.exports.options import session_timepoints
-from surveys.domain.models import Answer, Patient, Response, Score, TreatmentSession
+from surveys.domain.models import (
+    Answer,
+    ConsentRecord,
+    ConsentVersion,
+    Patient,
+    Response,
+    Score,
+    TreatmentSession,
+)
 from surveys.domain.patients import local_day_start
 
 BATCH = 5000  # rows per database fetch
@@ -152,6 +160,20 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
     return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), local_day(enrolled),
                               status, status_on, reason)
             for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason in rows}
+
+
+def latest_consents(session: Session, ctx: ExportContext) -> dict[int, tuple[str, date, str]]:
+    """Each patient's newest consent: patient id -> (version label, local day given, method)."""
+    rows = session.execute(
+        select(ConsentRecord.patient_id, ConsentVersion.version, ConsentRecord.consented_on,
+               ConsentRecord.method)
+        .join(ConsentVersion, ConsentVersion.id == ConsentRecord.version_id)
+        .join(Patient, Patient.id == ConsentRecord.patient_id)
+        .where(Patient.study_id == ctx.study.id,
+               *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
+        .order_by(ConsentRecord.patient_id, ConsentRecord.version_id)
+    )
+    return {pid: (version, on, method) for pid, version, on, method in rows}  # the newest wins
 
 
 def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:

@@ -16,10 +16,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import segno
-from sqlalchemy import bindparam, literal_column, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from surveys.domain.models import (
+    ConsentRecord,
+    ConsentVersion,
     Patient,
     PatientLink,
     Study,
@@ -165,6 +167,7 @@ class LinkedPatient:
     status_on: date | None = None  # the local date of a withdrawal or completion
     timezone: str = "UTC"  # the study's IANA zone: the patient's windows are counted in its local days
     window_extensions: tuple[LinkedExtension, ...] = ()
+    consented: bool = False  # holds a consent for the study's required version or a later one
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +183,8 @@ class LinkedStudy:
     emergency_country: str = "FR"
     clinic_phone: str | None = None
     timezone: str = "Europe/Paris"
+    consent_required: bool = False
+    consent_on_phone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +204,19 @@ PatientLike = Patient | LinkedPatient
 StudyLike = Study | LinkedStudy
 SessionLike = TreatmentSession | LinkedSession
 
+def consent_valid_clause(patient_id: Any, study_id: Any) -> ColumnElement[bool]:
+    """SQL: whether the patient (`patient_id`, `study_id`: columns or values) holds a valid consent.
+
+    A correlated EXISTS for a larger select (the patient link look-up) or a scalar select of its own.
+    """
+    required = (
+        select(func.coalesce(func.max(ConsentVersion.id), 0))
+        .where(ConsentVersion.study_id == study_id, ConsentVersion.requires_reconsent.is_(True))
+        .scalar_subquery()
+    )
+    return exists().where(ConsentRecord.patient_id == patient_id, ConsentRecord.version_id >= required)
+
+
 # A row per treatment session and extended window (one row with NULLs before the first session):
 # a patient has a handful of sessions and rarely an extended window.
 _PATIENT_COLUMNS = (
@@ -206,6 +224,8 @@ _PATIENT_COLUMNS = (
     Patient.enrolled_at, Patient.status_on,
     Study.code, Study.contact, Study.emergency_number, Study.show_scores_to_patients, Study.protocol,
     Study.emergency_country, Study.clinic_phone, Study.timezone,
+    Study.consent_required, Study.consent_on_phone,
+    consent_valid_clause(Patient.id, Patient.study_id).label("consented"),
     TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
     TreatmentSession.agents, TreatmentSession.planned,
     WindowExtension.timepoint.label("extended_timepoint"), WindowExtension.closes_on,
@@ -246,13 +266,14 @@ def _opened(rows: Any) -> OpenedLink:
     patient = LinkedPatient(
         id=row.patient_id, study_id=row.study_id, language=row.language, status=row.status, email=row.email,
         enrolled_at=row.enrolled_at, sessions=sessions, status_on=row.status_on, timezone=row.timezone,
-        window_extensions=extensions,
+        window_extensions=extensions, consented=bool(row.consented),
     )
     study = LinkedStudy(id=row.study_id, code=row.code, contact=row.contact,
                         emergency_number=row.emergency_number,
                         show_scores_to_patients=row.show_scores_to_patients, protocol=row.protocol,
                         emergency_country=row.emergency_country or "FR", clinic_phone=row.clinic_phone,
-                        timezone=row.timezone)
+                        timezone=row.timezone, consent_required=bool(row.consent_required),
+                        consent_on_phone=bool(row.consent_on_phone))
     return OpenedLink(link_id=row.link_id, revoked_at=row.revoked_at, expires_at=row.expires_at,
                       kind=row.kind, patient=patient, study=study)
 

@@ -37,6 +37,9 @@ WITHDRAWAL_REASONS = (
 )
 #: Why a patient's data were erased (GDPR art. 17(1)).
 ERASURE_REASONS = ("data_subject_request", "consent_withdrawn", "enrolled_in_error", "other")
+#: How a patient's consent was obtained: recorded by staff (on paper, verbally, electronically), or
+#: accepted by the patient on their own device (phone, clinic tablet) before their first questionnaire.
+CONSENT_METHODS = ("paper", "verbal", "electronic", "patient_device")
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -111,9 +114,58 @@ class Study(Base):
     reminder_end_hour: Mapped[int] = mapped_column(default=19, server_default="19")
     renotify_level3_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
     clinic_day_end_hour: Mapped[int] = mapped_column(default=18, server_default="18")
+    # No questionnaire opens without a consent record for the current required version.
+    consent_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Patients read and accept the consent text on their phone before their first questionnaire.
+    consent_on_phone: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="study")
+
+
+class ConsentVersion(Base):
+    """One version of a study's consent text, in English and French (audited when added).
+
+    Versions are ordered by `id` (the newest is the current one). `requires_reconsent`: patients
+    whose consent is for an earlier version must consent again before their next questionnaire.
+    """
+
+    __tablename__ = "consent_version"
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    text_en: Mapped[str] = mapped_column(Text)
+    text_fr: Mapped[str] = mapped_column(Text)
+    requires_reconsent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentRecord(Base):
+    """A patient's consent to one version: how it was obtained, its local date, when it was stored.
+
+    `consented_on` is a local day of the study's zone (never in the future); `recorded_at` is UTC
+    (for a patient's acceptance on their phone, the moment they accepted). One record per patient
+    and version: a repeated acceptance or form lands on it.
+    """
+
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "version_id"),
+        CheckConstraint(f"method IN ({_in(CONSENT_METHODS)})", name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("consent_version.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(16))
+    consented_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    version: Mapped[ConsentVersion] = relationship()
 
 
 class Patient(Base):
@@ -580,6 +632,8 @@ __all__ = [
     "AnswerVersion",
     "ApiToken",
     "AuditEvent",
+    "ConsentRecord",
+    "ConsentVersion",
     "Patient",
     "PatientLink",
     "RefusedCount",

@@ -27,6 +27,7 @@ SETTINGS = (
     "name", "contact", "clinic_phone", "oncall_email", "backup_oncall_email", "emergency_number",
     "emergency_country", "timezone", "default_language", "show_scores_to_patients",
     "reminder_start_hour", "reminder_end_hour", "renotify_level3_minutes", "clinic_day_end_hour",
+    "consent_required", "consent_on_phone",
 )
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{1,30}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -150,7 +151,7 @@ def validate_settings(values: Mapping[str, Any]) -> dict[str, Any]:
             if text not in LANGUAGES:
                 problems[name] = _("Choose one of: %(choices)s.", choices=", ".join(LANGUAGES))
             clean[name] = text
-        elif name in ("show_scores_to_patients", "consent_required"):
+        elif name in ("show_scores_to_patients", "consent_required", "consent_on_phone"):
             clean[name] = _boolean(value, name, problems)
         elif name == "reminder_start_hour":
             clean[name] = _hour(value, 0, 23, name, problems)

@@ -34,6 +34,7 @@ from sqlalchemy import update
 from werkzeug.exceptions import TooManyRequests
 
 from instruments import AnswerError, Instrument
+from surveys.domain import consent as consent
 from surveys.domain import flow as flow
 from surveys.domain import tablet as tablet
 from surveys.domain.crisis_lines import crisis_line
@@ -212,8 +213,23 @@ def _windows(visit: Visit, states: dict[tuple[str, str], str]) -> list[Window]:
     return flow.patient_windows(visit.patient, flow.protocol_of(visit.study), states)
 
 
+def _require_consent(visit: Visit) -> None:
+    """Stop before any questionnaire when the study's consent gate is closed for this patient: to the
+    consent page when they accept it on their device, else a page saying the clinic must record it
+    (403). Reads only what the link look-up brought: no statement of its own."""
+    needed = consent.gate(visit.study, visit.patient.consented)
+    if needed == "accept":
+        abort(redirect(url_for(".consent_page", token=visit.token), 303))
+    if needed == "required":
+        _stop("patient/problem.html", 403, visit=visit, study=visit.study,
+              message=_("Your consent to take part has not been recorded yet, so the questionnaires cannot "
+                        "open. Please contact the clinic."), back_url=url_for(".home", token=visit.token))
+
+
 def _window(visit: Visit, timepoint: str, states: dict[tuple[str, str], str]) -> Window:
-    """The window a patient asks for, or a kind page saying why it cannot be answered."""
+    """The window a patient asks for, or a kind page saying why it cannot be answered (the consent
+    gate first)."""
+    _require_consent(visit)
     window = flow.find_window(_windows(visit, states), timepoint)
     if window is None:
         _stop("patient/closed.html", 404, visit=visit, study=visit.study, reason="missing", window=None)
@@ -279,7 +295,33 @@ def _home_page(visit: Visit) -> Any:
     done = [w for w in windows if w.state == "completed"]
     started = {tp for (tp, _inst), status in states.items()}
     return _page("patient/home.html", visit, due=due, upcoming=upcoming, later=later, done=done,
-                 started=started, can_see_scores=_has_scores(visit, states))
+                 started=started, can_see_scores=_has_scores(visit, states),
+                 consent_gate=consent.gate(visit.study, visit.patient.consented) if due else None)
+
+
+@bp.route("/p/<token>/consent", methods=["GET", "POST"])
+def consent_page(token: str) -> Any:
+    """The study's current consent text in the patient's language; accepting it stores the acceptance
+    (UTC time, version) and leads to the questionnaires. Only shown while the study asks patients to
+    accept on their device and their consent is not valid; otherwise back to the home page."""
+    visit = _visit(token)
+    if consent.gate(visit.study, visit.patient.consented) != "accept":
+        return redirect(url_for(".home", token=token), 303)
+    current = consent.current_version(db.session, visit.study.id)
+    if current is None:
+        _stop("patient/problem.html", 403, visit=visit, study=visit.study,
+              message=_("The consent text of this study is not ready yet, so the questionnaires cannot open. "
+                        "Please contact the clinic."), back_url=url_for(".home", token=token))
+    if request.method == "POST":
+        if request.form.get("accept") != "yes" or request.form.get("version") != str(current.id):
+            _stop("patient/problem.html", 400, visit=visit, study=visit.study,
+                  message=_("The consent text has changed since you opened it; please read it again."),
+                  back_url=url_for(".consent_page", token=token))
+        consent.accept_on_device(db.session, visit.patient.id, visit.study, version_id=current.id)
+        db.session.commit()
+        return redirect(url_for(".home", token=token), 303)
+    text = current.text_fr if current_lang() == "fr" else current.text_en
+    return _page("patient/consent.html", visit, version=current, text=text)
 
 
 @bp.post("/p/<token>/language")

@@ -16,6 +16,7 @@ from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from instruments import AnswerError
+from surveys.domain import consent
 from surveys.domain.accounts import actor
 from surveys.domain.flow import entry_of, find_window, patient_windows, response_states
 from surveys.domain.models import Patient, Study
@@ -115,7 +116,8 @@ def entry_list(code: str, patient_code: str, kind: str) -> Any:
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     return render_template("staff/paper_list.html", study=study, patient=patient, kind=kind,
-                           parts=_entry_parts(study, patient, kind), library=instruments())
+                           parts=_entry_parts(study, patient, kind), library=instruments(),
+                           consent_missing=consent.gate(study, consent.consent_valid(db.session, patient)))
 
 
 def _entry_window(study: Study, patient: Patient, kind: str, timepoint: str,
@@ -194,6 +196,10 @@ def entry(code: str, patient_code: str, kind: str, timepoint: str, instrument_id
     if found is None:
         flash(_("This questionnaire cannot be entered now (its window is not open to this kind of entry, "
                 "or the patient's participation does not allow it). Nothing was stored."), "error")
+        return redirect(back)
+    if consent.gate(study, consent.consent_valid(db.session, patient)):
+        flash(_("Patient %(code)s has no consent for the study's current required version: record it on "
+                "their page first. Nothing was stored.", code=patient.code), "error")
         return redirect(back)
     window, part, instrument = found
     if (timepoint, instrument_id) in response_states(db.session, patient):

@@ -88,7 +88,17 @@ class StudyForm(FlaskForm):
     protocol_file = FileField(_l("Protocol file"))
 
 
-class EnrollForm(FlaskForm):
+class ConsentForm(FlaskForm):
+    """A patient's consent: how it was obtained (empty: not recorded now), its local date, its version.
+
+    Recorded at enrollment (EnrollForm extends it) or later on the patient's page."""
+
+    consent_method = SelectField(_l("Consent obtained"), choices=[], default="")
+    consent_on = DateField(_l("Date of consent"), validators=[Optional()])
+    consent_version = SelectField(_l("Consent version"), choices=[], validate_choice=False)
+
+
+class EnrollForm(ConsentForm):
     code = StringField(_l("Patient code (pseudonym, no names)"), validators=[DataRequired(), Length(max=32)])
     sex = SelectField(_l("Sex"), choices=_blank_first(SEXES, SEX_LABELS), default="")
     birth_year = IntegerField(_l("Birth year"), validators=[Optional()])
@@ -102,6 +112,17 @@ class EnrollForm(FlaskForm):
     # A patient already in treatment is enrolled on an earlier local day (as `patients enroll
     # --enrolled-on`); empty is today. Not in the future: checked by `enroll_patient`.
     enrolled_on = DateField(_l("Enrolled on"), validators=[Optional()])
+
+
+class ConsentVersionForm(FlaskForm):
+    """A new version of the study's consent text, in English and French."""
+
+    version = StringField(_l("Version"), validators=[DataRequired(), Length(max=32)])
+    text_en = MultilineTextField(_l("Consent text in English"), max_length=50000,
+                                 validators=[DataRequired(), Length(max=50000)])
+    text_fr = MultilineTextField(_l("Consent text in French"), max_length=50000,
+                                 validators=[DataRequired(), Length(max=50000)])
+    requires_reconsent = BooleanField(_l("Patients who consented to an earlier version must consent again"))
 
 
 class PatientForm(FlaskForm):
@@ -193,6 +214,10 @@ class StudySettingsForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=1, max=1440)])
     clinic_day_end_hour = IntegerField(_l("The clinic's day ends at (hour, local time)"),
                                        validators=[InputRequired(), NumberRange(min=1, max=24)])
+    consent_required = BooleanField(_l("Consent required: no questionnaire opens without a consent record "
+                                       "for the current required version"))
+    consent_on_phone = BooleanField(_l("Patients read and accept the consent text on their phone before "
+                                       "their first questionnaire"))
 
 
 class WithdrawForm(FlaskForm):

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from surveys.domain import consent
 from surveys.domain.accounts import ENROLL, actor, may
 from surveys.domain.audit import record
 from surveys.domain.flow import patient_windows, response_states
@@ -53,6 +54,7 @@ from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
 from surveys.staff.forms import (
     ActionForm,
+    ConsentForm,
     EnrollForm,
     ExtendWindowForm,
     PatientForm,
@@ -163,12 +165,61 @@ def patients(code: str) -> Any:
     )
 
 
+def _enroll_form(study: Study) -> EnrollForm:
+    """The enrollment form with the consent methods and the study's consent versions (newest first)."""
+    return _consent_choices(study, EnrollForm())
+
+
+def _consent_form(study: Study, **kwargs: Any) -> ConsentForm:
+    return _consent_choices(study, ConsentForm(**kwargs))
+
+
+def _record_consent(form: Any, patient: Patient) -> None:
+    """Record the consent a ConsentForm (or EnrollForm) gives for a patient; raises ConsentError."""
+    consent.record_consent(db.session, patient, method=form.consent_method.data,
+                           consented_on=form.consent_on.data, version=form.consent_version.data or None,
+                           actor=actor(current_user))
+
+
+def _consent_choices(study: Study, form: Any) -> Any:
+    """Fill a form's consent method and version choices (the study's versions, newest first)."""
+    labels = consent.method_labels()
+    form.consent_method.choices = [("", _("Not recorded now")),
+                                   *[(m, labels[m]) for m in consent.STAFF_METHODS]]
+    form.consent_version.choices = [(v.version, v.version) for v in consent.versions(db.session, study.id)]
+    return form
+
+
+@bp.post("/studies/<code>/patients/<patient_code>/consent")
+@roles_required(*ENROLL)
+def record_consent(code: str, patient_code: str) -> Any:
+    """Record a patient's consent after enrollment (a re-consent, or one not recorded then); audited."""
+    study = study_or_404(code)
+    patient = _patient_or_404(study, patient_code)
+    form = _consent_form(study)
+    problem = None
+    if not form.validate_on_submit() or not form.consent_method.data:
+        problem = _("Choose how consent was obtained and give its date.")
+    else:
+        try:
+            _record_consent(form, patient)
+        except consent.ConsentError as exc:
+            db.session.rollback()
+            problem = str(exc)
+    if problem:
+        flash(_("No consent was recorded: %(problem)s", problem=problem), "error")
+        return _manage_page(study, patient, 400, consent_form=form)
+    db.session.commit()
+    flash(_("Consent recorded for %(code)s.", code=patient.code))
+    return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)
+
+
 @bp.route("/studies/<code>/enroll", methods=["GET", "POST"])
 @roles_required(*ENROLL)
 def enroll(code: str) -> Any:
     """Enroll a patient; the personal link is shown once on the handout that follows."""
     study = study_or_404(code)
-    form = EnrollForm()
+    form = _enroll_form(study)
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("staff/enroll.html", study=study, form=form), status
@@ -179,6 +230,8 @@ def enroll(code: str) -> Any:
             prior_treatments=(form.prior_treatments.data or "").splitlines(), email=form.email.data,
             language=form.language.data, enrolled_on=form.enrolled_on.data,
         )
+        if form.consent_method.data:
+            _record_consent(form, patient)
     except EnrollmentError as exc:
         db.session.rollback()
         flash(_("Nobody was enrolled: %(problem)s", problem=exc), "error")
@@ -221,7 +274,11 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
     )
     checked = [s for s in patient.sessions if s.pregnancy_checked_at is not None]
     last_check = max(checked, key=lambda s: s.pregnancy_checked_at) if checked else None
+    consent_form = forms.get("consent_form") or _consent_form(study, formdata=None)
     return render_template("staff/manage.html", study=study, patient=patient, details=details,
+                           consents=consent.patient_consents(db.session, patient.id),
+                           consent_valid=consent.consent_valid(db.session, patient),
+                           consent_form=consent_form, consent_labels=consent.method_labels(),
                            session_form=session_form, links=links, action=ActionForm(),
                            asks_pregnancy=patient.sex in CHECKED_SEXES, last_check=last_check,
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,

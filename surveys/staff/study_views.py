@@ -1,5 +1,6 @@
-"""Staff pages about a study over its life: its settings and its list of formulations (read by
-every role, changed by coordinators and admins, each change audited with the old and the new value)."""
+"""Staff pages about a study over its life: its settings, its consent texts and its list of formulations
+(read by every role, changed by coordinators and admins, each change audited with the old and the new
+value)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from surveys.domain import consent
 from surveys.domain.accounts import actor
 from surveys.domain.formulations import (
     MAX_FORMULATIONS,
@@ -27,7 +29,7 @@ from surveys.domain.study_settings import (
 from surveys.infra.db import db
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import StudySettingsForm
+from surveys.staff.forms import ConsentVersionForm, StudySettingsForm
 
 SETTINGS_RULE = "/studies/<code>/settings"
 
@@ -141,3 +143,42 @@ def study_formulations_save(code: str) -> Any:
     db.session.commit()
     flash(_("Formulations saved.") if changed else _("Nothing to save: the list was already as given."))
     return redirect(url_for("staff.study_formulations_page", code=study.code), 303)
+
+
+CONSENT_RULE = "/studies/<code>/consent"
+
+
+def _render_consent(study: Study, form: ConsentVersionForm, status: int = 200) -> Any:
+    editable = current_user.role in ("admin", "coordinator")
+    return render_template("staff/consent_versions.html", study=study, form=form, editable=editable,
+                           versions=consent.versions(db.session, study.id)), status
+
+
+@bp.get(CONSENT_RULE)
+@roles_required("coordinator", "clinician")
+def consent_versions(code: str) -> Any:
+    """The study's consent texts, newest first; coordinators and admins add a new version here."""
+    study = study_or_404(code)
+    return _render_consent(study, ConsentVersionForm(formdata=None))
+
+
+@bp.post(CONSENT_RULE)
+@roles_required("coordinator")
+def consent_version_add(code: str) -> Any:
+    """Add a consent version with its English and French text (audited); then redirect."""
+    study = study_or_404(code)
+    form = ConsentVersionForm()
+    if not form.validate_on_submit():
+        flash(_("Nothing was added: please correct the fields marked below."), "error")
+        return _render_consent(study, form, 400)
+    try:
+        added = consent.add_version(db.session, study, form.version.data, form.text_en.data,
+                                    form.text_fr.data, requires_reconsent=form.requires_reconsent.data,
+                                    actor=actor(current_user))
+    except consent.ConsentError as exc:
+        db.session.rollback()
+        flash(_("Nothing was added: %(problem)s", problem=exc), "error")
+        return _render_consent(study, form, 400)
+    db.session.commit()
+    flash(_("Consent version %(version)s added.", version=added.version))
+    return redirect(url_for("staff.consent_versions", code=study.code), 303)
