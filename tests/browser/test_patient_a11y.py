@@ -146,3 +146,27 @@ def test_pages_reflow_at_320_pixels_with_44_pixel_targets(narrow, patient_link, 
     narrow.goto(f"{url}/q/T0/hair_stage")
     assert narrow.locator("label.option img").count() == 12
     fits_and_targets_are_big(narrow)
+
+
+def test_the_consent_page_passes_axe_and_leads_to_the_questionnaire(phone, patient_link, live_server):
+    url = patient_link()
+
+    def ask_consent_on_the_phone() -> None:
+        from surveys.domain.consent import add_version
+        from surveys.domain.links import open_link
+        from surveys.domain.models import Study
+        from surveys.infra.db import db
+
+        study = db.session.get(Study, open_link(db.session, url.rsplit("/", 1)[1]).study.id)
+        study.consent_on_phone = True
+        add_version(db.session, study, "1", "You agree to answer.\n\nYou may stop at any time.",
+                    "Vous acceptez de répondre.", requires_reconsent=False, actor="test")
+
+    live_server.run(ask_consent_on_the_phone)
+    phone.goto(f"{url}/q/T0")
+    assert phone.url.endswith("/consent") and "You may stop at any time" in phone.content()
+    assert_accessible(phone, "consent")
+    with phone.expect_navigation():
+        phone.click("button[name=accept]")
+    phone.goto(f"{url}/q/T0")
+    assert "/q/T0/" in phone.url
