@@ -32,6 +32,7 @@ from reports.exports.fhir import bundle_chunks
 from reports.exports.files import csv_file
 from reports.exports.options import ExportOptions, study_instruments
 from reports.exports.tables import RowCount
+from surveys.domain import consent
 from surveys.domain.alerts import CHANNEL_LABELS, OUTCOME_LABELS, RESULT_LABELS
 from surveys.domain.audit import record
 from surveys.domain.models import (
@@ -111,7 +112,8 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
             "exports/access_summary.html", patient=patient, study=patient.study, parts=parts, alerts=alerts,
             links=links, reminders=reminders, events=_events(session, patient), lang=lang,
             generated=utcnow(), library=library, channels=CHANNEL_LABELS, results=RESULT_LABELS,
-            outcomes=OUTCOME_LABELS,
+            outcomes=OUTCOME_LABELS, consents=consent.patient_consents(session, patient.id),
+            consent_labels=consent.method_labels(),
         )
 
 

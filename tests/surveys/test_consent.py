@@ -286,3 +286,19 @@ def test_patients_csv_carries_the_newest_consent(client, coordinator, make_patie
     assert {"consent_version", "consent_date", "consent_method"} <= described
     deidentified = read_csv(download(client, "CONS", "patients", deidentified="1").data)
     assert "consent_day" in deidentified.columns and "consent_date" not in deidentified.columns
+
+
+def test_the_access_summary_shows_the_consent_and_its_text_in_the_patients_language(
+    app, make_study, make_patient, library
+) -> None:
+    from reports.exports.access import summary_html
+
+    study = make_study("ACC")
+    _version(study, "1")
+    patient = make_patient(study, "AC-1", language="fr")
+    consent.record_consent(db.session, patient, method="verbal", consented_on=study_today(study), version="1",
+                           actor="test")
+    db.session.commit()
+    with app.test_request_context():
+        summary = summary_html(db.session, patient, library)
+    assert "Vous acceptez de répondre" in summary and "Oral" in summary
