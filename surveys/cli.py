@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -322,6 +322,37 @@ def studies_set(study_code: str, as_email: str | None, **options: object) -> Non
         click.echo("Nothing changed: every setting was already as given.")
     for change in changes:
         click.echo(f"{change.name}: {change.old!r} -> {change.new!r}")
+
+
+@studies_cli.command("consent-add")
+@click.argument("study_code")
+@click.argument("version")
+@click.option("--en", "text_en", type=click.File("r", encoding="utf-8"), required=True,
+              help="File holding the consent text in English.")
+@click.option("--fr", "text_fr", type=click.File("r", encoding="utf-8"), required=True,
+              help="File holding the consent text in French.")
+@click.option("--reconsent", is_flag=True,
+              help="Patients consented to an earlier version must consent again.")
+@as_option
+def studies_consent_add(study_code: str, version: str, text_en: TextIO, text_fr: TextIO, reconsent: bool,
+                        as_email: str | None) -> None:
+    """Add a consent version (English and French text, read from files) to a study; it becomes current.
+
+    Audited like the page's. Exits non-zero, adding nothing, when the label is taken or a text is empty.
+    """
+    from surveys.domain.consent import ConsentError, add_version
+
+    who = cli_operator(as_email)
+    study = _study(study_code)
+    try:
+        add_version(db.session, study, version, text_en.read(), text_fr.read(), requires_reconsent=reconsent,
+                    actor=who)
+    except ConsentError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was added.") from exc
+    db.session.commit()
+    click.echo(f"Consent version {version.strip()} added to {study.code}"
+               + (" (patients will be asked to consent again)." if reconsent else "."))
 
 
 @sessions_cli.command("record")

@@ -302,3 +302,21 @@ def test_the_access_summary_shows_the_consent_and_its_text_in_the_patients_langu
     with app.test_request_context():
         summary = summary_html(db.session, patient, library)
     assert "Vous acceptez de répondre" in summary and "Oral" in summary
+
+
+def test_the_cli_adds_a_consent_version_from_files(runner, make_study, tmp_path) -> None:
+    study = make_study("CLIV")
+    (tmp_path / "en.txt").write_text(TEXT_EN, encoding="utf-8")
+    (tmp_path / "fr.txt").write_text(TEXT_FR, encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("  \n", encoding="utf-8")
+    args = ["studies", "consent-add", "CLIV", "2.0", "--en", str(tmp_path / "en.txt"), "--fr"]
+    result = runner.invoke(args=[*args, str(tmp_path / "fr.txt"), "--reconsent"])
+    assert result.exit_code == 0, result.output
+    (row,) = consent.versions(db.session, study.id)
+    assert (row.version, row.text_fr, row.requires_reconsent) == ("2.0", TEXT_FR, True)
+    (event,) = _events("consent.version")
+    assert event.details["version"] == "2.0"
+    refused = runner.invoke(args=["studies", "consent-add", "CLIV", "3.0", "--en", str(tmp_path / "en.txt"),
+                                  "--fr", str(tmp_path / "empty.txt")])
+    assert refused.exit_code != 0 and "Nothing was added" in refused.output
+    assert len(consent.versions(db.session, study.id)) == 1
