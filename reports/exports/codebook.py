@@ -161,6 +161,9 @@ def long_variables(ctx: ExportContext) -> list[Variable]:
         Variable("window_extended", "1 when the response was given after its window's own close, in a "
                  "window staff reopened or extended for this patient (with a reason, audited)", "integer",
                  ((0, "no"), (1, "yes"))),
+        Variable("status", "Scoring status of the response the answer belongs to (as in scores.csv; "
+                 "prorated: scored from the answered items by the missing-item rule)", "string",
+                 SCORE_STATUSES),
         Variable("item", "Item id within the instrument; wide.csv column <instrument>_<item> "
                  "gives its question and codes", "string"),
         Variable("code", "Answer code (empty for free text)", "integer"),

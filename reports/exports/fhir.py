@@ -5,7 +5,9 @@ QuestionnaireResponse per submitted response; each response's `questionnaire` is
 canonical URL and version of its instrument (`urn:instrument:<id>|<version>`), so it resolves
 to a Questionnaire inside the same Bundle. The subject is a logical reference by identifier
 (patient code, or the export's random id when de-identified: then `authored` is left out and
-the days since the first session are given in an extension, and free text is dropped).
+the days since the first session are given in an extension, and free text is dropped). Every
+response carries its mode of administration and its scoring status (complete, prorated,
+incomplete: the same status as scores.csv and long.csv) as coded extensions.
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ MODE_DISPLAY = {
     "staff_interview": "Staff interview",
     "paper_entry": "Paper, transcribed by staff",
 }
+#: The scoring status of each response (complete, prorated, incomplete), as a coded extension: a
+#: prorated score was computed from the answered items by the instrument's missing-item rule.
+SCORING_STATUS_EXTENSION = "urn:hair-prom:fhir:scoring-status"
+SCORING_STATUS_SYSTEM = "urn:hair-prom:scoring-status"
+SCORING_STATUS_DISPLAY = {
+    "complete": "Complete: every item needed was answered",
+    "prorated": "Prorated: scored from the answered items (missing-item rule)",
+    "incomplete": "Incomplete: too many missing items, no score",
+}
 FLUSH_EVERY = 200  # resources per chunk
 
 
@@ -68,8 +79,8 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         yield questionnaire(inst, lang)
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
-               raw_column(Response.submitted_at), Response.instrument_version, Response.mode, Answer.item_id,
-               Answer.code, Answer.text)
+               raw_column(Response.submitted_at), Response.instrument_version, Response.mode,
+               Response.score_status, Answer.item_id, Answer.code, Answer.text)
         .outerjoin(Answer, Answer.response_id == Response.id),
         ctx,
     ).order_by(Response.patient_id, Response.submitted_at, Response.id)
@@ -77,7 +88,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         session.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions())
     for rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
-        _, pid, inst_id, lang, submitted, version, mode = first[:7]
+        _, pid, inst_id, lang, submitted, version, mode, status = first[:8]
         # answered in a version the library no longer keeps: described with the current one
         inst = library.get((inst_id, version)) or next(i for i in ctx.instruments if i.id == inst_id)
         answers = {item: (text if code is None else code)
@@ -96,6 +107,10 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         resource["subject"] = {"identifier": {"system": system, "value": patient(pid)}}
         resource["extension"] = [{"url": MODE_EXTENSION, "valueCoding": {
             "system": MODE_SYSTEM, "code": mode, "display": MODE_DISPLAY.get(mode, mode)}}]
+        if status is not None:
+            resource["extension"].append({"url": SCORING_STATUS_EXTENSION, "valueCoding": {
+                "system": SCORING_STATUS_SYSTEM, "code": status,
+                "display": SCORING_STATUS_DISPLAY.get(status, status)}})
         if ctx.deidentified:
             resource.pop("authored", None)
             resource.pop("id", None)

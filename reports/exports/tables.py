@@ -249,7 +249,7 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     responses = chain.from_iterable(raw_batches(session, response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
                Response.instrument_version, Response.language, raw_column(Response.submitted_at),
-               Response.mode, Response.window_extended), ctx,
+               Response.mode, Response.window_extended, Response.score_status), ctx,
     ).order_by(*order)))
     answers = response_filter(
         select(Answer.response_id, Answer.item_id, Answer.code, Answer.text, answered_at)
@@ -266,11 +266,12 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
                 for response in responses:  # skips the responses without answers
                     if response[0] == rid:
                         break
-                _, pid, timepoint, inst, version, lang, submitted, mode, extended = response
+                _, pid, timepoint, inst, version, lang, submitted, mode, extended, status = response
                 days = days_between(facts[pid].first_session, local_day(submitted))
                 prefix = (f"{cells[patient(pid)]}{d}{cells[timepoint]}{d}{'' if days is None else days}{d}"
                           f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}"
-                          f"{cells[mode]}{d}{1 if extended else 0}{d}")
+                          f"{cells[mode]}{d}{1 if extended else 0}{d}"
+                          f"{'' if status is None else cells[status]}{d}")
                 item_labels = labels.get((inst, version), {})
             if code is None and not identified:
                 continue  # free text is left out of de-identified exports
@@ -432,16 +433,16 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     stmt = response_filter(
         select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.instrument_version,
                Response.language, raw_column(Response.submitted_at), Response.mode, Response.window_extended,
-               Answer.item_id, Answer.code, Answer.text, iso_utc(Answer.answered_at))
+               Response.score_status, Answer.item_id, Answer.code, Answer.text, iso_utc(Answer.answered_at))
         .join(Answer, Answer.response_id == Response.id), ctx,
     ).order_by(*order, Answer.item_id)
     for batch in raw_batches(session, stmt):
-        for pid, timepoint, inst, version, lang, submitted, mode, extended, item, code, text, answered in (
-                batch):
+        for (pid, timepoint, inst, version, lang, submitted, mode, extended, status, item, code, text,
+             answered) in batch:
             if code is None and not identified:
                 continue
             row = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
-                   inst, version, lang, mode, 1 if extended else 0, item, code,
+                   inst, version, lang, mode, 1 if extended else 0, status, item, code,
                    labels.get((inst, version), {}).get((item, code))]
             if identified:
                 row += [text, answered]
