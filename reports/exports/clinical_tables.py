@@ -1,4 +1,5 @@
-"""Row generators of the clinical tables: patients, treatment sessions, prior treatments, alerts.
+"""Row generators of the clinical tables: patients, treatment sessions, prior treatments, alerts,
+clinicians' stages.
 
 Each yields plain values in the columns `reports.exports.codebook` declares for its file, in
 the order of the file's primary key, and names patients as every other file of the export does
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from instruments.scoring import round_half_up
 from reports.exports.codebook import ExportContext
 from reports.exports.deidentify import age_band, days_between
+from reports.exports.options import session_timepoints
 from reports.exports.tables import (
     LocalDays,
     RowCount,
@@ -32,6 +34,7 @@ from surveys.domain.models import (
     AlertContactAttempt,
     AlertNotice,
     AlertResolution,
+    ClinicianStage,
     Patient,
     Response,
     TreatmentSession,
@@ -141,5 +144,29 @@ def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
         if not ctx.deidentified:
             row += [utc_text(raised), utc_text(notified), utc_text(contacted), utc_text(resolved),
                     note or None]
+        count.rows += 1
+        yield row
+
+
+def clinician_stages_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
+    """clinician_stages.csv: the clinician's own hair-loss stage per patient and timepoint (the export's
+    timepoint filter applies; its instrument and date filters, which select responses, do not)."""
+    facts = patient_facts(session, ctx)
+    patient = patient_labeller(ctx, facts)
+    stage = ClinicianStage
+    stmt = (select(stage.patient_id, stage.timepoint, stage.scale, stage.code, stage.instrument_version,
+                   stage.recorded_at)
+            .join(Patient, Patient.id == ClinicianStage.patient_id)
+            .where(Patient.study_id == ctx.study.id)
+            .order_by(ClinicianStage.patient_id, ClinicianStage.timepoint))
+    if ctx.patient_id is not None:
+        stmt = stmt.where(ClinicianStage.patient_id == ctx.patient_id)
+    if ctx.options.timepoints:
+        stmt = stmt.where(ClinicianStage.timepoint.in_(session_timepoints(ctx.options.timepoints)))
+    for pid, timepoint, scale, code, version, recorded_at in session.execute(stmt):
+        row = [patient(pid), timepoint, scale, code if scale == "norwood" else None,
+               code if scale == "sinclair" else None, version]
+        if not ctx.deidentified:
+            row.append(utc_text(recorded_at))
         count.rows += 1
         yield row

@@ -388,6 +388,41 @@ def prior_treatments_variables(ctx: ExportContext) -> list[Variable]:
             Variable("treatment", "Prior treatment as typed by staff", "string", notes="Free text")]
 
 
+STAGE_SCALES = (("norwood", "Norwood-Hamilton"), ("sinclair", "Sinclair"))
+
+
+def _stage_codes(ctx: ExportContext, scale: str) -> tuple[tuple[Code, str], ...]:
+    """The option codes of one scale of the self-rated stage instrument (hair_stage), current version."""
+    lang = ctx.options.lang
+    for inst in ctx.instruments:
+        if inst.id == "hair_stage":
+            item = next((i for i in inst.items if i.id == scale), None)
+            options = item.options if item else ()
+            return tuple((o.code, o.labels.get(lang) or o.labels.get("en", "")) for o in options)
+    return ()
+
+
+def clinician_stages_variables(ctx: ExportContext) -> list[Variable]:
+    """Columns of clinician_stages.csv: one row per patient and timepoint the clinician staged."""
+    variables = [
+        _patient(ctx),
+        Variable("timepoint", "Timepoint of the study protocol at which the clinician staged the patient",
+                 "string", _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
+        Variable("scale", "Stage system the clinician used", "string", STAGE_SCALES),
+        Variable("norwood", "Clinician's Norwood-Hamilton stage (a category: never averaged); empty when "
+                 "the Sinclair scale was used", "integer", _stage_codes(ctx, "norwood"),
+                 notes="Same codes as the self-rated stage's norwood item (hair_stage, wide.csv)"),
+        Variable("sinclair", "Clinician's Sinclair stage (a category: never averaged); empty when the "
+                 "Norwood-Hamilton scale was used", "integer", _stage_codes(ctx, "sinclair"),
+                 notes="Same codes as the self-rated stage's sinclair item (hair_stage, wide.csv)"),
+        Variable("instrument_version", "Version of the hair_stage definition whose codes the stage uses",
+                 "string"),
+    ]
+    if not ctx.deidentified:
+        variables.append(Variable("recorded_at", "When the clinician's stage was recorded (UTC)", "datetime"))
+    return variables
+
+
 #: The alert lifecycle's closed vocabularies (surveys.domain.alert_models), with their labels.
 ALERT_STATE_CODES = (("open", "open: nobody has tried to reach the patient yet"),
                      ("in_progress", "in progress: a contact attempt was recorded"),
@@ -536,6 +571,7 @@ def file_variables(ctx: ExportContext) -> dict[str, list[Variable]]:
     if not ctx.deidentified:
         files["prior_treatments.csv"] = prior_treatments_variables(ctx)
     files["alerts.csv"] = alerts_variables(ctx)
+    files["clinician_stages.csv"] = clinician_stages_variables(ctx)
     return files
 
 
@@ -551,6 +587,7 @@ PRIMARY_KEYS = {
     "sessions.csv": ("patient", "session"),
     "prior_treatments.csv": ("patient", "number"),
     "alerts.csv": ("patient", "timepoint", "instrument"),
+    "clinician_stages.csv": ("patient", "timepoint"),
 }
 
 

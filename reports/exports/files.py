@@ -26,6 +26,7 @@ GENERATORS: dict[str, Rows] = {
     "sessions.csv": clinical_tables.sessions_rows,
     "prior_treatments.csv": clinical_tables.prior_treatments_rows,
     "alerts.csv": clinical_tables.alerts_rows,
+    "clinician_stages.csv": clinical_tables.clinician_stages_rows,
 }
 
 

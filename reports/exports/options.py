@@ -15,7 +15,8 @@ from instruments import Instrument
 from surveys.domain.models import Study
 from surveys.infra.i18n import LANGUAGES
 
-TABLES = ("patients", "long", "wide", "scores", "answer_history", "sessions", "prior_treatments", "alerts")
+TABLES = ("patients", "long", "wide", "scores", "answer_history", "sessions", "prior_treatments", "alerts",
+          "clinician_stages")
 FORMATS = (*TABLES, "codebook", "datapackage", "fhir", "fhir-ndjson", "sav", "dta", "xlsx")
 NATIVE_FORMATS = ("sav", "dta", "xlsx")  # one table (`table=`, wide by default) in a native file
 # Spreadsheet locales of the Excel CSV: a decimal comma (fr, de) goes with ';' between cells.

@@ -297,6 +297,31 @@ class WindowExtension(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ClinicianStage(Base):
+    """The clinician's own hair-loss stage of a patient at a timepoint (audited; one per timepoint).
+
+    `scale` is an item of the self-rated stage instrument (`hair_stage`: "norwood" for
+    Norwood-Hamilton, "sinclair" for Sinclair) and `code` one of its option codes, a category (never
+    averaged), as defined by `instrument_version` of that instrument.
+    """
+
+    __tablename__ = "clinician_stage"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "timepoint"),
+        CheckConstraint("scale IN ('norwood', 'sinclair')", name="scale"),
+        CheckConstraint("code >= 1", name="code_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(String(32))
+    scale: Mapped[str] = mapped_column(String(16))
+    code: Mapped[int]
+    instrument_version: Mapped[str] = mapped_column(String(16))
+    recorded_by: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class TabletSession(Base):
     """A clinic tablet lent to one patient ("answer in clinic"); only its token's hash is stored.
 

@@ -269,14 +269,8 @@ def extend_window(
         raise EnrollmentError(_("The new closing day must be today or later."))
     if closes_on > today + timedelta(days=90):
         raise EnrollmentError(_("A window can be extended by at most 90 days."))
-    windows = compute_schedule(protocol or study_protocol(patient.study), patient_anchors(patient), utcnow())
-    window = next((w for w in windows if w.timepoint == timepoint), None)
-    if window is None or window.opens_at is None:
-        raise EnrollmentError(_("Patient %(code)s has no scheduled window %(timepoint)s.", code=patient.code,
-                                timepoint=timepoint))
-    if window.state == "upcoming":
-        raise EnrollmentError(_("Window %(timepoint)s has not opened yet; nothing to extend.",
-                                timepoint=timepoint))
+    opened_window(patient, timepoint, _("Window %(timepoint)s has not opened yet; nothing to extend.",
+                                        timepoint=timepoint), protocol)
     extension = session.scalar(
         select(WindowExtension).where(WindowExtension.patient_id == patient.id,
                                       WindowExtension.timepoint == timepoint)
@@ -294,6 +288,20 @@ def extend_window(
            details={"patient": patient.code, "timepoint": timepoint, "old_closes_on": old,
                     "closes_on": closes_on.isoformat(), "reason": reason})
     return extension
+
+
+def opened_window(patient: Patient, timepoint: str, not_open: str,
+                  protocol: Protocol | None = None) -> Window:
+    """The patient's window `timepoint` (T0, S2, W12...) now, when it has opened; EnrollmentError
+    otherwise: a timepoint not in their schedule, or `not_open` (the caller's message) when upcoming."""
+    windows = compute_schedule(protocol or study_protocol(patient.study), patient_anchors(patient), utcnow())
+    window = next((w for w in windows if w.timepoint == timepoint), None)
+    if window is None or window.opens_at is None:
+        raise EnrollmentError(_("Patient %(code)s has no scheduled window %(timepoint)s.", code=patient.code,
+                                timepoint=timepoint))
+    if window.state == "upcoming":
+        raise EnrollmentError(not_open)
+    return window
 
 
 def patient_anchors(patient: PatientLike, extensions: dict[str, date] | None = None) -> Anchors:

@@ -144,6 +144,14 @@ class SessionForm(FlaskForm):
                                     validators=[Optional()])
 
 
+class ClinicianStageForm(FlaskForm):
+    """The clinician's own hair-loss stage at a timepoint (choices filled from the instrument)."""
+
+    timepoint = SelectField(_l("Timepoint"), choices=[])
+    stage = SelectField(_l("Stage (the clinician's own assessment)"), choices=[],
+                        validators=[DataRequired(message=_l("Choose a stage."))])
+
+
 class ExtendWindowForm(FlaskForm):
     """Reopen or extend one patient's questionnaire window, with a reason (audited)."""
 

@@ -14,6 +14,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -22,6 +23,14 @@ from sqlalchemy.orm import selectinload
 from surveys.domain import consent
 from surveys.domain.accounts import ENROLL, actor, may
 from surveys.domain.audit import record
+from surveys.domain.clinician_stage import (
+    STAGE_INSTRUMENT,
+    StageRow,
+    record_clinician_stage,
+    stage_choices,
+    stage_label,
+    stages_by_timepoint,
+)
 from surveys.domain.flow import patient_windows, response_states
 from surveys.domain.links import (
     LINK_DAYS,
@@ -49,11 +58,13 @@ from surveys.domain.patients import (
 from surveys.domain.pregnancy_check import CHECKED_SEXES, check_from_answers
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
+from surveys.infra.library import instruments
 from surveys.infra.mail import MailError, send_mail
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
 from surveys.staff.forms import (
     ActionForm,
+    ClinicianStageForm,
     ConsentForm,
     EnrollForm,
     ExtendWindowForm,
@@ -64,6 +75,7 @@ from surveys.staff.forms import (
 from surveys.staff.worklist import WORK_STATES, build_worklist, worklist_counts
 
 READERS = ("coordinator", "clinician")
+SCALE_NAMES = {"norwood": _l("Norwood-Hamilton"), "sinclair": _l("Sinclair")}
 WORKLIST_ROWS = 300  # the most urgent first; filters narrow the rest
 PATIENT_RECORD_RULE = "/studies/<code>/patients/<patient_code>"
 
@@ -272,6 +284,7 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
         select(TabletSession.id)
         .where(TabletSession.patient_id == patient.id, TabletSession.ended_at.is_(None))
     )
+    stage_form, stages, stage_instrument = _stage_section(patient, windows, lang, forms.get("stage_form"))
     checked = [s for s in patient.sessions if s.pregnancy_checked_at is not None]
     last_check = max(checked, key=lambda s: s.pregnancy_checked_at) if checked else None
     consent_form = forms.get("consent_form") or _consent_form(study, formdata=None)
@@ -281,11 +294,61 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
                            consent_form=consent_form, consent_labels=consent.method_labels(),
                            session_form=session_form, links=links, action=ActionForm(),
                            asks_pregnancy=patient.sex in CHECKED_SEXES, last_check=last_check,
+                           stage_form=stage_form, stages=stages,
+                           timepoint_labels={w.timepoint: w.label(lang) for w in windows},
+                           stage_text=lambda scale, code: stage_text(stage_instrument, scale, code, lang),
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
                            tablet_open=tablet_open,
                            windows=windows, extensions=extensions, extend_form=extend_form, lang=lang,
                            can_edit=may(current_user, ENROLL) and patient.status != "erased",
                            record_endpoint=_record_endpoint()), status
+
+
+def stage_text(instrument: Any, scale: str, code: int, lang: str) -> str:
+    """A stage named with its scale: "Norwood-Hamilton: Stage II – ..."."""
+    return f"{SCALE_NAMES[scale]}: {stage_label(instrument, scale, code, lang)}"
+
+
+def _stage_section(patient: Patient, windows: list[Any], lang: str,
+                   form: ClinicianStageForm | None) -> tuple[ClinicianStageForm, list[StageRow], Any]:
+    """The clinician's stage form (timepoints opened so far, the instrument's stages) and the rows of
+    self-rated and clinician stages per timepoint."""
+    instrument = instruments().get(STAGE_INSTRUMENT)
+    form = form or ClinicianStageForm(formdata=None)
+    form.timepoint.choices = [(w.timepoint, w.label(lang)) for w in windows
+                              if w.opens_at is not None and w.state not in ("upcoming", "not_scheduled")]
+    form.stage.choices = [("", _("Choose a stage"))] + [
+        (stage.key, f"{SCALE_NAMES[stage.scale]}: {stage.label}")
+        for stage in (stage_choices(instrument, lang) if instrument else [])
+    ]
+    rows = stages_by_timepoint(db.session, patient, [w.timepoint for w in windows])
+    return form, rows, instrument
+
+
+@bp.post("/studies/<code>/patients/<patient_code>/stage")
+@roles_required(*READERS)
+def record_stage(code: str, patient_code: str) -> Any:
+    """Record the clinician's own hair-loss stage of the patient at a timepoint (audited)."""
+    study = study_or_404(code)
+    patient = _patient_or_404(study, patient_code)
+    form = ClinicianStageForm()
+    windows = _windows(study, patient)
+    _stage_section(patient, windows, str(get_locale() or "en"), form)
+    instrument = instruments().get(STAGE_INSTRUMENT)
+    if instrument is None or not form.validate_on_submit():
+        flash(_("The stage was not recorded: please correct the marked fields."), "error")
+        return _manage_page(study, patient, 400, stage_form=form)
+    try:
+        record_clinician_stage(db.session, patient, instrument, timepoint=form.timepoint.data,
+                               key=form.stage.data, actor=actor(current_user))
+    except EnrollmentError as exc:
+        db.session.rollback()
+        db.session.refresh(patient)
+        flash(_("The stage was not recorded: %(problem)s", problem=exc), "error")
+        return _manage_page(study, patient, 400, stage_form=form)
+    db.session.commit()
+    flash(_("The clinician's stage at %(timepoint)s was recorded.", timepoint=form.timepoint.data))
+    return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code) + "#stages")
 
 
 @bp.get("/studies/<code>/patients/<patient_code>/manage")

@@ -17,7 +17,8 @@ from surveys.domain.models import AuditEvent, Patient, Response
 from surveys.infra.db import db
 from tests.reports.test_exports import build_cohort, download, read_csv
 
-TABLES = ("patients", "long", "wide", "scores", "answer_history", "sessions", "prior_treatments", "alerts")
+TABLES = ("patients", "long", "wide", "scores", "answer_history", "sessions", "prior_treatments", "alerts",
+          "clinician_stages")
 FILES = ({"datapackage.json", "codebook.csv", "codebook.json", "load.R", "load.do", "load.sps"}
          | {f"{t}.{ext}" for t in TABLES for ext in ("csv", "sav", "dta")})
 
