@@ -18,7 +18,12 @@ FORMULATIONS = (
     "dutasteride 0.01% + vitamins",
     "growth factors + peptides",
     "minoxidil-free vasodilator cocktail",
+    "minoxidil 0.5% + biotin",
 )
+#: The synthetic PHQ-9 (asked of patients on a 5-ARI): most items "not at all", now and then more; item 9
+#: (thoughts of self-harm) above 0 is rare, so the demo shows the crisis pathway on a few patients.
+PHQ9_WEIGHTS = (78, 16, 4, 2)
+PHQ9_ITEM9_RATE = 0.02
 PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level laser")
 SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
 COMPLETION = {"T0": 0.95, "S": 0.85, "W12": 0.8, "EOT": 0.75, "RF6": 0.7, "RF12": 0.6, "M6": 0.62, "M12": 0.5}

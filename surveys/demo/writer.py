@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from instruments import Instrument, score, visible_items
 from instruments.alerts import AlertContext, evaluate_alerts
-from surveys.demo.plans import COMPLETION, OTHER_TEXTS, PROGRESS, SYMPTOMS, Plan, clip
+from surveys.demo.plans import (
+    COMPLETION,
+    OTHER_TEXTS,
+    PHQ9_ITEM9_RATE,
+    PHQ9_WEIGHTS,
+    PROGRESS,
+    SYMPTOMS,
+    Plan,
+    clip,
+)
 from surveys.demo.tokens import demo_token
 from surveys.domain.links import hash_token
 from surveys.domain.models import (
@@ -29,6 +38,7 @@ from surveys.domain.models import (
     TreatmentSession,
 )
 from surveys.domain.patients import local_day_start
+from surveys.domain.pregnancy_check import needs_check
 from surveys.domain.protocol import Protocol
 from surveys.domain.schedule import Anchors, Window, compute_schedule
 
@@ -39,6 +49,10 @@ def batched(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+CHECK_COLUMNS = ("pregnant", "breastfeeding", "trying_to_conceive", "pregnancy_checked_at",
+                 "pregnancy_checked_by")
 
 
 class CohortWriter:
@@ -75,9 +89,15 @@ class CohortWriter:
                 }
             )
             formulation = plan.formulation
+            # A female patient's 5-ARI session carries the pre-session pregnancy check, as the form requires.
+            checked = needs_check(plan.data["sex"], formulation)
             for number, day in enumerate(plan.session_days, start=1):
+                check = {"pregnant": False, "breastfeeding": False, "trying_to_conceive": False,
+                         "pregnancy_checked_at": local_day_start(self.study, day),
+                         "pregnancy_checked_by": "demo"} if checked else dict.fromkeys(CHECK_COLUMNS)
                 sessions.append(
-                    {"patient_id": pid, "number": number, "date": day, "agents": formulation, "notes": ""}
+                    {"patient_id": pid, "number": number, "date": day, "agents": formulation, "notes": "",
+                     **check}
                 )
         s.execute(insert(PatientLink), links)
         session_ids = (
@@ -158,7 +178,7 @@ class CohortWriter:
 
     def _responses(self, plan: Plan, pid: int, session_lookup: dict[tuple[int, int], int]) -> Iterator[tuple]:
         anchors = Anchors(plan.enrolled_at, tuple(enumerate(plan.session_days, start=1)),
-                          zone=self.study.timezone)
+                          agents=plan.formulation, zone=self.study.timezone)
         windows = compute_schedule(self.protocol, anchors, self.now)
         previous_grades: dict[str, int] | None = None
         dropped = False
@@ -297,6 +317,11 @@ class CohortWriter:
                 )
         elif inst.id == "pirc":
             answers = self._pirc(plan, section)
+        elif inst.id == "phq9":
+            for i in range(1, 9):
+                answers[f"phq9_{i}"] = rng.choices((0, 1, 2, 3), weights=PHQ9_WEIGHTS)[0]
+            answers["phq9_9"] = int(rng.random() < PHQ9_ITEM9_RATE)
+            answers["phq9_difficulty"] = rng.choices((0, 1, 2), weights=(70, 25, 5))[0]
         elif inst.id.startswith("systemic"):  # mostly none, now and then mild (synthetic)
             for item in inst.items:
                 if item.type == "yesno":

@@ -154,3 +154,38 @@ def test_demo_links_follow_the_port_when_base_url_is_unset(monkeypatch, tmp_path
     monkeypatch.setenv("BASE_URL", "https://prom.example")
     assert create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"},
                       instance_path=str(tmp_path)).config["BASE_URL"] == "https://prom.example"
+
+
+def test_the_demo_holds_the_phq9_and_the_systemic_blocks_its_formulations_call_for(app, library, client,
+                                                                                   make_user, login) -> None:
+    from surveys.domain.models import TreatmentSession
+    from tests.reports.test_exports import read_csv
+
+    run(library, 80)
+    rows = db.session.execute(
+        select(Response.instrument_id, TreatmentSession.agents, Patient.sex)
+        .join(Patient, Patient.id == Response.patient_id)
+        .join(TreatmentSession, (TreatmentSession.patient_id == Patient.id) & (TreatmentSession.number == 1))
+    ).all()
+    by_block: dict[str, set[str]] = {}
+    for instrument, agents, _sex in rows:
+        by_block.setdefault(instrument, set()).add(agents)
+    assert by_block["systemic_5ari"] == by_block["phq9"] == {"dutasteride 0.01% + vitamins"}
+    assert by_block["systemic_minoxidil"] == {"minoxidil 0.5% + biotin"}
+    assert len(by_block["systemic"]) == 5  # everyone, whatever the formulation
+    phq9 = db.session.scalars(select(Score.value).join(Response).where(Response.instrument_id == "phq9")).all()
+    assert len(phq9) > 20 and max(phq9) > min(phq9)
+    # a female patient's 5-ARI sessions carry the pre-session pregnancy check, as the form requires
+    checked = db.session.execute(
+        select(Patient.sex, TreatmentSession.pregnancy_checked_at.is_not(None))
+        .join(TreatmentSession, TreatmentSession.patient_id == Patient.id)
+        .where(TreatmentSession.agents.like("dutasteride%"))
+    ).all()
+    assert {sex for sex, _ in checked} == {"female", "male"}
+    assert all(done == (sex == "female") for sex, done in checked)
+    # the export shows them
+    study = db.session.scalar(select(Study))
+    login(make_user("coordinator", (study,)))
+    db.session.commit()
+    scores = read_csv(client.get(f"/studies/{study.code}/exports/scores").data)
+    assert {"phq9", "systemic_5ari", "systemic_minoxidil"} <= set(scores.instrument)
