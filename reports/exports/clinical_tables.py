@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from instruments.scoring import round_half_up
-from reports.exports.codebook import ExportContext
+from reports.exports.codebook import ExportContext, stage_instrument
 from reports.exports.deidentify import age_band, days_between
 from reports.exports.options import session_timepoints
 from reports.exports.tables import (
@@ -28,6 +28,7 @@ from reports.exports.tables import (
     response_filter,
     utc_text,
 )
+from surveys.domain.clinician_stage import major_stage
 from surveys.domain.formulations import folded, formulation_matcher, study_formulations
 from surveys.domain.models import (
     Alert,
@@ -163,8 +164,10 @@ def clinician_stages_rows(session: Session, ctx: ExportContext, count: RowCount)
         stmt = stmt.where(ClinicianStage.patient_id == ctx.patient_id)
     if ctx.options.timepoints:
         stmt = stmt.where(ClinicianStage.timepoint.in_(session_timepoints(ctx.options.timepoints)))
+    instrument = stage_instrument(ctx)
     for pid, timepoint, scale, code, version, recorded_at in session.execute(stmt):
-        row = [patient(pid), timepoint, scale, code if scale == "norwood" else None,
+        norwood = code if scale == "norwood" else None
+        row = [patient(pid), timepoint, scale, norwood, major_stage(instrument, "norwood", norwood),
                code if scale == "sinclair" else None, version]
         if not ctx.deidentified:
             row.append(utc_text(recorded_at))

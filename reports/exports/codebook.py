@@ -12,6 +12,7 @@ from instruments import Instrument, categorical_scores
 from reports.exports.csv_cells import csv_chunks, dialect_of
 from reports.exports.deidentify import AGE_BANDS, Pseudonyms
 from reports.exports.options import ExportOptions
+from surveys.domain.clinician_stage import STAGE_INSTRUMENT, major_stage_labels, stage_choices
 from surveys.domain.models import CONSENT_METHODS, PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
 from surveys.domain.patients import DIAGNOSES
 from surveys.infra.db import utcnow
@@ -391,15 +392,16 @@ def prior_treatments_variables(ctx: ExportContext) -> list[Variable]:
 STAGE_SCALES = (("norwood", "Norwood-Hamilton"), ("sinclair", "Sinclair"))
 
 
+def stage_instrument(ctx: ExportContext) -> Instrument | None:
+    """The self-rated stage instrument (hair_stage, current) whose codes the clinician's stage uses."""
+    return next((inst for inst in ctx.instruments if inst.id == STAGE_INSTRUMENT), None)
+
+
 def _stage_codes(ctx: ExportContext, scale: str) -> tuple[tuple[Code, str], ...]:
-    """The option codes of one scale of the self-rated stage instrument (hair_stage), current version."""
-    lang = ctx.options.lang
-    for inst in ctx.instruments:
-        if inst.id == "hair_stage":
-            item = next((i for i in inst.items if i.id == scale), None)
-            options = item.options if item else ()
-            return tuple((o.code, o.labels.get(lang) or o.labels.get("en", "")) for o in options)
-    return ()
+    """The stages of one scale of the self-rated stage instrument, labelled in the export's language."""
+    inst = stage_instrument(ctx)
+    stages = stage_choices(inst, ctx.options.lang) if inst else []
+    return tuple((s.code, s.label) for s in stages if s.scale == scale)
 
 
 def clinician_stages_variables(ctx: ExportContext) -> list[Variable]:
@@ -412,6 +414,10 @@ def clinician_stages_variables(ctx: ExportContext) -> list[Variable]:
         Variable("norwood", "Clinician's Norwood-Hamilton stage (a category: never averaged); empty when "
                  "the Sinclair scale was used", "integer", _stage_codes(ctx, "norwood"),
                  notes="Same codes as the self-rated stage's norwood item (hair_stage, wide.csv)"),
+        Variable("norwood_major", "Major Norwood-Hamilton stage I-VII derived from the clinician's stage "
+                 "(a-variants and III vertex to their major stage), by the self-rated stage's own rule",
+                 "integer", tuple(major_stage_labels(stage_instrument(ctx), "norwood").items()),
+                 notes="Empty for a Sinclair stage"),
         Variable("sinclair", "Clinician's Sinclair stage (a category: never averaged); empty when the "
                  "Norwood-Hamilton scale was used", "integer", _stage_codes(ctx, "sinclair"),
                  notes="Same codes as the self-rated stage's sinclair item (hair_stage, wide.csv)"),

@@ -24,6 +24,8 @@ from surveys.infra.db import utcnow
 
 STAGE_INSTRUMENT = "hair_stage"
 SCALES = ("norwood", "sinclair")
+#: hair_stage 2.0's "none of these pictures / not sure": a patient's answer, not a clinician's stage.
+NOT_SURE = 99
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +43,34 @@ class Stage:
 
 
 def stage_choices(instrument: Instrument, lang: str) -> list[Stage]:
-    """Every stage of the instrument's scales, in order, labelled in `lang` (English when missing)."""
+    """Every stage of the instrument's scales, in order, labelled in `lang` (English when missing);
+    "not sure" is left out."""
     out = []
     for item in instrument.items:
         if item.id in SCALES:
             out += [Stage(item.id, option.code, option.labels.get(lang) or option.labels.get("en", ""))
-                    for option in item.options]
+                    for option in item.options if option.code != NOT_SURE]
     return out
+
+
+def major_stage(instrument: Instrument | None, scale: str, code: int | None) -> int | None:
+    """The derived major stage of a code (Norwood-Hamilton I-VII as 1-7: IIIa and III vertex -> III),
+    by the instrument's own recode rule for that scale (hair_stage 2.0 `norwood_major`); None when
+    the definition has none (Sinclair, hair_stage 1.0) or the code is not in its map."""
+    if instrument is None or code is None:
+        return None
+    for rule in instrument.scoring.get("scores", ()):
+        if rule.get("kind") == "recode" and rule.get("item") == scale:
+            return rule["map"].get(str(code))
+    return None
+
+
+def major_stage_labels(instrument: Instrument | None, scale: str) -> dict[int, str]:
+    """Code -> label ("I".."VII") of the derived major stage of a scale; empty when there is none."""
+    for rule in (instrument.scoring.get("scores", ()) if instrument else ()):
+        if rule.get("kind") == "recode" and rule.get("item") == scale:
+            return {int(code): text for code, text in rule["labels"].items()}
+    return {}
 
 
 def stage_label(instrument: Instrument | None, scale: str, code: int | None, lang: str) -> str:

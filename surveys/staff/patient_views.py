@@ -26,6 +26,8 @@ from surveys.domain.audit import record
 from surveys.domain.clinician_stage import (
     STAGE_INSTRUMENT,
     StageRow,
+    major_stage,
+    major_stage_labels,
     record_clinician_stage,
     stage_choices,
     stage_label,
@@ -305,8 +307,14 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
 
 
 def stage_text(instrument: Any, scale: str, code: int, lang: str) -> str:
-    """A stage named with its scale: "Norwood-Hamilton: Stage II – ..."."""
-    return f"{SCALE_NAMES[scale]}: {stage_label(instrument, scale, code, lang)}"
+    """A stage named with its scale and, when the instrument derives one, its major stage:
+    "Norwood-Hamilton: Stage III vertex – ... (major stage III)"."""
+    text = f"{SCALE_NAMES[scale]}: {stage_label(instrument, scale, code, lang)}"
+    major = major_stage(instrument, scale, code)
+    if major is not None:
+        label = major_stage_labels(instrument, scale).get(major, major)
+        text += " " + _("(major stage %(stage)s)", stage=label)
+    return text
 
 
 def _stage_section(patient: Patient, windows: list[Any], lang: str,

@@ -43,11 +43,12 @@ def test_a_clinician_records_their_stage_beside_the_self_rated_one(client, clini
     assert response.status_code == 302
     assert stages(patient.id) == [("T0", "norwood", 6)]
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "clinician_stage.record"))
-    assert event.details["new"] == {"scale": "norwood", "code": 6, "version": "1.0"}
+    assert event.details["new"] == {"scale": "norwood", "code": 6, "version": "2.0"}
     assert event.details["old"] is None
     page = client.get(f"{base}/manage").get_data(as_text=True)
     row = page[page.index("<td>Before treatment</td>"):].split("</tr>", 1)[0]
     assert "Stage III –" in row and "Stage III vertex" in row  # self-rated beside the clinician's
+    assert row.count("(major stage III)") == 2  # hair_stage 2.0's derivation: III vertex is a III
     # again at the same timepoint: replaced, the trail keeps both
     assert client.post(f"{base}/stage", data={"timepoint": "T0", "stage": "sinclair:2"}).status_code == 302
     assert stages(patient.id) == [("T0", "sinclair", 2)]
@@ -56,7 +57,7 @@ def test_a_clinician_records_their_stage_beside_the_self_rated_one(client, clini
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"timepoint": "T0", "stage": "norwood:99"}, "Not a valid choice"),
+    ({"timepoint": "T0", "stage": "norwood:99"}, "Not a valid choice"),  # a patient's "not sure"
     ({"timepoint": "T0", "stage": ""}, "Choose a stage"),
     ({"timepoint": "M12", "stage": "norwood:2"}, "Not a valid choice"),  # not open yet
     ({"timepoint": "X9", "stage": "norwood:2"}, "Not a valid choice"),
@@ -94,13 +95,16 @@ def test_the_export_carries_the_clinicians_stages_with_their_codebook(client, lo
     db.session.commit()
     login(coordinator)
     table = read_csv(client.get(f"/studies/{study.code}/exports/clinician_stages").data)
-    assert list(table.columns) == ["patient", "timepoint", "scale", "norwood", "sinclair",
+    assert list(table.columns) == ["patient", "timepoint", "scale", "norwood", "norwood_major", "sinclair",
                                    "instrument_version", "recorded_at"]
     rows = table.drop(columns="recorded_at").astype(object).where(table.notna(), None).values.tolist()
-    assert rows == [["E-1", "T0", "norwood", 7, None, "1.0"], ["E-2", "T0", "sinclair", None, 3, "1.0"]]
+    assert rows == [["E-1", "T0", "norwood", 7, 4, None, "2.0"],
+                    ["E-2", "T0", "sinclair", None, None, 3, "2.0"]]
     codebook = read_csv(client.get(f"/studies/{study.code}/exports/codebook").data)
-    norwood = codebook[(codebook.file == "clinician_stages.csv") & (codebook.variable == "norwood")].iloc[0]
-    assert "7=Stage IV" in norwood.codes
+    stage_rows = codebook[codebook.file == "clinician_stages.csv"].set_index("variable")
+    norwood, major = stage_rows.loc["norwood"], stage_rows.loc["norwood_major"]
+    assert "7=Stage IV" in norwood.codes and "not sure" not in norwood.codes
+    assert major.codes.startswith("1=I | 2=II | 3=III")
     deidentified = read_csv(client.get(f"/studies/{study.code}/exports/clinician_stages",
                                        query_string={"deidentified": "1"}).data)
     assert "recorded_at" not in deidentified.columns and "E-1" not in set(deidentified.patient)

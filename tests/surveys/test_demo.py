@@ -173,7 +173,8 @@ def test_the_demo_holds_the_phq9_and_the_systemic_blocks_its_formulations_call_f
     assert by_block["systemic_5ari"] == by_block["phq9"] == {"dutasteride 0.01% + vitamins"}
     assert by_block["systemic_minoxidil"] == {"minoxidil 0.5% + biotin"}
     assert len(by_block["systemic"]) == 5  # everyone, whatever the formulation
-    phq9 = db.session.scalars(select(Score.value).join(Response).where(Response.instrument_id == "phq9")).all()
+    phq9 = db.session.scalars(select(Score.value).join(Response).where(Response.instrument_id == "phq9"))
+    phq9 = list(phq9)
     assert len(phq9) > 20 and max(phq9) > min(phq9)
     # a female patient's 5-ARI sessions carry the pre-session pregnancy check, as the form requires
     checked = db.session.execute(
