@@ -240,6 +240,7 @@ class CohortWriter:
                         "timepoint": window.timepoint,
                         "instrument_id": inst.id,
                         "instrument_version": inst.version,
+                        "protocol_version": self.protocol.version,
                         "language": plan.data["language"],
                         "status": "submitted",
                         "started_at": answered_at - timedelta(minutes=plan.rng.randint(2, 9)),

@@ -123,6 +123,27 @@ class Study(Base):
     patients: Mapped[list[Patient]] = relationship(back_populates="study")
 
 
+class StudyProtocol(Base):
+    """One version of a study's protocol: the one it was created with, then each protocol amendment.
+
+    `protocol` is the validated JSON snapshot of that version; `reason` why it was applied (None for
+    the version the study was created with); `applied_by` the actor, `applied_at` UTC. The study's
+    current version is the one in `Study.protocol_version` (the newest row); responses name the
+    version they were answered under (`Response.protocol_version`).
+    """
+
+    __tablename__ = "study_protocol"
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    protocol: Mapped[dict[str, Any]]
+    reason: Mapped[str | None] = mapped_column(Text)
+    applied_by: Mapped[str] = mapped_column(String(300))
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ConsentVersion(Base):
     """One version of a study's consent text, in English and French (audited when added).
 
@@ -374,6 +395,9 @@ class Response(Base):
     timepoint: Mapped[str] = mapped_column(String(32))
     instrument_id: Mapped[str] = mapped_column(String(64))
     instrument_version: Mapped[str] = mapped_column(String(16))
+    # The study's protocol version when the response was started (`StudyProtocol.version`): an
+    # amendment later never moves answers already given to the new version.
+    protocol_version: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(12), default="in_progress")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

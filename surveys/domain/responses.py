@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +19,10 @@ from surveys.domain.models import (
     AlertResolution,
     Answer,
     AnswerVersion,
+    Patient,
     Response,
     Score,
+    Study,
     TreatmentSession,
 )
 from surveys.domain.notices import owe_notice
@@ -69,6 +72,12 @@ _KEEP_EARLIER_VALUES = insert(_VERSIONS).from_select(
 )
 
 
+def _study_protocol_version(patient_id: int) -> Any:
+    """The patient's study's current protocol version, read by the INSERT itself (no extra trip)."""
+    return (select(Study.protocol_version).join(Patient, Patient.study_id == Study.id)
+            .where(Patient.id == patient_id).scalar_subquery())
+
+
 def start_response(
     session: Session,
     patient: PatientLike,
@@ -93,7 +102,8 @@ def start_response(
         return existing
     response = Response(
         patient_id=patient.id, timepoint=timepoint, instrument_id=instrument.id,
-        instrument_version=instrument.version, language=language,
+        instrument_version=instrument.version, protocol_version=_study_protocol_version(patient.id),
+        language=language,
         session_id=treatment_session.id if treatment_session else None,
         mode=mode, assisted_by_id=assisted_by_id, window_extended=window_extended,
     )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from instruments import Instrument
 from surveys.domain.audit import record
-from surveys.domain.models import DEFAULT_TIMEZONE, Study
+from surveys.domain.models import DEFAULT_TIMEZONE, Study, StudyProtocol
 from surveys.domain.protocol import DEFAULT_PROTOCOL, ProtocolError, instrument_sections, parse_protocol
 
 STUDY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
@@ -81,6 +81,8 @@ def create_study(
     )
     session.add(study)
     session.flush()
+    session.add(StudyProtocol(study_id=study.id, version=protocol.version, protocol=protocol_data,
+                              applied_by=actor))
     record(
         session,
         actor,
