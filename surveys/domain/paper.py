@@ -8,7 +8,8 @@ member who recorded it (`assisted_by_id`):
 
 - "paper_entry" (`enter_paper`): the patient filled in a paper form, staff transcribe it later;
   `started_at` and `submitted_at` are the start of the local day the patient filled it in (in the
-  study's zone) and `entered_at` when it was transcribed.
+  study's zone) and `entered_at` when it was transcribed; a day after the window's own close (in an
+  extension staff granted) flags the response `window_extended`.
 - "staff_interview" (`enter_interview`): staff read the questions and choices to the patient, in
   the clinic or by phone, and record the answers as given; `submitted_at` is now, so the window
   must be answerable now (an extended window included: the response is flagged like the patient's
@@ -62,6 +63,9 @@ def enter_paper(
     response = _store(session, patient, window, entry, instrument, answers, at=filled_at, language=language,
                       mode="paper_entry", staff=staff)
     response.entered_at = utcnow()
+    # Filled in after the window's own close, inside the extension staff granted: flagged as the
+    # patient's own answers there are.
+    response.window_extended = window.own_closes_at is not None and filled_at >= window.own_closes_at
     session.flush()
     record(session, actor, "response.paper_entry", entity="response", entity_id=response.id,
            study_id=patient.study_id,

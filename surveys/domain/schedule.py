@@ -109,6 +109,9 @@ class Window:
     state: str
     # Staff reopened or extended it and `now` is past its own close: answers are flagged.
     extended: bool = False
+    # The close the protocol gives it (UTC), before any extension staff granted (`closes_at` is
+    # the extended one): an answer given at or after it is flagged `window_extended`.
+    own_closes_at: datetime | None = None
 
     @property
     def answerable(self) -> bool:
@@ -203,7 +206,7 @@ def _make(
         if tp.close_at_next_session and next_anchor is not None:
             closes = min(closes, local_boundary(next_anchor, timedelta(0), zone))
         overdue, due = min(overdue, closes), min(due, closes)
-    extended = False
+    extended, own_closes = False, closes
     kept_to = anchors.extensions.get(timepoint_id)
     if kept_to is not None and opens is not None and closes is not None:
         kept_closes = local_boundary(kept_to, ONE_DAY, anchors.tz)  # the end of that local day
@@ -222,6 +225,7 @@ def _make(
         instruments=_instruments_for(tp, opens, anchors),
         state=state,
         extended=extended and state in ANSWERABLE,
+        own_closes_at=own_closes,
     )
 
 

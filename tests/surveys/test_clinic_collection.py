@@ -309,3 +309,24 @@ def test_paper_and_interview_pages_speak_french_to_french_staff(client, coordina
                           data={"pain_present": "0", "filled_on": future})
     assert refused.status_code == 400
     assert "ne peut pas être dans le futur" in refused.get_data(as_text=True)
+
+
+def test_a_paper_form_filled_in_after_the_windows_own_close_in_an_extension_is_flagged(client, coordinator,
+                                                                                      make_patient):
+    """A paper form is flagged `window_extended` by the day the patient filled it in, as their own
+    answers are: after the window's own close (inside the extension staff granted), not before."""
+    from surveys.domain.patients import extend_window, study_today
+
+    today = study_today(coordinator.study)
+    late = make_patient(coordinator.study, "PAP-X1", sessions_days_ago=(40,))
+    on_time = make_patient(coordinator.study, "PAP-X2", sessions_days_ago=(40,))
+    for patient in (late, on_time):
+        extend_window(db.session, patient, "S1", today, actor="t", reason="forgot the form")
+    db.session.commit()
+    for code, days_ago in (("PAP-X1", 2), ("PAP-X2", 30)):  # S1 closed 21 days after the session
+        filled = (today - timedelta(days=days_ago)).isoformat()
+        posted = client.post(f"/studies/CLINIC/patients/{code}/paper/S1/pirc",
+                             data={"pain_present": "0", "filled_on": filled})
+        assert posted.status_code == 302, posted.get_data(as_text=True)[:2000]
+    flags = dict(db.session.execute(select(Response.patient_id, Response.window_extended)).all())
+    assert flags == {late.id: True, on_time.id: False}
