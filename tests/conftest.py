@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from surveys.infra import migrate
 from surveys.infra.db import db, make_engine
+from tests.today import local_today
 
 pytest_plugins = ["tests.smtp_sink"]  # the `smtp` and `inbox` fixtures
 
@@ -169,7 +170,7 @@ def make_patient(app: Flask, make_study: Callable[..., Any]) -> Callable[..., An
                                         enrolled_at=enrolled, **kwargs)
         for number, days in enumerate(sessions_days_ago, start=1):
             record_session(db.session, patient, actor="test", number=number,
-                           day=date.today() - timedelta(days=days))
+                           day=local_today() - timedelta(days=days))
         patient.token = token  # handy in tests; not a column
         return patient
 

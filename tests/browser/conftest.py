@@ -19,6 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import app_config, backends, fresh_database_url
+from tests.today import local_today
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -172,7 +173,7 @@ def patient_link(live_server: LiveServer) -> Callable[..., str]:
     Keyword arguments go to `enroll_patient` (e.g. language="fr"), except `sessions_days_ago`
     (record sessions that many days ago), `enrolled_days_ago` and `study` (create_study options).
     """
-    from datetime import UTC, date, datetime, timedelta
+    from datetime import UTC, datetime, timedelta
 
     from surveys.domain.links import patient_url
     from surveys.domain.patients import enroll_patient, record_session
@@ -193,7 +194,7 @@ def patient_link(live_server: LiveServer) -> Callable[..., str]:
                                             enrolled_at=enrolled, **kwargs)
             for session_number, days in enumerate(sessions_days_ago, start=1):
                 record_session(db.session, patient, actor="test", number=session_number,
-                               day=date.today() - timedelta(days=days))
+                               day=local_today() - timedelta(days=days))
             return patient_url(live_server.url, token)
 
         return live_server.run(create)

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import zipfile
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +30,7 @@ from surveys.domain.models import Alert
 from surveys.domain.patients import record_session
 from surveys.infra.db import db
 from tests.reports.test_exports import answer
+from tests.today import local_today
 
 CODES = ("001", "010", "1E3", "1000")
 TEXTS = ("first line\nsecond line", "minoxidil; then finasteride", "=1+1", "-3 jours", "\uff1dSUM(A1)",
@@ -113,7 +114,7 @@ def edge(make_study, make_patient, make_user) -> SimpleNamespace:
                                prior_treatments=PRIOR if n == 0 else [])
         for number, days in enumerate((40, 10), start=1):
             record_session(db.session, patient, actor="test", number=number,
-                           day=date.today() - timedelta(days=days), agents=SPELLINGS[(n + number) % 3],
+                           day=local_today() - timedelta(days=days), agents=SPELLINGS[(n + number) % 3],
                            notes="tolerated well; no bruising" if number == 1 else "")
         answer(patient, "T0", "who5", {f"who5_{i}": (n + i) % 6 for i in range(1, 6)}, submitted_days_ago=45)
         if n == 0:

@@ -16,6 +16,7 @@ from surveys.domain.protocol import load_protocol, session_number
 from surveys.domain.responses import save_answers, start_response, submit_response
 from surveys.domain.schedule import Anchors, compute_schedule
 from surveys.infra.db import db, utcnow
+from tests.today import local_today
 
 WHO5 = {f"who5_{i}": 3 for i in range(1, 6)}  # percent 60
 
@@ -283,7 +284,8 @@ def test_completion_counts_an_extended_window_against_its_extended_close(make_st
     answered = make_patient(study, "KEPT-ANSWERED", enrolled_days_ago=50, sessions_days_ago=(40,))
     make_patient(study, "NOT-KEPT", enrolled_days_ago=50, sessions_days_ago=(40,))
     for patient in (waiting, answered):
-        extend_window(db.session, patient, "T0", date.today() + timedelta(days=3), reason="phoned", actor="t")
+        extend_window(db.session, patient, "T0", local_today() + timedelta(days=3), reason="phoned",
+                      actor="t")
     answer(library, answered, "T0", "who5", WHO5, when=utcnow() - timedelta(hours=1))
     db.session.flush()
     data = load_frames(db.session, study.id, frames.Filters())
@@ -303,7 +305,7 @@ def test_completion_classifies_on_time_late_missed_and_pending(make_study, make_
     late = make_patient(study, "LATE", enrolled_days_ago=50, sessions_days_ago=(40,))
     make_patient(study, "MISSED", enrolled_days_ago=50, sessions_days_ago=(40,))
     make_patient(study, "WAITING", enrolled_days_ago=3)
-    first = datetime.combine(date.today() - timedelta(days=40), time(), UTC)
+    first = datetime.combine(local_today() - timedelta(days=40), time(), UTC)
     answer(library, on_time, "T0", "who5", WHO5, when=first - timedelta(days=2))
     answer(library, late, "T0", "who5", WHO5, when=first + timedelta(hours=5))
     f = frames.Filters()

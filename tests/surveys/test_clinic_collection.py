@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from surveys.domain.patients import local_day_start
 from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 from tests.surveys.test_patient_flow import answer_all
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -101,7 +102,7 @@ def test_paper_entry_of_a_red_flag_raises_an_alert_and_records_who_entered_it(cl
     items = [i for i in library["pirc"].items if i.section == "local" or i.section == "red_flags"]
     answers = {i.id: "0" for i in items if i.show_if is None and not i.is_text}
     answers.update({"rf_breathing": "1", "rf_breathing_now": "1"})
-    filled = date.today() - timedelta(days=1)
+    filled = local_today() - timedelta(days=1)
     posted = client.post(url, data={**answers, "filled_on": filled.isoformat()})
     assert posted.status_code == 302, posted.get_data(as_text=True)[:2000]
     response = db.session.scalar(select(Response).where(Response.patient_id == patient.id))
@@ -117,13 +118,13 @@ def test_paper_entry_is_validated_like_the_patients_own_answers(client, coordina
     patient = make_patient(coordinator.study, "PAP-2", sessions_days_ago=(3,))
     db.session.commit()
     url = "/studies/CLINIC/patients/PAP-2/paper/S1/pirc"
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     for data, message in (
         ({"pain_present": "7", "filled_on": today}, "Nothing was stored"),
         ({"pain_present": "0", "pain_worst": "2", "filled_on": today}, "Nothing was stored"),  # hidden
         ({"pain_present": "0", "filled_on": "yesterday"}, "YYYY-MM-DD"),
-        ({"pain_present": "0", "filled_on": (date.today() + timedelta(days=2)).isoformat()}, "future"),
-        ({"pain_present": "0", "filled_on": (date.today() - timedelta(days=30)).isoformat()}, "before"),
+        ({"pain_present": "0", "filled_on": (local_today() + timedelta(days=2)).isoformat()}, "future"),
+        ({"pain_present": "0", "filled_on": (local_today() - timedelta(days=30)).isoformat()}, "before"),
     ):
         refused = client.post(url, data=data)
         assert refused.status_code == 400 and message in refused.get_data(as_text=True), data
@@ -137,7 +138,7 @@ def test_exports_carry_the_mode_of_administration(client, coordinator, make_pati
     make_patient(coordinator.study, "PAP-3", sessions_days_ago=(3,))
     db.session.commit()
     posted = client.post("/studies/CLINIC/patients/PAP-3/paper/S1/pirc",
-                         data={"pain_present": "0", "filled_on": date.today().isoformat()})
+                         data={"pain_present": "0", "filled_on": local_today().isoformat()})
     assert posted.status_code == 302
     out = tmp_path / "long.csv"
     result = runner.invoke(args=["export", "CLINIC", "--format", "long", "--out", str(out)])
@@ -172,7 +173,7 @@ def test_wide_and_scores_carry_the_mode_of_administration_in_every_format(client
     make_patient(coordinator.study, "PAP-5", sessions_days_ago=(3,))
     db.session.commit()
     posted = client.post("/studies/CLINIC/patients/PAP-5/paper/S1/pirc",
-                         data={"pain_present": "0", "filled_on": date.today().isoformat()})
+                         data={"pain_present": "0", "filled_on": local_today().isoformat()})
     assert posted.status_code == 302
 
     def export(fmt: str, name: str, *more: str) -> Any:
@@ -209,11 +210,11 @@ def test_paper_entry_follows_the_patients_participation(client, coordinator, mak
     from surveys.domain.participation import withdraw_patient
 
     patient = make_patient(coordinator.study, "PAP-4", sessions_days_ago=(30,))
-    left = date.today() - timedelta(days=1)
+    left = local_today() - timedelta(days=1)
     withdraw_patient(db.session, patient, on=left, reason="lost_to_follow_up", actor="test")
     db.session.commit()
     url = "/studies/CLINIC/patients/PAP-4/paper/S1/pirc"
-    after = client.post(url, data={"pain_present": "0", "filled_on": date.today().isoformat()})
+    after = client.post(url, data={"pain_present": "0", "filled_on": local_today().isoformat()})
     assert after.status_code == 400 and "left the study" in after.get_data(as_text=True)
     assert db.session.scalar(select(Response.id).where(Response.patient_id == patient.id)) is None
     patient.withdrawal_reason = "consent_withdrawn_discard_data"
@@ -281,7 +282,7 @@ def test_an_interview_is_only_for_a_window_the_patient_could_answer_now(client, 
 
     make_patient(coordinator.study, "INT-2", sessions_days_ago=(40,))
     left = make_patient(coordinator.study, "INT-3", sessions_days_ago=(3,))
-    withdraw_patient(db.session, left, on=date.today(), reason="lost_to_follow_up", actor="test")
+    withdraw_patient(db.session, left, on=local_today(), reason="lost_to_follow_up", actor="test")
     db.session.commit()
     assert client.get("/studies/CLINIC/patients/INT-2/paper/S1/pirc").status_code == 200
     refused = client.get("/studies/CLINIC/patients/INT-2/interview/S1/pirc", follow_redirects=True)
@@ -304,7 +305,7 @@ def test_paper_and_interview_pages_speak_french_to_french_staff(client, coordina
     db.session.commit()
     listing = client.get("/studies/CLINIC/patients/INT-4/interview")
     assert "Entretien avec INT-4" in listing.get_data(as_text=True)
-    future = (date.today() + timedelta(days=2)).isoformat()
+    future = (local_today() + timedelta(days=2)).isoformat()
     refused = client.post("/studies/CLINIC/patients/INT-4/paper/S1/pirc",
                           data={"pain_present": "0", "filled_on": future})
     assert refused.status_code == 400

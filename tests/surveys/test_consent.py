@@ -4,7 +4,7 @@ interview entry), the patient's own acceptance on their phone, re-consent, and t
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from surveys.infra.db import db
 from tests.conftest import statements_run
 from tests.reports.test_exports import download, read_csv
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -257,7 +258,7 @@ def test_staff_record_a_reconsent_on_the_patients_page(client, coordinator, make
     page = client.get("/studies/CONS/patients/RC-2/manage").get_data(as_text=True)
     assert "No consent for the current required version" in page
     future = client.post("/studies/CONS/patients/RC-2/consent", data={
-        "consent_method": "electronic", "consent_on": (date.today() + timedelta(days=3)).isoformat()})
+        "consent_method": "electronic", "consent_on": (local_today() + timedelta(days=3)).isoformat()})
     assert future.status_code == 400 and "future" in future.get_data(as_text=True)
     posted = client.post("/studies/CONS/patients/RC-2/consent", data={
         "consent_method": "electronic", "consent_on": study_today(study).isoformat(), "consent_version": "1"})

@@ -3,7 +3,7 @@ the patient's sessions, and systemic symptoms are compared with the patient's ow
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +15,11 @@ from surveys.domain.responses import save_answers, start_response, submit_respon
 from surveys.domain.schedule import window_for
 from surveys.infra.db import db
 from surveys.infra.library import instruments
+from tests.today import local_today
 
 
 def asked_after_session(patient: Any, agents: str) -> list[str]:
-    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=2),
+    record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=2),
                    agents=agents)
     db.session.refresh(patient)
     window = window_for(patient_schedule(patient, study_protocol(patient.study)), "S1")
@@ -61,7 +62,7 @@ def answer(patient: Any, timepoint: str, codes: dict[str, int], treatment: Any =
 def test_a_systemic_symptom_two_points_worse_than_baseline_is_level_one(make_patient) -> None:
     patient = make_patient()
     answer(patient, "T0", {"dizziness": 0, "palpitations": 1, "numbness": 0, "more_shedding": 2})
-    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=2))
+    record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=2))
     db.session.refresh(patient)
     answer(patient, "S1", {"dizziness": 2, "palpitations": 2, "numbness": 0, "more_shedding": 2},
            patient.sessions[0])

@@ -3,7 +3,7 @@ the patient's home page, the worklist and the staff patient page (the reminder e
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from babel.dates import format_date
 
 from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 ENGLISH = {"Accept-Language": "en"}
@@ -31,7 +32,7 @@ def test_open_until_is_the_last_answerable_local_day_everywhere(client, coordina
     assert study.timezone == "Europe/Paris"
     patient = make_patient(study, "P-UNTIL", sessions_days_ago=(1,), language="en")
     db.session.commit()
-    last = date.today() - timedelta(days=1) + timedelta(days=20)  # S1: 21 local days after the session
+    last = local_today() - timedelta(days=1) + timedelta(days=20)  # S1: 21 local days after the session
     first_closed = last + timedelta(days=1)
     home = client.get(f"/p/{patient.token}", follow_redirects=True).get_data(as_text=True)
     assert f"Open until {format_date(last, 'long', locale='en')}." in home

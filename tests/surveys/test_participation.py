@@ -3,7 +3,7 @@ last window closes), on the staff page, the patient's page, the CLI and the expo
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from surveys.domain.reminders import due_reminders, send_reminders
 from surveys.infra.db import db
 from tests.reports.test_exports import read_csv
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -41,7 +42,7 @@ def test_a_withdrawn_patient_is_asked_nothing_from_that_date_and_gets_no_reminde
     db.session.commit()
     assert client.get(f"/p/{patient.token}/q/T0").status_code in (200, 302)  # open before
     assert [r.patient.code for r in due_reminders(db.session)] == ["W-1"]
-    day = date.today() - timedelta(days=2)
+    day = local_today() - timedelta(days=2)
     response = client.post("/studies/LIFE/patients/W-1/withdraw",
                            data={"on": day.isoformat(), "reason": "lost_to_follow_up", "note": ""})
     assert response.status_code == 303
@@ -63,16 +64,16 @@ def test_the_patient_home_says_so_in_french(client, coordinator, make_patient) -
     patient = make_patient(coordinator.study, "W-FR", language="fr", enrolled_days_ago=10)
     db.session.commit()
     client.post("/studies/LIFE/patients/W-FR/withdraw",
-                data={"on": date.today().isoformat(), "reason": "clinician_decision"})
+                data={"on": local_today().isoformat(), "reason": "clinician_decision"})
     home = client.get(f"/p/{patient.token}").get_data(as_text=True)
     assert "Vous ne participez plus" in home
 
 
 @pytest.mark.parametrize(("form", "words"), [
-    ({"on": (date.today() + timedelta(days=2)).isoformat(), "reason": "lost_to_follow_up"}, "between"),
-    ({"on": (date.today() - timedelta(days=40)).isoformat(), "reason": "lost_to_follow_up"}, "between"),
-    ({"on": date.today().isoformat(), "reason": "other", "note": "  "}, "Say why"),
-    ({"on": date.today().isoformat(), "reason": "bored"}, "Not a valid choice"),
+    ({"on": (local_today() + timedelta(days=2)).isoformat(), "reason": "lost_to_follow_up"}, "between"),
+    ({"on": (local_today() - timedelta(days=40)).isoformat(), "reason": "lost_to_follow_up"}, "between"),
+    ({"on": local_today().isoformat(), "reason": "other", "note": "  "}, "Say why"),
+    ({"on": local_today().isoformat(), "reason": "bored"}, "Not a valid choice"),
     ({"on": "", "reason": "lost_to_follow_up"}, "This field is required"),
 ])
 def test_a_refused_withdrawal_changes_nothing(client, coordinator, make_patient, form, words) -> None:
@@ -87,7 +88,7 @@ def test_a_refused_withdrawal_changes_nothing(client, coordinator, make_patient,
 def test_a_withdrawal_recorded_by_mistake_can_be_undone(client, coordinator, make_patient) -> None:
     patient = make_patient(coordinator.study, "W-3", enrolled_days_ago=10)
     db.session.commit()
-    client.post("/studies/LIFE/patients/W-3/withdraw", data={"on": date.today().isoformat(),
+    client.post("/studies/LIFE/patients/W-3/withdraw", data={"on": local_today().isoformat(),
                                                             "reason": "other", "note": "moved abroad"})
     assert patient.status_note == "moved abroad"
     assert client.post("/studies/LIFE/patients/W-3/reinstate").status_code == 303
@@ -103,7 +104,7 @@ def test_clinicians_cannot_withdraw(client, login, make_user, coordinator, make_
     db.session.commit()
     login(clinician)
     response = client.post("/studies/LIFE/patients/W-4/withdraw",
-                           data={"on": date.today().isoformat(), "reason": "lost_to_follow_up"})
+                           data={"on": local_today().isoformat(), "reason": "lost_to_follow_up"})
     assert response.status_code == 403
 
 
@@ -114,7 +115,7 @@ def test_the_cli_withdraws_and_refuses_bad_input(runner, make_study, make_patien
     bad = runner.invoke(args=["patients", "withdraw", "LIFECLI", "C-1", "--on", "2000-01-01",
                               "--reason", "lost_to_follow_up"])
     assert bad.exit_code != 0 and "Nothing was changed" in bad.output and patient.status == "active"
-    ok = runner.invoke(args=["patients", "withdraw", "LIFECLI", "C-1", "--on", date.today().isoformat(),
+    ok = runner.invoke(args=["patients", "withdraw", "LIFECLI", "C-1", "--on", local_today().isoformat(),
                              "--reason", "consent_withdrawn_keep_data"])
     assert ok.exit_code == 0, ok.output
     assert (patient.status, patient.withdrawal_reason) == ("withdrawn", "consent_withdrawn_keep_data")
@@ -133,7 +134,7 @@ def test_a_patient_is_completed_when_the_last_window_closes_and_only_then(runner
     assert result.exit_code == 0, result.output
     assert "F-1" in result.output and "F-2" not in result.output
     assert finished.status == "completed" and finished.status_on is not None
-    assert date.today() - timedelta(days=850) < finished.status_on < date.today()
+    assert local_today() - timedelta(days=850) < finished.status_on < local_today()
     assert (ongoing.status, never_treated.status) == ("active", "active")
     (event,) = _events("patient.complete")
     assert event.details["source"] == "schedule"
@@ -148,7 +149,7 @@ def test_exports_carry_the_participation_status_and_its_date(client, coordinator
     answer(withdrawn, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, submitted_days_ago=16)
     answer(active, "T0", "who5", {f"who5_{i}": 2 for i in range(1, 6)}, submitted_days_ago=16)
     db.session.commit()
-    day = date.today() - timedelta(days=3)
+    day = local_today() - timedelta(days=3)
     client.post("/studies/LIFE/patients/E-1/withdraw", data={"on": day.isoformat(),
                                                             "reason": "consent_withdrawn_keep_data"})
     wide = read_csv(client.get("/studies/LIFE/exports/wide").data).set_index("patient")
@@ -158,5 +159,5 @@ def test_exports_carry_the_participation_status_and_its_date(client, coordinator
     assert wide.loc["E-2", "participation"] == "active" and wide.loc["E-2", "participation_date"] != wide.loc[
         "E-2", "participation_date"]  # NaN: empty while active
     deid = read_csv(client.get("/studies/LIFE/exports/wide", query_string={"deidentified": "1"}).data)
-    first_session = date.today() - timedelta(days=15)
+    first_session = local_today() - timedelta(days=15)
     assert sorted(deid["participation_day"].dropna().astype(int)) == [(day - first_session).days]

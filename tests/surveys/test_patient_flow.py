@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from surveys.domain.models import Alert, Answer, Response
 from surveys.infra.db import db
+from tests.today import local_today
 
 ITEM = re.compile(r'name="item" value="([^"]+)"')
 CODES = re.compile(r'name="answer" value="(-?\d+)"')
@@ -252,13 +253,13 @@ def test_scores_page_is_hidden_when_the_study_does_not_show_scores(client, make_
 
 
 def test_answers_given_in_an_extended_window_are_flagged_and_keep_their_language(client, make_patient):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from surveys.domain.patients import extend_window
 
     patient = make_patient(enrolled_days_ago=20, sessions_days_ago=(4,))
     assert client.get(f"/p/{patient.token}/q/T0/who5").status_code == 410
-    extend_window(db.session, patient, "T0", date.today() + timedelta(days=1), actor="t", reason="asked")
+    extend_window(db.session, patient, "T0", local_today() + timedelta(days=1), actor="t", reason="asked")
     db.session.commit()
     answer_all(client, f"/p/{patient.token}/q/T0/who5", one_part=True)
     response = responses_of(patient)[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +19,7 @@ from surveys.domain.patients import (
     study_protocol,
 )
 from surveys.infra.db import db
+from tests.today import local_today
 
 
 def test_enrolling_issues_a_link_stored_only_as_a_hash(make_study) -> None:
@@ -70,42 +71,42 @@ def test_a_code_is_unique_within_a_study_but_not_across_studies(make_study) -> N
 
 def test_sessions_must_follow_their_numbers(make_patient) -> None:
     patient = make_patient(enrolled_days_ago=60)
-    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=40))
+    record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=40))
     with pytest.raises(EnrollmentError, match="Record session 2"):
-        record_session(db.session, patient, actor="t", number=3, day=date.today() - timedelta(days=5))
+        record_session(db.session, patient, actor="t", number=3, day=local_today() - timedelta(days=5))
     with pytest.raises(EnrollmentError, match="follow the session numbers"):
-        record_session(db.session, patient, actor="t", number=2, day=date.today() - timedelta(days=50))
+        record_session(db.session, patient, actor="t", number=2, day=local_today() - timedelta(days=50))
     with pytest.raises(EnrollmentError, match="future"):
-        record_session(db.session, patient, actor="t", number=2, day=date.today() + timedelta(days=1))
+        record_session(db.session, patient, actor="t", number=2, day=local_today() + timedelta(days=1))
 
 
 def test_a_patient_already_in_treatment_is_enrolled_with_earlier_sessions(make_study) -> None:
     study = make_study()
     patient, _token = enroll_patient(db.session, study, "LATE", actor="t",
-                                     enrolled_on=date.today() - timedelta(days=1))
-    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=90))
-    record_session(db.session, patient, actor="t", number=2, day=date.today() - timedelta(days=60))
+                                     enrolled_on=local_today() - timedelta(days=1))
+    record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=90))
+    record_session(db.session, patient, actor="t", number=2, day=local_today() - timedelta(days=60))
     windows = {w.timepoint: w for w in patient_schedule(patient, study_protocol(study))}
     assert windows["T0"].state == "closed"  # missing, never invented
     assert not db.session.scalars(select(Response).where(Response.patient_id == patient.id)).all()
     with pytest.raises(EnrollmentError, match="future"):
-        enroll_patient(db.session, study, "SOON", actor="t", enrolled_on=date.today() + timedelta(days=2))
+        enroll_patient(db.session, study, "SOON", actor="t", enrolled_on=local_today() + timedelta(days=2))
 
 
 def test_a_session_planned_ahead_anchors_the_baseline_until_it_is_done(make_patient) -> None:
     patient = make_patient(enrolled_days_ago=2)
     planned = record_session(db.session, patient, actor="t", number=1, planned=True,
-                             day=date.today() + timedelta(days=7))
+                             day=local_today() + timedelta(days=7))
     assert planned.planned
     protocol = study_protocol(patient.study)
     windows = {w.timepoint: w for w in patient_schedule(patient, protocol)}
     assert windows["T0"].due_at is not None and "S1" not in windows
     with pytest.raises(EnrollmentError, match="still planned"):
-        record_session(db.session, patient, actor="t", number=2, day=date.today())
+        record_session(db.session, patient, actor="t", number=2, day=local_today())
     with pytest.raises(EnrollmentError, match="today or later"):
         record_session(db.session, patient, actor="t", number=1, planned=True,
-                       day=date.today() - timedelta(days=1))
-    done = record_session(db.session, patient, actor="t", number=1, day=date.today())
+                       day=local_today() - timedelta(days=1))
+    done = record_session(db.session, patient, actor="t", number=1, day=local_today())
     assert not done.planned
     assert "S1" in {w.timepoint for w in patient_schedule(patient, protocol)}
 
@@ -115,10 +116,10 @@ def test_staff_extend_one_patients_window_with_a_reason_and_it_is_audited(make_p
     protocol = study_protocol(patient.study)
     assert {w.timepoint: w.state for w in patient_schedule(patient, protocol)}["T0"] == "closed"
     with pytest.raises(EnrollmentError, match="reason"):
-        extend_window(db.session, patient, "T0", date.today() + timedelta(days=3), actor="t", reason=" ")
+        extend_window(db.session, patient, "T0", local_today() + timedelta(days=3), actor="t", reason=" ")
     with pytest.raises(EnrollmentError, match="no scheduled window"):
-        extend_window(db.session, patient, "W99", date.today(), actor="t", reason="asked")
-    extend_window(db.session, patient, "T0", date.today() + timedelta(days=3), actor="t",
+        extend_window(db.session, patient, "W99", local_today(), actor="t", reason="asked")
+    extend_window(db.session, patient, "T0", local_today() + timedelta(days=3), actor="t",
                   reason="Patient forgot; answered from memory of before treatment")
     db.session.refresh(patient)
     window = {w.timepoint: w for w in patient_schedule(patient, protocol)}["T0"]
@@ -129,10 +130,10 @@ def test_staff_extend_one_patients_window_with_a_reason_and_it_is_audited(make_p
 
 def test_moving_a_session_date_moves_the_schedule_and_is_audited(make_patient) -> None:
     patient = make_patient(enrolled_days_ago=60)
-    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=40))
+    record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=40))
     protocol = study_protocol(patient.study)
     before = {w.timepoint: w.opens_at for w in patient_schedule(patient, protocol)}
-    record_session(db.session, patient, actor="t", number=1, day=date.today() - timedelta(days=30))
+    record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=30))
     after = {w.timepoint: w.opens_at for w in patient_schedule(patient, protocol)}
     assert after["W12"] - before["W12"] == timedelta(days=10)
     assert db.session.scalar(select(func.count()).select_from(TreatmentSession)) == 1

@@ -3,7 +3,7 @@ and `sessions import` alike; any "yes" refuses the session; three "no" are store
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,11 @@ from surveys.domain.patients import EnrollmentError, record_session
 from surveys.domain.pregnancy_check import PregnancyCheck, holds_5ari, needs_check
 from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 NO = PregnancyCheck(False, False, False)
-DAY = date.today() - timedelta(days=3)
+DAY = local_today() - timedelta(days=3)
 
 
 @pytest.fixture
@@ -78,14 +79,14 @@ def test_the_service_refuses_a_5ari_session_without_the_check_or_with_a_yes(make
 
 def test_planning_needs_the_check_and_confirming_the_planned_session_asks_it_again(make_patient) -> None:
     patient = make_patient(sex="female", enrolled_days_ago=20)
-    ahead = date.today() + timedelta(days=7)
+    ahead = local_today() + timedelta(days=7)
     with pytest.raises(EnrollmentError, match="pregnancy check"):
         record_session(db.session, patient, actor="test", number=1, day=ahead, agents="finasteride",
                        planned=True)
     record_session(db.session, patient, actor="test", number=1, day=ahead, agents="finasteride", planned=True,
                    pregnancy_check=NO)
     with pytest.raises(EnrollmentError, match="pregnancy check"):
-        record_session(db.session, patient, actor="test", number=1, day=date.today(), agents="finasteride")
+        record_session(db.session, patient, actor="test", number=1, day=local_today(), agents="finasteride")
 
 
 def test_the_database_never_holds_a_yes_with_a_session(make_patient) -> None:
@@ -148,7 +149,7 @@ def test_sessions_record_takes_the_check_as_options(runner, make_patient) -> Non
 def test_sessions_import_refuses_a_5ari_row_without_the_check(runner, make_patient, tmp_path: Path) -> None:
     patient = make_patient(code="IMP-F", sex="female", enrolled_days_ago=100)
     db.session.commit()
-    d = [date.today() - timedelta(days=n) for n in (60, 30)]
+    d = [local_today() - timedelta(days=n) for n in (60, 30)]
     log = tmp_path / "log.csv"
     log.write_text("patient,number,date,agents\n"
                    f"IMP-F,1,{d[0]},vitamins\nIMP-F,2,{d[1]},dutasteride\n", encoding="utf-8")

@@ -15,6 +15,7 @@ from surveys.domain.models import PatientLink, ReminderSent
 from surveys.domain.reminders import due_reminders, send_reminders
 from surveys.infra.db import db
 from tests.smtp_sink import Sink, free_port
+from tests.today import local_today
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def paris(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 #: Today at noon in Paris: inside the default sending hours (09:00-19:00), whatever the real hour.
-NOON = paris(date.today(), 12)
+NOON = paris(local_today(), 12)
 
 
 def test_open_window_sends_one_reminder_and_a_rerun_sends_none(app, make_patient, make_study, inbox, client):
@@ -135,7 +136,7 @@ def test_cli_sends_and_reports(app, runner, make_patient, inbox, smtp):
 
 def test_a_reminder_owed_at_night_waits_for_the_sending_hours_and_goes_once(app, make_patient, inbox):
     """The S1 window opens at 00:00 Paris; the 02:00 run holds it back, 09:00 sends it, 10:00 not again."""
-    session_day = date.today() - timedelta(days=1)
+    session_day = local_today() - timedelta(days=1)
     patient = make_patient(email="night@example.test", sessions_days_ago=(1,))
     assert patient.study.timezone == "Europe/Paris"
     night = paris(session_day + timedelta(days=1), 2)
@@ -155,7 +156,7 @@ def test_the_sending_hours_are_local_and_follow_the_study(app, make_patient, mak
     study = make_study(timezone="America/New_York")
     study.reminder_start_hour, study.reminder_end_hour = 8, 20
     make_patient(study, email="ny@example.test")
-    day = date.today()
+    day = local_today()
     at = lambda hour: datetime.combine(day, time(hour), ZoneInfo("America/New_York")).astimezone(UTC)  # noqa: E731
     assert send_reminders(db.session, now=at(7)).waiting == 1  # 13:00 in Paris, 07:00 in New York
     assert send_reminders(db.session, now=at(20)).waiting == 1  # the end hour is excluded
@@ -166,5 +167,5 @@ def test_the_e_mail_says_the_last_local_day_the_questionnaire_is_open(app, make_
     make_patient(email="until@example.test", sessions_days_ago=(1,))
     send_reminders(db.session, now=NOON)
     [message] = inbox  # S1 (T0 closed at the session)
-    last = date.today() - timedelta(days=1) + timedelta(days=20)  # S1 closes 21 local days after the session
+    last = local_today() - timedelta(days=1) + timedelta(days=20)  # S1 closes 21 local days after the session
     assert f"It is open until {last.strftime('%B')} {last.day}, {last.year}." in body(message)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from surveys.domain.models import AuditEvent, Patient, TreatmentSession
 from surveys.domain.patients import local_day_start
 from surveys.infra.db import db
+from tests.today import local_today
 
 
 def sessions_of(patient_id: int) -> list[tuple[int, date, bool]]:
@@ -22,12 +23,12 @@ def sessions_of(patient_id: int) -> list[tuple[int, date, bool]]:
 
 def test_a_patient_already_in_treatment_is_enrolled_back_dated_with_earlier_sessions(runner, make_study):
     study = make_study("BACK")
-    enrolled = date.today() - timedelta(days=30)
+    enrolled = local_today() - timedelta(days=30)
     result = runner.invoke(args=["patients", "enroll", "BACK", "R01", "--enrolled-on", enrolled.isoformat()])
     assert result.exit_code == 0, result.output
     patient = db.session.scalar(select(Patient).where(Patient.study_id == study.id))
     assert patient.enrolled_at == local_day_start(study, enrolled)
-    first = date.today() - timedelta(days=60)
+    first = local_today() - timedelta(days=60)
     result = runner.invoke(args=["sessions", "record", "BACK", "R01", "--number", "1", "--date",
                                  first.isoformat(), "--agents", "dutasteride"])
     assert result.exit_code == 0, result.output
@@ -38,7 +39,7 @@ def test_a_patient_already_in_treatment_is_enrolled_back_dated_with_earlier_sess
 def test_sessions_record_plans_ahead_and_warns_about_an_unanswered_baseline(runner, make_patient):
     patient = make_patient(code="PL1", enrolled_days_ago=1)
     study = patient.study.code
-    ahead = date.today() + timedelta(days=14)
+    ahead = local_today() + timedelta(days=14)
     result = runner.invoke(args=["sessions", "record", study, "PL1", "--number", "1",
                                  "--date", ahead.isoformat(), "--planned"])
     assert result.exit_code == 0, result.output
@@ -55,13 +56,13 @@ def test_sessions_record_plans_ahead_and_warns_about_an_unanswered_baseline(runn
 def test_sessions_import_stores_a_whole_treatment_log(runner, make_patient, tmp_path: Path):
     one = make_patient(code="I01", enrolled_days_ago=100)
     two = make_patient(study=one.study, code="I02", enrolled_days_ago=100)
-    d = [date.today() - timedelta(days=n) for n in (90, 60, 30)]
+    d = [local_today() - timedelta(days=n) for n in (90, 60, 30)]
     log = tmp_path / "log.csv"
     log.write_text("\ufeffpatient;number;date;agents;planned\n"
                    f"I01;2;{d[1]};dutasteride;\n"  # out of order: applied by number
                    f"I01;1;{d[0]};dutasteride;no\n"
                    f"I02;1;{d[2]};\"biotin; zinc\";\n"
-                   f"I02;2;{date.today() + timedelta(days=5)};;yes\n", encoding="utf-8")
+                   f"I02;2;{local_today() + timedelta(days=5)};;yes\n", encoding="utf-8")
     result = runner.invoke(args=["sessions", "import", one.study.code, str(log)])
     assert result.exit_code == 0, result.output
     assert "4 session(s) created" in result.output
@@ -76,11 +77,11 @@ def test_a_bad_row_is_reported_with_its_line_and_nothing_is_stored(runner, make_
     db.session.commit()
     log = tmp_path / "log.csv"
     log.write_text("patient,number,date\n"
-                   f"X01,1,{date.today() - timedelta(days=50)}\n"
-                   f"X01,2,{date.today() - timedelta(days=20)}\n"
+                   f"X01,1,{local_today() - timedelta(days=50)}\n"
+                   f"X01,2,{local_today() - timedelta(days=20)}\n"
                    "X01,3,2026-13-01\n"
-                   f"NOBODY,1,{date.today() - timedelta(days=3)}\n"
-                   f"X01,4,{date.today() + timedelta(days=3)}\n", encoding="utf-8")
+                   f"NOBODY,1,{local_today() - timedelta(days=3)}\n"
+                   f"X01,4,{local_today() + timedelta(days=3)}\n", encoding="utf-8")
     events = db.session.scalar(select(func.count()).select_from(AuditEvent))
     result = runner.invoke(args=["sessions", "import", patient.study.code, str(log)])
     assert result.exit_code != 0

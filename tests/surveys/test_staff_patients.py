@@ -7,7 +7,7 @@ import email.policy
 import io
 import json
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from surveys.domain.models import AuditEvent, Patient, PatientLink, Study, Treat
 from surveys.domain.protocol import DEFAULT_PROTOCOL
 from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -137,7 +138,7 @@ def test_enrollment_shows_the_link_once_with_a_qr_handout_and_the_link_works(cli
     ({"email": "not-an-address"}, "e-mail address does not look valid"),
     ({"prior_treatments": "x" * 70}, "at most 64 characters"),
     ({"enrolled_on": "last week"}, "Not a valid date value"),
-    ({"enrolled_on": (date.today() + timedelta(days=2)).isoformat()}, "cannot be in the future"),
+    ({"enrolled_on": (local_today() + timedelta(days=2)).isoformat()}, "cannot be in the future"),
 ])
 def test_bad_enrollment_input_is_a_400_with_a_message_and_stores_nothing(client, coordinator, change,
                                                                          message) -> None:
@@ -176,7 +177,7 @@ def test_the_enroll_form_asks_for_the_enrollment_day_in_french(client, coordinat
     db.session.commit()
     page = text(client.get(f"/studies/{coordinator.study.code}/enroll"))
     assert "Inclus le" in page and 'type="date"' in page
-    future = (date.today() + timedelta(days=3)).isoformat()
+    future = (local_today() + timedelta(days=3)).isoformat()
     refused = client.post(f"/studies/{coordinator.study.code}/enroll", data={**GOOD, "enrolled_on": future})
     assert refused.status_code == 400 and "ne peut pas être dans le futur" in text(refused)
 
@@ -194,7 +195,7 @@ def test_recording_a_session_moves_the_patients_schedule(client, coordinator, ma
     patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=20)
     worklist = f"/studies/{coordinator.study.code}/worklist"
     assert "S1:" not in text(client.get(worklist))
-    day = date.today() - timedelta(days=3)
+    day = local_today() - timedelta(days=3)
     data = {"number": "1", "day": day.isoformat(), "agents": "dutasteride 0.01%", "notes": "<b>tolerated</b>"}
     response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions", data=data)
     assert response.status_code == 302
@@ -212,7 +213,7 @@ def test_enrolled_and_treated_today_the_baseline_stays_open_and_staff_are_warned
     patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=0)
     db.session.commit()
     response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions",
-                           data={"number": "1", "day": date.today().isoformat()}, follow_redirects=True)
+                           data={"number": "1", "day": local_today().isoformat()}, follow_redirects=True)
     page = text(response)
     assert "has not answered the baseline" in page and "Answer in clinic" in page
     home = text(client.get(f"/p/{patient.token}"))
@@ -223,7 +224,7 @@ def test_enrolled_and_treated_today_the_baseline_stays_open_and_staff_are_warned
 def test_a_planned_session_can_be_recorded_ahead_and_is_shown_as_planned(client, coordinator,
                                                                         make_patient) -> None:
     make_patient(coordinator.study, "P-1", enrolled_days_ago=1)
-    day = date.today() + timedelta(days=10)
+    day = local_today() + timedelta(days=10)
     response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions",
                            data={"number": "1", "day": day.isoformat(), "planned": "y"})
     assert response.status_code == 302
@@ -238,7 +239,7 @@ def test_staff_reopen_a_missed_baseline_with_a_reason(client, coordinator, make_
     patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=20, sessions_days_ago=(4,))
     db.session.commit()
     url = f"/studies/{coordinator.study.code}/patients/P-1/windows/extend"
-    until = date.today() + timedelta(days=2)
+    until = local_today() + timedelta(days=2)
     refused = client.post(url, data={"timepoint": "T0", "closes_on": until.isoformat(), "reason": ""})
     assert refused.status_code == 400 and "Give a reason" in text(refused)
     assert client.get(f"/p/{patient.token}/q/T0/who5").status_code in (302, 303, 404, 410)
@@ -253,24 +254,24 @@ def test_staff_reopen_a_missed_baseline_with_a_reason(client, coordinator, make_
 
 def test_correcting_a_session_date_records_old_and_new_values(client, coordinator, make_patient) -> None:
     make_patient(coordinator.study, "P-1", sessions_days_ago=(10,))
-    day = date.today() - timedelta(days=8)
+    day = local_today() - timedelta(days=8)
     response = client.post(f"/studies/{coordinator.study.code}/patients/P-1/sessions",
                            data={"number": "1", "day": day.isoformat()})
     assert response.status_code == 302
     event = last_event("session.update")
-    assert event.details["old"]["date"] == (date.today() - timedelta(days=10)).isoformat()
+    assert event.details["old"]["date"] == (local_today() - timedelta(days=10)).isoformat()
     assert event.details["new"]["date"] == day.isoformat()
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"number": "1", "day": (date.today() + timedelta(days=1)).isoformat()}, "cannot be in the future"),
-    ({"number": "3", "day": date.today().isoformat()}, "Record session 2 before session 3"),
-    ({"number": "2", "day": (date.today() - timedelta(days=1)).isoformat(), "planned": "y"},
+    ({"number": "1", "day": (local_today() + timedelta(days=1)).isoformat()}, "cannot be in the future"),
+    ({"number": "3", "day": local_today().isoformat()}, "Record session 2 before session 3"),
+    ({"number": "2", "day": (local_today() - timedelta(days=1)).isoformat(), "planned": "y"},
      "today or later"),
-    ({"number": "0", "day": date.today().isoformat()}, "Number must be between 1 and 100"),
+    ({"number": "0", "day": local_today().isoformat()}, "Number must be between 1 and 100"),
     ({"number": "1", "day": "31/02/2026"}, "Not a valid date value"),
-    ({"number": "", "day": date.today().isoformat()}, "This field is required"),
-    ({"number": "2", "day": (date.today() - timedelta(days=12)).isoformat()}, "must follow the session"),
+    ({"number": "", "day": local_today().isoformat()}, "This field is required"),
+    ({"number": "2", "day": (local_today() - timedelta(days=12)).isoformat()}, "must follow the session"),
 ])
 def test_bad_session_input_is_a_400_with_a_message_and_stores_nothing(client, coordinator, make_patient, data,
                                                                       message) -> None:

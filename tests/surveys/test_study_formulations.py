@@ -4,7 +4,7 @@ fault, nothing half-stored), audited with the old and the new list, read by the 
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -16,6 +16,7 @@ from surveys.domain.models import AuditEvent
 from surveys.domain.patients import record_session
 from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -42,7 +43,7 @@ def test_a_coordinator_adds_a_formulation_and_the_next_export_groups_sessions_by
         client, login, make_study, make_patient, make_user) -> None:
     study = make_study("FORM")
     patient = make_patient(study, "P1")
-    record_session(db.session, patient, actor="test", number=1, day=date.today() - timedelta(days=3),
+    record_session(db.session, patient, actor="test", number=1, day=local_today() - timedelta(days=3),
                    agents="Vit + ha")
     coordinator = make_user("coordinator", (study,))
     db.session.commit()
