@@ -51,7 +51,19 @@ def round_half_up(value: float | Fraction, places: int) -> float:
 
 
 class AnswerError(ValueError):
-    """Answers do not fit the instrument: unknown item, wrong type or out-of-range code."""
+    """Answers do not fit the instrument: unknown item, wrong type or out-of-range code.
+
+    `str()` is an English message for developers and command lines. For people, `problem` says
+    which kind of refusal it is ("not_an_object", "unknown_item", "not_text", "text_too_long",
+    "not_a_code", "not_a_choice", "answered_when_skipped"), `item` the item id it concerns (None for
+    the whole answer set) and `limit` the text length limit for "text_too_long", so an interface
+    can say the same thing in its reader's language.
+    """
+
+    def __init__(self, message: str, *, problem: str = "", item: str | None = None,
+                 limit: int | None = None) -> None:
+        super().__init__(message)
+        self.problem, self.item, self.limit = problem, item, limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +100,20 @@ def _clean_value(instrument: Instrument, item: Item, value: object) -> Answer:
         return None
     if item.is_text:
         if not isinstance(value, str):
-            raise AnswerError(f"{where}: expected text, got {type(value).__name__}")
+            raise AnswerError(f"{where}: expected text, got {type(value).__name__}", problem="not_text",
+                              item=item.id)
         text = value.strip()
         if len(text) > TEXT_MAX_LENGTH:
-            raise AnswerError(f"{where}: text longer than {TEXT_MAX_LENGTH} characters")
+            raise AnswerError(f"{where}: text longer than {TEXT_MAX_LENGTH} characters",
+                              problem="text_too_long", item=item.id, limit=TEXT_MAX_LENGTH)
         return text or None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise AnswerError(f"{where}: expected an integer code, got {type(value).__name__} {value!r}")
+        raise AnswerError(f"{where}: expected an integer code, got {type(value).__name__} {value!r}",
+                          problem="not_a_code", item=item.id)
     if value not in item.codes():
         allowed = ", ".join(str(code) for code in sorted(item.codes()))
-        raise AnswerError(f"{where}: code {value} out of range (allowed: {allowed})")
+        raise AnswerError(f"{where}: code {value} out of range (allowed: {allowed})", problem="not_a_choice",
+                          item=item.id)
     return value
 
 
@@ -125,17 +141,20 @@ def _visibility(instrument: Instrument, answers: Mapping[str, object]) -> dict[s
 def validate_answers(instrument: Instrument, answers: Mapping[str, object]) -> dict[str, Answer]:
     """Check answers against the definition; return every item id -> code, text or None."""
     if not isinstance(answers, Mapping):
-        raise AnswerError(f"{instrument.id}: answers must be an object of item id -> code")
+        raise AnswerError(f"{instrument.id}: answers must be an object of item id -> code",
+                          problem="not_an_object")
     for key in answers:
         if not isinstance(key, str) or not instrument.has_item(key):
-            raise AnswerError(f"{instrument.id}: unknown item {key!r}")
+            raise AnswerError(f"{instrument.id}: unknown item {key!r}", problem="unknown_item",
+                              item=key if isinstance(key, str) else None)
     clean = {item.id: _clean_value(instrument, item, answers.get(item.id)) for item in instrument.items}
     shown = _visibility(instrument, clean)
     for item in instrument.items:
         if clean[item.id] is not None and not shown[item.id]:
             raise AnswerError(
                 f"{instrument.id}: item {item.id!r} answered although it is not shown "
-                "for these answers (its show_if condition is false)"
+                "for these answers (its show_if condition is false)",
+                problem="answered_when_skipped", item=item.id,
             )
     return clean
 

@@ -140,6 +140,24 @@ def _entry_items(instrument: Any, section: str | None, lang: str) -> list[Any]:
     return [item for item in instrument.items_in_order(lang) if section is None or item.section == section]
 
 
+def answer_problem(error: AnswerError, instrument: Any, lang: str) -> str:
+    """The instrument's refusal of an answer, for staff, in their language: the question as worded
+    in `lang` (the language the form is shown in) and what is wrong with its answer."""
+    item = next((i for i in instrument.items if i.id == error.item), None)
+    question = (item.texts.get(lang) or item.texts.get("en")) if item is not None else error.item
+    if error.problem == "not_a_choice" or error.problem == "not_a_code":
+        return _("question “%(question)s”: the answer is not one of its choices.", question=question)
+    if error.problem == "answered_when_skipped":
+        return _("question “%(question)s” is answered although the answers before it skip it; leave it "
+                 "empty or correct the earlier answer.", question=question)
+    if error.problem == "text_too_long":
+        return _("question “%(question)s”: the text is longer than %(n)s characters.", question=question,
+                 n=error.limit)
+    if error.problem == "unknown_item" and question:
+        return _("“%(item)s” is not a question of this questionnaire.", item=question)
+    return _("the answers do not fit this questionnaire.")
+
+
 def _deliver_after_reply(notice_ids: list[int]) -> None:
     """E-mail the on-call notices an entry's red flags made owed, once the reply has gone out;
     whatever goes wrong is logged and left to `alerts notify` (the outbox keeps what is owed)."""
@@ -229,9 +247,12 @@ def entry(code: str, patient_code: str, kind: str, timepoint: str, instrument_id
                                 **who)
                 else:
                     enter_interview(db.session, patient, window, part, instrument, answers, **who)
-            except (StaffEntryError, AnswerError) as exc:
+            except StaffEntryError as exc:
                 db.session.rollback()
                 problem = _("Nothing was stored: %(problem)s", problem=str(exc))
+            except AnswerError as exc:
+                db.session.rollback()
+                problem = _("Nothing was stored: %(problem)s", problem=answer_problem(exc, instrument, lang))
         if problem is None:
             owed = take_owed(db.session)  # the alert notices this entry made owed
             db.session.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -331,3 +332,28 @@ def test_a_paper_form_filled_in_after_the_windows_own_close_in_an_extension_is_f
         assert posted.status_code == 302, posted.get_data(as_text=True)[:2000]
     flags = dict(db.session.execute(select(Response.patient_id, Response.window_extended)).all())
     assert flags == {late.id: True, on_time.id: False}
+
+
+@pytest.mark.parametrize(("data", "english", "french"), [
+    ({"pain_present": "7"}, "Nothing was stored: question", "Rien n'a été enregistré : question"),
+    ({"pain_present": "0", "pain_worst": "2"}, "although the answers before it skip it",
+     "alors que les réponses précédentes la font sauter"),
+])
+def test_answers_the_questionnaire_refuses_are_explained_in_the_staff_members_language(
+        client, coordinator, make_patient, library, data, english, french):
+    """The instrument's refusal of an answer names the question (as worded in the staff member's
+    language) and the problem, in that language: French staff never read the English message."""
+    make_patient(coordinator.study, "PAP-FR", sessions_days_ago=(3,))
+    db.session.commit()
+    url = "/studies/CLINIC/patients/PAP-FR/paper/S1/pirc"
+    filled = {"filled_on": local_today().isoformat()}
+    english_page = client.post(url, data={**data, **filled}).get_data(as_text=True)
+    assert english in english_page and "out of range" not in english_page
+    coordinator.language = "fr"
+    db.session.commit()
+    refused = client.post(url, data={**data, **filled, "lang": "fr"})
+    page = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 400 and french in page, page[-3000:]
+    item = next(i for i in library["pirc"].items if i.id == list(data)[-1])
+    assert item.texts["fr"] in page
+    assert "out of range" not in page and "although" not in page
