@@ -365,7 +365,7 @@ def studies_consent_add(study_code: str, version: str, text_en: TextIO, text_fr:
 @click.option("--notes", default="", help="Notes (at most 5000 characters).")
 @click.option("--planned", is_flag=True, help="Planned ahead (today or later), not done yet.")
 @click.option("--pregnant", type=click.Choice(["yes", "no"]),
-              help="Pre-session pregnancy check (needed for a 5-ARI session of a female patient).")
+              help="Pre-session pregnancy check (a 5-ARI session of a patient not recorded as male).")
 @click.option("--breastfeeding", type=click.Choice(["yes", "no"]), help="Pre-session pregnancy check.")
 @click.option("--trying-to-conceive", type=click.Choice(["yes", "no"]), help="Pre-session pregnancy check.")
 @as_option
@@ -374,7 +374,7 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
                     trying_to_conceive: str | None, as_email: str | None) -> None:
     """Record, correct or plan one treatment session of a patient; the windows follow it.
 
-    A session whose agents hold dutasteride or finasteride, for a female patient, needs the
+    A session whose agents hold dutasteride or finasteride, for a patient not recorded as male, needs the
     pre-session pregnancy check: `--pregnant no --breastfeeding no --trying-to-conceive no`; any
     "yes" refuses it. Prints what was stored, and a warning (on standard error) when the patient's
     baseline is still unanswered or missing. Exits non-zero with the reason, storing nothing, on bad
@@ -425,7 +425,7 @@ def sessions_import(study_code: str, csv_file: Path, as_email: str | None) -> No
 
     A header line names the columns (any order; `,` or `;` separated; UTF-8). Dates are
     YYYY-MM-DD local days; `planned` is yes/no (blank: no). A 5-ARI session (dutasteride,
-    finasteride) of a female patient needs the pre-session pregnancy check in the last three
+    finasteride) of a patient not recorded as male needs the pre-session pregnancy check in the last three
     columns (yes/no); any "yes" refuses the row. All or nothing: when a row is bad,
     every bad row is reported with its line number and nothing of the file is stored. Rows equal
     to what is stored already change nothing, so importing a file twice is harmless.

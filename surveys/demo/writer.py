@@ -89,7 +89,8 @@ class CohortWriter:
                 }
             )
             formulation = plan.formulation
-            # A female patient's 5-ARI session carries the pre-session pregnancy check, as the form requires.
+            # A 5-ARI session of a patient not recorded as male carries the pre-session pregnancy
+            # check, as the form requires.
             checked = needs_check(plan.data["sex"], formulation)
             for number, day in enumerate(plan.session_days, start=1):
                 check = {"pregnant": False, "breastfeeding": False, "trying_to_conceive": False,

@@ -239,7 +239,8 @@ class Patient(Base):
 class TreatmentSession(Base):
     """One injection session: its date, number and formulation; an anchor of the schedule.
 
-    A 5-ARI session of a female patient carries the pre-session pregnancy check (three "no", who, when UTC).
+    A 5-ARI session of a patient not recorded as male carries the pre-session pregnancy check (three
+    "no", who, when UTC).
     """
 
     __tablename__ = "treatment_session"

@@ -155,7 +155,7 @@ def record_session(
     `planned` confirms it was done. Sessions are numbered in date order, one per day, and a
     session cannot be done while an earlier one is still planned.
 
-    A session whose agents hold a 5-alpha-reductase inhibitor, for a patient recorded as female,
+    A session whose agents hold a 5-alpha-reductase inhibitor, for a patient not recorded as male,
     needs `pregnancy_check` (`surveys.domain.pregnancy_check`) when it is new, planned, confirmed as
     done, or its agents change; a correction of a done session keeps the check it has. Any "yes"
     refuses the session (a contraindication). The check is stored with the session and audited;

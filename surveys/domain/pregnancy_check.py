@@ -1,11 +1,12 @@
 """The pre-session pregnancy check before a session with a 5-alpha-reductase inhibitor (5-ARI).
 
 Dutasteride and finasteride are contraindicated in pregnancy and breastfeeding (they can feminise a
-male foetus). Before staff record or plan a session whose formulation holds one, for a patient
-recorded as female, three questions are answered: pregnant? breastfeeding? trying to conceive?
-Any "yes" refuses the session, with the reason; three "no" are stored with the session (who and
-when) and go to the audit trail with it. The rule is the same on every path that records a session
-(the staff form, `sessions record`, `sessions import`): `patients.record_session` enforces it.
+male foetus). Before staff record or plan a session whose formulation holds one, for a patient not
+recorded as male (female, "other", or sex not recorded: fail safe), three questions are answered:
+pregnant? breastfeeding? trying to conceive? Any "yes" refuses the session, with the reason; three
+"no" are stored with the session (who and when) and go to the audit trail with it. The rule is the
+same on every path that records a session (the staff form, `sessions record`, `sessions import`):
+`patients.record_session` enforces it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from surveys.domain.formulations import folded, formulation_matcher
 #: The 5-alpha-reductase inhibitors, as named in a session's agents or its formulation's names
 #: (the same words as the protocol's `if_agents` for the 5-ARI block and the PHQ-9).
 FIVE_ARI_AGENTS = ("dutasteride", "finasteride")
-#: Whose sessions need the check: sex as recorded at enrollment.
-CHECKED_SEXES = ("female",)
+#: Whose sessions are spared the check: sex as recorded at enrollment. Fail safe: a patient recorded
+#: as "other" or with no sex recorded may be able to become pregnant, so everyone else is asked.
+EXEMPT_SEXES = ("male",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,13 @@ def holds_5ari(agents: str, formulations: Sequence[Mapping[str, Any]] = ()) -> b
 
 def needs_check(sex: str | None, agents: str, formulations: Sequence[Mapping[str, Any]] = ()) -> bool:
     """Whether recording a session with these agents for a patient of this sex needs the check."""
-    return sex in CHECKED_SEXES and holds_5ari(agents, formulations)
+    return asks_check(sex) and holds_5ari(agents, formulations)
+
+
+def asks_check(sex: str | None) -> bool:
+    """Whether a patient of this recorded sex (None: not recorded) is asked the check before a 5-ARI
+    session: everyone but a patient recorded as male."""
+    return sex not in EXEMPT_SEXES
 
 
 def parse_answer(text: str | None) -> bool | None:

@@ -137,7 +137,8 @@ class SessionForm(FlaskForm):
     agents = StringField(_l("Agents / formulation"), validators=[Optional(), Length(max=200)])
     notes = MultilineTextField(_l("Notes"), validators=[Optional(), Length(max=5000)], max_length=5000)
     planned = BooleanField(_l("Planned (not done yet): a future date"))
-    # The pre-session pregnancy check, needed before a 5-ARI session of a female patient (service decides).
+    # The pre-session pregnancy check, needed before a 5-ARI session of a patient not recorded as
+    # male (service decides).
     pregnant = RadioField(_l("Is the patient pregnant?"), choices=YES_NO, validators=[Optional()])
     breastfeeding = RadioField(_l("Is the patient breastfeeding?"), choices=YES_NO, validators=[Optional()])
     trying_to_conceive = RadioField(_l("Is the patient trying to conceive?"), choices=YES_NO,

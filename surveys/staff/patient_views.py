@@ -57,7 +57,7 @@ from surveys.domain.patients import (
     record_session,
     study_protocol,
 )
-from surveys.domain.pregnancy_check import CHECKED_SEXES, check_from_answers
+from surveys.domain.pregnancy_check import asks_check, check_from_answers
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
 from surveys.infra.library import instruments
@@ -295,7 +295,7 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
                            consent_valid=consent.consent_valid(db.session, patient),
                            consent_form=consent_form, consent_labels=consent.method_labels(),
                            session_form=session_form, links=links, action=ActionForm(),
-                           asks_pregnancy=patient.sex in CHECKED_SEXES, last_check=last_check,
+                           asks_pregnancy=asks_check(patient.sex), last_check=last_check,
                            stage_form=stage_form, stages=stages,
                            timepoint_labels={w.timepoint: w.label(lang) for w in windows},
                            stage_text=lambda scale, code: stage_text(stage_instrument, scale, code, lang),

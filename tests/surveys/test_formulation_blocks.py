@@ -38,15 +38,15 @@ def asked_after_session(patient: Any, agents: str) -> list[str]:
     ],
 )
 def test_blocks_follow_the_recorded_formulation(make_patient, agents: str, blocks: list[str]) -> None:
-    assert asked_after_session(make_patient(), agents) == blocks
+    assert asked_after_session(make_patient(sex="male"), agents) == blocks
 
 
 def test_the_patient_page_asks_the_phq9_of_a_patient_on_dutasteride(client, make_patient) -> None:
-    patient = make_patient()
+    patient = make_patient(sex="male")
     asked_after_session(patient, "dutasteride 0.01%")
     db.session.commit()
     assert client.get(f"/p/{patient.token}/q/S1/phq9").status_code == 200
-    other = make_patient()
+    other = make_patient(sex="male")
     asked_after_session(other, "vitamins")
     db.session.commit()
     assert client.get(f"/p/{other.token}/q/S1/phq9").status_code == 404
@@ -60,7 +60,7 @@ def answer(patient: Any, timepoint: str, codes: dict[str, int], treatment: Any =
 
 
 def test_a_systemic_symptom_two_points_worse_than_baseline_is_level_one(make_patient) -> None:
-    patient = make_patient()
+    patient = make_patient(sex="male")
     answer(patient, "T0", {"dizziness": 0, "palpitations": 1, "numbness": 0, "more_shedding": 2})
     record_session(db.session, patient, actor="t", number=1, day=local_today() - timedelta(days=2))
     db.session.refresh(patient)

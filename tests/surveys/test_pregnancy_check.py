@@ -170,3 +170,14 @@ def test_sessions_import_refuses_a_5ari_row_without_the_check(runner, make_patie
     assert result.exit_code == 0, result.output
     again = runner.invoke(args=["sessions", "import", patient.study.code, str(log)])
     assert "0 session(s) created, 0 updated, 2 unchanged" in again.output
+
+
+@pytest.mark.parametrize("sex", ["other", None])
+def test_a_patient_not_recorded_as_male_is_asked_the_check_too(make_patient, sex) -> None:
+    """Fail safe: only a patient recorded as male is spared the check; "other" and an unrecorded sex
+    may be able to become pregnant, and three "no" cost less than a missed exposure."""
+    patient = make_patient(sex=sex, enrolled_days_ago=20)
+    with pytest.raises(EnrollmentError, match="pregnancy check"):
+        record_session(db.session, patient, actor="test", number=1, day=DAY, agents="dutasteride")
+    record_session(db.session, patient, actor="test", number=1, day=DAY, agents="dutasteride",
+                   pregnancy_check=NO)

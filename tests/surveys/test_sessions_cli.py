@@ -24,7 +24,8 @@ def sessions_of(patient_id: int) -> list[tuple[int, date, bool]]:
 def test_a_patient_already_in_treatment_is_enrolled_back_dated_with_earlier_sessions(runner, make_study):
     study = make_study("BACK")
     enrolled = local_today() - timedelta(days=30)
-    result = runner.invoke(args=["patients", "enroll", "BACK", "R01", "--enrolled-on", enrolled.isoformat()])
+    result = runner.invoke(args=["patients", "enroll", "BACK", "R01", "--enrolled-on", enrolled.isoformat(),
+                                 "--sex", "male"])
     assert result.exit_code == 0, result.output
     patient = db.session.scalar(select(Patient).where(Patient.study_id == study.id))
     assert patient.enrolled_at == local_day_start(study, enrolled)
@@ -54,7 +55,7 @@ def test_sessions_record_plans_ahead_and_warns_about_an_unanswered_baseline(runn
 
 
 def test_sessions_import_stores_a_whole_treatment_log(runner, make_patient, tmp_path: Path):
-    one = make_patient(code="I01", enrolled_days_ago=100)
+    one = make_patient(code="I01", enrolled_days_ago=100, sex="male")
     two = make_patient(study=one.study, code="I02", enrolled_days_ago=100)
     d = [local_today() - timedelta(days=n) for n in (90, 60, 30)]
     log = tmp_path / "log.csv"

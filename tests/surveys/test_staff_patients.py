@@ -192,7 +192,7 @@ def test_a_patient_code_cannot_be_enrolled_twice(client, coordinator, make_patie
 # --- sessions ------------------------------------------------------------------------------------
 
 def test_recording_a_session_moves_the_patients_schedule(client, coordinator, make_patient) -> None:
-    patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=20)
+    patient = make_patient(coordinator.study, "P-1", enrolled_days_ago=20, sex="male")
     worklist = f"/studies/{coordinator.study.code}/worklist"
     assert "S1:" not in text(client.get(worklist))
     day = local_today() - timedelta(days=3)
