@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -353,6 +353,87 @@ def studies_consent_add(study_code: str, version: str, text_en: TextIO, text_fr:
     db.session.commit()
     click.echo(f"Consent version {version.strip()} added to {study.code}"
                + (" (patients will be asked to consent again)." if reconsent else "."))
+
+
+@studies_cli.command("amend")
+@click.argument("study_code")
+@click.argument("protocol_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reason", default="", help="Why the protocol is amended (required unless --dry-run).")
+@click.option("--dry-run", is_flag=True, help="Check and show the difference; store nothing.")
+@as_option
+def studies_amend(study_code: str, protocol_file: Path, reason: str, dry_run: bool,
+                  as_email: str | None) -> None:
+    """Amend a study's protocol with a new version read from a JSON file (a protocol amendment).
+
+    Prints the difference against the current version and its impact on patients. With --dry-run
+    nothing is stored; otherwise the amendment is applied with --reason and audited. Exits
+    non-zero, storing nothing, when the file is refused.
+    """
+    from surveys.domain.amendments import AmendmentError, apply_amendment, check_amendment, read_protocol_json
+    from surveys.infra.library import instruments
+
+    who = None if dry_run else cli_operator(as_email)
+    study = _study(study_code)
+    try:
+        data = read_protocol_json(protocol_file.read_bytes())
+        if dry_run:
+            checked = check_amendment(db.session, study, data, instruments())
+        else:
+            if not reason.strip():
+                raise click.UsageError("Give the reason for the amendment with --reason (or use --dry-run).")
+            checked = apply_amendment(db.session, study, data, instruments(), reason=reason, actor=who or "")
+    except AmendmentError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc} Nothing was stored.") from exc
+    for line in _amendment_lines(checked):
+        click.echo(line)
+    if dry_run:
+        db.session.rollback()
+        click.echo("Nothing was stored (--dry-run).")
+        return
+    db.session.commit()
+    click.echo(f"Amendment applied: {study.code} now follows protocol version {checked.protocol.version}.")
+
+
+def _amendment_lines(checked: Any) -> list[str]:
+    """The difference and the impact of a checked amendment, as lines for the terminal."""
+    from surveys.domain.amendments import offset_text
+
+    diff, impact = checked.difference, checked.impact
+
+    def window(tp: Any) -> str:
+        offsets = ", ".join(f"{name} {offset_text(getattr(tp, name))}" for name in ("opens", "due", "overdue",
+                                                                                   "closes"))
+        asked = ", ".join(e.instrument + (f"/{e.section}" if e.section else "") for e in tp.instruments)
+        return f"{tp.id} ({tp.label.get('en', '')}): from {tp.anchor}, {offsets}; {asked}"
+
+    def value(item: Any) -> str:
+        return offset_text(item) if isinstance(item, timedelta) else str(item)
+
+    lines = [f"Protocol {checked.protocol.id}: {diff.old_version} -> {diff.new_version}"]
+    lines += [f"  + {window(tp)}" for tp in diff.added]
+    lines += [f"  - {window(tp)}" for tp in diff.removed]
+    for change in diff.changed:
+        parts = [f"{f.name} {value(f.old)} -> {value(f.new)}" for f in change.fields]
+        for key, label in (("instruments_added", "instruments added"),
+                           ("instruments_removed", "instruments removed"),
+                           ("instruments_changed", "asked under other conditions")):
+            if getattr(change, key):
+                parts.append(f"{label}: {', '.join(getattr(change, key))}")
+        lines.append(f"  ~ {change.id}: {'; '.join(parts)}")
+    lines += [f"  study {f.name}: {value(f.old)} -> {value(f.new)}" for f in diff.study_fields]
+    lines.append(
+        f"Patients: {impact.patients} concerned; {impact.open_now} get a window open now, "
+        f"{impact.to_come} one still to come; {impact.closes_now} lose something they could answer now; "
+        f"windows move for {impact.moved}; {len(impact.reactivated)} completed patient(s) become active again"
+        + (f" ({', '.join(impact.reactivated)})" if impact.reactivated else "") + ".")
+    if impact.kept_responses or impact.extensions_dropped:
+        lines.append(f"Kept under version {diff.old_version}: {impact.kept_responses} response(s) of "
+                     f"{impact.kept_patients} patient(s) at removed timepoints or instruments "
+                     f"({impact.in_progress_dropped} still in progress, no longer asked); "
+                     f"{impact.extensions_dropped} window extension(s) at removed timepoints no longer "
+                     "apply.")
+    return lines
 
 
 @sessions_cli.command("record")

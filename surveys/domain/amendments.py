@@ -1,0 +1,436 @@
+"""Protocol amendments: a new version of a study's protocol, checked, shown as a difference against
+the current one, then applied with a reason.
+
+Windows are never stored (`schedule.py` computes them from each patient's anchors), so applying an
+amendment replaces `Study.protocol` and `Study.protocol_version` and adds a `StudyProtocol` row: every
+patient's windows follow at once. Responses keep the protocol version they were started under
+(`Response.protocol_version`), so answers at a timepoint or for an instrument the amendment removes
+stay where they were, under the old version. What else follows from the schedule and is stored:
+a patient marked `completed` whose schedule gains a window that has not closed is active again
+(audited); reminders read the current protocol at each run, so new windows get theirs; window
+extensions are kept by timepoint id and apply only while the protocol has that timepoint.
+
+The staff page (`surveys/staff/protocol_views.py`) and `flask --app app studies amend` both call
+`check_amendment`, then `apply_amendment`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from instruments import Instrument
+from surveys.domain.audit import record
+from surveys.domain.models import Patient, Response, Study, StudyProtocol
+from surveys.domain.participation import last_window_close
+from surveys.domain.patients import patient_anchors, study_protocol
+from surveys.domain.protocol import (
+    Protocol,
+    ProtocolError,
+    ProtocolInstrument,
+    Timepoint,
+    instrument_sections,
+    parse_protocol,
+)
+from surveys.domain.schedule import ANSWERABLE, Window, compute_schedule
+from surveys.infra.db import utcnow
+
+MAX_REASON = 2000
+MAX_VERSION = 32  # StudyProtocol.version, Study.protocol_version
+MAX_PROTOCOL_TEXT = 200_000  # characters of JSON a page or file may hold
+OFFSETS = ("opens", "due", "overdue", "closes")
+_TO_COME = frozenset({"upcoming", "not_scheduled"})
+
+
+class AmendmentError(ValueError):
+    """A protocol amendment that cannot be checked or applied; the message says why (translated)."""
+
+
+class AmendmentConflict(AmendmentError):
+    """The study's protocol changed between the check and the apply: check again."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One property that changed: its name, the old and the new value (offsets are timedeltas)."""
+
+    name: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TimepointChange:
+    """A timepoint both versions have, and what changed in it."""
+
+    id: str
+    old: Timepoint
+    new: Timepoint
+    fields: tuple[FieldChange, ...] = ()
+    instruments_added: tuple[str, ...] = ()
+    instruments_removed: tuple[str, ...] = ()
+    instruments_changed: tuple[str, ...] = ()  # asked under other conditions (agents, time limit)
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolDifference:
+    """What a new protocol version changes against the current one."""
+
+    old_version: str
+    new_version: str
+    added: tuple[Timepoint, ...] = ()
+    removed: tuple[Timepoint, ...] = ()
+    changed: tuple[TimepointChange, ...] = ()
+    study_fields: tuple[FieldChange, ...] = ()  # planned_sessions, session_interval_days, title, formulations
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.study_fields)
+
+    def summary(self) -> dict[str, Any]:
+        """A plain-JSON summary (for the audit trail): timepoint ids and changed properties."""
+        changed: dict[str, Any] = {}
+        for change in self.changed:
+            entry: dict[str, Any] = {f.name: [_plain(f.old), _plain(f.new)] for f in change.fields}
+            for key in ("instruments_added", "instruments_removed", "instruments_changed"):
+                if getattr(change, key):
+                    entry[key] = list(getattr(change, key))
+            changed[change.id] = entry
+        return {"added": [tp.id for tp in self.added], "removed": [tp.id for tp in self.removed],
+                "changed": changed,
+                "study": {f.name: [_plain(f.old), _plain(f.new)] for f in self.study_fields}}
+
+
+@dataclass(frozen=True, slots=True)
+class PatientImpact:
+    """What an amendment does to the study's patients now (counts of patients, unless said)."""
+
+    patients: int = 0  # active patients (completed ones that would be reactivated included)
+    open_now: int = 0  # get something to answer now that they did not have
+    to_come: int = 0  # get a window still to come that they did not have
+    closes_now: int = 0  # lose something they could answer now (a window closed or shortened, a part dropped)
+    moved: int = 0  # have a window whose dates move
+    reactivated: tuple[str, ...] = ()  # codes of completed patients who become active again
+    kept_patients: int = 0  # have answers at a removed timepoint or for a removed instrument
+    kept_responses: int = 0  # those responses (they stay under the old version)
+    in_progress_dropped: int = 0  # of those, responses still in progress that are no longer asked
+    extensions_dropped: int = 0  # window extensions at removed timepoints (kept, no longer apply)
+
+    def summary(self) -> dict[str, Any]:
+        return {"patients": self.patients, "open_now": self.open_now, "to_come": self.to_come,
+                "closes_now": self.closes_now, "moved": self.moved, "reactivated": list(self.reactivated),
+                "kept_patients": self.kept_patients, "kept_responses": self.kept_responses,
+                "in_progress_dropped": self.in_progress_dropped,
+                "extensions_dropped": self.extensions_dropped}
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentCheck:
+    """A checked amendment: the new protocol, its data as it will be stored, the difference against
+    the current version, its impact on patients now, and the fingerprint of the protocol it was
+    checked against (`base`, see `protocol_fingerprint`)."""
+
+    protocol: Protocol
+    data: dict[str, Any]
+    difference: ProtocolDifference
+    impact: PatientImpact
+    base: str
+
+
+def _plain(value: Any) -> Any:
+    return offset_text(value) if isinstance(value, timedelta) else value
+
+
+def offset_text(delta: timedelta) -> str:
+    """An offset as the protocol file says it: '+14 d', '-1 d', '+36 h' (whole days when it can)."""
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24:+d} d" if hours % 24 == 0 else f"{hours:+d} h"
+
+
+def protocol_fingerprint(data: Mapping[str, Any]) -> str:
+    """A SHA-256 of a protocol's JSON (keys sorted): what a checked amendment was checked against."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def protocol_text(data: Mapping[str, Any]) -> str:
+    """A protocol's JSON as people edit it: indented, keys in the file's order, non-ASCII kept."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def read_protocol_json(raw: bytes | str) -> dict[str, Any]:
+    """The JSON object of an uploaded or typed protocol; AmendmentError when it is not UTF-8, not JSON,
+    too long, or not one object."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise AmendmentError(_("The protocol file is not UTF-8 text.")) from exc
+    if not raw.strip():
+        raise AmendmentError(_("Give the new protocol: edit the text or choose a file."))
+    if len(raw) > MAX_PROTOCOL_TEXT:
+        raise AmendmentError(_("The protocol is too long (at most %(n)s characters).", n=MAX_PROTOCOL_TEXT))
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise AmendmentError(_("The protocol file is not valid JSON (line %(line)s, column %(column)s: "
+                               "%(problem)s).", line=exc.lineno, column=exc.colno, problem=exc.msg)) from exc
+    if not isinstance(data, dict):
+        raise AmendmentError(_("The protocol file must hold one JSON object."))
+    return data
+
+
+def _entry_key(entry: ProtocolInstrument) -> str:
+    return f"{entry.instrument}/{entry.section}" if entry.section else entry.instrument
+
+
+def _timepoint_change(old: Timepoint, new: Timepoint) -> TimepointChange | None:
+    fields = [FieldChange(name, getattr(old, name), getattr(new, name))
+              for name in ("anchor", *OFFSETS, "close_at_next_session", "open_from_enrollment")
+              if getattr(old, name) != getattr(new, name)]
+    if dict(old.label) != dict(new.label):
+        fields.append(FieldChange("label", dict(old.label), dict(new.label)))
+    before = {_entry_key(e): e for e in old.instruments}
+    after = {_entry_key(e): e for e in new.instruments}
+    added = tuple(k for k in after if k not in before)
+    removed = tuple(k for k in before if k not in after)
+    conditions = tuple(k for k in after if k in before and after[k] != before[k])
+    if not (fields or added or removed or conditions):
+        return None
+    return TimepointChange(old.id, old, new, tuple(fields), added, removed, conditions)
+
+
+def protocol_difference(old: Protocol, new: Protocol, old_data: Mapping[str, Any] | None = None,
+                        new_data: Mapping[str, Any] | None = None) -> ProtocolDifference:
+    """The difference between two protocol versions: timepoints added, removed and changed (window
+    offsets, anchor, closing at the next session, instruments), and the study-wide properties
+    (planned sessions, session interval, title, and with the raw data the list of formulations)."""
+    before = {tp.id: tp for tp in old.timepoints}
+    after = {tp.id: tp for tp in new.timepoints}
+    changed = [c for tp_id, tp in after.items() if tp_id in before
+               if (c := _timepoint_change(before[tp_id], tp)) is not None]
+    study_fields = [FieldChange(name, getattr(old, name), getattr(new, name))
+                    for name in ("planned_sessions", "session_interval_days")
+                    if getattr(old, name) != getattr(new, name)]
+    if dict(old.title) != dict(new.title):
+        study_fields.append(FieldChange("title", dict(old.title), dict(new.title)))
+    if old_data is not None and new_data is not None:
+        old_list, new_list = old_data.get("formulations", []), new_data.get("formulations", [])
+        if old_list != new_list:
+            study_fields.append(FieldChange("formulations", [f.get("id") for f in old_list],
+                                            [f.get("id") for f in new_list]))
+    return ProtocolDifference(
+        old_version=old.version, new_version=new.version,
+        added=tuple(tp for tp_id, tp in after.items() if tp_id not in before),
+        removed=tuple(tp for tp_id, tp in before.items() if tp_id not in after),
+        changed=tuple(changed), study_fields=tuple(study_fields),
+    )
+
+
+def _pairs(windows: Sequence[Window], states: Mapping[tuple[str, str], str],
+           wanted: frozenset[str]) -> set[tuple[str, str]]:
+    """(timepoint, instrument) of the windows in `wanted` states, not yet submitted."""
+    return {(w.timepoint, e.instrument) for w in windows if w.state in wanted for e in w.instruments
+            if states.get((w.timepoint, e.instrument)) != "submitted"}
+
+
+def _no_longer_asked(old: Protocol, new: Protocol, timepoint: str, instrument: str) -> bool:
+    """Whether the new protocol no longer asks `instrument` at `timepoint` (a window id: T0, S3)."""
+    try:
+        before = old.timepoint(timepoint)
+    except KeyError:
+        return False  # not asked by the current version either: nothing changes for it
+    if instrument not in {e.instrument for e in before.instruments}:
+        return False
+    try:
+        after = new.timepoint(timepoint)
+    except KeyError:
+        return True
+    return instrument not in {e.instrument for e in after.instruments}
+
+
+def patient_impact(session: Session, study: Study, old: Protocol, new: Protocol,
+                   now: datetime | None = None) -> PatientImpact:
+    """What replacing `old` by `new` does to the study's patients at `now` (UTC; default the clock).
+
+    Active patients, and completed ones (they become active again when the new schedule has a window
+    that has not closed), are compared window by window under both versions. Withdrawn and erased
+    patients are asked nothing either way; their answers count among those kept under the old version.
+    """
+    now = now or utcnow()
+    patients = list(session.scalars(
+        select(Patient).where(Patient.study_id == study.id)
+        .options(selectinload(Patient.sessions), selectinload(Patient.window_extensions))
+        .order_by(Patient.id)))
+    states: dict[int, dict[tuple[str, str], str]] = {}
+    for patient_id, tp, inst, status in session.execute(
+            select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.status)
+            .join(Patient, Patient.id == Response.patient_id).where(Patient.study_id == study.id)):
+        states.setdefault(patient_id, {})[tp, inst] = status
+    removed_ids = {tp.id for tp in old.timepoints} - {tp.id for tp in new.timepoints}
+    counts = dict(patients=0, open_now=0, to_come=0, closes_now=0, moved=0, kept_patients=0,
+                  kept_responses=0, in_progress_dropped=0, extensions_dropped=0)
+    reactivated: list[str] = []
+    for patient in patients:
+        own = states.get(patient.id, {})
+        kept = [status for (tp, inst), status in own.items() if _no_longer_asked(old, new, tp, inst)]
+        if kept:
+            counts["kept_patients"] += 1
+            counts["kept_responses"] += len(kept)
+            counts["in_progress_dropped"] += kept.count("in_progress")
+        counts["extensions_dropped"] += sum(
+            1 for e in patient.window_extensions if _definition_id(old, e.timepoint) in removed_ids)
+        if patient.status not in ("active", "completed"):
+            continue
+        anchors = patient_anchors(patient)
+        before, after = compute_schedule(old, anchors, now), compute_schedule(new, anchors, now)
+        if patient.status == "completed":
+            if not _unfinished(after, now):
+                continue
+            reactivated.append(patient.code)
+        counts["patients"] += 1
+        now_before, now_after = _pairs(before, own, ANSWERABLE), _pairs(after, own, ANSWERABLE)
+        later_before, later_after = _pairs(before, own, _TO_COME), _pairs(after, own, _TO_COME)
+        counts["open_now"] += bool(now_after - now_before)
+        counts["to_come"] += bool(later_after - later_before - now_before)
+        counts["closes_now"] += bool(now_before - now_after)
+        dates = {w.timepoint: (w.opens_at, w.closes_at) for w in before}
+        counts["moved"] += any(w.timepoint in dates and dates[w.timepoint] != (w.opens_at, w.closes_at)
+                               for w in after)
+    return PatientImpact(reactivated=tuple(reactivated), **counts)
+
+
+def _definition_id(protocol: Protocol, window_id: str) -> str | None:
+    try:
+        return protocol.timepoint(window_id).id
+    except KeyError:
+        return None
+
+
+def _unfinished(windows: Sequence[Window], now: datetime) -> bool:
+    """A schedule with a window not closed yet (or without dates: its anchor is still to come)."""
+    return any(w.closes_at is None or w.closes_at > now for w in windows)
+
+
+def _with_study_formulations(study: Study, data: dict[str, Any]) -> dict[str, Any]:
+    """The new data as it will be stored: without a 'formulations' list of its own, it keeps the
+    study's (edited on the formulations page, not part of the schedule)."""
+    if "formulations" in data or "formulations" not in study.protocol:
+        return data
+    return {**data, "formulations": study.protocol["formulations"]}
+
+
+def check_amendment(session: Session, study: Study, new_data: Any, library: Mapping[str, Instrument],
+                    now: datetime | None = None) -> AmendmentCheck:
+    """Check a new protocol version for a study and compare it with the current one.
+
+    In: the new protocol's JSON data (an object), the instrument library. The new version must
+    validate (`parse_protocol` against the library's instruments and sections), keep the study's
+    protocol id, carry a version label never used by this study (1-32 characters) and change
+    something besides the version. Out: `AmendmentCheck` (the difference and the impact on patients
+    now). Raises AmendmentError with the reason; stores nothing.
+    """
+    if not isinstance(new_data, dict):
+        raise AmendmentError(_("The protocol file must hold one JSON object."))
+    try:
+        protocol = parse_protocol(new_data, source="protocol", known_instruments=instrument_sections(library))
+    except ProtocolError as exc:
+        raise AmendmentError(_("The new protocol is not valid: %(problem)s", problem=exc)) from exc
+    current = study_protocol(study)
+    if protocol.id != current.id:
+        raise AmendmentError(_("The new protocol is '%(new)s', the study follows '%(old)s': an amendment "
+                               "keeps the protocol id.", new=protocol.id[:64], old=current.id))
+    version = protocol.version.strip()
+    if not version or len(version) > MAX_VERSION or version != protocol.version:
+        raise AmendmentError(_("The version must be a label of 1 to %(n)s characters, without spaces "
+                               "around it.", n=MAX_VERSION))
+    used = set(session.scalars(select(StudyProtocol.version).where(StudyProtocol.study_id == study.id)))
+    if version in used or version == study.protocol_version:
+        raise AmendmentError(_("Version %(version)s is already used by this study: give the amendment a new "
+                               "version.", version=version))
+    data = _with_study_formulations(study, new_data)
+    if {k: v for k, v in data.items() if k != "version"} == {
+            k: v for k, v in study.protocol.items() if k != "version"}:
+        raise AmendmentError(_("The new protocol is the same as the current one: nothing to amend."))
+    difference = protocol_difference(current, protocol, study.protocol, data)
+    impact = patient_impact(session, study, current, protocol, now)
+    return AmendmentCheck(protocol=protocol, data=data, difference=difference, impact=impact,
+                          base=protocol_fingerprint(study.protocol))
+
+
+def apply_amendment(session: Session, study: Study, new_data: Any, library: Mapping[str, Instrument], *,
+                    reason: str, actor: str, expected_base: str | None = None,
+                    now: datetime | None = None) -> AmendmentCheck:
+    """Check and apply a protocol amendment: the study follows the new version from now on.
+
+    `reason` (required, at most MAX_REASON characters) is kept with the version and in the audit
+    trail. `expected_base`: the fingerprint the amendment was checked against (`AmendmentCheck.base`);
+    when the study's protocol has changed since, AmendmentConflict is raised and nothing is stored.
+    Stores the new protocol and version on the study and a `StudyProtocol` row; makes completed
+    patients whose new schedule has a window not yet closed active again (`patient.reactivate`,
+    audited); audits one `study.protocol_amend` event (old and new version, reason, the summary of
+    the difference and the impact). Responses keep the version they were started under. Raises
+    AmendmentError (nothing stored); flushes; the caller commits.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise AmendmentError(_("Give the reason for the amendment."))
+    if len(reason) > MAX_REASON:
+        raise AmendmentError(_("The reason: at most %(n)s characters.", n=MAX_REASON))
+    # One amendment at a time per study (PostgreSQL row lock; SQLite serialises writers anyway).
+    session.execute(select(Study.id).where(Study.id == study.id).with_for_update())
+    session.refresh(study, ["protocol", "protocol_version"])
+    if expected_base is not None and expected_base != protocol_fingerprint(study.protocol):
+        raise AmendmentConflict(_("The study's protocol was changed by someone else after your check "
+                                  "(it is now version %(version)s): check the amendment again.",
+                                  version=study.protocol_version))
+    checked = check_amendment(session, study, new_data, library, now)
+    old_version = study.protocol_version
+    study.protocol = checked.data
+    study.protocol_version = checked.protocol.version
+    session.add(StudyProtocol(study_id=study.id, version=checked.protocol.version, protocol=checked.data,
+                              reason=reason, applied_by=actor, applied_at=utcnow()))
+    session.flush()
+    for patient in session.scalars(select(Patient).where(Patient.study_id == study.id,
+                                                         Patient.code.in_(checked.impact.reactivated))
+                                   .options(selectinload(Patient.sessions))):
+        if last_window_close(patient, study, now or utcnow()) is not None:
+            continue
+        old_on = patient.status_on.isoformat() if patient.status_on else None
+        patient.status, patient.status_on = "active", None
+        record(session, actor, "patient.reactivate", entity="patient", entity_id=patient.id,
+               study_id=study.id, details={"patient": patient.code, "completed_on": old_on,
+                                           "source": "protocol_amend", "version": checked.protocol.version})
+    session.flush()
+    record(session, actor, "study.protocol_amend", entity="study", entity_id=study.id, study_id=study.id,
+           details={"old_version": old_version, "new_version": checked.protocol.version, "reason": reason,
+                    "changes": checked.difference.summary(), "impact": checked.impact.summary()})
+    return checked
+
+
+def protocol_history(session: Session, study: Study) -> list[tuple[StudyProtocol, ProtocolDifference | None]]:
+    """The study's protocol versions, newest first, each with its difference against the version before
+    it (None for the version the study was created with, or a stored version that no longer parses)."""
+    rows = list(session.scalars(select(StudyProtocol).where(StudyProtocol.study_id == study.id)
+                                .order_by(StudyProtocol.applied_at, StudyProtocol.id)))
+    history: list[tuple[StudyProtocol, ProtocolDifference | None]] = []
+    previous: tuple[Protocol, dict[str, Any]] | None = None
+    for row in rows:
+        try:
+            parsed: Protocol | None = parse_protocol(row.protocol, source=f"version {row.version}")
+        except ProtocolError:
+            parsed = None
+        difference = None
+        if parsed is not None and previous is not None:
+            difference = protocol_difference(previous[0], parsed, previous[1], row.protocol)
+        history.append((row, difference))
+        if parsed is not None:
+            previous = (parsed, row.protocol)
+    return history[::-1]
