@@ -164,6 +164,7 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: str | Non
     from surveys.staff import labels as _staff_labels  # noqa: F401  (template words, on staff_pages.bp)
     from surveys.staff import participation_views as _staff_participation  # noqa: F401  (on staff_pages.bp)
     from surveys.staff import patient_views as _staff_patient_pages  # noqa: F401  (routes on staff_pages.bp)
+    from surveys.staff import protocol_views as _protocol_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import read_audit
     from surveys.staff import study_views as _staff_study_pages  # noqa: F401  (routes on staff_pages.bp)
     from surveys.staff import views as _staff_pages  # noqa: F401  (routes on staff_pages.bp)

@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -86,6 +87,23 @@ class StudyForm(FlaskForm):
                  ("upload", _l("Upload a protocol file (JSON)"))],
     )
     protocol_file = FileField(_l("Protocol file"))
+
+
+class ProtocolCheckForm(FlaskForm):
+    """A new protocol version to check: the edited JSON text, or a .json file (the file wins)."""
+
+    protocol_text = MultilineTextField(_l("The protocol (JSON)"), max_length=200_000,
+                                       render_kw={"rows": 24, "spellcheck": "false"})
+    protocol_file = FileField(_l("Or upload a protocol file (JSON)"))
+
+
+class ProtocolApplyForm(FlaskForm):
+    """A checked amendment to apply: the exact text that was checked, the fingerprint of the protocol it
+    was checked against, and the reason."""
+
+    protocol_text = HiddenField()
+    base = HiddenField()
+    reason = MultilineTextField(_l("Reason for the amendment"), max_length=2000, render_kw={"rows": 3})
 
 
 class ConsentForm(FlaskForm):

@@ -31,6 +31,21 @@ ANCHOR_LABELS = {
     "each_session": _l("each session"),
     "last_session": _l("last session"),
 }
+#: A protocol property an amendment changes (surveys.domain.amendments).
+PROTOCOL_FIELD_LABELS = {
+    "anchor": _l("anchor"),
+    "opens": _l("opens"),
+    "due": _l("due"),
+    "overdue": _l("overdue"),
+    "closes": _l("closes"),
+    "close_at_next_session": _l("closes at the next session"),
+    "open_from_enrollment": _l("open from enrollment"),
+    "label": _l("label"),
+    "planned_sessions": _l("planned sessions"),
+    "session_interval_days": _l("days between sessions"),
+    "title": _l("title"),
+    "formulations": _l("formulations"),
+}
 #: A response's status and a scoring outcome, as the patient record shows them.
 RESPONSE_LABELS = {
     "in_progress": _l("in progress"),
@@ -44,6 +59,7 @@ RESPONSE_LABELS = {
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     return {"state_labels": STATE_LABELS, "role_labels": ROLE_LABELS,
-            "response_labels": RESPONSE_LABELS, "anchor_labels": ANCHOR_LABELS, "sex_labels": SEX_LABELS,
+            "response_labels": RESPONSE_LABELS, "anchor_labels": ANCHOR_LABELS,
+            "protocol_field_labels": PROTOCOL_FIELD_LABELS, "sex_labels": SEX_LABELS,
             "diagnosis_labels": DIAGNOSIS_LABELS, "language_names": LANGUAGE_NAMES,
             "status_label": status_label, "reason_label": reason_label}

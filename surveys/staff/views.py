@@ -37,6 +37,7 @@ from surveys.domain.accounts import (
     totp_uri,
     verify_password,
 )
+from surveys.domain.amendments import protocol_history
 from surveys.domain.audit import record, study_trail
 from surveys.domain.links import qr_svg
 from surveys.domain.models import StaffUser, Study
@@ -69,6 +70,7 @@ STAFF_NAV = (
     ("exports.index", _l("Exports")),
     ("staff.audit_trail", _l("Audit trail")),
     ("staff.timeline", _l("Timeline")),
+    ("staff.study_protocol_page", _l("Protocol")),
     ("staff.study_settings", _l("Settings")),
 )
 # Per client address (the real one behind TRUSTED_PROXIES); per account *and* address, growing
@@ -332,10 +334,12 @@ def _uploaded_protocol(upload: Any) -> dict[str, Any]:
 @bp.get("/studies/<code>/timeline")
 @roles_required("coordinator", "clinician")
 def timeline(code: str) -> Any:
-    """The study protocol's timepoints: anchors, window offsets and instruments."""
+    """The study protocol's timepoints (anchors, window offsets, instruments) and its amendment history."""
     study = study_or_404(code)
+    users = db.session.execute(select(StaffUser.id, StaffUser.email))
     return render_template("staff/timeline.html", study=study, protocol=study_protocol(study),
-                           library=instruments())
+                           library=instruments(), history=protocol_history(db.session, study),
+                           actors={f"staff:{uid}": email for uid, email in users})
 
 
 @bp.get("/studies/<code>/audit")
