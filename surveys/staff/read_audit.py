@@ -35,7 +35,8 @@ from surveys.infra.db import db
 from surveys.infra.security import limiter
 
 # Study pages without health data, and pages that record a more precise event of their own.
-NOT_AUDITED = frozenset({"staff.timeline", "staff.study_settings", "reports.patient", "exports.download"})
+NOT_AUDITED = frozenset({"staff.timeline", "staff.study_settings", "staff.study_protocol_page",
+                         "reports.patient", "exports.download"})
 REFUSED = (403, 429)
 COUNTER_DAYS = 40  # how long a day's refused-request counts are kept
 

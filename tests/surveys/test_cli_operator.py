@@ -5,6 +5,7 @@ An unknown or deactivated `--as` account changes nothing."""
 from __future__ import annotations
 
 import getpass
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -35,8 +36,19 @@ COMMANDS: dict[str, tuple[Build, str]] = {
     "sessions record": (lambda s, _t: ["sessions", "record", s.code, "OP-1", "--number", "2", "--date",
                                        (study_today(s) - timedelta(days=1)).isoformat()], "session.create"),
     "sessions import": (lambda s, t: ["sessions", "import", s.code, str(t / "log.csv")], "session.create"),
+    "studies amend": (lambda s, t: ["studies", "amend", s.code, str(_amendment(s, t)), "--reason", "W8"],
+                      "study.protocol_amend"),
     "export": (lambda s, t: ["export", s.code, "--format", "long", "--out", str(t / "long.csv")], "export"),
 }
+
+
+def _amendment(study: Any, folder: Path) -> Path:
+    """A protocol amendment file for the study: version 2.1, one more timepoint (W8)."""
+    from tests.surveys.test_protocol_amendments import amended
+
+    path = folder / "amendment.json"
+    path.write_text(json.dumps(amended(study)), encoding="utf-8")
+    return path
 
 
 @pytest.fixture
