@@ -50,8 +50,9 @@ OFFSETS = ("opens", "due", "overdue", "closes")
 _TO_COME = frozenset({"upcoming", "not_scheduled"})
 
 
-class AmendmentError(ValueError):
-    """A protocol amendment that cannot be checked or applied; the message says why (translated)."""
+class AmendmentError(ProtocolError):
+    """A protocol amendment (or a protocol file) that cannot be checked or applied; the message says why
+    (translated). A ProtocolError, hence a ValueError."""
 
 
 class AmendmentConflict(AmendmentError):

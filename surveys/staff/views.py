@@ -7,7 +7,6 @@ on the same blueprint.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Any
 
@@ -37,7 +36,7 @@ from surveys.domain.accounts import (
     totp_uri,
     verify_password,
 )
-from surveys.domain.amendments import protocol_history
+from surveys.domain.amendments import protocol_history, read_protocol_json
 from surveys.domain.audit import record, study_trail
 from surveys.domain.links import qr_svg
 from surveys.domain.models import StaffUser, Study
@@ -317,18 +316,7 @@ def _checked_email(value: str | None) -> str | None:
 def _uploaded_protocol(upload: Any) -> dict[str, Any]:
     if upload is None or not getattr(upload, "filename", ""):
         raise ProtocolError(_("Choose a protocol file to upload, or use the shipped protocol."))
-    raw = upload.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(_("The protocol file is not UTF-8 text.")) from exc
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(_("The protocol file is not valid JSON "
-                              "(line %(line)s, column %(column)s: %(problem)s).",
-                              line=exc.lineno, column=exc.colno, problem=exc.msg)) from exc
-    if not isinstance(data, dict):
-        raise ProtocolError(_("The protocol file must hold one JSON object."))
-    return data
+    return read_protocol_json(upload.read())
 
 
 @bp.get("/studies/<code>/timeline")
