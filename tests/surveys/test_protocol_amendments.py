@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from surveys.infra.db import db
 from tests.surveys.staff_world import FEVER, submit_pirc
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 from tests.surveys.test_patient_flow import answer_all
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
@@ -127,7 +128,7 @@ def test_an_amendment_that_changes_a_window_moves_existing_patients_windows(make
     assert checked.impact.moved == 1 and checked.impact.open_now == 1
     apply_amendment(db.session, study, data, library, reason="Earlier week-12 visit", actor="test")
     window = windows_of(patient)["W12"]
-    first_session = date.today() - timedelta(days=55)
+    first_session = local_today() - timedelta(days=55)
     assert window.answerable
     assert window.opens_at.astimezone(ZoneInfo(study.timezone)).date() == first_session + timedelta(days=50)
     assert [e.instrument for e in window.instruments] == ["hair_status", "hair_change", "who5"]
