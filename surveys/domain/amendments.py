@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from instruments import Instrument
 from surveys.domain.audit import record
-from surveys.domain.models import Patient, Response, Study, StudyProtocol
+from surveys.domain.models import PATIENT_STATUSES, Patient, Response, Study, StudyProtocol
 from surveys.domain.participation import last_window_close
-from surveys.domain.patients import patient_anchors, study_protocol
+from surveys.domain.patients import study_anchors, study_protocol
 from surveys.domain.protocol import (
     Protocol,
     ProtocolError,
@@ -266,36 +266,45 @@ def patient_impact(session: Session, study: Study, old: Protocol, new: Protocol,
     patients are asked nothing either way; their answers count among those kept under the old version.
     """
     now = now or utcnow()
-    patients = list(session.scalars(
-        select(Patient).where(Patient.study_id == study.id)
-        .options(selectinload(Patient.sessions), selectinload(Patient.window_extensions))
-        .order_by(Patient.id)))
+    patients = session.execute(select(Patient.id, Patient.code, Patient.status)
+                               .where(Patient.study_id == study.id).order_by(Patient.id)).all()
+    anchors_of = study_anchors(session, study, statuses=PATIENT_STATUSES)
     states: dict[int, dict[tuple[str, str], str]] = {}
     for patient_id, tp, inst, status in session.execute(
             select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.status)
             .join(Patient, Patient.id == Response.patient_id).where(Patient.study_id == study.id)):
         states.setdefault(patient_id, {})[tp, inst] = status
     removed_ids = {tp.id for tp in old.timepoints} - {tp.id for tp in new.timepoints}
+    # A timepoint's windows hang on the anchors alone, never on other timepoints: comparing only the
+    # timepoints that differ gives the same answer, several times faster on a large cohort.
+    same = {tp.id for tp in old.timepoints if tp in new.timepoints}
+    old_part = replace(old, timepoints=tuple(tp for tp in old.timepoints if tp.id not in same))
+    new_part = replace(new, timepoints=tuple(tp for tp in new.timepoints if tp.id not in same))
     counts = dict(patients=0, open_now=0, to_come=0, closes_now=0, moved=0, kept_patients=0,
                   kept_responses=0, in_progress_dropped=0, extensions_dropped=0)
     reactivated: list[str] = []
-    for patient in patients:
-        own = states.get(patient.id, {})
-        kept = [status for (tp, inst), status in own.items() if _no_longer_asked(old, new, tp, inst)]
+    asked: dict[tuple[str, str], bool] = {}
+    for pid, code, status in patients:
+        own, anchors = states.get(pid, {}), anchors_of.get(pid)
+        if anchors is None:  # enrolled since the first read
+            continue
+        for pair in own:
+            if pair not in asked:
+                asked[pair] = not _no_longer_asked(old, new, *pair)
+        kept = [state for pair, state in own.items() if not asked[pair]]
         if kept:
             counts["kept_patients"] += 1
             counts["kept_responses"] += len(kept)
             counts["in_progress_dropped"] += kept.count("in_progress")
         counts["extensions_dropped"] += sum(
-            1 for e in patient.window_extensions if _definition_id(old, e.timepoint) in removed_ids)
-        if patient.status not in ("active", "completed"):
+            1 for tp in anchors.extensions if _definition_id(old, tp) in removed_ids)
+        if status not in ("active", "completed"):
             continue
-        anchors = patient_anchors(patient)
-        before, after = compute_schedule(old, anchors, now), compute_schedule(new, anchors, now)
-        if patient.status == "completed":
-            if not _unfinished(after, now):
+        if status == "completed":
+            if not _unfinished(compute_schedule(new, anchors, now), now):
                 continue
-            reactivated.append(patient.code)
+            reactivated.append(code)
+        before, after = compute_schedule(old_part, anchors, now), compute_schedule(new_part, anchors, now)
         counts["patients"] += 1
         now_before, now_after = _pairs(before, own, ANSWERABLE), _pairs(after, own, ANSWERABLE)
         later_before, later_after = _pairs(before, own, _TO_COME), _pairs(after, own, _TO_COME)

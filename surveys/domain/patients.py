@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -323,6 +324,41 @@ def patient_anchors(patient: PatientLike, extensions: dict[str, date] | None = N
         extensions=extensions,
         zone=zone,
     )
+
+
+def study_anchors(session: Session, study: Study,
+                  statuses: Collection[str] = ("active",)) -> dict[int, Anchors]:
+    """The anchors of every patient of a study in the given participation statuses, by patient id.
+
+    Plain rows in three statements for the whole study (patients, sessions, window extensions),
+    the same anchors `patient_anchors` gives one ORM patient; days counted in the study's zone.
+    """
+    chosen = (Patient.study_id == study.id) & Patient.status.in_(tuple(statuses))
+    enrolled = {pid: at for pid, at in session.execute(select(Patient.id, Patient.enrolled_at).where(chosen))}
+    sessions: dict[int, list[tuple[int, date]]] = defaultdict(list)
+    agents: dict[int, list[str]] = defaultdict(list)
+    planned: dict[int, set[int]] = defaultdict(set)
+    for pid, number, day, agent_text, is_planned in session.execute(
+        select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
+               TreatmentSession.agents, TreatmentSession.planned)
+        .join(Patient, Patient.id == TreatmentSession.patient_id).where(chosen)
+        .order_by(TreatmentSession.patient_id, TreatmentSession.number)
+    ):
+        sessions[pid].append((number, day))
+        if agent_text:
+            agents[pid].append(agent_text)
+        if is_planned:
+            planned[pid].add(number)
+    extensions: dict[int, dict[str, date]] = defaultdict(dict)
+    for pid, tp, closes_on in session.execute(
+        select(WindowExtension.patient_id, WindowExtension.timepoint, WindowExtension.closes_on)
+        .join(Patient, Patient.id == WindowExtension.patient_id).where(chosen)
+    ):
+        extensions[pid][tp] = closes_on
+    return {pid: Anchors(enrollment=at, sessions=tuple(sessions.get(pid, ())),
+                         agents=" | ".join(agents.get(pid, ())), zone=study.timezone,
+                         planned=frozenset(planned.get(pid, ())), extensions=extensions.get(pid, {}))
+            for pid, at in enrolled.items()}
 
 
 def baseline_window(windows: Sequence[Window]) -> Window | None:

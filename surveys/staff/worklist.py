@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from surveys.domain.models import Patient, PatientLink, Response, Study, TreatmentSession, WindowExtension
-from surveys.domain.patients import study_protocol
+from surveys.domain.models import Patient, PatientLink, Response, Study
+from surveys.domain.patients import study_anchors, study_protocol
 from surveys.domain.protocol import Protocol
-from surveys.domain.schedule import Anchors, Window, compute_schedule
+from surveys.domain.schedule import Window, compute_schedule
 from surveys.infra.db import utcnow
 
 # What the worklist shows, most urgent first; "missed" = closed without every questionnaire.
@@ -85,41 +85,21 @@ def build_worklist(
     protocol = protocol or study_protocol(study)
     active = (Patient.study_id == study.id) & (Patient.status == "active")
     patients = session.execute(
-        select(Patient.id, Patient.code, Patient.email, Patient.enrolled_at)
+        select(Patient.id, Patient.code, Patient.email)
         .where(active).order_by(Patient.code)
     ).all()
-    sessions: dict[int, list[tuple[int, date]]] = defaultdict(list)
-    agents: dict[int, list[str]] = defaultdict(list)
-    planned: dict[int, set[int]] = defaultdict(set)
-    for pid, number, day, agent_text, is_planned in session.execute(
-        select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
-               TreatmentSession.agents, TreatmentSession.planned)
-        .join(Patient, Patient.id == TreatmentSession.patient_id).where(active)
-        .order_by(TreatmentSession.patient_id, TreatmentSession.number)
-    ):
-        sessions[pid].append((number, day))
-        if agent_text:
-            agents[pid].append(agent_text)
-        if is_planned:
-            planned[pid].add(number)
-    extensions: dict[int, dict[str, date]] = defaultdict(dict)
-    for pid, tp, closes_on in session.execute(
-        select(WindowExtension.patient_id, WindowExtension.timepoint, WindowExtension.closes_on)
-        .join(Patient, Patient.id == WindowExtension.patient_id).where(active)
-    ):
-        extensions[pid][tp] = closes_on
+    anchors_of = study_anchors(session, study)
     done = submitted_instruments(session, study)
     live = set(session.scalars(
         select(PatientLink.patient_id).join(Patient, Patient.id == PatientLink.patient_id)
         .where(active, PatientLink.revoked_at.is_(None))
     ))
     items: list[WorkItem] = []
-    for pid, code, email, enrolled_at in patients:
+    for pid, code, email in patients:
         row = PatientRow(pid, code, email)
-        anchors = Anchors(enrollment=enrolled_at, sessions=tuple(sessions.get(pid, ())),
-                          agents=" | ".join(agents.get(pid, ())), zone=study.timezone,
-                          planned=frozenset(planned.get(pid, ())), extensions=extensions.get(pid, {}))
-        for window in compute_schedule(protocol, anchors, now):
+        if pid not in anchors_of:  # enrolled between the two reads: on the next worklist
+            continue
+        for window in compute_schedule(protocol, anchors_of[pid], now):
             if timepoint and window.definition.id != timepoint:
                 continue
             submitted = done.get((pid, window.timepoint), set())
