@@ -366,3 +366,23 @@ def test_the_difference_is_shown_in_french_to_a_french_speaking_coordinator(
     assert "Temps de mesure ajoutés" in html and "Semaine 8" in html
     assert "Appliquer l&#39;amendement" in html or "Appliquer l'amendement" in html
     assert "Timepoints added" not in html
+
+
+def test_the_study_wide_anchors_are_each_patients_own(make_study, make_patient) -> None:
+    from surveys.domain.patients import extend_window, patient_anchors, record_session, study_anchors
+
+    study = make_study("ANCH")
+    one = make_patient(study, "ONE", enrolled_days_ago=60, sessions_days_ago=(40, 12))
+    record_session(db.session, one, actor="test", number=3, day=local_today() + timedelta(days=10),
+                   planned=True)
+    extend_window(db.session, one, "S1", local_today() + timedelta(days=3), actor="test", reason="phone call")
+    two = make_patient(study, "TWO")
+    gone = make_patient(study, "GONE", sessions_days_ago=(5,))
+    gone.status = "withdrawn"
+    db.session.flush()
+    active = study_anchors(db.session, study)
+    assert set(active) == {one.id, two.id}
+    for patient in (one, two):
+        db.session.refresh(patient)
+        assert active[patient.id] == patient_anchors(patient)
+    assert set(study_anchors(db.session, study, statuses=("withdrawn",))) == {gone.id}
