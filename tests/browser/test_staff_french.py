@@ -93,6 +93,7 @@ def test_a_french_coordinator_reads_no_english_on_the_main_pages(browser, live_s
             "exports": f"/studies/{code}/exports",
             "audit": f"/studies/{code}/audit",
             "timeline": f"/studies/{code}/timeline",
+            "protocol": f"/studies/{code}/protocol",
         }
         for name, path in pages.items():
             response = page.goto(base + path)
