@@ -26,7 +26,7 @@ from surveys.domain.models import (
     Study,
 )
 from surveys.domain.patients import study_protocol
-from surveys.domain.studies import create_study
+from surveys.domain.studies import create_study, revise_current_protocol
 from surveys.infra.db import utcnow
 
 STUDY_CODE = "DEMO"
@@ -113,7 +113,7 @@ def load_demo(
             oncall_email="oncall@demo.test",
         )
         # The demo's list of formulations: exports group sessions by it (docs/EXPORTS.md).
-        study.protocol = {**study.protocol, "formulations": DEMO_FORMULATIONS}
+        revise_current_protocol(session, study, {**study.protocol, "formulations": DEMO_FORMULATIONS})
     for email, role, password in DEMO_USERS:
         user = session.scalar(select(StaffUser).where(StaffUser.email == email))
         if user is None:

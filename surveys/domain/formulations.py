@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from surveys.domain.audit import record
 from surveys.domain.models import Study
 from surveys.domain.protocol import check_formulations
+from surveys.domain.studies import revise_current_protocol
 
 MAX_FORMULATIONS = 50
 MAX_ALIASES = 20
@@ -119,8 +120,7 @@ def update_formulations(session: Session, study: Study, entries: Sequence[Mappin
     old = study_formulations(study)
     if new == old:
         return False
-    study.protocol = {**study.protocol, "formulations": new}
-    session.flush()
+    revise_current_protocol(session, study, {**study.protocol, "formulations": new})
     record(session, actor, "study.formulations", entity="study", entity_id=study.id, study_id=study.id,
            details={"old": old, "new": new})
     return True

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from instruments import Instrument
@@ -93,3 +93,16 @@ def create_study(
         details={"code": code, "protocol": f"{protocol.id} {protocol.version}"},
     )
     return study
+
+
+def revise_current_protocol(session: Session, study: Study, data: dict[str, Any]) -> None:
+    """Replace the study's protocol data within its current version (e.g. the list of formulations,
+    which changes no timepoint or window), keeping the stored copy of that version in step.
+
+    `data` must already be valid (same id and version); a change to the schedule is a protocol
+    amendment instead (`surveys.domain.amendments`). Flushes; the caller audits and commits.
+    """
+    study.protocol = data
+    current = (StudyProtocol.study_id == study.id) & (StudyProtocol.version == study.protocol_version)
+    session.execute(update(StudyProtocol).where(current).values(protocol=data))
+    session.flush()

@@ -128,3 +128,16 @@ def test_validation_names_every_fault_at_once() -> None:
     with pytest.raises(FormulationError) as caught:
         validate_formulations([{"id": "", "label": {}}, {"id": "ok", "label": {"en": "fine"}}])
     assert len(caught.value.problems) == 2
+
+
+def test_the_protocol_history_holds_the_list_the_current_version_uses(make_study) -> None:
+    """The list lives in the protocol: the stored copy of the current protocol version (what the
+    timeline and exports read as that version) changes with it, never lagging behind."""
+    from surveys.domain.formulations import update_formulations
+    from surveys.domain.models import StudyProtocol
+
+    study = make_study("FORMHIST")
+    update_formulations(db.session, study, [VIT_HA], actor="test")
+    stored = db.session.scalar(select(StudyProtocol.protocol).where(
+        StudyProtocol.study_id == study.id, StudyProtocol.version == study.protocol_version))
+    assert stored == study.protocol and stored["formulations"] == [VIT_HA]
