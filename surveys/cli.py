@@ -193,7 +193,7 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
 def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: str, note: str,
                       as_email: str | None) -> None:
     """Withdraw a patient from a date for a reason: nothing more is asked, reminders stop."""
-    from surveys.domain.participation import ParticipationError, withdraw_patient
+    from surveys.domain.participation import DISCARD_DATA, ParticipationError, withdraw_patient
 
     who = cli_operator(as_email)
     patient = _patient_of(study_code, patient_code)
@@ -204,6 +204,9 @@ def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: 
         raise click.ClickException(f"{exc} Nothing was changed.") from exc
     db.session.commit()
     click.echo(f"{patient_code} withdrawn from {on.date().isoformat()} ({reason}).")
+    if reason == DISCARD_DATA:
+        click.echo(f"The data already collected are withheld from exports and dashboards until erased: "
+                   f"flask --app app patients erase {study_code} {patient_code} --yes --reason consent_withdrawn")
 
 
 @patients_cli.command("complete")

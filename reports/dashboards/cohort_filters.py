@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from surveys.domain.models import Patient, TreatmentSession
+from surveys.domain.participation import data_analysable
 
 #: Age bands (age in the year of enrollment, from the birth year): conventions for filtering only.
 AGE_BANDS: dict[str, tuple[int, int]] = {
@@ -51,8 +52,14 @@ def _midnight(day: date, zone: str) -> datetime:
 
 
 def cohort_conditions(study_id: int, filters: Filters) -> list[ColumnElement[bool]]:
-    """WHERE clauses on `Patient` selecting the study's patients that pass the filters."""
+    """WHERE clauses on `Patient` selecting the study's patients that pass the filters.
+
+    A filter on the patients' facts (sex, age, diagnosis, formulation) passes no patient whose data
+    are withheld or erased (`data_analysable`): their facts are not analysed, as if blank.
+    """
     where: list[ColumnElement[bool]] = [Patient.study_id == study_id]
+    if any(value is not None for value in (filters.sex, filters.age_band, filters.diagnosis, filters.agents)):
+        where.append(data_analysable())
     if filters.sex is not None:
         where.append(Patient.sex == filters.sex)
     if filters.diagnosis is not None:
@@ -74,6 +81,13 @@ def cohort_conditions(study_id: int, filters: Filters) -> list[ColumnElement[boo
     return where
 
 
+def data_conditions(study_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    """WHERE clauses on `Patient` selecting the patients whose collected data (sessions, answers,
+    scores, alerts) the dashboard reads: the filtered cohort less the patients whose data are
+    withheld from analysis or erased (`data_analysable`). Every frame but the patients' uses it."""
+    return [*cohort_conditions(study_id, filters), data_analysable()]
+
+
 def filter_options(session: Session, study_id: int) -> dict[str, list[str]]:
     """The values the filters can take in this study (from its data, not a fixed list)."""
 
@@ -81,11 +95,12 @@ def filter_options(session: Session, study_id: int) -> dict[str, list[str]]:
         return [v for v in session.scalars(select(column).distinct().where(*where).order_by(column)) if v]
 
     return {
-        "sex": distinct(Patient.sex, Patient.study_id == study_id),
-        "diagnosis": distinct(Patient.diagnosis, Patient.study_id == study_id),
+        "sex": distinct(Patient.sex, Patient.study_id == study_id, data_analysable()),
+        "diagnosis": distinct(Patient.diagnosis, Patient.study_id == study_id, data_analysable()),
         "agents": distinct(
             TreatmentSession.agents,
-            TreatmentSession.patient_id.in_(select(Patient.id).where(Patient.study_id == study_id)),
+            TreatmentSession.patient_id.in_(
+                select(Patient.id).where(Patient.study_id == study_id, data_analysable())),
         ),
         "age_band": list(AGE_BANDS),
     }

@@ -234,9 +234,12 @@ def build_dashboard(
         data = CohortFrames(**{name: frame if name == "alerts" else frame.iloc[0:0]
                                for name, frame in vars(data).items()})
     labels = {tp.id: tp.label_for(lang) for tp in protocol.timepoints if tp.anchor != "each_session"}
-    windows_now = windows.window_frame(protocol, data.patients, data.sessions, now, zone, data.extensions)
+    # Windows are counted for patients whose data are analysed: an erased patient's or one whose data
+    # are withheld would show as missed (their answers are not read), which they were not.
+    analysed = data.patients[data.patients["analysable"]]
+    windows_now = windows.window_frame(protocol, analysed, data.sessions, now, zone, data.extensions)
     completion = windows.completion_table(
-        windows.completion_frame(windows_now, data.submissions, data.patients, now), protocol
+        windows.completion_frame(windows_now, data.submissions, analysed, now), protocol
     )
     completion["suppressed"] = completion[list(windows.OUTCOMES)].sum(axis=1).between(1, cohort.MIN_GROUP - 1)
     fixed = [tp for tp in protocol.timepoints if tp.anchor != "each_session"]

@@ -12,13 +12,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, String, and_, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from reports.dashboards.cohort_filters import AGE_BANDS, Filters, cohort_conditions, filter_options
+from reports.dashboards.cohort_filters import (
+    AGE_BANDS,
+    Filters,
+    cohort_conditions,
+    data_conditions,
+    filter_options,
+)
 from surveys.domain.models import Alert, Patient, Response, Score, TreatmentSession, WindowExtension
+from surveys.domain.participation import data_analysable
 
-__all__ = ["AGE_BANDS", "Filters", "cohort_conditions", "filter_options"]  # re-exported for callers
+__all__ = ["AGE_BANDS", "Filters", "cohort_conditions", "data_conditions", "filter_options"]  # re-exported
 
 #: The outcome scores the study dashboard follows over time: (instrument id, score name).
 OUTCOMES: tuple[tuple[str, str], ...] = (
@@ -64,23 +71,34 @@ def _raw(column: Any) -> Any:
 
 
 def patient_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFrame:
-    """One row per patient: id, code, sex, birth_year, age (at enrollment), diagnosis, status, enrolled_at."""
+    """One row per patient: id, code, sex, birth_year, age (at enrollment), diagnosis, status, enrolled_at,
+    analysable (False: data withheld from analysis or erased; such a patient is counted by status
+    only, their facts are empty and no window of theirs is counted)."""
+    analysable = data_analysable()
+
+    def fact(column: Any) -> Any:
+        return case((analysable, column), else_=None)
+
     statement = (
         select(
             Patient.id,
             Patient.code,
-            Patient.sex,
-            Patient.birth_year,
-            Patient.diagnosis,
+            fact(Patient.sex),
+            fact(Patient.birth_year),
+            fact(Patient.diagnosis),
             Patient.status,
             _raw(Patient.enrolled_at),
+            case((analysable, 1), else_=0),
         )
         .where(*cohort_conditions(study_id, filters))
         .order_by(Patient.id)
     )
     frame = _frame(
-        session, statement, ["patient_id", "code", "sex", "birth_year", "diagnosis", "status", "enrolled_at"]
+        session,
+        statement,
+        ["patient_id", "code", "sex", "birth_year", "diagnosis", "status", "enrolled_at", "analysable"],
     )
+    frame["analysable"] = frame["analysable"].astype(bool)
     frame["enrolled_at"] = _utc(frame["enrolled_at"])
     frame["age"] = frame["enrolled_at"].dt.year - frame["birth_year"].astype("Float64")
     return frame
@@ -97,7 +115,7 @@ def session_frame(session: Session, study_id: int, filters: Filters) -> pd.DataF
             TreatmentSession.planned,
         )
         .join(Patient, Patient.id == TreatmentSession.patient_id)
-        .where(*cohort_conditions(study_id, filters))
+        .where(*data_conditions(study_id, filters))
         .order_by(TreatmentSession.patient_id, TreatmentSession.number)
     )
     frame = _frame(session, statement, ["patient_id", "number", "date", "agents", "planned"])
@@ -112,7 +130,7 @@ def extension_frame(session: Session, study_id: int, filters: Filters) -> pd.Dat
     statement = (
         select(WindowExtension.patient_id, WindowExtension.timepoint, _raw(WindowExtension.closes_on))
         .join(Patient, Patient.id == WindowExtension.patient_id)
-        .where(*cohort_conditions(study_id, filters))
+        .where(*data_conditions(study_id, filters))
     )
     frame = _frame(session, statement, ["patient_id", "timepoint", "closes_on"])
     frame["closes_on"] = pd.to_datetime(frame["closes_on"].astype(str), format="ISO8601", cache=False)
@@ -124,7 +142,7 @@ def submission_frame(session: Session, study_id: int, filters: Filters) -> pd.Da
     statement = (
         select(Response.patient_id, Response.timepoint, func.min(_raw(Response.submitted_at)), func.count())
         .join(Patient, Patient.id == Response.patient_id)
-        .where(*cohort_conditions(study_id, filters), Response.status == "submitted")
+        .where(*data_conditions(study_id, filters), Response.status == "submitted")
         .group_by(Response.patient_id, Response.timepoint)
     )
     frame = _frame(session, statement, ["patient_id", "timepoint", "first_submitted", "questionnaires"])
@@ -157,7 +175,7 @@ def score_frame(
         )
         .join(Patient, Patient.id == Response.patient_id)
         .join(Score, Score.response_id == Response.id)
-        .where(*cohort_conditions(study_id, filters), Response.status == "submitted", _score_pairs(scores))
+        .where(*data_conditions(study_id, filters), Response.status == "submitted", _score_pairs(scores))
     )
     frame = _frame(
         session, statement, ["patient_id", "timepoint", "instrument", "scale", "value", "score_status"]
@@ -178,7 +196,7 @@ def grade_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFra
         .join(Patient, Patient.id == Response.patient_id)
         .join(Score, Score.response_id == Response.id)
         .where(
-            *cohort_conditions(study_id, filters),
+            *data_conditions(study_id, filters),
             Response.status == "submitted",
             Response.instrument_id == SIDE_EFFECT_INSTRUMENT,
             Response.session_id.is_not(None),
@@ -206,7 +224,7 @@ def alert_frame(session: Session, study_id: int, filters: Filters) -> pd.DataFra
             _raw(Alert.resolved_at),
         )
         .join(Patient, Patient.id == Alert.patient_id)
-        .where(*cohort_conditions(study_id, filters), Alert.study_id == study_id)
+        .where(*data_conditions(study_id, filters), Alert.study_id == study_id)
     )
     frame = _frame(
         session,

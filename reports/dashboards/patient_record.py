@@ -19,6 +19,7 @@ from reports.dashboards.dashboard import OUTCOME_LABELS, SYMPTOMS
 from reports.dashboards.stats import reliable_change_threshold
 from surveys.domain.flow import patient_windows, response_states
 from surveys.domain.models import Alert, AlertResolution, Answer, Patient, Response, Score, Study
+from surveys.domain.participation import data_analysable
 from surveys.domain.protocol import Protocol
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import Window
@@ -84,7 +85,8 @@ def _rses_reliable_change(session: Session, study: Study, protocol: Protocol) ->
         select(Score.value)
         .join(Response, Response.id == Score.response_id)
         .join(Patient, Patient.id == Response.patient_id)
-        .where(Patient.study_id == study.id, Response.instrument_id == "rses", Response.timepoint == baseline,
+        .where(Patient.study_id == study.id, data_analysable(), Response.instrument_id == "rses",
+               Response.timepoint == baseline,
                Response.status == "submitted", Score.scale == "total", Score.value.is_not(None))
     ).all()
     if len(values) < 2:

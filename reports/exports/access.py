@@ -128,7 +128,7 @@ def access_archive(session: Session, patient: Patient, library: Mapping[str, Ins
     options = ExportOptions(format="long", lang=patient.language)
     covered = tuple(study_instruments(study, library))
     ctx = ExportContext(study=study, options=options, instruments=covered, patient_id=patient.id,
-                        versions={i.id: versions_of(library, i.id) for i in covered})
+                        subject_access=True, versions={i.id: versions_of(library, i.id) for i in covered})
     counts = {name: RowCount() for name in ("answers", "scores", "fhir")}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

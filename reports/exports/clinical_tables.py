@@ -23,8 +23,10 @@ from reports.exports.tables import (
     LocalDays,
     RowCount,
     latest_consents,
+    participation_cells,
     patient_facts,
     patient_labeller,
+    patient_scope,
     response_filter,
     utc_text,
 )
@@ -43,7 +45,9 @@ from surveys.domain.models import (
 
 
 def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
-    """patients.csv: every patient of the study, with background facts and their newest consent."""
+    """patients.csv: every patient of the study, with background facts, their newest consent and their
+    participation. A patient whose data are withheld or erased keeps a row: code, enrollment and
+    participation."""
     facts = patient_facts(session, ctx)
     consents = latest_consents(session, ctx)
     patient = patient_labeller(ctx, facts)
@@ -55,7 +59,7 @@ def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         row.append(len(info.prior_treatments))
         version, on, method = consents.get(pid, (None, None, None))
         row += [version, days_between(info.first_session, on) if ctx.deidentified else on and on.isoformat(),
-                method]
+                method, *participation_cells(info, ctx)]
         count.rows += 1
         yield row
 
@@ -75,8 +79,7 @@ def sessions_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         select(TreatmentSession.patient_id, TreatmentSession.number, TreatmentSession.date,
                TreatmentSession.agents, TreatmentSession.notes)
         .join(Patient, Patient.id == TreatmentSession.patient_id)
-        .where(Patient.study_id == ctx.study.id, TreatmentSession.planned.is_(False),
-               *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
+        .where(*patient_scope(ctx), TreatmentSession.planned.is_(False))
         .order_by(TreatmentSession.patient_id, TreatmentSession.number))
     for pid, number, day, agents, notes in rows:
         formulation = known.get(folded(agents)) if agents else None
@@ -158,10 +161,8 @@ def clinician_stages_rows(session: Session, ctx: ExportContext, count: RowCount)
     stmt = (select(stage.patient_id, stage.timepoint, stage.scale, stage.code, stage.instrument_version,
                    stage.recorded_at)
             .join(Patient, Patient.id == ClinicianStage.patient_id)
-            .where(Patient.study_id == ctx.study.id)
+            .where(*patient_scope(ctx))
             .order_by(ClinicianStage.patient_id, ClinicianStage.timepoint))
-    if ctx.patient_id is not None:
-        stmt = stmt.where(ClinicianStage.patient_id == ctx.patient_id)
     if ctx.options.timepoints:
         stmt = stmt.where(ClinicianStage.timepoint.in_(session_timepoints(ctx.options.timepoints)))
     instrument = stage_instrument(ctx)

@@ -49,6 +49,9 @@ class ExportContext:
     options: ExportOptions
     instruments: tuple[Instrument, ...]
     patient_id: int | None = None  # one data subject only (right of access), else the whole study
+    #: the data subject's own copy (right of access): holds the data withheld from analysis too
+    #: (consent withdrawn without keeping them, `surveys.domain.participation.data_analysable`)
+    subject_access: bool = False
     #: every kept version of each instrument, oldest first (responses keep the version answered)
     versions: Mapping[str, tuple[Instrument, ...]] = field(default_factory=dict)
     # De-identified: how patients are named, one object per export so that every file of it
@@ -309,8 +312,10 @@ def _participation_variables(ctx: ExportContext) -> list[Variable]:
             Variable("participation_date", "Local date (study time zone) the participation status took "
                      "effect: withdrawal, or close of the last window; empty while active", "date"))
     return [
-        Variable("participation", "Participation status at the time of the export", "string",
-                 tuple((s, s) for s in PATIENT_STATUSES if s != "erased")),
+        Variable("participation", "Participation status at the time of the export (erased: only the "
+                 "code and enrollment are kept; withdrawn with consent_withdrawn_discard_data: the data "
+                 "collected are withheld from every file until they are erased)", "string",
+                 tuple((s, s) for s in PATIENT_STATUSES)),
         when,
         Variable("withdrawal_reason", "Why the patient left the study", "string",
                  tuple((r, r.replace("_", " ")) for r in WITHDRAWAL_REASONS)),
@@ -336,7 +341,7 @@ def patients_variables(ctx: ExportContext) -> list[Variable]:
         variables.append(Variable("enrolled_on", "Day of enrollment (local, study time zone)", "date"))
     variables.append(Variable("prior_treatment_count", "Number of prior treatments recorded "
                               "(one row each in prior_treatments.csv, identified exports)", "integer"))
-    return variables + _consent_variables(ctx)
+    return variables + _consent_variables(ctx) + _participation_variables(ctx)
 
 
 def _consent_variables(ctx: ExportContext) -> list[Variable]:

@@ -15,7 +15,7 @@ from itertools import chain, groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, and_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, and_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -34,6 +34,7 @@ from surveys.domain.models import (
     Score,
     TreatmentSession,
 )
+from surveys.domain.participation import DISCARD_DATA, data_analysable
 from surveys.domain.patients import local_day_start
 
 BATCH = 5000  # rows per database fetch
@@ -143,9 +144,27 @@ def raw_batches(session: Session, stmt: Select[Any]) -> Iterator[list[tuple[Any,
         result.close()
 
 
+def patient_scope(ctx: ExportContext) -> list[ColumnElement[bool]]:
+    """WHERE clauses on `Patient` selecting the patients whose data an export holds: the study's (or its
+    one data subject's), less those whose data are withheld from analysis or erased
+    (`data_analysable`), except in the data subject's own access archive. Every reader of a
+    patient's answers, scores, sessions, alerts, stages or consents goes through it."""
+    where: list[ColumnElement[bool]] = [Patient.study_id == ctx.study.id]
+    if ctx.patient_id is not None:
+        where.append(Patient.id == ctx.patient_id)
+    if not ctx.subject_access:
+        where.append(data_analysable())
+    return where
+
+
 def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFacts]:
     """Every patient of the study with the date of their first treatment session (once done: a
-    session only planned ahead is no first session yet) and their local day of enrollment."""
+    session only planned ahead is no first session yet) and their local day of enrollment.
+
+    A patient whose data are withheld from analysis (consent withdrawn, data not to be kept) keeps
+    their code, enrollment and participation, like an erased patient's tombstone; their background
+    facts and first session are left empty, except in the data subject's own access archive.
+    """
     rows = session.execute(
         select(Patient.id, Patient.code, TreatmentSession.date, Patient.sex, Patient.birth_year,
                Patient.diagnosis, Patient.prior_treatments, Patient.enrolled_at, Patient.status,
@@ -157,9 +176,21 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
         .order_by(Patient.id)
     )
     local_day = LocalDays(ctx.study.timezone)
-    return {pid: PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), local_day(enrolled),
-                              status, status_on, reason)
-            for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason in rows}
+    facts = {}
+    for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason in rows:
+        if status == "withdrawn" and reason == DISCARD_DATA and not ctx.subject_access:
+            first, sex, birth, diagnosis, prior = None, None, None, None, []
+        facts[pid] = PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), local_day(enrolled),
+                                  status, status_on, reason)
+    return facts
+
+
+def participation_cells(info: PatientFacts, ctx: ExportContext) -> list[Any]:
+    """The participation columns of a patient (status, its date or day, the withdrawal reason), in the
+    order `codebook._participation_variables` declares them."""
+    when = (days_between(info.first_session, info.status_on) if ctx.deidentified
+            else info.status_on.isoformat() if info.status_on else None)
+    return [info.status, when, info.withdrawal_reason]
 
 
 def latest_consents(session: Session, ctx: ExportContext) -> dict[int, tuple[str, date, str]]:
@@ -169,24 +200,21 @@ def latest_consents(session: Session, ctx: ExportContext) -> dict[int, tuple[str
                ConsentRecord.method)
         .join(ConsentVersion, ConsentVersion.id == ConsentRecord.version_id)
         .join(Patient, Patient.id == ConsentRecord.patient_id)
-        .where(Patient.study_id == ctx.study.id,
-               *([Patient.id == ctx.patient_id] if ctx.patient_id is not None else []))
+        .where(*patient_scope(ctx))
         .order_by(ConsentRecord.patient_id, ConsentRecord.version_id)
     )
     return {pid: (version, on, method) for pid, version, on, method in rows}  # the newest wins
 
 
 def response_filter(stmt: Select[Any], ctx: ExportContext) -> Select[Any]:
-    """Restrict a statement over Response to the study, submitted responses and the export's filters
-    (dates: local days of the study's time zone)."""
+    """Restrict a statement over Response to the export's patients (`patient_scope`), submitted
+    responses and the export's filters (dates: local days of the study's time zone)."""
     opts = ctx.options
     stmt = stmt.join(Patient, Patient.id == Response.patient_id).where(
-        Patient.study_id == ctx.study.id,
+        *patient_scope(ctx),
         Response.status == "submitted",
         Response.instrument_id.in_([i.id for i in ctx.instruments]),
     )
-    if ctx.patient_id is not None:
-        stmt = stmt.where(Response.patient_id == ctx.patient_id)
     if opts.timepoints:
         stmt = stmt.where(Response.timepoint.in_(session_timepoints(opts.timepoints)))
     # `from` and `to` are local days of the study: from the start of the one to the end of the other.
@@ -412,12 +440,8 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
                 row[columns["age_band"]] = age_band(info.birth_year, info.enrolled_on)
             else:
                 row[columns["birth_year"]] = info.birth_year
-            row[columns["participation"]] = info.status
-            row[columns["withdrawal_reason"]] = info.withdrawal_reason
-            if ctx.deidentified:
-                row[columns["participation_day"]] = days_between(info.first_session, info.status_on)
-            else:
-                row[columns["participation_date"]] = info.status_on.isoformat() if info.status_on else None
+            start = columns["participation"]
+            row[start:start + 3] = participation_cells(info, ctx)
             count.rows += 1
             yield row
 

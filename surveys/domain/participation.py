@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, selectinload
 
 from surveys.domain.audit import record
@@ -25,6 +25,8 @@ from surveys.domain.schedule import compute_schedule
 from surveys.infra.db import utcnow
 
 MAX_NOTE = 2000
+#: The withdrawal reason that withholds the patient's data from analysis until they are erased.
+DISCARD_DATA = "consent_withdrawn_discard_data"
 
 
 class ParticipationError(ValueError):
@@ -36,12 +38,40 @@ def local_day(study: Study, moment: datetime) -> date:
     return moment.astimezone(ZoneInfo(study.timezone)).date()
 
 
+def data_withheld(patient: Patient) -> bool:
+    """Whether the patient's collected data are withheld from analysis: consent withdrawn, data not
+    to be kept, and not erased yet (a tombstone holds no data to withhold)."""
+    return patient.status == "withdrawn" and patient.withdrawal_reason == DISCARD_DATA
+
+
+def data_analysable() -> ColumnElement[bool]:
+    """SQL condition on `Patient`: the patient's data may be analysed (exported, drawn, counted).
+
+    False for a patient who withdrew consent without keeping their data (`data_withheld`) and for an
+    erased patient (nothing left but a tombstone). Every reader of answers, scores, free text,
+    sessions, alerts or background facts for an analysis output adds it; the right-of-access export
+    alone does not. A withdrawal undone makes the data analysable again (nothing is copied).
+    """
+    return and_(Patient.status != "erased", Patient.withdrawal_reason.is_distinct_from(DISCARD_DATA))
+
+
+def awaiting_erasure(session: Session, study: Study | None = None) -> list[Patient]:
+    """Patients whose consent was withdrawn without keeping their data and who are not erased yet,
+    oldest withdrawal first (of one study, or of every study)."""
+    query = (select(Patient).where(Patient.status == "withdrawn", Patient.withdrawal_reason == DISCARD_DATA)
+             .order_by(Patient.status_on, Patient.code))
+    if study is not None:
+        query = query.where(Patient.study_id == study.id)
+    return list(session.scalars(query))
+
+
 def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: str, note: str = "",
                      actor: str) -> None:
     """Record that an active patient left the study on `on` (a local date) for `reason`.
 
     `reason` is one of `WITHDRAWAL_REASONS`; "other" needs a `note` (free text, kept out of the
-    audit trail, deleted by erasure). The date lies between the enrollment date and today (local
+    audit trail, deleted by erasure). `DISCARD_DATA` withholds the patient's data from analysis
+    from now on (`data_analysable`) until erasure. The date lies between the enrollment date and today (local
     dates of the study). Raises `ParticipationError`; flushes; the caller commits.
     """
     study = patient.study
@@ -69,7 +99,8 @@ def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: st
 
 def reinstate_patient(session: Session, patient: Patient, *, actor: str) -> None:
     """Undo a withdrawal recorded by mistake: the patient is active again, windows reopen by the
-    schedule. The old date and reason go to the audit trail. Raises `ParticipationError`."""
+    schedule. The old date and reason go to the audit trail; data withheld by a withdrawal of consent
+    without keeping them are analysable again. Raises `ParticipationError`."""
     if patient.status != "withdrawn":
         raise ParticipationError(_("Only a withdrawn patient can be reinstated."))
     old = {"on": patient.status_on.isoformat() if patient.status_on else None,

@@ -14,7 +14,12 @@ from surveys.domain.accounts import ENROLL, actor, verify_password
 from surveys.domain.audit import record
 from surveys.domain.erasure import ErasureError, erase_patient, erasure_reason_choices
 from surveys.domain.models import Patient, Study
-from surveys.domain.participation import ParticipationError, reinstate_patient, withdraw_patient
+from surveys.domain.participation import (
+    ParticipationError,
+    data_withheld,
+    reinstate_patient,
+    withdraw_patient,
+)
 from surveys.infra.db import db
 from surveys.infra.security import limiter
 from surveys.staff.access import roles_required, study_or_404
@@ -28,7 +33,11 @@ PATIENT_RULE = "/studies/<code>/patients/<patient_code>"
 @bp.post(f"{PATIENT_RULE}/withdraw")
 @roles_required(*ENROLL)
 def withdraw(code: str, patient_code: str) -> Any:
-    """Withdraw a patient from a date, for a reason: nothing more is asked, reminders stop."""
+    """Withdraw a patient from a date, for a reason: nothing more is asked, reminders stop.
+
+    Consent withdrawn without keeping the data withholds them from exports and dashboards at once;
+    an admin is then led to the erasure form, anyone else is told an admin must erase them.
+    """
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     form = withdrawal_form(formdata=request.form)
@@ -46,6 +55,11 @@ def withdraw(code: str, patient_code: str) -> Any:
     db.session.commit()
     flash(_("Patient %(code)s withdrawn from %(date)s: nothing more will be asked.",
             code=patient.code, date=patient.status_on.isoformat() if patient.status_on else ""))
+    if data_withheld(patient):
+        flash(_("The data already collected are withheld from exports and dashboards from now on; they "
+                "are deleted only when an administrator erases them."), "error")
+        if current_user.role == "admin":
+            return redirect(url_for("staff.erase_form", code=study.code, patient_code=patient.code), 303)
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)
 
 
@@ -66,8 +80,13 @@ def reinstate(code: str, patient_code: str) -> Any:
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)
 
 
-def _erase_form(formdata: Any = None) -> EraseForm:
-    form = EraseForm(formdata=formdata) if formdata is not None else EraseForm(formdata=None)
+def _erase_form(formdata: Any = None, patient: Patient | None = None) -> EraseForm:
+    """The erasure form; for a patient who withdrew consent without keeping the data, its reason chosen."""
+    if formdata is not None:
+        form = EraseForm(formdata=formdata)
+    else:
+        reason = "consent_withdrawn" if patient is not None and data_withheld(patient) else ""
+        form = EraseForm(formdata=None, reason=reason)
     form.reason.choices = [("", _("Choose a reason")), *erasure_reason_choices()]
     return form
 
@@ -81,7 +100,8 @@ def _erase_page(study: Study, patient: Patient, form: EraseForm, status: int = 2
 def erase_form(code: str, patient_code: str) -> Any:
     """Right to erasure: what will be deleted and kept, the reason, and the admin's password again."""
     study = study_or_404(code)
-    return _erase_page(study, _patient_or_404(study, patient_code), _erase_form())
+    patient = _patient_or_404(study, patient_code)
+    return _erase_page(study, patient, _erase_form(patient=patient))
 
 
 @bp.post(f"{PATIENT_RULE}/erase")

@@ -48,7 +48,7 @@ from surveys.domain.links import (
     revoke_link as revoke_one_link,
 )
 from surveys.domain.models import Alert, Patient, PatientLink, Study, TabletSession
-from surveys.domain.participation import reason_choices, reason_label, status_label
+from surveys.domain.participation import awaiting_erasure, reason_choices, reason_label, status_label
 from surveys.domain.patients import (
     EnrollmentError,
     baseline_window,
@@ -143,7 +143,8 @@ PATIENTS_PER_PAGE = 100
 @bp.get("/studies/<code>/patients")
 @roles_required(*READERS)
 def patients(code: str) -> Any:
-    """The study's patients, a page at a time, with their sessions, open alerts and link state.
+    """The study's patients, a page at a time, with their sessions, open alerts and link state, and
+    above them the patients whose consent was withdrawn without keeping their data, awaiting erasure.
 
     `q` finds patients whose code contains it; `page` counts from 1 (a bad value shows page 1).
     """
@@ -174,6 +175,7 @@ def patients(code: str) -> Any:
     first = (page - 1) * PATIENTS_PER_PAGE + 1 if total else 0
     return render_template(
         "staff/patients.html", study=study, patients=rows, open_alerts=open_alerts, live=live,
+        awaiting_erasure=awaiting_erasure(db.session, study),
         record_endpoint=_record_endpoint(), can_enroll=may(current_user, ENROLL), search=search,
         page=page, pages=pages, total=total, first=first, last=first + len(rows) - 1 if rows else 0,
     )
