@@ -28,6 +28,16 @@ PRIOR = ("minoxidil", "finasteride", "PRP", "biotin supplements", "low-level las
 SYMPTOMS = {"pain": 0.65, "redness": 0.45, "swelling": 0.12, "bruising": 0.25, "itch": 0.2, "headache": 0.15}
 COMPLETION = {"T0": 0.95, "S": 0.85, "W12": 0.8, "EOT": 0.75, "RF6": 0.7, "RF12": 0.6, "M6": 0.62, "M12": 0.5}
 PROGRESS = {"W12": 0.7, "EOT": 1.0, "M6": 1.0, "M12": 0.8}
+#: How the demo's patients gave their first consent (patient_device: accepted on their phone at enrollment).
+CONSENT_METHODS = {"paper": 45, "electronic": 22, "verbal": 13, "patient_device": 20}
+#: How those enrolled before version 1.1 accepted it (on their phone before answering, or at a visit).
+RECONSENT_METHODS = {"patient_device": 70, "paper": 20, "electronic": 10}
+#: Of the patients who stop answering, how many the clinic records as withdrawn, and why.
+WITHDRAWN_RATE = 0.45
+WITHDRAWAL_REASONS = {"lost_to_follow_up": 45, "consent_withdrawn_keep_data": 20, "clinician_decision": 15,
+                      "other": 12, "consent_withdrawn_discard_data": 8}
+WITHDRAWAL_NOTES = ("Moved abroad for work (synthetic demo).",
+                    "Started oral treatment elsewhere (synthetic demo).")
 OTHER_TEXTS = (
     "Slight tingling for an hour afterwards.",
     "Scalp felt tight that evening.",
@@ -51,6 +61,26 @@ class Plan:
     reactions: dict[str, tuple[float, int]] = field(default_factory=dict)
     answered: set[str] | None = None  # showcase patients: exactly these timepoints
     data: dict[str, Any] = field(default_factory=dict)
+    consent_method: str = "paper"
+    consent_lead_days: int = 0  # first consent this many days before enrollment
+    reconsent_method: str = "patient_device"
+    withdrawal: tuple[str, str | None, int] | None = None  # reason, note, days after the last contact
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(tuple(weights), weights=tuple(weights.values()))[0]
+
+
+def _lifecycle(plan: Plan, seed: int) -> None:
+    """Consent and withdrawal, drawn from a stream of their own so the rest of the plan is unchanged."""
+    rng = random.Random(f"{seed}:{plan.code}:lifecycle")  # noqa: S311  (synthetic demo data)
+    plan.consent_method = _weighted(rng, CONSENT_METHODS)
+    plan.consent_lead_days = 0 if plan.consent_method == "patient_device" else rng.choice((0, 0, 0, 1, 3, 7))
+    plan.reconsent_method = _weighted(rng, RECONSENT_METHODS)
+    if plan.dropout_after and rng.random() < WITHDRAWN_RATE:
+        reason = _weighted(rng, WITHDRAWAL_REASONS)
+        plan.withdrawal = (reason, rng.choice(WITHDRAWAL_NOTES) if reason == "other" else None,
+                           rng.randint(7, 40))
 
 
 def clip(value: int, low: int, high: int) -> int:
@@ -108,6 +138,7 @@ def plan_for(code: str, seed: int, today: date, now: datetime) -> Plan:
         "created_at": enrolled_at,
     }
     plan.formulation = rng.choice(FORMULATIONS)
+    _lifecycle(plan, seed)
     return plan
 
 
@@ -122,7 +153,7 @@ def showcase_plans(seed: int, today: date, now: datetime) -> list[Plan]:
         plan = plan_for(code, seed, today, now)
         plan.enrolled_at = datetime.combine(today - timedelta(days=enrolled_ago), time(9), UTC)
         plan.session_days = [today - timedelta(days=d) for d in sessions_ago]
-        plan.dropout_after, plan.answered = None, answered
+        plan.dropout_after, plan.answered, plan.withdrawal = None, answered, None
         plan.data.update(enrolled_at=plan.enrolled_at, created_at=plan.enrolled_at, language="en")
         plans.append(plan)
     return plans

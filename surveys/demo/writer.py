@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from instruments import Instrument, score, visible_items
@@ -30,6 +30,8 @@ from surveys.domain.models import (
     AlertContactAttempt,
     AlertResolution,
     Answer,
+    ConsentRecord,
+    ConsentVersion,
     Patient,
     PatientLink,
     Response,
@@ -37,6 +39,7 @@ from surveys.domain.models import (
     Study,
     TreatmentSession,
 )
+from surveys.domain.participation import local_day
 from surveys.domain.patients import local_day_start
 from surveys.domain.pregnancy_check import needs_check
 from surveys.domain.protocol import Protocol
@@ -66,9 +69,11 @@ class CohortWriter:
         library: dict[str, Instrument],
         secret: str,
         now: datetime,
+        consent_versions: Sequence[ConsentVersion] = (),
     ) -> None:
         self.session, self.study, self.protocol, self.library = session, study, protocol, library
         self.secret, self.now = secret, now
+        self.consent_versions = tuple(consent_versions)  # oldest first; none: no consent records
         self.counts = {"patients": 0, "responses": 0, "answers": 0, "alerts": 0}
 
     def write(self, plans: list[Plan]) -> None:
@@ -120,6 +125,7 @@ class CohortWriter:
                 responses.append(response)
                 answer_sets.append(answers)
                 extras.append(extra)
+        self._lifecycle(plans, patient_ids, responses)
         if not responses:
             self.counts["patients"] += len(plans)
             return
@@ -176,6 +182,54 @@ class CohortWriter:
         self.counts["responses"] += len(responses)
         self.counts["answers"] += len(answer_rows)
         self.counts["alerts"] += len(alert_rows)
+
+    def _lifecycle(self, plans: list[Plan], patient_ids: list[int], responses: list[dict[str, Any]]) -> None:
+        """Each patient's consent records and, for a few who stopped answering, their withdrawal.
+
+        The first consent is given on or before the day of enrollment (on the patient's phone: that
+        day), to the version current then. A patient enrolled before the newest version, which asks for
+        re-consent, accepted it the day they next answered (on their phone, or at that visit); one who
+        has not answered since has not yet, and is asked first when they open their link. A withdrawal
+        is dated after the patient's last answer and session.
+        """
+        answered: dict[int, list[datetime]] = {}
+        for response in responses:
+            answered.setdefault(response["patient_id"], []).append(response["submitted_at"])
+        today = local_day(self.study, self.now)
+        records: list[dict[str, Any]] = []
+        for plan, pid in zip(plans, patient_ids, strict=True):
+            enrolled = local_day(self.study, plan.enrolled_at)
+            times = sorted(answered.get(pid, ()))
+            if self.consent_versions:
+                records += self._consents(plan, pid, enrolled, times)
+            if plan.withdrawal is not None:
+                reason, note, after = plan.withdrawal
+                last = max([enrolled, *plan.session_days, *(local_day(self.study, t) for t in times)])
+                self.session.execute(update(Patient).where(Patient.id == pid).values(
+                    status="withdrawn", status_on=min(today, last + timedelta(days=after)),
+                    withdrawal_reason=reason, status_note=note))
+        if records:
+            self.session.execute(insert(ConsentRecord), records)
+
+    def _consents(self, plan: Plan, pid: int, enrolled: Any, times: list[datetime]) -> list[dict[str, Any]]:
+        """A patient's consent records (see `_lifecycle`)."""
+        current = [v for v in self.consent_versions if v.created_at <= plan.enrolled_at]
+        first = (current or self.consent_versions)[-1 if current else 0]
+        first_day = max(enrolled - timedelta(days=plan.consent_lead_days),
+                        local_day(self.study, first.created_at))
+        rows = [{"patient_id": pid, "version_id": first.id, "method": plan.consent_method,
+                 "consented_on": first_day, "recorded_by": _recorder(plan.consent_method),
+                 "recorded_at": plan.enrolled_at}]
+        newest = self.consent_versions[-1]
+        if newest.id != first.id and newest.requires_reconsent:
+            after = [t for t in times if t >= newest.created_at]
+            when = after[0] if after else (newest.created_at if plan.answered is not None else None)
+            if when is not None:  # the walkthrough patients hold it: their links open questionnaires
+                when = max(newest.created_at, when - timedelta(minutes=15))  # before starting to answer
+                rows.append({"patient_id": pid, "version_id": newest.id, "method": plan.reconsent_method,
+                             "consented_on": local_day(self.study, when),
+                             "recorded_by": _recorder(plan.reconsent_method), "recorded_at": when})
+        return rows
 
     def _responses(self, plan: Plan, pid: int, session_lookup: dict[tuple[int, int], int]) -> Iterator[tuple]:
         anchors = Anchors(plan.enrolled_at, tuple(enumerate(plan.session_days, start=1)),
@@ -364,6 +418,11 @@ class CohortWriter:
                 if answers[flag]:
                     answers[f"{flag}_now"] = int(rng.random() < 0.3)
         return answers
+
+
+def _recorder(method: str) -> str:
+    """Who recorded a consent: the patient accepting on their phone, else the clinic (the demo)."""
+    return "patient" if method == "patient_device" else "demo"
 
 
 def _choice_code(inst: Instrument, item_id: str, english_label: str) -> int:

@@ -190,3 +190,56 @@ def test_the_demo_holds_the_phq9_and_the_systemic_blocks_its_formulations_call_f
     db.session.commit()
     scores = read_csv(client.get(f"/studies/{study.code}/exports/scores").data)
     assert {"phq9", "systemic_5ari", "systemic_minoxidil"} <= set(scores.instrument)
+
+
+def test_the_demo_has_consent_texts_and_varied_consent_records_on_or_before_enrollment(app, library) -> None:
+    from surveys.demo.loader import WALKTHROUGH
+    from surveys.domain.consent import consent_valid
+    from surveys.domain.models import ConsentRecord, ConsentVersion
+    from surveys.domain.participation import local_day
+
+    run(library, 80)
+    study = db.session.scalar(select(Study))
+    assert study.consent_required and study.consent_on_phone
+    first, second = db.session.scalars(select(ConsentVersion).order_by(ConsentVersion.id)).all()
+    assert (first.version, first.requires_reconsent, second.version, second.requires_reconsent) == (
+        "1.0", False, "1.1", True)
+    for version in (first, second):
+        assert "mesotherapy" in version.text_en and "mésothérapie" in version.text_fr
+    records = db.session.execute(
+        select(Patient, ConsentRecord).join(ConsentRecord, ConsentRecord.patient_id == Patient.id)
+        .order_by(Patient.id, ConsentRecord.version_id)).all()
+    assert {patient.id for patient, _ in records} == set(db.session.scalars(select(Patient.id)))
+    assert {r.method for _, r in records} == {"paper", "verbal", "electronic", "patient_device"}
+    seen: set[int] = set()
+    for patient, record in records:
+        enrolled = local_day(study, patient.enrolled_at)
+        if patient.id not in seen:  # the first consent: on or before enrollment
+            assert record.consented_on <= enrolled, patient.code
+            seen.add(patient.id)
+        if record.version_id == second.id:
+            assert record.consented_on >= local_day(study, second.created_at)
+        assert record.consented_on <= NOW.date()
+    patients = db.session.scalars(select(Patient)).all()
+    for patient in patients:
+        if patient.code in WALKTHROUGH:  # their links open questionnaires at once
+            assert consent_valid(db.session, patient), patient.code
+    pending = [p for p in patients if p.status == "active" and not consent_valid(db.session, p)]
+    assert pending  # the re-consent path shows: these patients accept version 1.1 on their phone first
+    since = db.session.scalar(select(func.count()).select_from(Response).where(
+        Response.patient_id.in_([p.id for p in pending]), Response.submitted_at >= second.created_at))
+    assert since == 0  # nobody answered after 1.1 without accepting it
+
+
+def test_a_few_demo_patients_have_withdrawn_for_various_reasons(app, library) -> None:
+    from surveys.domain.participation import local_day
+
+    run(library, 80)
+    withdrawn = db.session.scalars(select(Patient).where(Patient.status == "withdrawn")).all()
+    assert len(withdrawn) >= 2 and len({p.withdrawal_reason for p in withdrawn}) >= 2
+    study = db.session.scalar(select(Study))
+    for patient in withdrawn:
+        assert local_day(study, patient.enrolled_at) <= patient.status_on <= NOW.date()
+        assert patient.withdrawal_reason != "other" or patient.status_note
+        last = db.session.scalar(select(func.max(Response.submitted_at)).where(Response.patient_id == patient.id))
+        assert last is None or local_day(study, last) <= patient.status_on
