@@ -205,8 +205,8 @@ def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: 
     db.session.commit()
     click.echo(f"{patient_code} withdrawn from {on.date().isoformat()} ({reason}).")
     if reason == DISCARD_DATA:
-        click.echo(f"The data already collected are withheld from exports and dashboards until erased: "
-                   f"flask --app app patients erase {study_code} {patient_code} --yes --reason consent_withdrawn")
+        click.echo("The data already collected are withheld from exports and dashboards until erased: flask "
+                   f"--app app patients erase {study_code} {patient_code} --yes --reason consent_withdrawn")
 
 
 @patients_cli.command("complete")

@@ -53,6 +53,7 @@ from reports.exports.options import (
 from reports.exports.runs import ExportDownload, open_export
 from surveys.domain.accounts import can_access
 from surveys.domain.models import AuditEvent, StaffUser, Study
+from surveys.domain.participation import awaiting_erasure
 from surveys.domain.staff_sessions import recently_authenticated
 from surveys.infra.db import db, utcnow
 from surveys.infra.library import instruments
@@ -96,6 +97,7 @@ def _page(study: Study, error: str | None = None, status: int = 200) -> Any:
         "exports/index.html", study=study, formats=FORMATS, tables=TABLES, error=error, recent=list(recent),
         timepoints=study_timepoints(study), instruments=study_instruments(study, instruments()),
         identified_allowed=may_export_identified(current_user), args=request.args,
+        withheld=len(awaiting_erasure(db.session, study)),
     ), status
 
 

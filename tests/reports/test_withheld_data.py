@@ -88,6 +88,8 @@ def test_consent_withdrawn_without_keeping_data_withholds_them_from_every_analys
     assert response.status_code == 303  # an admin is led to the erasure form at once
     assert response.headers["Location"].endswith("/studies/RIGHTS/patients/S-1/erase")
     assert [p.code for p in awaiting_erasure(db.session, study)] == ["S-1"]
+    exports_page = client.get("/studies/RIGHTS/exports").get_data(as_text=True)
+    assert "1 patient withdrew consent without keeping the data" in exports_page
 
     after = _package(client, tmp_path / "after", "0")
     for name, frame in after.items():
@@ -197,4 +199,4 @@ def test_the_withdraw_command_says_what_follows(runner, staged) -> None:
     result = runner.invoke(args=["patients", "withdraw", "RIGHTS", "S-1", "--on", date.today().isoformat(),
                                  "--reason", DISCARD])
     assert result.exit_code == 0, result.output
-    assert "patients erase RIGHTS S-1" in result.output
+    assert "patients erase RIGHTS S-1 --yes" in result.output

@@ -241,5 +241,6 @@ def test_a_few_demo_patients_have_withdrawn_for_various_reasons(app, library) ->
     for patient in withdrawn:
         assert local_day(study, patient.enrolled_at) <= patient.status_on <= NOW.date()
         assert patient.withdrawal_reason != "other" or patient.status_note
-        last = db.session.scalar(select(func.max(Response.submitted_at)).where(Response.patient_id == patient.id))
+        last = db.session.scalar(
+            select(func.max(Response.submitted_at)).where(Response.patient_id == patient.id))
         assert last is None or local_day(study, last) <= patient.status_on
