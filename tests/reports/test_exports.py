@@ -23,6 +23,7 @@ from reports.exports.runs import open_export
 from surveys.domain.models import Answer, AuditEvent, Patient, Response, Score
 from surveys.domain.responses import save_answers, start_response, submit_response
 from surveys.infra.db import db
+from tests.today import local_today
 
 OTHER_TEXT = "=HYPERLINK(\"http://evil.test\",\"click\")"
 PRIOR = "@SUM(1+1)"
@@ -303,7 +304,7 @@ def test_filters_by_timepoint_instrument_and_date(client, login, cohort) -> None
     assert set(long.timepoint) == {"S1"}
     long = read_csv(download(client, "EXPA", "long", timepoint=["T0", "W12"], instrument="who5").data)
     assert set(long.timepoint) == {"T0"} and set(long.instrument) == {"who5"}
-    today = datetime.now(UTC).date()
+    today = local_today()
     recent = read_csv(download(client, "EXPA", "scores", **{"from": (today - timedelta(days=10)).isoformat(),
                                                            "to": today.isoformat()}).data)
     assert sorted(recent.instrument) == ["hair_change", "who5"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.reports.test_exports import read_csv
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 from tests.surveys.test_patient_rights import OTHER_TEXT, SECRET_TEXT
 from tests.surveys.test_patient_rights import world as world
+from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 DISCARD = "consent_withdrawn_discard_data"
@@ -37,7 +37,7 @@ DISCARD = "consent_withdrawn_discard_data"
 
 def _withdraw(client: Any, reason: str = DISCARD) -> Any:
     return client.post("/studies/RIGHTS/patients/S-1/withdraw",
-                       data={"on": date.today().isoformat(), "reason": reason})
+                       data={"on": local_today().isoformat(), "reason": reason})
 
 
 def _package(client: Any, folder: Path, deidentified: str) -> dict[str, pd.DataFrame]:
@@ -97,7 +97,7 @@ def test_consent_withdrawn_without_keeping_data_withholds_them_from_every_analys
         assert len(rows) == (1 if name == "patients.csv" else 0), name
     (row,) = after["patients.csv"][after["patients.csv"]["patient"] == "S-1"].to_dict("records")
     assert (row["participation"], row["participation_date"], row["withdrawal_reason"]) == (
-        "withdrawn", date.today().isoformat(), DISCARD)
+        "withdrawn", local_today().isoformat(), DISCARD)
     for withheld in ("sex", "birth_year", "diagnosis", "consent_version", "consent_method"):
         assert pd.isna(row[withheld]), withheld
     assert row["prior_treatment_count"] == "0"
@@ -196,7 +196,7 @@ def test_a_coordinator_recording_it_is_told_an_admin_must_erase(client, login, m
 
 
 def test_the_withdraw_command_says_what_follows(runner, staged) -> None:
-    result = runner.invoke(args=["patients", "withdraw", "RIGHTS", "S-1", "--on", date.today().isoformat(),
+    result = runner.invoke(args=["patients", "withdraw", "RIGHTS", "S-1", "--on", local_today().isoformat(),
                                  "--reason", DISCARD])
     assert result.exit_code == 0, result.output
     assert "patients erase RIGHTS S-1 --yes" in result.output

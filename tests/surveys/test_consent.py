@@ -150,7 +150,7 @@ def test_the_consent_date_is_the_studys_local_day(app, make_study, make_patient)
     _version(study)
     patient = make_patient(study, "TZ-1")
     local_today = study_today(study)
-    assert local_today >= datetime.now(UTC).date()
+    assert local_today >= datetime.now(UTC).date()  # machine day on purpose: the zone is ahead of it
     consent.record_consent(db.session, patient, method="verbal", consented_on=local_today, version=None,
                            actor="test")
     with pytest.raises(consent.ConsentError):

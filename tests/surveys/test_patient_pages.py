@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from surveys.domain.links import issue_link, revoke_links
 from surveys.infra.db import db
 from surveys.infra.i18n import compile_catalogues
+from tests.today import local_today
 
 
 def text_of(page) -> str:
@@ -30,7 +31,7 @@ def test_home_lists_done_questionnaires_and_dates_in_the_patient_language(client
     html = text_of(client.get(f"/p/{patient.token}"))
     assert '<html lang="fr">' in html
     assert "À faire maintenant" in html and "Après la séance 1" in html
-    week12 = datetime.now(UTC).date() - timedelta(days=2) + timedelta(days=77)
+    week12 = local_today() - timedelta(days=2) + timedelta(days=77)
     months = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
               "octobre", "novembre", "décembre")
     assert f"{week12.day} {months[week12.month - 1]} {week12.year}" in html
