@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from instruments import Instrument, meaningful_change
 from reports.dashboards import cohort, figures, frames, windows
 from surveys.domain.protocol import Protocol
+from surveys.domain.protocol_history import ProtocolHistory
 
 OUTCOME_LABELS = {
     ("who5", "percent"): (_l("WHO-5 well-being"), _l("percent (0-100)")),
@@ -221,19 +222,24 @@ def build_dashboard(
     now: datetime,
     lang: str = "en",
     zone: str = "UTC",
+    history: ProtocolHistory | None = None,
 ) -> Dashboard:
     """Read the cohort and compute every table and figure of the study dashboard.
 
     `lang` is the reader's language for timepoint, instrument and red-flag labels (en or fr);
-    `zone` the study's IANA time zone, in whose local days the windows are counted.
+    `zone` the study's IANA time zone, in whose local days the windows are counted. `history`: every
+    version of the study's protocol (`protocol` the current one): outcome tables keep the timepoints an
+    amendment removed, labelled from their own version, in the merged order; the completion table
+    counts the windows of the current protocol. Without it, `protocol` alone.
     """
+    history = history or ProtocolHistory({protocol.version: protocol}, protocol.version)
     data = load_frames(session, study_id, filters)
     recruitment = cohort.recruitment(data.patients)
     suppressed = bool(recruitment["suppressed"])
     if suppressed:  # fewer than MIN_GROUP patients: nothing below may be shown, except the safety panel
         data = CohortFrames(**{name: frame if name == "alerts" else frame.iloc[0:0]
                                for name, frame in vars(data).items()})
-    labels = {tp.id: tp.label_for(lang) for tp in protocol.timepoints if tp.anchor != "each_session"}
+    labels = {tp.id: tp.label_for(lang) for tp in history.timepoints() if tp.anchor != "each_session"}
     # Windows are counted for patients whose data are analysed: an erased patient's or one whose data
     # are withheld would show as missed (their answers are not read), which they were not.
     analysed = data.patients[data.patients["analysable"]]
@@ -242,11 +248,11 @@ def build_dashboard(
         windows.completion_frame(windows_now, data.submissions, analysed, now), protocol
     )
     completion["suppressed"] = completion[list(windows.OUTCOMES)].sum(axis=1).between(1, cohort.MIN_GROUP - 1)
-    fixed = [tp for tp in protocol.timepoints if tp.anchor != "each_session"]
-    baseline = fixed[0].id
+    baseline = next(tp.id for tp in protocol.timepoints if tp.anchor != "each_session")
+    fixed = [tp for tp in history.timepoints() if tp.anchor != "each_session"]
 
     def asked(iid: str) -> list[str]:
-        return [tp.id for tp in fixed if any(entry.instrument == iid for entry in tp.instruments)]
+        return [tp.id for tp in history.asked_at(iid) if tp.anchor != "each_session"]
 
     outcomes = []
     for key in frames.OUTCOMES:

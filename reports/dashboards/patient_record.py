@@ -21,6 +21,7 @@ from surveys.domain.flow import patient_windows, response_states
 from surveys.domain.models import Alert, AlertResolution, Answer, Patient, Response, Score, Study
 from surveys.domain.participation import data_analysable
 from surveys.domain.protocol import Protocol
+from surveys.domain.protocol_history import ProtocolHistory, protocol_history
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import Window
 
@@ -116,6 +117,11 @@ def _answer_label(
         return question, str(code)
 
 
+def _timepoint_label(history: ProtocolHistory, response: Response, lang: str) -> str:
+    """A response's timepoint named by the protocol version it was answered under, e.g. 'Week 12 (W12)'."""
+    return f"{history.label(response.timepoint, lang, response.protocol_version)} ({response.timepoint})"
+
+
 def load_record(
     session: Session,
     study: Study,
@@ -151,7 +157,9 @@ def load_record(
         if ids
         else []
     )
-    order = {w.timepoint: index for index, w in enumerate(windows)}
+    # Answers keep the protocol version they were given under: a timepoint an amendment removed is
+    # labelled and ordered from that version (`protocol_history`), never looked up in the current one.
+    history = protocol_history(session, study)
     by_id = {r.id: r for r in responses}
     scores = pd.DataFrame.from_records(
         [
@@ -161,8 +169,8 @@ def load_record(
         ],
         columns=["timepoint", "instrument", "scale", "value", "band"],
     )
-    scores["order"] = scores["timepoint"].map(order).fillna(len(order))
-    scores = scores.sort_values("order")
+    scores["order"] = scores["timepoint"].map(history.sort_key)
+    scores = scores.sort_values("order", kind="stable")
     # Each response is shown with the definition version it was answered in.
     definitions = {r.id: answered_in(library, r.instrument_id, r.instrument_version) for r in responses}
     answers: dict[int, list[tuple[str, str]]] = {}
@@ -224,7 +232,8 @@ def load_record(
         resolution = alert.resolution
         alerts.append({
             "alert": alert,
-            "timepoint": by_id[alert.response_id].timepoint if alert.response_id in by_id else "",
+            "timepoint": (_timepoint_label(history, by_id[alert.response_id], lang)
+                          if alert.response_id in by_id else ""),
             "by": resolution.resolved_by.email if resolution and resolution.resolved_by else None,
             "resolution": resolution,
         })
@@ -236,6 +245,7 @@ def load_record(
             if definitions[r.id] is not None
             else r.instrument_id,
             "version": r.instrument_version,
+            "timepoint": _timepoint_label(history, r, lang),
             "validated": bool(definitions[r.id] is not None and definitions[r.id].validated),  # type: ignore[union-attr]
             "scores": [(s, _category(definitions[r.id], s, v, lang),
                         b if _banded(library.get(r.instrument_id), s) else None)

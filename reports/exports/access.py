@@ -45,6 +45,7 @@ from surveys.domain.models import (
     Study,
 )
 from surveys.domain.operators import as_option, cli_operator
+from surveys.domain.protocol_history import protocol_history
 from surveys.domain.responses import answered_in
 from surveys.infra.db import db, utcnow
 
@@ -103,6 +104,7 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
                                  .order_by(PatientLink.created_at)))
     reminders = list(session.scalars(select(ReminderSent).where(ReminderSent.patient_id == patient.id)
                                      .order_by(ReminderSent.sent_at)))
+    history = protocol_history(session, patient.study)
     parts = []
     for r in responses:  # each response read with the definition version it was answered in
         definition = answered_in(library, r.instrument_id, r.instrument_version)
@@ -114,6 +116,9 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
             generated=utcnow(), library=library, channels=CHANNEL_LABELS, results=RESULT_LABELS,
             outcomes=OUTCOME_LABELS, consents=consent.patient_consents(session, patient.id),
             consent_labels=consent.method_labels(),
+            # each timepoint named by the protocol version it was answered under (amendments remove some)
+            timepoint_label=lambda r: f"{history.label(r.timepoint, lang, r.protocol_version)} "
+                                      f"({r.timepoint})",
         )
 
 

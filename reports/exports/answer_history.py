@@ -91,7 +91,7 @@ def answer_history_rows(session: Session, ctx: ExportContext, count: RowCount) -
         select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.instrument_version,
                Response.mode, StaffUser.role, AnswerVersion.item_id, AnswerVersion.code, AnswerVersion.text,
                AnswerVersion.answered_at, AnswerVersion.superseded_at, Answer.code, Answer.text,
-               Answer.answered_at)
+               Answer.answered_at, Response.protocol_version)
         .select_from(Response)
         .join(AnswerVersion, AnswerVersion.response_id == Response.id)
         .outerjoin(Answer, and_(Answer.response_id == Response.id, Answer.item_id == AnswerVersion.item_id))
@@ -102,7 +102,7 @@ def answer_history_rows(session: Session, ctx: ExportContext, count: RowCount) -
     for _key, group in groupby(result, key=lambda r: (r[0], r[1], r[2], r[6])):
         rows = list(group)
         pid, timepoint, inst, version_of, mode, role, item = rows[0][:7]
-        now_code, now_text, now_at = rows[0][11:14]
+        now_code, now_text, now_at, protocol = rows[0][11:15]
         history = [((r[7], r[8]), r[9], r[10]) for r in rows]
         if not identified and any(value[0] is None for value, _, _ in history):
             continue  # a free-text item: left out of de-identified exports
@@ -114,8 +114,8 @@ def answer_history_rows(session: Session, ctx: ExportContext, count: RowCount) -
             new_code, new_text = new or (None, None)
             day = local_day(when)
             row = [patient(pid), timepoint, days_between(facts[pid].first_session, day), inst,
-                   version_of, item, version, kind, old_code, item_labels.get((item, old_code)), new_code,
-                   item_labels.get((item, new_code)), by]
+                   version_of, protocol, item, version, kind, old_code, item_labels.get((item, old_code)),
+                   new_code, item_labels.get((item, new_code)), by]
             if identified:
                 row += [old_text, new_text, utc_text(when), day.isoformat() if day else None]
             count.rows += 1

@@ -15,6 +15,7 @@ from reports.exports.options import ExportOptions
 from surveys.domain.clinician_stage import STAGE_INSTRUMENT, major_stage_labels, stage_choices
 from surveys.domain.models import CONSENT_METHODS, PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
 from surveys.domain.patients import DIAGNOSES
+from surveys.domain.protocol_history import ProtocolHistory, protocol_history_of
 from surveys.infra.db import utcnow
 
 Code = int | str
@@ -57,10 +58,20 @@ class ExportContext:
     # De-identified: how patients are named, one object per export so that every file of it
     # (and every format written from it) gives a patient the same pseudonym.
     pseudonyms: Callable[[int], str] = field(default_factory=Pseudonyms, compare=False)
+    #: every version of the study's protocol (read from the study's session when not given)
+    history: ProtocolHistory | None = field(default=None, compare=False)
 
     @property
     def deidentified(self) -> bool:
         return self.options.deidentified
+
+    @property
+    def protocols(self) -> ProtocolHistory:
+        """Every version of the study's protocol, oldest first (responses name the one answered under)."""
+        if self.history is None:
+            object.__setattr__(self, "history", protocol_history_of(self.study))
+        assert self.history is not None
+        return self.history
 
     def kept(self, inst: Instrument) -> tuple[Instrument, ...]:
         """The versions of an instrument an export describes, newest (current) first."""
@@ -91,15 +102,39 @@ def flag_names(inst: Instrument) -> list[str]:
     return [rule["id"] for rule in inst.scoring.get("flags", ())]
 
 
-def _timepoint_codes(study: Study, lang: str) -> tuple[tuple[Code, str], ...]:
+def _timepoint_codes(ctx: ExportContext) -> tuple[tuple[Code, str], ...]:
+    """Every timepoint any version of the protocol defined, labelled from its own version; one removed by
+    an amendment says which versions had it (its answers stay under the version they were given in)."""
+    lang, history = ctx.options.lang, ctx.protocols
     codes = []
-    for tp in study.protocol.get("timepoints", []):
-        label = tp.get("label", {}).get(lang) or tp.get("label", {}).get("en", tp["id"])
-        if tp.get("anchor") == "each_session":
-            codes.append((f"{tp['id']}1, {tp['id']}2, ...", label.replace("{n}", "n")))
-        else:
-            codes.append((tp["id"], label))
+    for tp in history.timepoints():
+        label = tp.label_for(lang)
+        if tp.anchor == "each_session":
+            codes.append((f"{tp.id}1, {tp.id}2, ...", label.replace("{n}", "n")))
+            continue
+        had = [version for version, protocol in history.versions.items()
+               if any(known.id == tp.id for known in protocol.timepoints)]
+        if tp.id not in {known.id for known in history.current.timepoints}:
+            label += f" (protocol version {', '.join(had)} only; removed by an amendment)"
+        codes.append((tp.id, label))
     return tuple(codes)
+
+
+def _protocol_versions(ctx: ExportContext) -> tuple[tuple[Code, str], ...]:
+    """The study's protocol versions, oldest first, the current one marked."""
+    return tuple((version, f"{protocol.id} {version}" + (" (current)" if protocol is ctx.protocols.current
+                                                        else ""))
+                 for version, protocol in ctx.protocols.versions.items())
+
+
+def _protocol_version(ctx: ExportContext, inst: Instrument | None = None) -> Variable:
+    """The protocol version a response was answered under (of `inst`'s response, in wide.csv)."""
+    label = ("Version of the study protocol the response was started under (a protocol amendment never "
+             "moves answers already given; the timepoint is that version's)")
+    if inst is None:
+        return Variable("protocol_version", label, "string", _protocol_versions(ctx))
+    return Variable(f"{inst.id}_protocol_version", f"{label}: {inst.id}", "string", _protocol_versions(ctx),
+                    **_about(inst))
 
 
 def _patient(ctx: ExportContext) -> Variable:
@@ -116,7 +151,7 @@ def _leading(ctx: ExportContext) -> list[Variable]:
     return [
         _patient(ctx),
         Variable("timepoint", "Timepoint of the study protocol", "string",
-                 _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
+                 _timepoint_codes(ctx), exhaustive=False),
         Variable("days_since_first_session", "Days from the first treatment session to the "
                  "submission, both local days of the study's time zone; negative before it, empty if no "
                  "session is recorded", "integer"),
@@ -134,7 +169,7 @@ MODE_CODES = (
 
 def _response_variables(ctx: ExportContext) -> list[Variable]:
     """What every row of long.csv and scores.csv says about its response: instrument, version,
-    language, mode of administration."""
+    protocol version, language, mode of administration."""
     lang = ctx.options.lang
     return [
         Variable("instrument", "Instrument id", "string",
@@ -142,6 +177,7 @@ def _response_variables(ctx: ExportContext) -> list[Variable]:
         Variable("instrument_version", "Version of the instrument definition answered (the response is "
                  "scored and labelled with that version's rules)", "string",
                  tuple((i.version, f"{i.id} {i.version}") for i in ctx.all_versions()), exhaustive=False),
+        _protocol_version(ctx),
         Variable("language", "Language the patient answered in", "string",
                  (("en", "English"), ("fr", "French"))),
         _mode(),
@@ -270,6 +306,7 @@ def _score_variables(ctx: ExportContext, inst: Instrument, *, status: bool) -> l
                             "the answered items by the missing-item rule)", "string",
                             SCORE_STATUSES, **_about(inst)))
         out.append(_mode(inst))
+        out.append(_protocol_version(ctx, inst))
     seen: set[str] = set()
     flags: list[str] = []
     for version in ctx.kept(inst):
@@ -414,7 +451,7 @@ def clinician_stages_variables(ctx: ExportContext) -> list[Variable]:
     variables = [
         _patient(ctx),
         Variable("timepoint", "Timepoint of the study protocol at which the clinician staged the patient",
-                 "string", _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
+                 "string", _timepoint_codes(ctx), exhaustive=False),
         Variable("scale", "Stage system the clinician used", "string", STAGE_SCALES),
         Variable("norwood", "Clinician's Norwood-Hamilton stage (a category: never averaged); empty when "
                  "the Sinclair scale was used", "integer", _stage_codes(ctx, "norwood"),
@@ -509,11 +546,11 @@ def answer_history_variables(ctx: ExportContext) -> list[Variable]:
     variables = [
         _patient(ctx),
         Variable("timepoint", "Timepoint of the response", "string",
-                 _timepoint_codes(ctx.study, ctx.options.lang), exhaustive=False),
+                 _timepoint_codes(ctx), exhaustive=False),
         Variable("days_since_first_session", "Days from the first treatment session to the change, both "
                  "local days of the study's time zone; negative before it, empty if no session is recorded",
                  "integer"),
-        *_response_variables(ctx)[:2],
+        *_response_variables(ctx)[:3],
         Variable("item", "Item id within the instrument (long.csv's item)", "string"),
         Variable("version", "Version of the item's answer this change made: 2 for the first change "
                  "(version 1 is the first answer given), then 3, ...", "integer"),

@@ -7,7 +7,8 @@ to a Questionnaire inside the same Bundle. The subject is a logical reference by
 (patient code, or the export's random id when de-identified: then `authored` is left out and
 the days since the first session are given in an extension, and free text is dropped). Every
 response carries its mode of administration and its scoring status (complete, prorated,
-incomplete: the same status as scores.csv and long.csv) as coded extensions.
+incomplete: the same status as scores.csv and long.csv) as coded extensions, and the version of the
+study protocol it was started under as a string extension.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ SCORING_STATUS_DISPLAY = {
     "prorated": "Prorated: scored from the answered items (missing-item rule)",
     "incomplete": "Incomplete: too many missing items, no score",
 }
+#: The version of the study protocol each response was started under (a protocol amendment never moves
+#: answers already given), as a string extension.
+PROTOCOL_VERSION_EXTENSION = "urn:hair-prom:fhir:protocol-version"
 FLUSH_EVERY = 200  # resources per chunk
 
 
@@ -80,7 +84,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.instrument_id, Response.language,
                raw_column(Response.submitted_at), Response.instrument_version, Response.mode,
-               Response.score_status, Answer.item_id, Answer.code, Answer.text)
+               Response.score_status, Response.protocol_version, Answer.item_id, Answer.code, Answer.text)
         .outerjoin(Answer, Answer.response_id == Response.id),
         ctx,
     ).order_by(Response.patient_id, Response.submitted_at, Response.id)
@@ -88,7 +92,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         session.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions())
     for rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
-        _, pid, inst_id, lang, submitted, version, mode, status = first[:8]
+        _, pid, inst_id, lang, submitted, version, mode, status, protocol = first[:9]
         # answered in a version the library no longer keeps: described with the current one
         inst = library.get((inst_id, version)) or next(i for i in ctx.instruments if i.id == inst_id)
         answers = {item: (text if code is None else code)
@@ -107,6 +111,7 @@ def _resources(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
         resource["subject"] = {"identifier": {"system": system, "value": patient(pid)}}
         resource["extension"] = [{"url": MODE_EXTENSION, "valueCoding": {
             "system": MODE_SYSTEM, "code": mode, "display": MODE_DISPLAY.get(mode, mode)}}]
+        resource["extension"].append({"url": PROTOCOL_VERSION_EXTENSION, "valueString": protocol})
         if status is not None:
             resource["extension"].append({"url": SCORING_STATUS_EXTENSION, "valueCoding": {
                 "system": SCORING_STATUS_SYSTEM, "code": status,

@@ -276,8 +276,9 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
     order = (Response.patient_id, Response.timepoint, Response.instrument_id)
     responses = chain.from_iterable(raw_batches(session, response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
-               Response.instrument_version, Response.language, raw_column(Response.submitted_at),
-               Response.mode, Response.window_extended, Response.score_status), ctx,
+               Response.instrument_version, Response.protocol_version, Response.language,
+               raw_column(Response.submitted_at), Response.mode, Response.window_extended,
+               Response.score_status), ctx,
     ).order_by(*order)))
     answers = response_filter(
         select(Answer.response_id, Answer.item_id, Answer.code, Answer.text, answered_at)
@@ -294,10 +295,10 @@ def long_lines(session: Session, ctx: ExportContext, count: RowCount) -> Iterato
                 for response in responses:  # skips the responses without answers
                     if response[0] == rid:
                         break
-                _, pid, timepoint, inst, version, lang, submitted, mode, extended, status = response
+                _, pid, timepoint, inst, version, protocol, lang, submitted, mode, extended, status = response
                 days = days_between(facts[pid].first_session, local_day(submitted))
                 prefix = (f"{cells[patient(pid)]}{d}{cells[timepoint]}{d}{'' if days is None else days}{d}"
-                          f"{cells[inst]}{d}{cells[version]}{d}{cells[lang]}{d}"
+                          f"{cells[inst]}{d}{cells[version]}{d}{cells[protocol]}{d}{cells[lang]}{d}"
                           f"{cells[mode]}{d}{1 if extended else 0}{d}"
                           f"{'' if status is None else cells[status]}{d}")
                 item_labels = labels.get((inst, version), {})
@@ -326,8 +327,9 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     local_day = LocalDays(ctx.study.timezone)
     stmt = response_filter(
         select(Response.id, Response.patient_id, Response.timepoint, Response.instrument_id,
-               Response.instrument_version, Response.language, raw_column(Response.submitted_at),
-               Response.mode, Response.score_status, Response.flags, Score.scale, Score.value, Score.band,
+               Response.instrument_version, Response.protocol_version, Response.language,
+               raw_column(Response.submitted_at), Response.mode, Response.score_status, Response.flags,
+               Score.scale, Score.value, Score.band,
                Score.scoring_version)
         .outerjoin(Score, Score.response_id == Response.id),
         ctx,
@@ -336,10 +338,10 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     rows = chain.from_iterable(result.partitions())
     for _rid, group in groupby(rows, key=lambda r: r[0]):
         first = next(group)
-        _, pid, timepoint, inst, version, lang, submitted, mode, status, flags, *_score = first
+        _, pid, timepoint, inst, version, protocol, lang, submitted, mode, status, flags, *_score = first
         row: list[Any] = [None] * width
-        row[:10] = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
-                    inst, version, lang, mode, status, None, ";".join(flags or []) or None]
+        row[:11] = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
+                    inst, version, protocol, lang, mode, status, None, ";".join(flags or []) or None]
         if not ctx.deidentified:
             row[columns["submitted_at"]] = utc_text(submitted)
             day = local_day(submitted)
@@ -347,7 +349,7 @@ def scores_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
         for *_, scale, value, band, scoring_version in (first, *group):
             if scale is None:
                 continue
-            row[8] = scoring_version
+            row[columns["scoring_version"]] = scoring_version
             index = columns.get(f"{inst}_{scale}_score")
             if index is not None:
                 row[index] = int(value) if index in categorical and value is not None else value
@@ -404,14 +406,15 @@ def wide_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
         answers = response_filter(
             select(Response.patient_id, Response.timepoint, raw_column(Response.submitted_at),
                    Response.instrument_id, Response.instrument_version, Response.score_status, Response.flags,
-                   Response.mode, Answer.item_id, Answer.code, Answer.text)
+                   Response.mode, Response.protocol_version, Answer.item_id, Answer.code, Answer.text)
             .outerjoin(Answer, Answer.response_id == Response.id), ctx,
         ).where(Response.patient_id.in_(block)).order_by(Response.patient_id, Response.submitted_at)
-        for (pid, timepoint, submitted, inst, version, status, flags, mode, item, code,
+        for (pid, timepoint, submitted, inst, version, status, flags, mode, protocol, item, code,
              text) in session.execute(answers):
             row = rows.row(pid, timepoint, submitted)
             row[columns[f"{inst}_status"]] = status
             row[columns[f"{inst}_mode"]] = mode
+            row[columns[f"{inst}_protocol_version"]] = protocol
             row[columns[f"{inst}_flags"]] = ";".join(flags or []) or None
             index = columns.get(f"{inst}_{item}")
             if index is None:
@@ -456,17 +459,18 @@ def long_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator
     order = (Response.patient_id, Response.timepoint, Response.instrument_id)
     stmt = response_filter(
         select(Response.patient_id, Response.timepoint, Response.instrument_id, Response.instrument_version,
-               Response.language, raw_column(Response.submitted_at), Response.mode, Response.window_extended,
+               Response.protocol_version, Response.language, raw_column(Response.submitted_at), Response.mode,
+               Response.window_extended,
                Response.score_status, Answer.item_id, Answer.code, Answer.text, iso_utc(Answer.answered_at))
         .join(Answer, Answer.response_id == Response.id), ctx,
     ).order_by(*order, Answer.item_id)
     for batch in raw_batches(session, stmt):
-        for (pid, timepoint, inst, version, lang, submitted, mode, extended, status, item, code, text,
-             answered) in batch:
+        for (pid, timepoint, inst, version, protocol, lang, submitted, mode, extended, status, item, code,
+             text, answered) in batch:
             if code is None and not identified:
                 continue
             row = [patient(pid), timepoint, days_between(facts[pid].first_session, local_day(submitted)),
-                   inst, version, lang, mode, 1 if extended else 0, status, item, code,
+                   inst, version, protocol, lang, mode, 1 if extended else 0, status, item, code,
                    labels.get((inst, version), {}).get((item, code))]
             if identified:
                 row += [text, answered]

@@ -51,6 +51,7 @@ from surveys.domain.links import (
 from surveys.domain.models import Patient
 from surveys.domain.notices import deliver_owed
 from surveys.domain.protocol import ProtocolInstrument
+from surveys.domain.protocol_history import protocol_history
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import ANSWERABLE, Window
 from surveys.infra.after_reply import after_reply
@@ -511,10 +512,13 @@ def scores(token: str) -> Any:
               message=_("Your clinic does not show results here. You can ask them about your answers."),
               back_url=url_for(".home", token=token))
     windows = _windows(visit, flow.response_states(db.session, visit.patient))
-    order = [w.timepoint for w in windows]
+    # Scores at a timepoint a protocol amendment removed keep their place and their label.
+    history = protocol_history(db.session, visit.study)
+    order = sorted([w.timepoint for w in windows] + [tp.id for tp in history.removed()], key=history.sort_key)
     lines = flow.own_scores(db.session, visit.patient, [(i, s) for i, s, _lo, _hi in PATIENT_SCALES], order)
     ranges = {(i, s): (lo, hi) for i, s, lo, hi in PATIENT_SCALES}
-    labels = {w.timepoint: w.label(current_lang()) for w in windows}
+    labels = {tp: history.label(tp, current_lang()) for line in lines for tp, _value in line.values}
+    labels.update({w.timepoint: w.label(current_lang()) for w in windows})
     worse = {(line.instrument, line.scale) for line in lines
              if marked_worsening((line.instrument, line.scale), line.values)}
     return _page("patient/scores.html", visit, lines=lines, ranges=ranges, labels=labels, worse=worse)

@@ -35,6 +35,7 @@ from surveys.domain.alerts import (
     study_alert,
 )
 from surveys.domain.models import Alert, Study
+from surveys.domain.protocol_history import protocol_history
 from surveys.domain.responses import answered_in
 from surveys.domain.triage import follow_up, session_days
 from surveys.infra.db import db
@@ -80,6 +81,7 @@ def _alerts_page(study: Study, status: int = 200, forms: dict[str, Any] | None =
     def local(moment: datetime | None) -> str:
         return local_datetime(moment, study) if moment else ""
 
+    history = protocol_history(db.session, study)
     blank = {"attempt": ContactAttemptForm(formdata=None), "resolve": ResolveForm(formdata=None),
              "reopen": ReopenForm(formdata=None)}
     return render_template(
@@ -89,6 +91,8 @@ def _alerts_page(study: Study, status: int = 200, forms: dict[str, Any] | None =
         can_resolve=may(current_user, RESOLVE), record_endpoint=_record_endpoint(), lang=lang, local=local,
         zone=study.timezone, states=STATE_LABELS, channels=CHANNEL_LABELS, results=RESULT_LABELS,
         outcomes=OUTCOME_LABELS, grades=GRADE_LABELS, relatedness=RELATEDNESS_LABELS,
+        # named by the protocol version answered under: an amendment may have removed the timepoint
+        timepoint_label=lambda response: history.label(response.timepoint, lang, response.protocol_version),
     ), status
 
 

@@ -58,6 +58,7 @@ from surveys.domain.patients import (
     study_protocol,
 )
 from surveys.domain.pregnancy_check import asks_check, check_from_answers
+from surveys.domain.protocol_history import earlier_answers, protocol_history
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
 from surveys.infra.library import instruments
@@ -292,6 +293,9 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
     checked = [s for s in patient.sessions if s.pregnancy_checked_at is not None]
     last_check = max(checked, key=lambda s: s.pregnancy_checked_at) if checked else None
     consent_form = forms.get("consent_form") or _consent_form(study, formdata=None)
+    history = protocol_history(db.session, study)
+    earlier = earlier_answers(db.session, history, patient.id, lang)
+    labels = {**{a.timepoint: a.label for a in earlier}, **{w.timepoint: w.label(lang) for w in windows}}
     return render_template("staff/manage.html", study=study, patient=patient, details=details,
                            consents=consent.patient_consents(db.session, patient.id),
                            consent_valid=consent.consent_valid(db.session, patient),
@@ -299,7 +303,9 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
                            session_form=session_form, links=links, action=ActionForm(),
                            asks_pregnancy=asks_check(patient.sex), last_check=last_check,
                            stage_form=stage_form, stages=stages,
-                           timepoint_labels={w.timepoint: w.label(lang) for w in windows},
+                           timepoint_labels=labels, earlier=earlier,
+                           instrument_titles={k: i.title.get(lang) or i.title.get("en", k)
+                                              for k, i in instruments().items()},
                            stage_text=lambda scale, code: stage_text(stage_instrument, scale, code, lang),
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
                            tablet_open=tablet_open,
