@@ -21,7 +21,7 @@ from surveys.domain.flow import patient_windows, response_states
 from surveys.domain.models import Alert, AlertResolution, Answer, Patient, Response, Score, Study
 from surveys.domain.participation import data_analysable
 from surveys.domain.protocol import Protocol
-from surveys.domain.protocol_history import ProtocolHistory, protocol_history
+from surveys.domain.protocol_history import ProtocolHistory, protocol_versions
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import Window
 
@@ -158,8 +158,8 @@ def load_record(
         else []
     )
     # Answers keep the protocol version they were given under: a timepoint an amendment removed is
-    # labelled and ordered from that version (`protocol_history`), never looked up in the current one.
-    history = protocol_history(session, study)
+    # labelled and ordered from that version (`protocol_versions`), never looked up in the current one.
+    history = protocol_versions(session, study)
     by_id = {r.id: r for r in responses}
     scores = pd.DataFrame.from_records(
         [

@@ -29,7 +29,7 @@ from reports.dashboards.cohort_filters import AGE_BANDS, Filters, filter_options
 from surveys.domain.audit import record
 from surveys.domain.models import Study
 from surveys.domain.patients import DIAGNOSES, study_protocol
-from surveys.domain.protocol_history import protocol_history
+from surveys.domain.protocol_history import protocol_versions
 from surveys.infra.db import db, utcnow
 from surveys.infra.i18n import current_lang
 from surveys.infra.library import instruments
@@ -106,7 +106,7 @@ def _dashboard_for(study: Study) -> tuple[Dashboard | None, Filters, dict[str, l
     from reports.dashboards.dashboard import build_dashboard
 
     dashboard = build_dashboard(db.session, study.id, study_protocol(study), instruments(), filters, utcnow(),
-                                current_lang(), study.timezone, protocol_history(db.session, study))
+                                current_lang(), study.timezone, protocol_versions(db.session, study))
     return dashboard, filters, options, None
 
 

@@ -45,7 +45,7 @@ from surveys.domain.models import (
     Study,
 )
 from surveys.domain.operators import as_option, cli_operator
-from surveys.domain.protocol_history import protocol_history
+from surveys.domain.protocol_history import protocol_versions
 from surveys.domain.responses import answered_in
 from surveys.infra.db import db, utcnow
 
@@ -104,7 +104,7 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
                                  .order_by(PatientLink.created_at)))
     reminders = list(session.scalars(select(ReminderSent).where(ReminderSent.patient_id == patient.id)
                                      .order_by(ReminderSent.sent_at)))
-    history = protocol_history(session, patient.study)
+    history = protocol_versions(session, patient.study)
     parts = []
     for r in responses:  # each response read with the definition version it was answered in
         definition = answered_in(library, r.instrument_id, r.instrument_version)

@@ -15,7 +15,7 @@ from reports.exports.options import ExportOptions
 from surveys.domain.clinician_stage import STAGE_INSTRUMENT, major_stage_labels, stage_choices
 from surveys.domain.models import CONSENT_METHODS, PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
 from surveys.domain.patients import DIAGNOSES
-from surveys.domain.protocol_history import ProtocolHistory, protocol_history_of
+from surveys.domain.protocol_history import ProtocolHistory, protocol_versions_of
 from surveys.infra.db import utcnow
 
 Code = int | str
@@ -69,7 +69,7 @@ class ExportContext:
     def protocols(self) -> ProtocolHistory:
         """Every version of the study's protocol, oldest first (responses name the one answered under)."""
         if self.history is None:
-            object.__setattr__(self, "history", protocol_history_of(self.study))
+            object.__setattr__(self, "history", protocol_versions_of(self.study))
         assert self.history is not None
         return self.history
 

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from instruments import Instrument
 from surveys.domain.models import Study
-from surveys.domain.protocol_history import protocol_history_of
+from surveys.domain.protocol_history import protocol_versions_of
 from surveys.infra.i18n import LANGUAGES
 
 TABLES = ("patients", "long", "wide", "scores", "answer_history", "sessions", "prior_treatments", "alerts",
@@ -99,13 +99,13 @@ class ExportOptions:
 def study_instruments(study: Study, library: Mapping[str, Instrument]) -> list[Instrument]:
     """The instruments any version of the study's protocol asks (the current one's first, in protocol
     order; then those an amendment removed, whose answers stay exportable) that the library knows."""
-    return [library[name] for name in protocol_history_of(study).instrument_ids() if name in library]
+    return [library[name] for name in protocol_versions_of(study).instrument_ids() if name in library]
 
 
 def study_timepoints(study: Study) -> list[str]:
     """The timepoint ids of every version of the protocol, in a merged protocol order (`S` stands for the
     per-session windows S1, S2, ...): a timepoint an amendment removed still filters its answers."""
-    return [tp.id for tp in protocol_history_of(study).timepoints()]
+    return [tp.id for tp in protocol_versions_of(study).timepoints()]
 
 
 def _flag(args: ArgSource, name: str) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from surveys.domain.models import Response, Study, StudyProtocol
-from surveys.domain.protocol import Protocol, Timepoint, parse_protocol_text, session_number
+from surveys.domain.protocol import Protocol, ProtocolError, Timepoint, parse_protocol_text, session_number
 
 
 class StudyLike(TypingProtocol):
@@ -178,7 +178,7 @@ def _parse(data: Mapping[str, Any], study_code: str, version: str) -> Protocol:
     return parse_protocol_text(json.dumps(data, sort_keys=True), source=source)
 
 
-def protocol_history(session: Session, study: StudyLike) -> ProtocolHistory:
+def protocol_versions(session: Session, study: StudyLike) -> ProtocolHistory:
     """Every protocol version of a study (one SELECT on `study_protocol`), parsed once per distinct text.
 
     `study`: the `Study` row or any object with its `id`, `code` and `protocol` (the patient pages'
@@ -191,21 +191,23 @@ def protocol_history(session: Session, study: StudyLike) -> ProtocolHistory:
     ).all()
     current = _parse(study.protocol, study.code, "current")
     label = getattr(study, "protocol_version", None) or current.version
-    versions = {version: _parse(data, study.code, version) for version, data in rows if version != label}
+    versions: dict[str, Protocol] = {}
+    for version, data in rows:
+        if version == label:
+            continue
+        try:
+            versions[version] = _parse(data, study.code, version)
+        except ProtocolError:
+            continue  # a stored version that no longer parses: its answers read with their ids alone
     versions[label] = current
     return ProtocolHistory(versions, label)
 
 
-def protocol_history_of(study: Study) -> ProtocolHistory:
-    """`protocol_history` through the session the study was loaded in (for callers given only the study);
+def protocol_versions_of(study: Study) -> ProtocolHistory:
+    """`protocol_versions` through the session the study was loaded in (for callers given only the study);
     the current version alone for a study outside any session."""
     session = object_session(study)
     if session is None:
         current = _parse(study.protocol, study.code, study.protocol_version)
         return ProtocolHistory({study.protocol_version: current}, study.protocol_version)
-    return protocol_history(session, study)
-
-
-def protocol_versions(session: Session, study: Study) -> dict[str, Protocol]:
-    """A study's protocol versions: label -> parsed `Protocol`, oldest first, the current one last."""
-    return protocol_history(session, study).versions
+    return protocol_versions(session, study)

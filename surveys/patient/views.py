@@ -51,7 +51,7 @@ from surveys.domain.links import (
 from surveys.domain.models import Patient
 from surveys.domain.notices import deliver_owed
 from surveys.domain.protocol import ProtocolInstrument
-from surveys.domain.protocol_history import protocol_history
+from surveys.domain.protocol_history import protocol_versions
 from surveys.domain.responses import answered_in
 from surveys.domain.schedule import ANSWERABLE, Window
 from surveys.infra.after_reply import after_reply
@@ -513,7 +513,7 @@ def scores(token: str) -> Any:
               back_url=url_for(".home", token=token))
     windows = _windows(visit, flow.response_states(db.session, visit.patient))
     # Scores at a timepoint a protocol amendment removed keep their place and their label.
-    history = protocol_history(db.session, visit.study)
+    history = protocol_versions(db.session, visit.study)
     order = sorted([w.timepoint for w in windows] + [tp.id for tp in history.removed()], key=history.sort_key)
     lines = flow.own_scores(db.session, visit.patient, [(i, s) for i, s, _lo, _hi in PATIENT_SCALES], order)
     ranges = {(i, s): (lo, hi) for i, s, lo, hi in PATIENT_SCALES}

@@ -35,7 +35,7 @@ from surveys.domain.alerts import (
     study_alert,
 )
 from surveys.domain.models import Alert, Study
-from surveys.domain.protocol_history import protocol_history
+from surveys.domain.protocol_history import protocol_versions
 from surveys.domain.responses import answered_in
 from surveys.domain.triage import follow_up, session_days
 from surveys.infra.db import db
@@ -81,7 +81,7 @@ def _alerts_page(study: Study, status: int = 200, forms: dict[str, Any] | None =
     def local(moment: datetime | None) -> str:
         return local_datetime(moment, study) if moment else ""
 
-    history = protocol_history(db.session, study)
+    history = protocol_versions(db.session, study)
     blank = {"attempt": ContactAttemptForm(formdata=None), "resolve": ResolveForm(formdata=None),
              "reopen": ReopenForm(formdata=None)}
     return render_template(

@@ -58,7 +58,7 @@ from surveys.domain.patients import (
     study_protocol,
 )
 from surveys.domain.pregnancy_check import asks_check, check_from_answers
-from surveys.domain.protocol_history import earlier_answers, protocol_history
+from surveys.domain.protocol_history import earlier_answers, protocol_versions
 from surveys.infra.db import db
 from surveys.infra.formatting import local_date
 from surveys.infra.library import instruments
@@ -293,7 +293,7 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
     checked = [s for s in patient.sessions if s.pregnancy_checked_at is not None]
     last_check = max(checked, key=lambda s: s.pregnancy_checked_at) if checked else None
     consent_form = forms.get("consent_form") or _consent_form(study, formdata=None)
-    history = protocol_history(db.session, study)
+    history = protocol_versions(db.session, study)
     earlier = earlier_answers(db.session, history, patient.id, lang)
     labels = {**{a.timepoint: a.label for a in earlier}, **{w.timepoint: w.label(lang) for w in windows}}
     return render_template("staff/manage.html", study=study, patient=patient, details=details,

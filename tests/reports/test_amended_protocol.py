@@ -18,7 +18,7 @@ from fhir.resources.R4B.bundle import Bundle
 from frictionless import Package
 
 from surveys.domain.models import StudyProtocol
-from surveys.domain.protocol_history import protocol_history
+from surveys.domain.protocol_history import protocol_versions
 from surveys.infra.db import db
 from tests.reports.test_exports import answer, build_cohort, download, read_csv
 from tests.surveys.staff_world import alert_of
@@ -58,13 +58,14 @@ def amended(make_study, make_patient, make_user) -> SimpleNamespace:
     cohort.alert = alert_of(cohort.rf6)
     answer(cohort.p1, "W12", "hair_status", {"thinning": 6, "hair_bother": 5, "shedding_amount": 3})
     amend(cohort.a)
-    cohort.w8 = answer(cohort.p1, "W8", "hair_status", {"thinning": 5, "hair_bother": 4, "shedding_amount": 2})
+    cohort.w8 = answer(cohort.p1, "W8", "hair_status",
+                       {"thinning": 5, "hair_bother": 4, "shedding_amount": 2})
     db.session.commit()
     return cohort
 
 
 def test_the_history_keeps_removed_timepoints_in_a_sensible_order(amended) -> None:
-    history = protocol_history(db.session, amended.a)
+    history = protocol_versions(db.session, amended.a)
     assert list(history.versions) == ["2.0", "2.1"] and history.current.version == "2.1"
     order = [tp.id for tp in history.timepoints()]
     assert order.index("S") < order.index("W8") < order.index("W12") < order.index("EOT")
