@@ -17,9 +17,10 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from frictionless import Package
 
-from surveys.domain.models import StudyProtocol
+from surveys.domain.amendments import apply_amendment
 from surveys.domain.protocol_history import protocol_versions
 from surveys.infra.db import db
+from surveys.infra.library import instruments
 from tests.reports.test_exports import answer, build_cohort, download, read_csv
 from tests.surveys.staff_world import alert_of
 
@@ -29,8 +30,8 @@ W8 = {"id": "W8", "label": {"en": "Week 8", "fr": "Semaine 8"}, "anchor": "first
 
 
 def amend(study: Any, version: str = "2.1") -> dict[str, Any]:
-    """What the amendment service will do, done by hand: W12 and RF6 removed, W8 added, hair_change
-    asked nowhere."""
+    """Amend the study's protocol (W12 and RF6 removed, W8 added, hair_change asked nowhere) with the
+    amendment service."""
     data = copy.deepcopy(study.protocol)
     data["version"] = version
     kept = []
@@ -42,10 +43,8 @@ def amend(study: Any, version: str = "2.1") -> dict[str, Any]:
         if tp["id"] == "S":
             kept.append(copy.deepcopy(W8))
     data["timepoints"] = kept
-    study.protocol, study.protocol_version = data, version
-    db.session.add(StudyProtocol(study_id=study.id, version=version, protocol=data,
-                                 reason="W8 replaces W12", applied_by="test"))
-    db.session.flush()
+    apply_amendment(db.session, study, data, instruments(), reason="W8 replaces W12", actor="test")
+    assert study.protocol_version == version
     return data
 
 
