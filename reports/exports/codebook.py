@@ -131,10 +131,11 @@ def _protocol_version(ctx: ExportContext, inst: Instrument | None = None) -> Var
     """The protocol version a response was answered under (of `inst`'s response, in wide.csv)."""
     label = ("Version of the study protocol the response was started under (a protocol amendment never "
              "moves answers already given; the timepoint is that version's)")
+    # Not an enum: a stored version that no longer parses is left out of the codes, not out of the data.
     if inst is None:
-        return Variable("protocol_version", label, "string", _protocol_versions(ctx))
+        return Variable("protocol_version", label, "string", _protocol_versions(ctx), exhaustive=False)
     return Variable(f"{inst.id}_protocol_version", f"{label}: {inst.id}", "string", _protocol_versions(ctx),
-                    **_about(inst))
+                    exhaustive=False, **_about(inst))
 
 
 def _patient(ctx: ExportContext) -> Variable:
