@@ -1,16 +1,19 @@
 """The audit trail's signing key (Ed25519, from `cryptography`), kept outside the database.
 
 The private key lives in a PEM file: `AUDIT_KEY_FILE` if set, else `instance/audit_signing_key.pem`,
-created 0600 on first use (exclusively, so two workers starting together agree on one key). Someone
-who can write to the database but not read this file cannot sign an event or a checkpoint, so
-forged, recomputed, truncated or emptied trails are detected. Keep a copy of the public key (printed
-by `flask --app app audit verify`) somewhere else; back the key file up with the instance folder.
+created 0600 on first use (written whole, then linked into place, so two workers starting together
+agree on one key and neither reads it half-written). Someone who can write to the database but not
+read this file cannot sign an event or a checkpoint, so forged, recomputed, truncated or emptied
+trails are detected. Keep a copy of the public key (printed by `flask --app app audit verify`)
+somewhere else; back the key file up with the instance folder.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import secrets
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
@@ -44,13 +47,17 @@ def _load_or_create(path: str) -> Ed25519PrivateKey:
         file.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        # Written whole under a name of this process's own, then linked into place: the link fails
+        # when another process got there first (use theirs), and nobody ever reads a half-written key.
+        draft = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         try:
-            fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        else:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(pem)
+            with suppress(FileExistsError):
+                os.link(draft, file)
+        finally:
+            draft.unlink()
     make_private(file)
     key = serialization.load_pem_private_key(file.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
