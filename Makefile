@@ -61,8 +61,12 @@ demo: install
 run: demo
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# In parallel (pytest-xdist): one worker per core, at most 4 (tests/conftest.py), each with its own
+# PostgreSQL database. `--dist loadgroup` spreads single tests, except groups marked xdist_group,
+# which stay on one worker. `make test PYTEST_ARGS="-n 0"` runs serially; extra arguments go last.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

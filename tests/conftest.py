@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from surveys.infra import migrate
 from surveys.infra.db import db, make_engine
@@ -36,12 +38,52 @@ def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (`make test`): one worker per core this process may use, at most 4 (each worker
+    migrates its own SQLite and PostgreSQL databases and may start its own chromium: past 4 that
+    fixed cost outweighs the gain on a suite of this size). PYTEST_XDIST_AUTO_NUM_WORKERS, when set,
+    is obeyed (None hands the choice back to pytest-xdist, which reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+@cache
+def postgresql_url() -> str:
+    """The PostgreSQL database this process tests on: TEST_DATABASE_URL itself, or under pytest-xdist
+    this worker's own database beside it (`<name>_gw0`, `<name>_gw1`, ...; created when missing), so
+    that workers never drop each other's schema. Raises KeyError when TEST_DATABASE_URL is not set."""
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url.render_as_string(hide_password=False)
+    own = url.set(database=f"{url.database}_{worker}")
+    # CREATE DATABASE runs outside a transaction, from the server's maintenance database `postgres`
+    # (or, when this role may not connect there, from the database named in TEST_DATABASE_URL).
+    for via in (url.set(database="postgres"), url):
+        engine = create_engine(via, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                               {"name": own.database}) is None:
+                    conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+            break
+        except OperationalError:
+            if via is url:
+                raise
+        finally:
+            engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 def fresh_database_url(backend: str, directory: Path) -> str:
-    """An empty database of a backend, migrated to head."""
+    """An empty database of a backend, migrated to head (PostgreSQL: this process's database, see
+    `postgresql_url`, its schema `public` dropped and made again)."""
     if backend == "sqlite":
         url = f"sqlite:///{directory / 'test.sqlite3'}"
     else:
-        url = os.environ["TEST_DATABASE_URL"]
+        url = postgresql_url()
         engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -49,6 +91,14 @@ def fresh_database_url(backend: str, directory: Path) -> str:
         engine.dispose()
     migrate.upgrade(url)
     return url
+
+
+def server_files_env(directory: Path) -> dict[str, str]:
+    """Environment for an app started in a subprocess (gunicorn, `flask ...`): its audit key and
+    checkpoint file in `directory`. Without them the app would use the checkout's instance/ folder,
+    the developer's own key, shared by every test server (and every pytest-xdist worker) at once."""
+    return {"AUDIT_KEY_FILE": str(directory / "audit_key.pem"),
+            "AUDIT_CHECKPOINT_FILE": str(directory / "audit_checkpoints.jsonl")}
 
 
 @pytest.fixture(scope="session", params=backends())

@@ -40,7 +40,7 @@ from surveys.domain.patients import enroll_patient, record_session
 from surveys.domain.studies import create_study
 from surveys.infra.db import make_engine, utcnow
 from surveys.infra.library import init_library
-from tests.conftest import backends, fresh_database_url
+from tests.conftest import backends, fresh_database_url, server_files_env
 from tests.smtp_sink import Sink, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +60,7 @@ def start_server(url: str, port: int, tmp: Path, **env: str) -> subprocess.Popen
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAIL_FROM": "alerts@prom.test",
         "MAIL_USE_TLS": "false",  # the SMTP sink speaks plain SMTP (TLS is on by default since issue 15)
+        **server_files_env(tmp),
         **env,
     }
     log = (tmp / "server.log").open("ab")
@@ -337,6 +338,7 @@ def test_a_server_killed_while_sending_leaves_the_notice_for_alerts_notify_which
             "MAIL_FROM": "alerts@prom.test",
             "MAIL_USE_TLS": "false",
             "BASE_URL": "http://127.0.0.1",
+            **server_files_env(tmp_path),
         }
         return subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", "alerts", "notify"],

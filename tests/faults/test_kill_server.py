@@ -27,7 +27,7 @@ from surveys.domain.protocol import load_protocol
 from surveys.domain.studies import create_study
 from surveys.infra.db import make_engine
 from surveys.infra.library import init_library
-from tests.conftest import backends, fresh_database_url
+from tests.conftest import backends, fresh_database_url, server_files_env
 from tests.faults.patient_client import PatientClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +48,7 @@ def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
         "SECRET_KEY": "fault-test-key",
         "BASE_URL": f"http://127.0.0.1:{port}",
         "RATELIMIT_STORAGE_URI": "memory://",
+        **server_files_env(log.parent),
     }
     with log.open("ab") as output:
         process = subprocess.Popen(

@@ -32,7 +32,7 @@ from surveys.domain.patients import enroll_patient
 from surveys.domain.studies import create_study
 from surveys.infra.db import make_engine
 from surveys.infra.library import init_library
-from tests.conftest import TEST_PASSWORD, fresh_database_url
+from tests.conftest import TEST_PASSWORD, fresh_database_url, server_files_env
 from tests.surveys.test_ratelimit_redis import redis_answers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, object]]:
                    "TRUSTED_PROXIES": "1",
                    "BASE_URL": f"http://127.0.0.1:{proxy_port}",
                    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15",
-                   "RATELIMIT_KEY_PREFIX": prefix}
+                   "RATELIMIT_KEY_PREFIX": prefix, **server_files_env(tmp_path)}
             with log.open("ab") as output:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "2", "--bind",
