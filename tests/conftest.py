@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from surveys.infra import migrate
@@ -59,22 +59,33 @@ def postgresql_url() -> str:
     if not worker:
         return url.render_as_string(hide_password=False)
     own = url.set(database=f"{url.database}_{worker}")
-    # CREATE DATABASE runs outside a transaction, from the server's maintenance database `postgres`
-    # (or, when this role may not connect there, from the database named in TEST_DATABASE_URL).
+    with postgresql_server(url) as conn:
+        found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database})
+        if found is None:
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    return own.render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgresql_server(url: URL) -> Iterator[Connection]:
+    """An autocommit connection (for CREATE and DROP DATABASE) to the server of `url`, through its
+    maintenance database `postgres`, or through `url`'s own database when the role may not connect
+    there. Raises OperationalError when neither answers."""
     for via in (url.set(database="postgres"), url):
         engine = create_engine(via, isolation_level="AUTOCOMMIT")
         try:
-            with engine.connect() as conn:
-                if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                               {"name": own.database}) is None:
-                    conn.execute(text(f'CREATE DATABASE "{own.database}"'))
-            break
+            conn = engine.connect()
         except OperationalError:
+            engine.dispose()
             if via is url:
                 raise
+            continue
+        try:
+            yield conn
         finally:
+            conn.close()
             engine.dispose()
-    return own.render_as_string(hide_password=False)
+        return
 
 
 def fresh_database_url(backend: str, directory: Path) -> str:

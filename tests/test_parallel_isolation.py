@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import postgresql_url
+from tests.conftest import postgresql_server, postgresql_url
 
 needs_postgresql = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
                                       reason="TEST_DATABASE_URL is not set")
@@ -26,16 +26,14 @@ def test_a_worker_gets_its_own_database_beside_the_given_one_made_when_missing(m
     assert own.database == f"{given.database}_{worker}"
     assert own.set(database=given.database) == given  # same server, role and options
     assert postgresql_url.__wrapped__() == url  # a second call finds it made
-    admin = create_engine(given, isolation_level="AUTOCOMMIT")
     try:
         engine = create_engine(url)
         with engine.connect() as conn:
             assert conn.scalar(text("SELECT current_database()")) == own.database
         engine.dispose()
     finally:
-        with admin.connect() as conn:
+        with postgresql_server(given) as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{own.database}"'))
-        admin.dispose()
 
 
 @needs_postgresql
