@@ -88,8 +88,13 @@ def rules(app: Flask) -> list[tuple[Rule, str]]:
     )
 
 
+# Every data table's row count in one statement: the walks take it before each of some 2,000
+# requests, and one COUNT round trip per table made up much of their time.
+COUNTS = select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in DATA_TABLES))
+
+
 def counts() -> dict[str, int]:
-    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in DATA_TABLES}
+    return dict(db.session.execute(COUNTS).one()._mapping)
 
 
 def field_names(client: FlaskClient, app: Flask, world: World) -> set[str]:
