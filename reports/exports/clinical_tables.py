@@ -114,8 +114,8 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
 def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
     """alerts.csv: one row per alert raised by a submitted response of the export's instruments.
 
-    The export's timepoint, instrument and date filters apply to the response that raised it.
-    The lifecycle columns (issue 13) come from the alert itself (state, first contact, current
+    The export's timepoint, instrument and date filters apply to the response that raised it, and
+    protocol_version is the version that response was started under. The lifecycle columns (issue 13) come from the alert itself (state, first contact, current
     resolution time), the count of its contact attempts and of its reopened resolutions, and the
     resolution in force (the latest one, when the alert is resolved): outcome, CTCAE grade,
     relatedness, seriousness and, in identified exports only, its note.
@@ -132,17 +132,18 @@ def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
                 .correlate(Alert).scalar_subquery())
     local_day = LocalDays(ctx.study.timezone)
     stmt = response_filter(
-        select(Alert.patient_id, Response.timepoint, Response.instrument_id, Alert.level, Alert.reasons,
+        select(Alert.patient_id, Response.timepoint, Response.instrument_id, Response.protocol_version,
+               Alert.level, Alert.reasons,
                Alert.state, attempts, Alert.created_at, first_notice, Alert.first_contact_at,
                Alert.resolved_at, reopened, AlertResolution.outcome, AlertResolution.ctcae_grade,
                AlertResolution.relatedness, AlertResolution.serious, AlertResolution.note)
         .select_from(Response).join(Alert, Alert.response_id == Response.id)
         .outerjoin(AlertResolution, and_(AlertResolution.id == in_force, Alert.state == "resolved")), ctx,
     ).order_by(Alert.patient_id, Response.timepoint, Response.instrument_id)
-    for (pid, timepoint, inst, level, reasons, state, tries, raised, notified, contacted, resolved,
+    for (pid, timepoint, inst, protocol, level, reasons, state, tries, raised, notified, contacted, resolved,
          reopen_count, outcome, grade, related, serious, note) in session.execute(stmt):
         days = days_between(facts[pid].first_session, local_day(raised))
-        row = [patient(pid), timepoint, days, inst, level, ";".join(reasons or []) or None,
+        row = [patient(pid), timepoint, days, inst, protocol, level, ";".join(reasons or []) or None,
                state, tries, _hours(raised, contacted), _hours(raised, resolved), outcome, grade, related,
                None if serious is None else int(serious), reopen_count]
         if not ctx.deidentified:

@@ -495,6 +495,7 @@ def alerts_variables(ctx: ExportContext) -> list[Variable]:
         *_leading(ctx),
         Variable("instrument", "Instrument whose answers raised the alert", "string",
                  tuple((i.id, i.title.get(lang, i.id)) for i in ctx.instruments)),
+        _protocol_version(ctx),
         Variable("level", "Alert level (the highest reached; never lowered)", "integer", ALERT_LEVELS),
         Variable("rules", "Ids of the alert rules that matched, separated by ';' (rule ids never "
                  "contain ';')", "string"),

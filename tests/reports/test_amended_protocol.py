@@ -125,6 +125,8 @@ def test_the_data_package_validates_after_the_amendment(client, login, amended, 
     assert set(scores.protocol_version) == {"2.0", "2.1"}
     r_code = (tmp_path / "load.R").read_text()
     assert '"protocol_version" = "character"' in r_code
+    alerts = pd.read_csv(tmp_path / "alerts.csv", dtype={"protocol_version": str})
+    assert alerts.set_index("timepoint").protocol_version.to_dict() == {"RF6": "2.0"}  # raised under 2.0
 
 
 def test_fhir_responses_carry_their_protocol_version(client, login, amended) -> None:
