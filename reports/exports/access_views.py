@@ -13,13 +13,18 @@ from reports.exports.views import bp
 from surveys.domain.models import Patient
 from surveys.infra.db import db
 from surveys.infra.library import instruments
-from surveys.staff.access import roles_required, study_or_404
+from surveys.staff.access import recent_auth_required, roles_required, study_or_404
 
 
 @bp.get("/studies/<code>/patients/<patient_code>/access.zip")
 @roles_required()  # administrators only
+@recent_auth_required  # the most identifying file the app writes: a fresh proof, as identified exports
 def patient_access(code: str, patient_code: str) -> Any:
-    """Right of access (GDPR art. 15): the patient's summary, answers (CSV) and FHIR Bundle in one zip."""
+    """Right of access (GDPR art. 15): the patient's summary, answers (CSV) and FHIR Bundle in one zip.
+
+    Asks for the password (or a one-time code) again when the last proof is older than the
+    re-authentication window, then comes back here.
+    """
     study = study_or_404(code)
     patient = db.session.scalar(select(Patient).where(Patient.study_id == study.id,
                                                       Patient.code == patient_code))

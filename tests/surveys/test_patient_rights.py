@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.conftest import TEST_PASSWORD
 from tests.reports.test_exports import answer, read_csv
 from tests.surveys.staff_world import alert_of, submit_pirc
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
+from tests.surveys.test_staff_sessions import age_sessions
 from tests.today import local_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -100,6 +102,19 @@ def test_only_admins_download_a_patient_access_archive(client, login, make_user,
     login(coordinator)
     assert client.get("/studies/RIGHTS/patients/S-1/access.zip").status_code == 403
     assert client.get("/studies/RIGHTS/patients/S-1/erase").status_code == 403
+
+
+def test_the_access_archive_needs_a_recent_proof_of_identity(client, login, world) -> None:
+    admin = world[3]
+    login(admin)
+    age_sessions(admin, authenticated_at=timedelta(minutes=6))
+    response = client.get("/studies/RIGHTS/patients/S-1/access.zip")
+    assert response.status_code == 302
+    assert "/account/confirm?next=/studies/RIGHTS/patients/S-1/access.zip" in response.headers["Location"]
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.access")) is None
+    client.post("/account/confirm", data={"password": TEST_PASSWORD})
+    response = client.get("/studies/RIGHTS/patients/S-1/access.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
 
 
 def test_the_access_command_writes_the_zip_for_the_owner_only(runner, world, tmp_path: Path) -> None:
