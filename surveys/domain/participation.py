@@ -15,11 +15,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from surveys.domain.audit import record
-from surveys.domain.models import WITHDRAWAL_REASONS, Patient, Study
+from surveys.domain.models import WITHDRAWAL_REASONS, Patient, Response, Study
 from surveys.domain.patients import patient_anchors, study_protocol
 from surveys.domain.schedule import compute_schedule
 from surveys.infra.db import utcnow
@@ -65,6 +65,25 @@ def awaiting_erasure(session: Session, study: Study | None = None) -> list[Patie
     return list(session.scalars(query))
 
 
+def last_answer_day(session: Session, patient: Patient) -> date | None:
+    """The local date (study time zone) of the patient's last submitted questionnaire, or None."""
+    last = session.scalar(select(func.max(Response.submitted_at)).where(Response.patient_id == patient.id))
+    return local_day(patient.study, last) if last is not None else None
+
+
+def check_leaving_day(session: Session, patient: Patient, on: date) -> None:
+    """Refuse a date of leaving the study (withdrawal) earlier than the patient's last answer.
+
+    A patient who answered on a day was still taking part that day: a date before it would leave
+    answers after the patient left, and call "lost to follow-up" someone who still answered.
+    `on` is a local date of the study. Raises `ParticipationError` naming the day of the last answer.
+    """
+    answered = last_answer_day(session, patient)
+    if answered is not None and on < answered:
+        raise ParticipationError(_("The patient last answered a questionnaire on %(day)s: give a date on or "
+                                   "after that day.", day=answered.isoformat()))
+
+
 def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: str, note: str = "",
                      actor: str) -> None:
     """Record that an active patient left the study on `on` (a local date) for `reason`.
@@ -72,7 +91,8 @@ def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: st
     `reason` is one of `WITHDRAWAL_REASONS`; "other" needs a `note` (free text, kept out of the
     audit trail, deleted by erasure). `DISCARD_DATA` withholds the patient's data from analysis
     from now on (`data_analysable`) until erasure. The date lies between the enrollment date and today (local
-    dates of the study). Raises `ParticipationError`; flushes; the caller commits.
+    dates of the study), and not before the local day of the patient's last submitted answer
+    (`check_leaving_day`). Raises `ParticipationError`; flushes; the caller commits.
     """
     study = patient.study
     if patient.status != "active":
@@ -89,6 +109,7 @@ def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: st
     if not enrolled <= on <= today:
         raise ParticipationError(_("The withdrawal date must be between the enrollment (%(first)s) and "
                                    "today (%(last)s).", first=enrolled.isoformat(), last=today.isoformat()))
+    check_leaving_day(session, patient, on)
     patient.status, patient.status_on = "withdrawn", on
     patient.withdrawal_reason, patient.status_note = reason, note or None
     session.flush()

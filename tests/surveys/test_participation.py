@@ -11,10 +11,10 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from surveys.domain.models import AuditEvent
-from surveys.domain.participation import complete_finished
+from surveys.domain.participation import complete_finished, local_day
 from surveys.domain.reminders import due_reminders, send_reminders
 from surveys.infra.db import db
-from tests.reports.test_exports import read_csv
+from tests.reports.test_exports import answer, read_csv
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
 from tests.today import local_today
 
@@ -83,6 +83,28 @@ def test_a_refused_withdrawal_changes_nothing(client, coordinator, make_patient,
     assert response.status_code == 400 and words in response.get_data(as_text=True)
     db.session.refresh(patient)
     assert (patient.status, patient.status_on) == ("active", None) and _events("patient.withdraw") == []
+
+
+def test_a_withdrawal_dated_before_the_last_answer_is_refused_on_the_page_and_the_cli(
+    client, runner, coordinator, make_patient
+) -> None:
+    patient = make_patient(coordinator.study, "W-5", enrolled_days_ago=10)
+    response = answer(patient, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, submitted_days_ago=4)
+    db.session.commit()
+    answered = local_day(coordinator.study, response.submitted_at)
+    too_early = (answered - timedelta(days=2)).isoformat()
+    refused = client.post("/studies/LIFE/patients/W-5/withdraw",
+                          data={"on": too_early, "reason": "lost_to_follow_up"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and answered.isoformat() in page and "on or after" in page
+    cli = runner.invoke(args=["patients", "withdraw", "LIFE", "W-5", "--on", too_early,
+                              "--reason", "lost_to_follow_up"])
+    assert cli.exit_code == 1 and answered.isoformat() in cli.output and "Nothing was changed" in cli.output
+    db.session.refresh(patient)
+    assert (patient.status, patient.status_on) == ("active", None) and _events("patient.withdraw") == []
+    ok = client.post("/studies/LIFE/patients/W-5/withdraw",
+                     data={"on": answered.isoformat(), "reason": "lost_to_follow_up"})
+    assert ok.status_code == 303 and (patient.status, patient.status_on) == ("withdrawn", answered)
 
 
 def test_a_withdrawal_recorded_by_mistake_can_be_undone(client, coordinator, make_patient) -> None:
