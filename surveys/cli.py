@@ -282,7 +282,7 @@ def _setting_option(name: str, help_text: str, **kwargs: object) -> Callable[[F]
 @_setting_option("name", "The study's name.")
 @_setting_option("contact", "Clinic contact shown to patients (free text; '' empties it).")
 @_setting_option("clinic_phone", "The clinic's telephone ('' empties it).")
-@_setting_option("oncall_email", "On-call e-mail for level 2-3 alerts ('' empties it).")
+@_setting_option("oncall_email", "On-call e-mail for level 2-3 alerts (cannot be emptied once set).")
 @_setting_option("backup_oncall_email", "Backup on-call e-mail ('' empties it).")
 @_setting_option("emergency_number", "The emergency number shown to patients, e.g. 15 or 112.")
 @_setting_option("emergency_country", "ISO 3166 two-letter country of the emergency number, e.g. FR.")

@@ -181,10 +181,16 @@ def update_settings(session: Session, study: Study, values: Mapping[str, Any], *
 
     In: any subset of `SETTINGS` as raw values. Out: the changes made (empty when nothing
     differed; then nothing is recorded). Raises `SettingsError` and changes nothing when any
-    value is refused, or when the sending hours would not satisfy start < end. Flushes; the
-    caller commits. A new on-call address is read by the next alert notice: nothing is cached.
+    value is refused, when the sending hours would not satisfy start < end, or when an on-call
+    address that is set would be emptied (level 2-3 alert notices go there; a study created without
+    one may keep none, and its other settings still save). Flushes; the caller commits. A new
+    on-call address is read by the next alert notice: nothing is cached.
     """
     clean = validate_settings(values)
+    if "oncall_email" in clean and clean["oncall_email"] is None and study.oncall_email:
+        raise SettingsError({"oncall_email": _(
+            "The on-call e-mail cannot be emptied: level 2 and 3 safety alerts are e-mailed there. "
+            "To change it, give the new address.")})
     start = clean.get("reminder_start_hour", study.reminder_start_hour)
     end = clean.get("reminder_end_hour", study.reminder_end_hour)
     if start >= end:

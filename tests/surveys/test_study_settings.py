@@ -157,3 +157,44 @@ def test_an_unchanged_save_records_nothing(app, make_study) -> None:
     study = make_study("SAME")
     assert update_settings(db.session, study, {"timezone": "Europe/Paris"}, actor="test") == []
     assert _settings_events(study) == []
+
+
+def test_the_on_call_address_cannot_be_emptied_on_the_page(client, login, make_user, make_study) -> None:
+    study = make_study("ONC", oncall_email="oncall@clinic.test")
+    login(make_user("coordinator", (study,)))
+    response = client.post("/studies/ONC/settings", data=_form(study, oncall_email="", name="Renamed"))
+    assert response.status_code == 400
+    assert "level 2 and 3" in response.get_data(as_text=True)
+    db.session.refresh(study)
+    assert (study.oncall_email, study.name) == ("oncall@clinic.test", "Test study")
+    assert _settings_events(study) == []
+
+
+def test_the_on_call_address_cannot_be_emptied_from_the_cli(runner, make_study) -> None:
+    study = make_study("ONCLI", oncall_email="oncall@clinic.test")
+    db.session.commit()
+    help_text = runner.invoke(args=["studies", "set", "--help"]).output
+    assert "On-call e-mail for level 2-3 alerts ('' empties it)" not in help_text
+    result = runner.invoke(args=["studies", "set", "ONCLI", "--oncall-email", ""])
+    assert result.exit_code == 1 and "level 2 and 3" in result.output
+    db.session.refresh(study)
+    assert study.oncall_email == "oncall@clinic.test"
+    assert _settings_events(study) == []
+    assert runner.invoke(args=["studies", "set", "ONCLI", "--backup-oncall-email", "b@c.test"]).exit_code == 0
+    assert runner.invoke(args=["studies", "set", "ONCLI", "--backup-oncall-email", ""]).exit_code == 0
+
+
+def test_a_study_without_on_call_address_saves_other_settings_and_is_warned(
+    client, login, make_user, make_study
+) -> None:
+    study = make_study("NOONC")
+    login(make_user("coordinator", (study,)))
+    page = client.get("/studies/NOONC/settings").get_data(as_text=True)
+    assert "no on-call e-mail" in page
+    response = client.post("/studies/NOONC/settings", data=_form(study, name="Renamed"))
+    assert response.status_code == 303
+    assert study.name == "Renamed" and study.oncall_email is None
+    study.oncall_email = "o@c.test"
+    db.session.commit()
+    assert "no on-call e-mail" not in client.get("/studies/NOONC/settings").get_data(as_text=True)
+
