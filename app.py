@@ -98,13 +98,12 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _check_timezone(name: str) -> None:
-    """Refuse to start with a DEFAULT_TIMEZONE zoneinfo does not know (a typo would shift every window)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    """Refuse to start with a DEFAULT_TIMEZONE that is not an IANA zone name a study may follow (a typo
+    would shift every window; `localtime` would follow the server's clock)."""
+    from surveys.infra.zones import is_zone_name
 
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"DEFAULT_TIMEZONE={name!r} is not an IANA time zone (e.g. Europe/Paris)") from exc
+    if not is_zone_name(name):
+        raise ValueError(f"DEFAULT_TIMEZONE={name!r} is not an IANA time zone (e.g. Europe/Paris)")
 
 
 def _secret_key(instance: Path) -> str:

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, has_app_context
 from sqlalchemy import select, update
@@ -16,17 +15,15 @@ from instruments import Instrument
 from surveys.domain.audit import record
 from surveys.domain.models import DEFAULT_TIMEZONE, Study, StudyProtocol
 from surveys.domain.protocol import DEFAULT_PROTOCOL, ProtocolError, instrument_sections, parse_protocol
+from surveys.infra.zones import is_zone_name
 
 STUDY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 
 
 def valid_timezone(name: str) -> bool:
-    """True for an IANA time zone name zoneinfo knows (e.g. Europe/Paris, America/New_York)."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return bool(name) and len(name) <= 64
+    """True for an IANA time zone name a study may follow (e.g. Europe/Paris, America/New_York); False
+    for unknown names and for zone files that are no zone (`localtime`, `Factory`: `infra.zones`)."""
+    return is_zone_name(name)
 
 
 def default_timezone() -> str:

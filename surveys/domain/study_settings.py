@@ -8,7 +8,6 @@ the command (`flask --app app studies set`) both go through `validate_settings` 
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from surveys.domain.audit import record
 from surveys.domain.models import Study
 from surveys.infra.i18n import LANGUAGES
+from surveys.infra.zones import is_zone_name, zone_names
 
 #: The settings a clinic may change, in the order the page and the audit trail show them.
 SETTINGS = (
@@ -51,10 +51,9 @@ class SettingChange:
     new: Any
 
 
-@lru_cache(maxsize=1)
 def known_timezones() -> frozenset[str]:
-    """The IANA time zone names this machine knows (zoneinfo), read once."""
-    return frozenset(zoneinfo.available_timezones())
+    """The IANA time zone names a study may follow (`surveys.infra.zones`: no `localtime`, `Factory`)."""
+    return zone_names()
 
 
 @lru_cache(maxsize=1)
@@ -143,7 +142,7 @@ def validate_settings(values: Mapping[str, Any]) -> dict[str, Any]:
             clean[name] = text
         elif name == "timezone":
             text = str(value or "").strip()
-            if text not in known_timezones():
+            if not is_zone_name(text):
                 problems[name] = _("'%(value)s' is not a time zone name (e.g. Europe/Paris).", value=text)
             clean[name] = text
         elif name == "default_language":

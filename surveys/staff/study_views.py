@@ -36,7 +36,10 @@ SETTINGS_RULE = "/studies/<code>/settings"
 
 def _settings_form(study: Study, formdata: Any = None) -> StudySettingsForm:
     form = StudySettingsForm(formdata=formdata, data=current_settings(study))
-    form.timezone.choices = [(name, name) for name in sorted(known_timezones())]
+    choices = sorted(known_timezones())
+    if study.timezone not in known_timezones():  # stored before zones were checked: shown, not replaced
+        choices.insert(0, study.timezone)
+    form.timezone.choices = [(name, name) for name in choices]
     return form
 
 

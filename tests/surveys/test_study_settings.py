@@ -94,6 +94,11 @@ def test_every_setting_is_on_the_page_and_saved_with_old_and_new_values(
 @pytest.mark.parametrize(("field", "value", "words"), [
     ("timezone", "Europe/Atlantis", "time zone"),
     ("timezone", "../../etc/passwd", "time zone"),
+    ("timezone", "localtime", "time zone"),
+    ("timezone", "Factory", "time zone"),
+    ("timezone", "posixrules", "time zone"),
+    ("timezone", "posix/Europe/Paris", "time zone"),
+    ("timezone", "right/Europe/Paris", "time zone"),
     ("emergency_country", "XX", "country"),
     ("oncall_email", "not-an-address", "e-mail"),
     ("clinic_phone", "call me", "telephone"),
@@ -198,3 +203,33 @@ def test_a_study_without_on_call_address_saves_other_settings_and_is_warned(
     db.session.commit()
     assert "no on-call e-mail" not in client.get("/studies/NOONC/settings").get_data(as_text=True)
 
+
+def test_only_real_zone_names_are_offered_and_accepted(client, login, make_user, make_study, runner) -> None:
+    study = make_study("TZ")
+    login(make_user("coordinator", (study,)))
+    page = client.get("/studies/TZ/settings").get_data(as_text=True)
+    assert 'value="Europe/Paris"' in page and 'value="America/New_York"' in page
+    for name in ("localtime", "Factory", "posixrules"):
+        assert f'value="{name}"' not in page, name
+    assert "posix/" not in page and "right/" not in page
+    db.session.commit()
+    result = runner.invoke(args=["studies", "set", "TZ", "--timezone", "localtime"])
+    assert result.exit_code == 1 and "time zone" in result.output
+    db.session.refresh(study)
+    assert study.timezone == "Europe/Paris"
+    for legacy in ("US/Eastern", "UTC", "Etc/GMT-3"):  # IANA's backward names stay valid
+        assert runner.invoke(args=["studies", "set", "TZ", "--timezone", legacy]).exit_code == 0, legacy
+
+
+def test_a_stored_non_zone_is_shown_not_silently_replaced(client, login, make_user, make_study) -> None:
+    study = make_study("OLDTZ")
+    study.timezone = "localtime"  # stored before zone names were checked
+    login(make_user("coordinator", (study,)))
+    db.session.commit()
+    page = client.get("/studies/OLDTZ/settings").get_data(as_text=True)
+    assert '<option selected value="localtime">' in page
+    refused = client.post("/studies/OLDTZ/settings", data=_form(study, name="Renamed"))
+    assert refused.status_code == 400 and "time zone" in refused.get_data(as_text=True)
+    assert client.post("/studies/OLDTZ/settings",
+                       data=_form(study, name="Renamed", timezone="Europe/Paris")).status_code == 303
+    assert (study.name, study.timezone) == ("Renamed", "Europe/Paris")
