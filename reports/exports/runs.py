@@ -36,7 +36,9 @@ from surveys.domain.models import Study
 from surveys.infra.db import utcnow
 
 log = logging.getLogger(__name__)
-MIMETYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "zip": "application/zip",
+# Media types without parameters: the response adds "; charset=utf-8" to a text/* type itself
+# (naming it here too sent "text/csv; charset=utf-8; charset=utf-8").
+MIMETYPES = {"csv": "text/csv", "json": "application/json", "zip": "application/zip",
              "fhir": "application/fhir+json", "sav": "application/x-spss-sav",
              "dta": "application/x-stata-dta",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

@@ -117,3 +117,22 @@ def test_de_identified_fhir_bundle_still_validates(client, login, cohort) -> Non
     assert any(r.get("extension") for r in answers)
     pirc = next(r for r in answers if "pirc" in r["questionnaire"])
     assert "other" not in {i["linkId"] for i in pirc["item"]}
+
+
+def test_every_export_format_names_its_charset_once_on_the_web_and_the_api(client, login, cohort) -> None:
+    from reports.exports.api_tokens import create_token
+    from reports.exports.options import FORMATS
+
+    login(cohort.users.coordinator)
+    _token, secret = create_token(db.session, cohort.users.coordinator, "types", [cohort.a])
+    db.session.commit()
+    for fmt in (f for f in FORMATS if f != "prior_treatments"):  # free text: never de-identified
+        web = client.get(f"/studies/EXPA/exports/{fmt}", query_string={"deidentified": "1"})
+        api = client.get(f"/api/studies/EXPA/exports/{fmt}", query_string={"deidentified": "1"},
+                         headers={"Authorization": f"Bearer {secret}"})
+        for response in (web, api):
+            assert response.status_code == 200, fmt
+            content_type = response.headers["Content-Type"]
+            assert content_type.count("charset") <= 1, (fmt, content_type)
+            if response.mimetype.startswith("text/"):
+                assert content_type == f"{response.mimetype}; charset=utf-8", (fmt, content_type)
