@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.lists import format_list
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -75,7 +77,8 @@ def study_settings_save(code: str) -> Any:
         return _render(study, form, 400)
     db.session.commit()
     if changes:
-        flash(_("Settings saved: %(names)s.", names=", ".join(c.name.replace("_", " ") for c in changes)))
+        labels = [_("“%(label)s”", label=getattr(form, c.name).label.text) for c in changes]
+        flash(_("Settings saved: %(names)s.", names=format_list(labels, locale=str(get_locale() or "en"))))
     else:
         flash(_("Nothing to save: every setting was already as given."))
     return redirect(url_for("staff.study_settings", code=study.code), 303)

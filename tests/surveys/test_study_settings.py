@@ -233,3 +233,23 @@ def test_a_stored_non_zone_is_shown_not_silently_replaced(client, login, make_us
     assert client.post("/studies/OLDTZ/settings",
                        data=_form(study, name="Renamed", timezone="Europe/Paris")).status_code == 303
     assert (study.name, study.timezone) == ("Renamed", "Europe/Paris")
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Settings saved: “Clinic telephone” and “Re-notify an emergency alert nobody has contacted the "
+           "patient about after (minutes)”."),
+    ("fr", "Paramètres enregistrés : « Téléphone de la clinique » et « Notifier de nouveau une alerte "
+           "d&#39;urgence sans contact avec le patient après (minutes) »."),
+])
+def test_the_saved_message_names_the_settings_as_the_form_labels_them(
+    client, login, make_user, make_study, language, expected
+) -> None:
+    study = make_study("LBL")
+    coordinator = make_user("coordinator", (study,))
+    coordinator.language = language
+    login(coordinator)
+    response = client.post("/studies/LBL/settings", follow_redirects=True,
+                           data=_form(study, clinic_phone="+33 1 23 45 67 89", renotify_level3_minutes=45))
+    page = response.get_data(as_text=True)
+    assert expected in page
+    assert "clinic phone" not in page and "renotify level3" not in page
