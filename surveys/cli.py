@@ -158,20 +158,21 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
     With --consent-method and --consent-date, each patient's consent is recorded (audited).
     Nobody is enrolled when one code, or the consent, is refused.
     """
-    from surveys.domain.consent import record_consent
+    from surveys.domain.consent import consent_given, record_consent
     from surveys.domain.links import patient_url
 
     who = cli_operator(as_email)
     study = _study(study_code)
     lines = []
     try:
+        with_consent = consent_given(consent_method, consent_date, consent_version)
         for code in patient_codes:
             patient, token = enroll_patient(
                 db.session, study, code, actor=who, sex=sex, birth_year=birth_year,
                 diagnosis=diagnosis, prior_treatments=prior, email=email, language=language,
                 enrolled_on=enrolled_on,
             )
-            if consent_method or consent_date or consent_version:
+            if with_consent:
                 record_consent(db.session, patient, method=consent_method or "", consented_on=consent_date,
                                version=consent_version, actor=who)
             lines.append(f"{code}\t{patient_url(current_app.config['BASE_URL'], token)}")

@@ -103,6 +103,22 @@ def add_version(session: Session, study: Study, version: str, text_en: str, text
     return row
 
 
+def consent_given(method: str | None, consented_on: date | None, version: str | None) -> bool:
+    """Whether the consent fields of an enrollment (form, `patients enroll`) ask to record a consent.
+
+    In: the method (empty: not recorded now), the local date and the version label as given.
+    Out: True when a method is given (`record_consent` then checks the rest); False when none of the
+    three is. Raises ConsentError when a date or a version comes without a method: they would be lost.
+    """
+    if method:
+        return True
+    if consented_on is not None or (version or "").strip():
+        raise ConsentError(_("A consent date or version was given without how consent was obtained: choose "
+                             "how (%(values)s), or leave the date and version empty to record consent later.",
+                             values=", ".join(str(method_labels()[m]) for m in STAFF_METHODS)))
+    return False
+
+
 def record_consent(session: Session, patient: Patient, *, method: str, consented_on: date | None,
                    version: str | None, actor: str) -> ConsentRecord:
     """Record how a patient's consent was obtained in the clinic (audited).

@@ -203,7 +203,9 @@ def _consent_choices(study: Study, form: Any) -> Any:
     labels = consent.method_labels()
     form.consent_method.choices = [("", _("Not recorded now")),
                                    *[(m, labels[m]) for m in consent.STAFF_METHODS]]
-    form.consent_version.choices = [(v.version, v.version) for v in consent.versions(db.session, study.id)]
+    labels = [(v.version, v.version) for v in consent.versions(db.session, study.id)]
+    # Nothing chosen by default: a version is given only when staff pick one (else the current one).
+    form.consent_version.choices = [("", _("The current version")), *labels] if labels else []
     return form
 
 
@@ -241,13 +243,15 @@ def enroll(code: str) -> Any:
         status = 400 if form.is_submitted() else 200
         return render_template("staff/enroll.html", study=study, form=form), status
     try:
+        with_consent = consent.consent_given(form.consent_method.data, form.consent_on.data,
+                                             form.consent_version.data)
         patient, token = enroll_patient(
             db.session, study, form.code.data, actor=actor(current_user),
             sex=form.sex.data or None, birth_year=form.birth_year.data, diagnosis=form.diagnosis.data or None,
             prior_treatments=(form.prior_treatments.data or "").splitlines(), email=form.email.data,
             language=form.language.data, enrolled_on=form.enrolled_on.data,
         )
-        if form.consent_method.data:
+        if with_consent:
             _record_consent(form, patient)
     except EnrollmentError as exc:
         db.session.rollback()

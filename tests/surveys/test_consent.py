@@ -145,6 +145,45 @@ def test_a_refused_consent_enrolls_nobody(client, coordinator, data, words) -> N
     assert db.session.scalar(select(func.count(ConsentRecord.id))) == 0
 
 
+@pytest.mark.parametrize("data", [
+    {"consent_method": "", "consent_on": "TODAY"},
+    {"consent_method": "", "consent_on": "TODAY", "consent_version": "1.0"},
+    {"consent_method": "", "consent_version": "1.0"},
+])
+def test_a_consent_date_or_version_without_a_method_enrolls_nobody(client, coordinator, data) -> None:
+    study = coordinator.study
+    _version(study, "1.0")
+    data = {k: study_today(study).isoformat() if v == "TODAY" else v for k, v in data.items()}
+    posted = client.post("/studies/CONS/enroll", data={"code": "NOM-1", "language": "en", **data})
+    assert posted.status_code == 400
+    assert "how consent was obtained" in posted.get_data(as_text=True)
+    assert db.session.scalar(select(Patient.id).where(Patient.code == "NOM-1")) is None
+    assert db.session.scalar(select(func.count(ConsentRecord.id))) == 0
+
+
+def test_the_enrollment_form_offers_no_version_until_one_is_chosen(client, coordinator) -> None:
+    study = coordinator.study
+    _version(study, "1.0")
+    posted = client.post("/studies/CONS/enroll", data={"code": "NOC-1", "language": "en",
+                                                       "consent_method": "", "consent_version": ""})
+    assert posted.status_code == 201  # no consent recorded now: enrolled without one
+    assert db.session.scalar(select(func.count(ConsentRecord.id))) == 0
+    form = client.get("/studies/CONS/enroll").get_data(as_text=True)
+    versions = form.split('name="consent_version"')[1].split("</select>")[0]
+    assert versions.index('value=""') < versions.index('value="1.0"') and "selected" not in versions
+
+
+@pytest.mark.parametrize("args", [["--consent-date", "TODAY"], ["--consent-version", "v1"]])
+def test_the_cli_refuses_a_consent_date_or_version_without_a_method(runner, make_study, args) -> None:
+    study = make_study("CLIN")
+    _version(study, "v1")
+    args = [study_today(study).isoformat() if a == "TODAY" else a for a in args]
+    refused = runner.invoke(args=["patients", "enroll", "CLIN", "N-1", *args])
+    assert refused.exit_code == 1 and "how consent was obtained" in refused.output
+    assert "Nobody was enrolled" in refused.output
+    assert db.session.scalar(select(Patient.id).where(Patient.code == "N-1")) is None
+
+
 def test_the_consent_date_is_the_studys_local_day(app, make_study, make_patient) -> None:
     study = make_study("TZC", timezone="Pacific/Kiritimati")  # UTC+14: its day is ahead of UTC's
     _version(study)
