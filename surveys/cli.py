@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from surveys.domain.accounts import AccountError, create_user
+from surveys.domain.accounts import ENROLL, AccountError, create_user
 from surveys.domain.models import ERASURE_REASONS, ROLES, WITHDRAWAL_REASONS, Patient, Study
 from surveys.domain.operators import as_option, cli_operator
 from surveys.domain.patients import DIAGNOSES, EnrollmentError, enroll_patient
@@ -111,7 +111,7 @@ def users_create(email: str, role: str, studies: tuple[str, ...], password_stdin
     """Create a staff account."""
     from surveys.domain.audit import record
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -161,7 +161,7 @@ def patients_enroll(study_code: str, patient_codes: tuple[str, ...], sex: str | 
     from surveys.domain.consent import consent_given, record_consent
     from surveys.domain.links import patient_url
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=ENROLL)
     study = _study(study_code)
     lines = []
     try:
@@ -196,7 +196,7 @@ def patients_withdraw(study_code: str, patient_code: str, on: datetime, reason: 
     """Withdraw a patient from a date for a reason: nothing more is asked, reminders stop."""
     from surveys.domain.participation import DISCARD_DATA, ParticipationError, withdraw_patient
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=ENROLL)
     patient = _patient_of(study_code, patient_code)
     try:
         withdraw_patient(db.session, patient, on=on.date(), reason=reason, note=note, actor=who)
@@ -237,22 +237,31 @@ def patients_complete(study_code: str | None, as_email: str | None) -> None:
 @patients_cli.command("erase")
 @click.argument("study_code")
 @click.argument("patient_code")
-@click.option("--reason", type=click.Choice(ERASURE_REASONS), default="data_subject_request",
-              show_default=True)
+@click.option("--reason", type=click.Choice(ERASURE_REASONS),
+              help="Default: consent_withdrawn for a patient withdrawn with consent_withdrawn_discard_data, "
+                   "else data_subject_request.")
 @click.option("--yes", is_flag=True, help="Confirm: this cannot be undone.")
 @as_option
-def patients_erase(study_code: str, patient_code: str, reason: str, yes: bool, as_email: str | None) -> None:
+def patients_erase(study_code: str, patient_code: str, reason: str | None, yes: bool,
+                   as_email: str | None) -> None:
     """Right to erasure: delete a patient's answers, scores, alerts, sessions, links and contact details.
 
     Keeps a tombstone (code, enrollment and erasure dates, reason) and an audit entry. Backups
-    taken before keep the data until they expire. Refuses to run without --yes.
+    taken before keep the data until they expire. Refuses to run without --yes, and for an
+    account named with --as that is not an administrator (as the web does).
     """
-    from surveys.domain.erasure import ErasureError, erase_patient
+    from surveys.domain.erasure import (
+        DEFAULT_ERASURE_REASON,
+        ErasureError,
+        erase_patient,
+        suggested_erasure_reason,
+    )
 
     if not yes:
         raise click.UsageError("Erasure cannot be undone: add --yes to confirm.")
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     patient = _patient_of(study_code, patient_code)
+    reason = reason or suggested_erasure_reason(patient) or DEFAULT_ERASURE_REASON
     try:
         report = erase_patient(db.session, patient, reason=reason, actor=who)
     except ErasureError as exc:
@@ -376,7 +385,7 @@ def studies_amend(study_code: str, protocol_file: Path, reason: str, dry_run: bo
     from surveys.domain.amendments import AmendmentError, apply_amendment, check_amendment, read_protocol_json
     from surveys.infra.library import instruments
 
-    who = None if dry_run else cli_operator(as_email)
+    who = None if dry_run else cli_operator(as_email, roles=("coordinator",))  # as the Protocol page
     study = _study(study_code)
     try:
         data = read_protocol_json(protocol_file.read_bytes())
@@ -470,7 +479,7 @@ def sessions_record(study_code: str, patient_code: str, number: int, day: date, 
     from surveys.domain.patients import baseline_window, record_session, study_protocol
     from surveys.domain.pregnancy_check import check_from_answers
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=ENROLL)
     study = _study(study_code)
     patient = db.session.scalar(
         select(Patient).where(Patient.study_id == study.id, Patient.code == patient_code)
@@ -515,7 +524,7 @@ def sessions_import(study_code: str, csv_file: Path, as_email: str | None) -> No
     every bad row is reported with its line number and nothing of the file is stored. Rows equal
     to what is stored already change nothing, so importing a file twice is harmless.
     """
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=ENROLL)
     study = _study(study_code)
     try:
         summary = import_sessions(db.session, study, csv_file.read_bytes(), actor=who)

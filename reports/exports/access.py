@@ -168,7 +168,7 @@ def access_command(study_code: str, patient_code: str, out: str, as_email: str |
 
     from surveys.infra.library import instruments
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     patient = db.session.scalar(select(Patient).join(Study).where(Study.code == study_code,
                                                                  Patient.code == patient_code))
     if patient is None:

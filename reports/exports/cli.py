@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from reports.exports.options import EXCEL_LOCALES, FORMATS, TABLES, OptionError, parse_options
 from reports.exports.runs import open_export
+from surveys.domain.accounts import EXPORT
 from surveys.domain.models import Study
 from surveys.domain.operators import as_option, cli_operator
 from surveys.infra.db import db
@@ -49,7 +50,8 @@ def export_command(study_code: str, fmt: str, out: str, labels: bool, lang: str,
     """Export a study's data, streamed to a file, and record the export in the audit trail."""
     from surveys.infra.library import instruments as library
 
-    who = cli_operator(as_email)
+    # The roles of the export page: clinicians export de-identified data only.
+    who = cli_operator(as_email, roles=("coordinator", "clinician") if deidentified else EXPORT)
     study = db.session.scalar(select(Study).where(Study.code == study_code))
     if study is None:
         raise click.ClickException(f"No study with code {study_code}.")

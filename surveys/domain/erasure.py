@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from surveys.domain.audit import record
 from surveys.domain.models import ERASURE_REASONS, Patient
-from surveys.domain.participation import local_day
+from surveys.domain.participation import data_withheld, local_day
 from surveys.infra.db import Base, utcnow
 
 
@@ -98,6 +98,20 @@ def erase_patient(session: Session, patient: Patient, *, reason: str, actor: str
            details={"patient": code, "reason": reason,
                     "enrolled_on": local_day(patient.study, enrolled_at).isoformat(), "deleted": deleted})
     return ErasureReport(code, deleted)
+
+
+#: The reason an erasure is recorded with when nothing about the patient implies another.
+DEFAULT_ERASURE_REASON = "data_subject_request"
+
+
+def suggested_erasure_reason(patient: Patient) -> str | None:
+    """The erasure reason the patient's record implies, or None when it implies none.
+
+    A patient who withdrew consent without keeping their data (`data_withheld`) is erased for
+    "consent_withdrawn". The erasure form pre-selects it; `patients erase` records it when no
+    `--reason` is given (else `DEFAULT_ERASURE_REASON`).
+    """
+    return "consent_withdrawn" if data_withheld(patient) else None
 
 
 def erasure_reason_choices() -> list[tuple[str, str]]:

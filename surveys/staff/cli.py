@@ -105,7 +105,7 @@ def users_list() -> None:
 
 
 def _set_active(email: str, as_email: str | None, active: bool) -> None:
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     user = _account(email)
     if not set_active(db.session, user, active):
         click.echo(f"{user.email} is already {'active' if active else 'deactivated'}; nothing changed.")
@@ -144,7 +144,7 @@ def users_reactivate(email: str, as_email: str | None) -> None:
 @as_option
 def users_reset_password(email: str, password_stdin: bool, as_email: str | None) -> None:
     """Give an account a new password (checked by the password policy); its sessions end."""
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     user = _account(email)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -169,7 +169,7 @@ def users_reset_password(email: str, password_stdin: bool, as_email: str | None)
 @as_option
 def users_reset_totp(email: str, as_email: str | None) -> None:
     """Forget a lost authenticator: the account sets up a new one at its next login."""
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     user = _account(email)
     reset_totp(db.session, user)
     record(db.session, who, "user.totp_reset", entity="staff_user", entity_id=user.id,
@@ -190,7 +190,7 @@ def users_reset_totp(email: str, as_email: str | None) -> None:
 @as_option
 def users_set_role(email: str, role: str, studies: tuple[str, ...], as_email: str | None) -> None:
     """Change an account's role (and, with --study, its study memberships)."""
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=())  # administrators only, as on the web
     user = _account(email)
     found = {s.code: s for s in db.session.scalars(select(Study).where(Study.code.in_(studies)))}
     missing = [code for code in studies if code not in found]

@@ -12,7 +12,12 @@ from flask_login import current_user
 
 from surveys.domain.accounts import ENROLL, actor, verify_password
 from surveys.domain.audit import record
-from surveys.domain.erasure import ErasureError, erase_patient, erasure_reason_choices
+from surveys.domain.erasure import (
+    ErasureError,
+    erase_patient,
+    erasure_reason_choices,
+    suggested_erasure_reason,
+)
 from surveys.domain.models import Patient, Study
 from surveys.domain.participation import (
     ParticipationError,
@@ -85,8 +90,8 @@ def _erase_form(formdata: Any = None, patient: Patient | None = None) -> EraseFo
     if formdata is not None:
         form = EraseForm(formdata=formdata)
     else:
-        reason = "consent_withdrawn" if patient is not None and data_withheld(patient) else ""
-        form = EraseForm(formdata=None, reason=reason)
+        reason = suggested_erasure_reason(patient) if patient is not None else None
+        form = EraseForm(formdata=None, reason=reason or "")
     form.reason.choices = [("", _("Choose a reason")), *erasure_reason_choices()]
     return form
 

@@ -1,6 +1,7 @@
 """Every command-line action that writes to the audit trail names who did it: the staff account given
 with `--as EMAIL`, or, explicitly, the operating-system user; never an anonymous "cli" (issue 15).
-An unknown or deactivated `--as` account changes nothing."""
+An unknown or deactivated `--as` account changes nothing, and so does one without the role the web
+asks for the same action."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from surveys.domain.models import AuditEvent
+from surveys.domain.models import AuditEvent, StaffUser
 from surveys.domain.patients import study_today
 from surveys.infra.db import db
 from tests.surveys.staff_world import fast_password_hashing as fast_password_hashing
@@ -42,6 +43,10 @@ COMMANDS: dict[str, tuple[Build, str]] = {
 }
 
 
+#: The commands only an administrator may run with --as (as on the web); the others need a coordinator.
+ADMIN_ONLY = {"patients erase", "patients access"}
+
+
 def _amendment(study: Any, folder: Path) -> Path:
     """A protocol amendment file for the study: version 2.1, one more timepoint (W8)."""
     from tests.surveys.test_protocol_amendments import amended
@@ -57,6 +62,7 @@ def world(make_study: Any, make_patient: Any, make_user: Any, tmp_path: Path) ->
     # Enrolled long ago, treated once long ago: every window has closed (`patients complete` marks it).
     make_patient(study, "OP-1", enrolled_days_ago=900, sessions_days_ago=(890,))
     user = make_user("coordinator", (study,), email="nurse@clinic.test")
+    make_user("admin", (study,), email="head@clinic.test")
     (tmp_path / "log.csv").write_text(
         f"patient,number,date\nOP-1,2,{(study_today(study) - timedelta(days=2)).isoformat()}\n")
     db.session.commit()
@@ -74,12 +80,59 @@ def test_a_command_names_the_staff_account_or_the_operating_system_user(name, as
                                                                           tmp_path) -> None:
     study, user = world
     build, action = COMMANDS[name]
-    named = ["--as", "NURSE@clinic.test"] if as_staff else []
+    if name in ADMIN_ONLY:
+        user = db.session.scalar(select(StaffUser).where(StaffUser.email == "head@clinic.test"))
+    named = ["--as", user.email.upper()] if as_staff else []
     result = runner.invoke(args=[*build(study, tmp_path), *named])
     assert result.exit_code == 0, result.output
     event = _last(action)
     assert event is not None
     assert event.actor == (f"staff:{user.id}" if as_staff else f"os-user:{getpass.getuser()}")
+
+
+# A command, and a role the web refuses the same action.
+REFUSED = [("patients enroll", "clinician"), ("patients withdraw", "clinician"),
+           ("patients erase", "coordinator"), ("patients access", "coordinator"),
+           ("sessions record", "clinician"), ("sessions import", "clinician"),
+           ("studies amend", "clinician"), ("export", "clinician")]
+
+
+@pytest.mark.parametrize(("name", "role"), REFUSED)
+def test_an_as_account_without_the_role_the_web_asks_changes_nothing(name, role, runner, make_user, world,
+                                                                     tmp_path) -> None:
+    study, _user = world
+    build, _action = COMMANDS[name]
+    someone = make_user(role, (study,), email="someone@clinic.test")
+    db.session.commit()
+    events = db.session.scalar(select(func.count(AuditEvent.id)))
+    result = runner.invoke(args=[*build(study, tmp_path), "--as", someone.email])
+    assert result.exit_code == 1 and f"is a {role}" in result.output and "administrator" in result.output
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == events
+    assert not (tmp_path / "a.zip").exists() and not (tmp_path / "long.csv").exists()
+
+
+def test_the_account_commands_refuse_an_as_account_that_is_not_an_admin(runner, make_user, world) -> None:
+    study, coordinator = world
+    target = make_user("clinician", (study,), email="target@clinic.test")
+    db.session.commit()
+    for args in (["users", "deactivate", target.email], ["users", "reset-totp", target.email],
+                 ["users", "set-role", target.email, "--role", "coordinator"],
+                 ["users", "create", "new@clinic.test", "--role", "admin", "--password-stdin"]):
+        result = runner.invoke(args=[*args, "--as", coordinator.email], input="a long enough password 1\n")
+        assert result.exit_code == 1 and "only an administrator" in result.output, args
+    db.session.expire_all()
+    assert (target.active, target.role) == (True, "clinician")
+    assert db.session.scalar(select(StaffUser).where(StaffUser.email == "new@clinic.test")) is None
+
+
+def test_a_clinician_may_export_de_identified_data_from_the_command_line(runner, make_user, world,
+                                                                         tmp_path) -> None:
+    study, _user = world
+    clinician = make_user("clinician", (study,), email="doctor@clinic.test")
+    db.session.commit()
+    result = runner.invoke(args=["export", study.code, "--format", "long", "--deidentified",
+                                 "--out", str(tmp_path / "long.csv"), "--as", clinician.email])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

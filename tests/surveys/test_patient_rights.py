@@ -209,3 +209,43 @@ def test_the_erase_command_needs_yes_and_erases(runner, world) -> None:
     assert db.session.scalar(select(Response.id).where(Response.patient_id == subject.id)) is None
     again = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes"])
     assert again.exit_code != 0 and "already erased" in again.output
+
+
+def test_the_erase_and_access_commands_refuse_an_account_that_is_not_an_admin(
+    runner, make_user, world, tmp_path: Path
+) -> None:
+    study, subject, _other, admin = world
+    coordinator = make_user("coordinator", (study,), email="coordinator@rights.test")
+    db.session.commit()
+    refused = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes", "--as", coordinator.email])
+    assert refused.exit_code == 1 and "administrator" in refused.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Patient.status).where(Patient.id == subject.id)) == "active"
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.erase")) is None
+    out = tmp_path / "s1.zip"
+    refused = runner.invoke(args=["patients", "access", "RIGHTS", "S-1", "--out", str(out),
+                                  "--as", coordinator.email])
+    assert refused.exit_code == 1 and "administrator" in refused.output and not out.exists()
+    done = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes", "--as", admin.email])
+    assert done.exit_code == 0, done.output
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.erase"))
+    assert event.actor == f"staff:{admin.id}"
+
+
+@pytest.mark.parametrize(("withdrawal", "expected"), [
+    ("consent_withdrawn_discard_data", "consent_withdrawn"),
+    ("consent_withdrawn_keep_data", "data_subject_request"),
+    (None, "data_subject_request"),
+])
+def test_the_erase_command_defaults_to_the_reason_the_erasure_form_suggests(
+    runner, world, withdrawal: str | None, expected: str
+) -> None:
+    _study, subject, _other, _admin = world
+    if withdrawal is not None:
+        withdrawn = runner.invoke(args=["patients", "withdraw", "RIGHTS", "S-1", "--on",
+                                        local_today().isoformat(), "--reason", withdrawal])
+        assert withdrawn.exit_code == 0, withdrawn.output
+    done = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes"])
+    assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    assert db.session.get(Patient, subject.id).erasure_reason == expected
