@@ -46,6 +46,7 @@ from surveys.domain.protocol import Protocol
 from surveys.domain.schedule import Anchors, Window, compute_schedule
 
 CHUNK = 400
+ANSWER_MINUTES = timedelta(minutes=10)  # the longest a demo answer takes (`started_at`: 2-9 minutes earlier)
 
 
 def batched(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -322,9 +323,13 @@ class CohortWriter:
                 return None
         elif dropped or rng.random() > COMPLETION[window.definition.id] * (0.5 if window.answerable else 1):
             return None
+        # A baseline opens two weeks before the first session, which may be before the patient was
+        # enrolled: nobody answers before they are enrolled and handed their link (and the ~10 minutes
+        # an answer takes, see `started_at`, start after that too).
+        opens = max(window.opens_at, plan.enrolled_at + ANSWER_MINUTES)
         end = min(x for x in (window.closes_at, self.now) if x is not None)
-        span = max((end - window.opens_at).total_seconds(), 3600)
-        return window.opens_at + timedelta(seconds=min(rng.expovariate(1 / (2 * 86400)), span * 0.95))
+        span = max((end - opens).total_seconds(), 3600)
+        return opens + timedelta(seconds=min(rng.expovariate(1 / (2 * 86400)), span * 0.95))
 
     def _answers(self, plan: Plan, inst: Instrument, kind: str, section: str | None) -> dict[str, Any]:
         rng, base, effect = plan.rng, plan.baseline, plan.responder_effect

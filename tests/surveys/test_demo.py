@@ -244,3 +244,36 @@ def test_a_few_demo_patients_have_withdrawn_for_various_reasons(app, library) ->
         last = db.session.scalar(
             select(func.max(Response.submitted_at)).where(Response.patient_id == patient.id))
         assert last is None or local_day(study, last) <= patient.status_on
+
+
+def test_no_demo_answer_precedes_enrollment_nor_its_first_consent(app, library) -> None:
+    """Over the default cohort (200 + 3): answers start on or after enrollment, consent comes first."""
+    from surveys.domain.models import ConsentRecord
+    from surveys.domain.participation import local_day
+
+    run(library, 200, seed=2026)  # the cohort `flask demo` loads by default
+    study = db.session.scalar(select(Study))
+    first_started = dict(db.session.execute(
+        select(Response.patient_id, func.min(Response.started_at)).group_by(Response.patient_id)).all())
+    first_answered = dict(db.session.execute(
+        select(Response.patient_id, func.min(Answer.answered_at)).join(Answer)
+        .group_by(Response.patient_id)).all())
+    first_consent = dict(db.session.execute(
+        select(ConsentRecord.patient_id, func.min(ConsentRecord.consented_on))
+        .group_by(ConsentRecord.patient_id)).all())
+    def utc(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    early, unconsented = [], []
+    for patient in db.session.scalars(select(Patient)):
+        enrolled = utc(patient.enrolled_at)
+        started, answered = first_started.get(patient.id), first_answered.get(patient.id)
+        if started is None:
+            continue
+        first = min(utc(started), utc(answered))
+        if first < enrolled:
+            early.append(patient.code)
+        if study.consent_required and not (patient.id in first_consent
+                                           and first_consent[patient.id] <= local_day(study, first)):
+            unconsented.append(patient.code)
+    assert early == [] and unconsented == []
