@@ -168,6 +168,7 @@ class LinkedPatient:
     timezone: str = "UTC"  # the study's IANA zone: the patient's windows are counted in its local days
     window_extensions: tuple[LinkedExtension, ...] = ()
     consented: bool = False  # holds a consent for the study's required version or a later one
+    consented_before: bool = False  # holds a consent record of any version (re-consent: an earlier one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,7 @@ _PATIENT_COLUMNS = (
     Study.emergency_country, Study.clinic_phone, Study.timezone,
     Study.consent_required, Study.consent_on_phone,
     consent_valid_clause(Patient.id, Patient.study_id).label("consented"),
+    exists().where(ConsentRecord.patient_id == Patient.id).label("consented_before"),
     TreatmentSession.id.label("session_id"), TreatmentSession.number, TreatmentSession.date,
     TreatmentSession.agents, TreatmentSession.planned,
     WindowExtension.timepoint.label("extended_timepoint"), WindowExtension.closes_on,
@@ -267,6 +269,7 @@ def _opened(rows: Any) -> OpenedLink:
         id=row.patient_id, study_id=row.study_id, language=row.language, status=row.status, email=row.email,
         enrolled_at=row.enrolled_at, sessions=sessions, status_on=row.status_on, timezone=row.timezone,
         window_extensions=extensions, consented=bool(row.consented),
+        consented_before=bool(row.consented_before),
     )
     study = LinkedStudy(id=row.study_id, code=row.code, contact=row.contact,
                         emergency_number=row.emergency_number,

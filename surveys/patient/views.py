@@ -217,14 +217,13 @@ def _windows(visit: Visit, states: dict[tuple[str, str], str]) -> list[Window]:
 def _require_consent(visit: Visit) -> None:
     """Stop before any questionnaire when the study's consent gate is closed for this patient: to the
     consent page when they accept it on their device, else a page saying the clinic must record it
-    (403). Reads only what the link look-up brought: no statement of its own."""
+    (403), worded for a first consent or for a new version of the text (re-consent). Reads only what
+    the link look-up brought: no statement of its own."""
     needed = consent.gate(visit.study, visit.patient.consented)
     if needed == "accept":
         abort(redirect(url_for(".consent_page", token=visit.token), 303))
     if needed == "required":
-        _stop("patient/problem.html", 403, visit=visit, study=visit.study,
-              message=_("Your consent to take part has not been recorded yet, so the questionnaires cannot "
-                        "open. Please contact the clinic."), back_url=url_for(".home", token=visit.token))
+        _stop("patient/consent_needed.html", 403, visit=visit, study=visit.study)
 
 
 def _window(visit: Visit, timepoint: str, states: dict[tuple[str, str], str]) -> Window:
@@ -310,7 +309,7 @@ def consent_page(token: str) -> Any:
         return redirect(url_for(".home", token=token), 303)
     current = consent.current_version(db.session, visit.study.id)
     if current is None:
-        _stop("patient/problem.html", 403, visit=visit, study=visit.study,
+        _stop("patient/problem.html", 403, visit=visit, study=visit.study, title=_("Consent needed first"),
               message=_("The consent text of this study is not ready yet, so the questionnaires cannot open. "
                         "Please contact the clinic."), back_url=url_for(".home", token=token))
     if request.method == "POST":

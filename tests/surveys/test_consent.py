@@ -5,6 +5,7 @@ interview entry), the patient's own acceptance on their phone, re-consent, and t
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ def test_a_patient_without_consent_cannot_open_a_questionnaire_when_consent_is_r
     patient = make_patient(study, "NC-1", enrolled_days_ago=0)
     db.session.commit()
     home = client.get(f"/p/{patient.token}").get_data(as_text=True)
-    assert "consent to take part has not been recorded yet" in home
+    assert "must be recorded by the clinic before your questionnaires can open" in home
     opened = client.get(f"/p/{patient.token}/q/T0")
     assert opened.status_code == 403 and "Please contact the clinic" in opened.get_data(as_text=True)
     assert client.get(f"/p/{patient.token}/q/T0/who5").status_code == 403
@@ -78,6 +79,56 @@ def test_a_patient_without_consent_cannot_open_a_questionnaire_when_consent_is_r
                            consented_on=study_today(study), version=None, actor="test")
     db.session.commit()
     assert client.get(f"/p/{patient.token}/q/T0").status_code == 302
+
+
+@pytest.mark.parametrize(("language", "words", "title"), [
+    ("en", "must be recorded by the clinic before your questionnaires can open",
+     "Your consent is needed first"),
+    ("fr", "doit être enregistré par la clinique avant que vos questionnaires puissent s'ouvrir",
+     "Votre consentement est d'abord nécessaire"),
+])
+def test_without_consent_on_the_phone_the_home_page_says_the_clinic_records_it_and_offers_no_start(
+    client, coordinator, make_patient, language, words, title
+) -> None:
+    study = coordinator.study
+    _version(study)
+    study.consent_required, study.clinic_phone = True, "+33 1 23 45 67 89"
+    patient = make_patient(study, "NS-1", enrolled_days_ago=0, language=language)
+    db.session.commit()
+    home = unescape(client.get(f"/p/{patient.token}").get_data(as_text=True))
+    assert words in home and 'href="tel:+33123456789"' in home
+    assert f"/p/{patient.token}/q/T0" not in home  # no Start (nor Continue) that leads to a refusal
+    refused = client.get(f"/p/{patient.token}/q/T0")
+    page = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 403 and title in page and words in page
+    assert "Something did not work" not in page and "Quelque chose" not in page
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("en", "The consent text of the study has changed since you agreed to it"),
+    ("fr", "Le texte de consentement de l'étude a changé depuis que vous l'avez accepté"),
+])
+def test_a_patient_asked_to_consent_again_is_told_the_text_changed(
+    client, coordinator, make_patient, language, words
+) -> None:
+    study = coordinator.study
+    _version(study, "1.0")
+    study.consent_required = True
+    patient = make_patient(study, "RE-1", enrolled_days_ago=0, language=language)
+    consent.record_consent(db.session, patient, method="paper", consented_on=study_today(study),
+                           version="1.0", actor="test")
+    db.session.commit()
+    new = _version(study, "1.1", reconsent=True)
+    for page in (client.get(f"/p/{patient.token}"), client.get(f"/p/{patient.token}/q/T0")):
+        text = unescape(page.get_data(as_text=True))
+        assert words in text, page.status_code
+        assert "has not been recorded yet" not in text and "pas encore été enregistré" not in text
+    study.consent_on_phone = True  # on the phone: the accept page says the text changed
+    db.session.commit()
+    assert words in unescape(client.get(f"/p/{patient.token}").get_data(as_text=True))
+    assert words in unescape(client.get(f"/p/{patient.token}/consent").get_data(as_text=True))
+    client.post(f"/p/{patient.token}/consent", data={"accept": "yes", "version": str(new.id)})
+    assert words not in unescape(client.get(f"/p/{patient.token}").get_data(as_text=True))
 
 
 def test_without_the_setting_nothing_is_gated(client, coordinator, make_patient) -> None:
