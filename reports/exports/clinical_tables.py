@@ -45,9 +45,9 @@ from surveys.domain.models import (
 
 
 def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterator[list[Any]]:
-    """patients.csv: every patient of the study, with background facts, their newest consent and their
-    participation. A patient whose data are withheld or erased keeps a row: code, enrollment and
-    participation."""
+    """patients.csv: every patient of the study, with background facts, their newest consent, their
+    participation and, for an erased patient, the erasure's reason. A patient whose data are withheld
+    or erased keeps a row: code, enrollment and participation (a tombstone: with its erasure reason)."""
     facts = patient_facts(session, ctx)
     consents = latest_consents(session, ctx)
     patient = patient_labeller(ctx, facts)
@@ -59,7 +59,7 @@ def patients_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iter
         row.append(len(info.prior_treatments))
         version, on, method = consents.get(pid, (None, None, None))
         row += [version, days_between(info.first_session, on) if ctx.deidentified else on and on.isoformat(),
-                method, *participation_cells(info, ctx)]
+                method, *participation_cells(info, ctx), info.erasure_reason]
         count.rows += 1
         yield row
 
@@ -115,10 +115,11 @@ def alerts_rows(session: Session, ctx: ExportContext, count: RowCount) -> Iterat
     """alerts.csv: one row per alert raised by a submitted response of the export's instruments.
 
     The export's timepoint, instrument and date filters apply to the response that raised it, and
-    protocol_version is the version that response was started under. The lifecycle columns (issue 13) come from the alert itself (state, first contact, current
-    resolution time), the count of its contact attempts and of its reopened resolutions, and the
-    resolution in force (the latest one, when the alert is resolved): outcome, CTCAE grade,
-    relatedness, seriousness and, in identified exports only, its note.
+    protocol_version is the version that response was started under. The lifecycle columns (issue 13)
+    come from the alert itself (state, first contact, current resolution time), the count of its contact
+    attempts and of its reopened resolutions, and the resolution in force (the latest one, when the
+    alert is resolved): outcome, CTCAE grade, relatedness, seriousness and, in identified exports only,
+    its note.
     """
     facts = patient_facts(session, ctx)
     patient = patient_labeller(ctx, facts)

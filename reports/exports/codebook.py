@@ -13,7 +13,14 @@ from reports.exports.csv_cells import csv_chunks, dialect_of
 from reports.exports.deidentify import AGE_BANDS, Pseudonyms
 from reports.exports.options import ExportOptions
 from surveys.domain.clinician_stage import STAGE_INSTRUMENT, major_stage_labels, stage_choices
-from surveys.domain.models import CONSENT_METHODS, PATIENT_STATUSES, SEXES, WITHDRAWAL_REASONS, Study
+from surveys.domain.models import (
+    CONSENT_METHODS,
+    ERASURE_REASONS,
+    PATIENT_STATUSES,
+    SEXES,
+    WITHDRAWAL_REASONS,
+    Study,
+)
 from surveys.domain.patients import DIAGNOSES
 from surveys.domain.protocol_history import ProtocolHistory, protocol_versions_of
 from surveys.infra.db import utcnow
@@ -379,7 +386,10 @@ def patients_variables(ctx: ExportContext) -> list[Variable]:
         variables.append(Variable("enrolled_on", "Day of enrollment (local, study time zone)", "date"))
     variables.append(Variable("prior_treatment_count", "Number of prior treatments recorded "
                               "(one row each in prior_treatments.csv, identified exports)", "integer"))
-    return variables + _consent_variables(ctx) + _participation_variables(ctx)
+    erasure = Variable("erasure_reason", "Why the patient's data were erased (the tombstone's reason); "
+                       "empty unless participation is erased", "string",
+                       tuple((r, r.replace("_", " ")) for r in ERASURE_REASONS))
+    return variables + _consent_variables(ctx) + _participation_variables(ctx) + [erasure]
 
 
 def _consent_variables(ctx: ExportContext) -> list[Variable]:

@@ -55,6 +55,7 @@ class PatientFacts:
     status: str = "active"
     status_on: date | None = None
     withdrawal_reason: str | None = None
+    erasure_reason: str | None = None
 
 
 class RowCount:
@@ -168,7 +169,7 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
     rows = session.execute(
         select(Patient.id, Patient.code, TreatmentSession.date, Patient.sex, Patient.birth_year,
                Patient.diagnosis, Patient.prior_treatments, Patient.enrolled_at, Patient.status,
-               Patient.status_on, Patient.withdrawal_reason)
+               Patient.status_on, Patient.withdrawal_reason, Patient.erasure_reason)
         .outerjoin(TreatmentSession, and_(TreatmentSession.patient_id == Patient.id,
                                           TreatmentSession.number == 1, TreatmentSession.planned.is_(False)))
         .where(Patient.study_id == ctx.study.id,
@@ -177,11 +178,11 @@ def patient_facts(session: Session, ctx: ExportContext) -> dict[int, PatientFact
     )
     local_day = LocalDays(ctx.study.timezone)
     facts = {}
-    for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason in rows:
+    for pid, code, first, sex, birth, diagnosis, prior, enrolled, status, status_on, reason, erasure in rows:
         if status == "withdrawn" and reason == DISCARD_DATA and not ctx.subject_access:
             first, sex, birth, diagnosis, prior = None, None, None, None, []
         facts[pid] = PatientFacts(code, first, sex, birth, diagnosis, list(prior or []), local_day(enrolled),
-                                  status, status_on, reason)
+                                  status, status_on, reason, erasure)
     return facts
 
 

@@ -114,12 +114,17 @@ def suggested_erasure_reason(patient: Patient) -> str | None:
     return "consent_withdrawn" if data_withheld(patient) else None
 
 
-def erasure_reason_choices() -> list[tuple[str, str]]:
-    """(code, translated label) pairs of `ERASURE_REASONS` for a form."""
+def erasure_reason_label(reason: str | None) -> str:
+    """The translated name of an erasure reason (one of `ERASURE_REASONS`; anything else as given)."""
     labels = {
         "data_subject_request": _("The patient asked for it (GDPR art. 17)"),
         "consent_withdrawn": _("Consent withdrawn, data not to be kept"),
         "enrolled_in_error": _("Enrolled in error"),
         "other": _("Other"),
     }
-    return [(reason, labels[reason]) for reason in ERASURE_REASONS]
+    return labels.get(reason or "", reason or "")
+
+
+def erasure_reason_choices() -> list[tuple[str, str]]:
+    """(code, translated label) pairs of `ERASURE_REASONS` for a form."""
+    return [(reason, erasure_reason_label(reason)) for reason in ERASURE_REASONS]

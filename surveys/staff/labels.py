@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from surveys.domain.erasure import erasure_reason_label
 from surveys.domain.participation import reason_label, status_label
 from surveys.staff.blueprint import bp
 from surveys.staff.forms import DIAGNOSIS_LABELS, LANGUAGE_NAMES, SEX_LABELS
@@ -62,4 +63,5 @@ def _labels() -> dict[str, Any]:
             "response_labels": RESPONSE_LABELS, "anchor_labels": ANCHOR_LABELS,
             "protocol_field_labels": PROTOCOL_FIELD_LABELS, "sex_labels": SEX_LABELS,
             "diagnosis_labels": DIAGNOSIS_LABELS, "language_names": LANGUAGE_NAMES,
-            "status_label": status_label, "reason_label": reason_label}
+            "status_label": status_label, "reason_label": reason_label,
+            "erasure_reason_label": erasure_reason_label}

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from frictionless import Package
@@ -249,3 +250,37 @@ def test_the_erase_command_defaults_to_the_reason_the_erasure_form_suggests(
     assert done.exit_code == 0, done.output
     db.session.expire_all()
     assert db.session.get(Patient, subject.id).erasure_reason == expected
+
+
+def test_the_tombstone_carries_its_erasure_reason_in_patients_csv_the_codebook_and_every_page(
+    client, login, runner, world, tmp_path: Path
+) -> None:
+    admin = world[3]
+    done = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes", "--reason",
+                               "enrolled_in_error"])
+    assert done.exit_code == 0, done.output
+    login(admin)
+    for deidentified in ("0", "1"):
+        data = client.get("/studies/RIGHTS/exports/datapackage",
+                          query_string={"deidentified": deidentified}).data
+        folder = tmp_path / f"package{deidentified}"
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.extractall(folder)
+        report = Package(str(folder / "datapackage.json")).validate()
+        assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+        patients = read_csv((folder / "patients.csv").read_bytes())
+        erased = patients[patients["participation"] == "erased"].iloc[0]
+        assert erased["erasure_reason"] == "enrolled_in_error" and pd.isna(erased["withdrawal_reason"])
+        assert patients[patients["participation"] != "erased"]["erasure_reason"].isna().all()
+        codebook = read_csv((folder / "codebook.csv").read_bytes())
+        row = codebook[(codebook["file"] == "patients.csv") & (codebook["variable"] == "erasure_reason")]
+        assert len(row) == 1
+        codes = {pair.split("=")[0] for pair in row.iloc[0]["codes"].split(" | ")}
+        assert codes == {"data_subject_request", "consent_withdrawn", "enrolled_in_error", "other"}
+    manage = client.get("/studies/RIGHTS/patients/S-1/manage").get_data(as_text=True)
+    assert "Enrolled in error" in manage
+    assert "Enrolled in error" in client.get("/studies/RIGHTS/patients").get_data(as_text=True)
+    assert "Enrolled in error" in client.get("/studies/RIGHTS/patients/S-1/erase").get_data(as_text=True)
+    assert "Enrolled in error" in client.get("/studies/RIGHTS/patients/S-1").get_data(as_text=True)
+    summary = _zip(client.get("/studies/RIGHTS/patients/S-1/access.zip").data)["summary.html"].decode()
+    assert "Inclus par erreur" in summary  # the patient's language (French)
