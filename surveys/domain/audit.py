@@ -18,16 +18,29 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import func, select, text
+from sqlalchemy import String, cast, func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
-from surveys.domain.models import AuditCheckpoint, AuditEvent
+from surveys.domain.models import (
+    Alert,
+    ApiToken,
+    AuditCheckpoint,
+    AuditEvent,
+    ConsentVersion,
+    Patient,
+    Response,
+    StaffSession,
+    StaffUser,
+    Study,
+    TabletSession,
+    TreatmentSession,
+)
 from surveys.infra.db import utcnow
 from surveys.infra.files import PRIVATE_FILE
 from surveys.infra.signing import sign, signature_ok, signing_key
@@ -122,13 +135,30 @@ def verify_chain(session: Session, batch: int = 1000, public_key: Ed25519PublicK
 
 
 @dataclass(frozen=True, slots=True)
+class RecordKey:
+    """What people call the record an event is about: a patient's code, a study's code, an e-mail...
+
+    `key` is the record's own human key, or for a record that belongs to a patient (an alert, a
+    response, a session) that patient's code; `number` is a treatment session's number.
+    """
+
+    entity: str
+    key: str
+    number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TrailPage:
-    """One page of a study's audit trail, newest first."""
+    """One page of a study's audit trail, newest first, with the human key of each record it names.
+
+    `records` maps (entity, entity_id) to its `RecordKey`; a record since deleted is absent.
+    """
 
     events: list[AuditEvent]
     page: int
     per_page: int
     total: int
+    records: dict[tuple[str, str], RecordKey] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -146,7 +176,55 @@ def study_trail(session: Session, study_id: int, page: int = 1, per_page: int = 
     page = max(1, min(page, max(1, -(-total // per_page))))
     events = list(session.scalars(query.order_by(AuditEvent.id.desc())
                                   .offset((page - 1) * per_page).limit(per_page)))
-    return TrailPage(events, page, per_page, total)
+    return TrailPage(events, page, per_page, total, record_keys(session, events))
+
+
+#: Each kind of record an event may name: its model, its human key, the join to reach that key
+#: (a patient's code for what belongs to a patient) and a number shown beside it.
+_RECORD_KEYS: dict[str, tuple[Any, Any, tuple[Any, ...], Any]] = {
+    "patient": (Patient, Patient.code, (), None),
+    "study": (Study, Study.code, (), None),
+    "staff_user": (StaffUser, StaffUser.email, (), None),
+    "alert": (Alert, Patient.code, (Patient, Patient.id == Alert.patient_id), None),
+    "response": (Response, Patient.code, (Patient, Patient.id == Response.patient_id), None),
+    "treatment_session": (TreatmentSession, Patient.code,
+                          (Patient, Patient.id == TreatmentSession.patient_id), TreatmentSession.number),
+    "tablet_session": (TabletSession, Patient.code, (Patient, Patient.id == TabletSession.patient_id), None),
+    "staff_session": (StaffSession, StaffUser.email, (StaffUser, StaffUser.id == StaffSession.user_id), None),
+    "api_token": (ApiToken, ApiToken.name, (), None),
+    "consent_version": (ConsentVersion, ConsentVersion.version, (), None),
+}
+
+
+def _keyed(kind: str, ids: list[int]) -> Any:
+    """The (entity, entity_id, key, number) rows of one kind of record, for `record_keys`' union."""
+    model, key, join, number = _RECORD_KEYS[kind]
+    query = select(literal(kind, String).label("entity"), cast(model.id, String).label("entity_id"),
+                   cast(key, String).label("key"),
+                   (literal(None, String) if number is None else cast(number, String)).label("number"))
+    if join:
+        query = query.select_from(model).join(*join)
+    return query.where(model.id.in_(ids))
+
+
+def record_keys(session: Session, events: list[AuditEvent]) -> dict[tuple[str, str], RecordKey]:
+    """The human key of every record the events name, read in one query (not one per event).
+
+    In: events as stored (`entity` kind, `entity_id` as text). Out: {(entity, entity_id): RecordKey};
+    events naming no record, an unknown kind or a record since deleted have no entry. An erased
+    patient keeps their code (the tombstone), so their events still name them.
+    """
+    wanted: dict[str, list[int]] = {}
+    for event in events:
+        if event.entity in _RECORD_KEYS and event.entity_id and event.entity_id.isdigit():
+            wanted.setdefault(event.entity, []).append(int(event.entity_id))
+    queries = [_keyed(kind, ids) for kind, ids in wanted.items()]
+    if not queries:
+        return {}
+    rows = session.execute(union_all(*queries) if len(queries) > 1 else queries[0])
+    return {(row.entity, row.entity_id): RecordKey(row.entity, row.key,
+                                                   None if row.number is None else int(row.number))
+            for row in rows}
 
 
 def head(session: Session) -> AuditEvent | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from surveys.domain.audit_labels import action_label, record_label
 from surveys.domain.erasure import erasure_reason_label
 from surveys.domain.participation import reason_label, status_label
 from surveys.staff.blueprint import bp
@@ -64,4 +65,5 @@ def _labels() -> dict[str, Any]:
             "protocol_field_labels": PROTOCOL_FIELD_LABELS, "sex_labels": SEX_LABELS,
             "diagnosis_labels": DIAGNOSIS_LABELS, "language_names": LANGUAGE_NAMES,
             "status_label": status_label, "reason_label": reason_label,
-            "erasure_reason_label": erasure_reason_label}
+            "erasure_reason_label": erasure_reason_label, "action_label": action_label,
+            "record_label": record_label}

@@ -470,3 +470,66 @@ def test_the_patient_list_comes_a_hundred_at_a_time_with_a_search_by_code(
     literal = text(client.get(url, query_string={"q": "_1"}))
     assert "ZED_1" in literal and "Patients 1–1 of 1" in literal
     assert "No patient found." in text(client.get(url, query_string={"q": "%"}))
+
+
+def test_the_audit_trail_names_records_by_their_codes_in_one_query(client, coordinator, make_patient,
+                                                                    app) -> None:
+    """An erased patient's id read like another patient's code ("patient 34" for DEMO-00031)."""
+    from sqlalchemy import event as sa_event
+
+    from surveys.domain.alert_models import Alert
+    from surveys.domain.audit import record
+    from surveys.domain.erasure import erase_patient
+    from surveys.domain.models import Response
+    from surveys.domain.responses import start_response
+    from surveys.infra.library import instruments
+
+    study = coordinator.study
+    kept, erased = make_patient(study, "KEPT-1"), make_patient(study, "GONE-1")
+    response = start_response(db.session, kept, "T0", instruments()["who5"], "en")
+    db.session.add(alert := Alert(study_id=study.id, patient_id=kept.id, response_id=response.id, level=1))
+    db.session.flush()
+    record(db.session, "test", "alert.resolve", entity="alert", entity_id=alert.id, study_id=study.id)
+    record(db.session, "test", "response.paper_entry", entity="response", entity_id=response.id,
+           study_id=study.id)
+    record(db.session, "test", "study.settings", entity="study", entity_id=study.id, study_id=study.id)
+    record(db.session, "test", "user.language", entity="staff_user", entity_id=coordinator.id,
+           study_id=study.id)
+    erase_patient(db.session, erased, reason="other", actor="test")
+    db.session.commit()
+    assert db.session.get(Response, response.id) is not None
+
+    statements: list[str] = []
+    engine = db.engines[None] if hasattr(db, "engines") else db.engine
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = text(client.get(f"/studies/{study.code}/audit"))
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    rows = [re.findall(r"<td>(.*?)</td>", r, re.S) for r in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
+    record_of = {}  # action code -> the Record column
+    for cells in rows:
+        if len(cells) == 6:
+            record_of.setdefault(re.search(r"<code>([a-z_.]+)</code>", cells[3]).group(1), cells[4])
+    assert record_of["patient.erase"] == "GONE-1"
+    assert record_of["patient.enroll"] in ("KEPT-1", "GONE-1")
+    assert record_of["alert.resolve"] == "alert of KEPT-1"
+    assert record_of["response.paper_entry"] == "answers of KEPT-1"
+    assert record_of["study.settings"] == study.code
+    assert record_of["user.language"] == coordinator.email
+    before = len(statements)
+
+    for n in range(10):  # ten more patients on the page: no more queries
+        make_patient(study, f"MORE-{n}")
+    db.session.commit()
+    statements.clear()
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get(f"/studies/{study.code}/audit")
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == before
