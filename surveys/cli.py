@@ -400,6 +400,8 @@ def studies_amend(study_code: str, protocol_file: Path, reason: str, dry_run: bo
         raise click.ClickException(f"{exc} Nothing was stored.") from exc
     for line in _amendment_lines(checked):
         click.echo(line)
+    for warning in checked.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     if dry_run:
         db.session.rollback()
         click.echo("Nothing was stored (--dry-run).")
@@ -440,6 +442,12 @@ def _amendment_lines(checked: Any) -> list[str]:
         f"{impact.to_come} one still to come; {impact.closes_now} lose something they could answer now; "
         f"windows move for {impact.moved}; {len(impact.reactivated)} completed patient(s) become active again"
         + (f" ({', '.join(impact.reactivated)})" if impact.reactivated else "") + ".")
+    for kind, words in (("open_now", "get a window open now"), ("to_come", "get a window still to come"),
+                        ("moved", "have a window whose dates move"),
+                        ("closes_now", "lose something they could answer now"),
+                        ("kept", "keep responses under the old version")):
+        if impact.who.get(kind):
+            lines.append(f"  {words}: {', '.join(impact.who[kind])}")
     if impact.kept_responses or impact.extensions_dropped:
         lines.append(f"Kept under version {diff.old_version}: {impact.kept_responses} response(s) of "
                      f"{impact.kept_patients} patient(s) at removed timepoints or instruments "

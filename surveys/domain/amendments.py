@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,9 +110,14 @@ class ProtocolDifference:
                 "study": {f.name: [_plain(f.old), _plain(f.new)] for f in self.study_fields}}
 
 
+#: The kinds of impact `PatientImpact.who` names the patients of (each a count field of its own).
+IMPACT_KINDS = ("open_now", "to_come", "moved", "closes_now", "kept")
+
+
 @dataclass(frozen=True, slots=True)
 class PatientImpact:
-    """What an amendment does to the study's patients now (counts of patients, unless said)."""
+    """What an amendment does to the study's patients now (counts of patients, unless said), and who:
+    `who` maps each of IMPACT_KINDS to the codes of the patients counted there, in enrollment order."""
 
     patients: int = 0  # active patients (completed ones that would be reactivated included)
     open_now: int = 0  # get something to answer now that they did not have
@@ -124,6 +129,7 @@ class PatientImpact:
     kept_responses: int = 0  # those responses (they stay under the old version)
     in_progress_dropped: int = 0  # of those, responses still in progress that are no longer asked
     extensions_dropped: int = 0  # window extensions at removed timepoints (kept, no longer apply)
+    who: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"patients": self.patients, "open_now": self.open_now, "to_come": self.to_come,
@@ -137,13 +143,15 @@ class PatientImpact:
 class AmendmentCheck:
     """A checked amendment: the new protocol, its data as it will be stored, the difference against
     the current version, its impact on patients now, and the fingerprint of the protocol it was
-    checked against (`base`, see `protocol_fingerprint`)."""
+    checked against (`base`, see `protocol_fingerprint`); `warnings`: what the checker should look at
+    twice without it being refused (translated), e.g. a version number not after the current one."""
 
     protocol: Protocol
     data: dict[str, Any]
     difference: ProtocolDifference
     impact: PatientImpact
     base: str
+    warnings: tuple[str, ...] = ()
 
 
 def _plain(value: Any) -> Any:
@@ -280,8 +288,8 @@ def patient_impact(session: Session, study: Study, old: Protocol, new: Protocol,
     same = {tp.id for tp in old.timepoints if tp in new.timepoints}
     old_part = replace(old, timepoints=tuple(tp for tp in old.timepoints if tp.id not in same))
     new_part = replace(new, timepoints=tuple(tp for tp in new.timepoints if tp.id not in same))
-    counts = dict(patients=0, open_now=0, to_come=0, closes_now=0, moved=0, kept_patients=0,
-                  kept_responses=0, in_progress_dropped=0, extensions_dropped=0)
+    counts = dict(patients=0, kept_responses=0, in_progress_dropped=0, extensions_dropped=0)
+    who: dict[str, list[str]] = {kind: [] for kind in IMPACT_KINDS}
     reactivated: list[str] = []
     asked: dict[tuple[str, str], bool] = {}
     for pid, code, status in patients:
@@ -293,7 +301,7 @@ def patient_impact(session: Session, study: Study, old: Protocol, new: Protocol,
                 asked[pair] = not _no_longer_asked(old, new, *pair)
         kept = [state for pair, state in own.items() if not asked[pair]]
         if kept:
-            counts["kept_patients"] += 1
+            who["kept"].append(code)
             counts["kept_responses"] += len(kept)
             counts["in_progress_dropped"] += kept.count("in_progress")
         counts["extensions_dropped"] += sum(
@@ -308,13 +316,19 @@ def patient_impact(session: Session, study: Study, old: Protocol, new: Protocol,
         counts["patients"] += 1
         now_before, now_after = _pairs(before, own, ANSWERABLE), _pairs(after, own, ANSWERABLE)
         later_before, later_after = _pairs(before, own, _TO_COME), _pairs(after, own, _TO_COME)
-        counts["open_now"] += bool(now_after - now_before)
-        counts["to_come"] += bool(later_after - later_before - now_before)
-        counts["closes_now"] += bool(now_before - now_after)
         dates = {w.timepoint: (w.opens_at, w.closes_at) for w in before}
-        counts["moved"] += any(w.timepoint in dates and dates[w.timepoint] != (w.opens_at, w.closes_at)
-                               for w in after)
-    return PatientImpact(reactivated=tuple(reactivated), **counts)
+        for kind, concerned in (
+                ("open_now", now_after - now_before),
+                ("to_come", later_after - later_before - now_before),
+                ("closes_now", now_before - now_after),
+                ("moved", any(w.timepoint in dates and dates[w.timepoint] != (w.opens_at, w.closes_at)
+                              for w in after))):
+            if concerned:
+                who[kind].append(code)
+    return PatientImpact(reactivated=tuple(reactivated), open_now=len(who["open_now"]),
+                         to_come=len(who["to_come"]), closes_now=len(who["closes_now"]),
+                         moved=len(who["moved"]), kept_patients=len(who["kept"]),
+                         who={kind: tuple(codes) for kind, codes in who.items()}, **counts)
 
 
 def _definition_id(protocol: Protocol, window_id: str) -> str | None:
@@ -371,8 +385,33 @@ def check_amendment(session: Session, study: Study, new_data: Any, library: Mapp
         raise AmendmentError(_("The new protocol is the same as the current one: nothing to amend."))
     difference = protocol_difference(current, protocol, study.protocol, data)
     impact = patient_impact(session, study, current, protocol, now)
+    warnings = []
+    if not version_follows(study.protocol_version, version):
+        warnings.append(_("Version %(new)s is not after the current version %(old)s: check the number (it "
+                          "is accepted, versions are ordered by when they were applied).",
+                          new=version, old=study.protocol_version))
     return AmendmentCheck(protocol=protocol, data=data, difference=difference, impact=impact,
-                          base=protocol_fingerprint(study.protocol))
+                          base=protocol_fingerprint(study.protocol), warnings=tuple(warnings))
+
+
+def _version_number(label: str) -> tuple[int, ...] | None:
+    """'2.10' -> (2, 10), trailing zeros dropped ('2.0.0' equals '2'); None for a label that is not
+    dot-separated whole numbers ('v-next', '2026-11')."""
+    parts = label.split(".")
+    if not all(part.isdigit() and part.isascii() for part in parts):
+        return None
+    numbers = [int(part) for part in parts]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def version_follows(current: str, new: str) -> bool:
+    """Whether version label `new` reads as after `current`: False only when both are dot-separated
+    numbers and `new` is not greater ('2.1' -> '1.5', '2.0' -> '2.0.0'); True for free labels, which
+    cannot be compared (nothing orders versions by their label: the history goes by date applied)."""
+    old_number, new_number = _version_number(current), _version_number(new)
+    return old_number is None or new_number is None or new_number > old_number
 
 
 def apply_amendment(session: Session, study: Study, new_data: Any, library: Mapping[str, Instrument], *,

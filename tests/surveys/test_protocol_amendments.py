@@ -387,3 +387,92 @@ def test_the_study_wide_anchors_are_each_patients_own(make_study, make_patient) 
         db.session.refresh(patient)
         assert active[patient.id] == patient_anchors(patient)
     assert set(study_anchors(db.session, study, statuses=("withdrawn",))) == {gone.id}
+
+
+def _w12_removed_and_w8_added(study: Study) -> dict[str, Any]:
+    data = amended(study)
+    data["timepoints"] = [tp for tp in data["timepoints"] if tp["id"] != "W12"]
+    return data
+
+
+def test_the_check_names_the_patients_of_each_impact(make_study, make_patient, library) -> None:
+    study = make_study("WHO")
+    make_patient(study, "IN-W8", enrolled_days_ago=70, sessions_days_ago=(55, 27))
+    make_patient(study, "EARLY", sessions_days_ago=(10,))
+    in_w12 = make_patient(study, "IN-W12", enrolled_days_ago=100, sessions_days_ago=(80,))
+    start_response(db.session, in_w12, "W12", library["hair_status"], "en")
+    db.session.flush()
+    impact = check_amendment(db.session, study, _w12_removed_and_w8_added(study), library).impact
+    assert impact.who["open_now"] == ("IN-W8",)
+    assert impact.who["to_come"] == ("EARLY",)
+    assert impact.who["closes_now"] == ("IN-W12",)
+    assert impact.who["kept"] == ("IN-W12",)
+    assert (impact.open_now, impact.to_come, impact.closes_now, impact.kept_patients) == (1, 1, 1, 1)
+
+
+def test_the_page_lists_the_patients_of_each_impact_in_a_collapsible_list(
+    client, login, make_user, make_study, make_patient, library
+) -> None:
+    study = make_study("WHOP")
+    make_patient(study, "IN-W8", enrolled_days_ago=70, sessions_days_ago=(55, 27))
+    in_w12 = make_patient(study, "IN-W12", enrolled_days_ago=100, sessions_days_ago=(80,))
+    start_response(db.session, in_w12, "W12", library["hair_status"], "en")
+    login(make_user("coordinator", (study,)))
+    db.session.commit()
+    text = json.dumps(_w12_removed_and_w8_added(study))
+    html = client.post("/studies/WHOP/protocol/check", data={"protocol_text": text}).get_data(as_text=True)
+    impact = html.split('id="impact"')[1].split("</section>")[0]
+    assert impact.count("<details>") >= 3
+    opens, closes = impact.split("a window open now")[1], impact.split("something they could answer")[1]
+    assert "IN-W8" in opens.split("</li>")[0] and "IN-W12" not in opens.split("</li>")[0]
+    assert "IN-W12" in closes.split("</li>")[0]
+
+
+def test_the_cli_names_the_patients_of_each_impact(runner, make_study, make_patient, library,
+                                                   tmp_path) -> None:
+    study = make_study("WHOC")
+    make_patient(study, "IN-W8", enrolled_days_ago=70, sessions_days_ago=(55, 27))
+    in_w12 = make_patient(study, "IN-W12", enrolled_days_ago=100, sessions_days_ago=(80,))
+    start_response(db.session, in_w12, "W12", library["hair_status"], "en")
+    db.session.commit()
+    path = tmp_path / "amendment.json"
+    path.write_text(json.dumps(_w12_removed_and_w8_added(study)), encoding="utf-8")
+    dry = runner.invoke(args=["studies", "amend", "WHOC", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    lines = dry.output.splitlines()
+    assert any("window open now" in line and "IN-W8" in line for line in lines), dry.output
+    assert any("lose something" in line and "IN-W12" in line for line in lines), dry.output
+
+
+@pytest.mark.parametrize(("version", "warned"), [("1.5", True), ("2.0.0", True), ("10.0", False),
+                                                 ("2.1", False), ("v-next", False)])
+def test_a_version_number_not_above_the_current_one_is_warned_not_refused(
+    client, login, make_user, make_study, library, runner, tmp_path, version, warned
+) -> None:
+    study = make_study("VERS")
+    checked = check_amendment(db.session, study, amended(study, version), library)
+    assert bool(checked.warnings) is warned
+    login(make_user("coordinator", (study,)))
+    db.session.commit()
+    html = client.post("/studies/VERS/protocol/check",
+                       data={"protocol_text": json.dumps(amended(study, version))}).get_data(as_text=True)
+    assert ("is not after the current version 2.0" in html) is warned
+    assert "Apply the amendment" in html
+    path = tmp_path / "amendment.json"
+    path.write_text(json.dumps(amended(study, version)), encoding="utf-8")
+    dry = runner.invoke(args=["studies", "amend", "VERS", str(path), "--dry-run"])
+    assert dry.exit_code == 0 and ("is not after the current version 2.0" in dry.output) is warned
+
+
+def test_the_french_difference_table_names_its_column_with_a_noun(client, login, make_user,
+                                                                  make_study) -> None:
+    study = make_study("FRCOL")
+    data = amended(study, add_week8=False)
+    timepoint(data, "W12")["opens"] = {"days": 50}
+    user = make_user("coordinator", (study,))
+    user.language = "fr"
+    login(user)
+    db.session.commit()
+    html = client.post("/studies/FRCOL/protocol/check", data={"protocol_text": json.dumps(data)}).get_data(
+        as_text=True)
+    assert '<th scope="col">Modification</th>' in html and ">Changer</th>" not in html
