@@ -215,36 +215,59 @@ class ReopenForm(FlaskForm):
                                             Length(max=2000)])
 
 
+#: Each study setting's label as the settings form shows it (surveys.domain.study_settings.SETTINGS);
+#: the saved message and the audit trail's `study.settings` events name settings by it.
+SETTING_LABELS = {
+    "name": _l("Name"),
+    "contact": _l("Clinic contact shown to patients"),
+    "clinic_phone": _l("Clinic telephone"),
+    "oncall_email": _l("On-call e-mail for urgent safety alerts"),
+    "backup_oncall_email": _l("Backup on-call e-mail"),
+    "emergency_number": _l("Emergency number"),
+    "emergency_country": _l("Country of the emergency number (ISO code, e.g. FR)"),
+    "timezone": _l("Time zone of the study"),
+    "default_language": _l("Default patient language"),
+    "show_scores_to_patients": _l("Patients see their own scores"),
+    "reminder_start_hour": _l("Reminders are sent from (hour, local time)"),
+    "reminder_end_hour": _l("Reminders are sent until (hour, local time, not included)"),
+    "renotify_level3_minutes": _l(
+        "Re-notify an emergency alert nobody has contacted the patient about after (minutes)"),
+    "clinic_day_end_hour": _l("The clinic's day ends at (hour, local time)"),
+    "consent_required": _l("Consent required: no questionnaire opens without a consent record "
+                           "for the current required version"),
+    "consent_on_phone": _l("Patients read and accept the consent text on their phone before "
+                           "their first questionnaire"),
+}
+
+
 class StudySettingsForm(FlaskForm):
     """A study's settings; the values are checked by `surveys.domain.study_settings` (page and CLI alike)."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    contact = MultilineTextField(_l("Clinic contact shown to patients"), max_length=2000,
+    name = StringField(SETTING_LABELS["name"], validators=[DataRequired(), Length(max=200)])
+    contact = MultilineTextField(SETTING_LABELS["contact"], max_length=2000,
                                  validators=[Optional(), Length(max=2000)])
-    clinic_phone = StringField(_l("Clinic telephone"), validators=[Optional(), Length(max=32)])
-    oncall_email = EmailField(_l("On-call e-mail for urgent safety alerts"),
-                              validators=[Optional(), Length(max=254)])
-    backup_oncall_email = EmailField(_l("Backup on-call e-mail"), validators=[Optional(), Length(max=254)])
-    emergency_number = StringField(_l("Emergency number"), validators=[DataRequired(), Length(max=32)])
-    emergency_country = StringField(_l("Country of the emergency number (ISO code, e.g. FR)"),
+    clinic_phone = StringField(SETTING_LABELS["clinic_phone"], validators=[Optional(), Length(max=32)])
+    oncall_email = EmailField(SETTING_LABELS["oncall_email"], validators=[Optional(), Length(max=254)])
+    backup_oncall_email = EmailField(SETTING_LABELS["backup_oncall_email"],
+                                     validators=[Optional(), Length(max=254)])
+    emergency_number = StringField(SETTING_LABELS["emergency_number"],
+                                   validators=[DataRequired(), Length(max=32)])
+    emergency_country = StringField(SETTING_LABELS["emergency_country"],
                                     validators=[DataRequired(), Length(max=2)])
-    timezone = SelectField(_l("Time zone of the study"), validate_choice=False)
-    default_language = SelectField(_l("Default patient language"),
+    timezone = SelectField(SETTING_LABELS["timezone"], validate_choice=False)
+    default_language = SelectField(SETTING_LABELS["default_language"],
                                    choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES])
-    show_scores_to_patients = BooleanField(_l("Patients see their own scores"))
-    reminder_start_hour = IntegerField(_l("Reminders are sent from (hour, local time)"),
+    show_scores_to_patients = BooleanField(SETTING_LABELS["show_scores_to_patients"])
+    reminder_start_hour = IntegerField(SETTING_LABELS["reminder_start_hour"],
                                        validators=[InputRequired(), NumberRange(min=0, max=23)])
-    reminder_end_hour = IntegerField(_l("Reminders are sent until (hour, local time, not included)"),
+    reminder_end_hour = IntegerField(SETTING_LABELS["reminder_end_hour"],
                                      validators=[InputRequired(), NumberRange(min=1, max=24)])
-    renotify_level3_minutes = IntegerField(
-        _l("Re-notify an emergency alert nobody has contacted the patient about after (minutes)"),
-        validators=[InputRequired(), NumberRange(min=1, max=1440)])
-    clinic_day_end_hour = IntegerField(_l("The clinic's day ends at (hour, local time)"),
+    renotify_level3_minutes = IntegerField(SETTING_LABELS["renotify_level3_minutes"],
+                                           validators=[InputRequired(), NumberRange(min=1, max=1440)])
+    clinic_day_end_hour = IntegerField(SETTING_LABELS["clinic_day_end_hour"],
                                        validators=[InputRequired(), NumberRange(min=1, max=24)])
-    consent_required = BooleanField(_l("Consent required: no questionnaire opens without a consent record "
-                                       "for the current required version"))
-    consent_on_phone = BooleanField(_l("Patients read and accept the consent text on their phone before "
-                                       "their first questionnaire"))
+    consent_required = BooleanField(SETTING_LABELS["consent_required"])
+    consent_on_phone = BooleanField(SETTING_LABELS["consent_on_phone"])
 
 
 class WithdrawForm(FlaskForm):

@@ -11,7 +11,7 @@ from surveys.domain.audit_labels import action_label, record_label
 from surveys.domain.erasure import erasure_reason_label
 from surveys.domain.participation import reason_label, status_label
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import DIAGNOSIS_LABELS, LANGUAGE_NAMES, SEX_LABELS
+from surveys.staff.forms import DIAGNOSIS_LABELS, LANGUAGE_NAMES, SETTING_LABELS, SEX_LABELS
 
 #: A questionnaire window's state (surveys.domain.schedule.STATES, plus the worklist's "missed").
 STATE_LABELS = {
@@ -66,4 +66,4 @@ def _labels() -> dict[str, Any]:
             "diagnosis_labels": DIAGNOSIS_LABELS, "language_names": LANGUAGE_NAMES,
             "status_label": status_label, "reason_label": reason_label,
             "erasure_reason_label": erasure_reason_label, "action_label": action_label,
-            "record_label": record_label}
+            "record_label": record_label, "setting_labels": SETTING_LABELS}

@@ -4,6 +4,7 @@ with old and new values, and read at once by what uses them (the next alert's on
 from __future__ import annotations
 
 import getpass
+from html import unescape
 from typing import Any
 
 import pytest
@@ -253,3 +254,23 @@ def test_the_saved_message_names_the_settings_as_the_form_labels_them(
     page = response.get_data(as_text=True)
     assert expected in page
     assert "clinic phone" not in page and "renotify level3" not in page
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", ["Clinic telephone: — → +33 1 23 45 67 89", "Patients see their own scores: yes → no"]),
+    ("fr", ["Téléphone de la clinique : — → +33 1 23 45 67 89",
+            "Les patients voient leurs propres scores : oui → non"]),
+])
+def test_the_audit_trail_names_changed_settings_by_their_labels(
+    client, login, make_user, make_study, language, expected
+) -> None:
+    study = make_study("AUDS")
+    coordinator = make_user("coordinator", (study,))
+    coordinator.language = language
+    login(coordinator)
+    form = _form(study, clinic_phone="+33 1 23 45 67 89")
+    form.pop("show_scores_to_patients", None)
+    assert client.post("/studies/AUDS/settings", data=form).status_code == 303
+    page = unescape(client.get("/studies/AUDS/audit").get_data(as_text=True))
+    for line in expected:
+        assert line in page
