@@ -23,10 +23,14 @@ from surveys.domain.models import WITHDRAWAL_REASONS, Patient, Response, Study
 from surveys.domain.patients import patient_anchors, study_protocol
 from surveys.domain.schedule import compute_schedule
 from surveys.infra.db import utcnow
+from surveys.infra.formatting import local_date
 
 MAX_NOTE = 2000
 #: The withdrawal reason that withholds the patient's data from analysis until they are erased.
 DISCARD_DATA = "consent_withdrawn_discard_data"
+#: How staff collect answers in the clinic: answers given now (tablet, interview) or a paper form
+#: the patient filled in earlier and staff transcribe.
+COLLECTION_KINDS = ("tablet", "interview", "paper")
 
 
 class ParticipationError(ValueError):
@@ -53,6 +57,30 @@ def data_analysable() -> ColumnElement[bool]:
     alone does not. A withdrawal undone makes the data analysable again (nothing is copied).
     """
     return and_(Patient.status != "erased", Patient.withdrawal_reason.is_distinct_from(DISCARD_DATA))
+
+
+def collection_refusal(patient: Patient, kind: str) -> str | None:
+    """Why staff may not record answers of `kind` (one of `COLLECTION_KINDS`) for the patient, as a
+    translated sentence naming the participation and its date; None when they may.
+
+    Nothing is recorded for an erased patient or one who withdrew consent without keeping the data;
+    answers given now (tablet, interview) only for an active patient; a paper form also for a patient
+    who left or completed the study (the form's own date is checked against the date they left).
+    """
+    day = local_date(patient.status_on) if patient.status_on else "?"
+    if patient.status == "erased":
+        return _("The data of patient %(code)s were erased on %(date)s: nothing can be recorded for them.",
+                 code=patient.code, date=day)
+    if data_withheld(patient):
+        return _("Patient %(code)s withdrew consent on %(date)s and asked that the data not be kept: nothing "
+                 "can be recorded for them.", code=patient.code, date=day)
+    if patient.status == "active" or kind == "paper":
+        return None
+    if patient.status == "withdrawn":
+        return _("Patient %(code)s left the study on %(date)s: nothing more is asked of them (a paper form "
+                 "filled in before that day can still be transcribed).", code=patient.code, date=day)
+    return _("Patient %(code)s completed the study on %(date)s: nothing more is asked of them (a paper form "
+             "filled in before that day can still be transcribed).", code=patient.code, date=day)
 
 
 def awaiting_erasure(session: Session, study: Study | None = None) -> list[Patient]:

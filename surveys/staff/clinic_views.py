@@ -22,6 +22,7 @@ from surveys.domain.flow import entry_of, find_window, patient_windows, response
 from surveys.domain.models import Patient, Study
 from surveys.domain.notices import deliver_owed, take_owed
 from surveys.domain.paper import StaffEntryError, enter_interview, enter_paper
+from surveys.domain.participation import collection_refusal
 from surveys.domain.patients import study_protocol, study_today
 from surveys.domain.schedule import ANSWERABLE
 from surveys.domain.tablet import end_patient_tablets, start_tablet
@@ -59,9 +60,12 @@ def start_tablet_session(code: str, patient_code: str) -> Any:
     back = url_for("staff.manage", code=study.code, patient_code=patient.code)
     if not ActionForm().validate_on_submit():
         return redirect(back)
-    if patient.status != "active":
-        flash(_("Patient %(code)s is not active: nothing to answer.", code=patient.code), "error")
-        return redirect(back)
+    refusal = collection_refusal(patient, "tablet")
+    if refusal is not None:
+        from surveys.staff.patient_views import _manage_page
+
+        flash(refusal, "error")
+        return _manage_page(study, patient, 409)
     token = start_tablet(db.session, patient, current_user, actor=actor(current_user))
     db.session.commit()
     logout_user()
@@ -89,19 +93,8 @@ def end_tablet_session(code: str, patient_code: str) -> Any:
 ENTRY_STATES = {"paper": ("open", "due", "overdue", "closed", "completed"), "interview": tuple(ANSWERABLE)}
 
 
-def entry_allowed(patient: Patient, kind: str) -> bool:
-    """Whether staff may record questionnaires of `kind` for a patient: an interview only while
-    they take part; a paper form unless their data were erased or they withdrew consent asking
-    that their data be discarded (issue 16's participation)."""
-    if kind == "interview":
-        return patient.status == "active"
-    return patient.status != "erased" and patient.withdrawal_reason != "consent_withdrawn_discard_data"
-
-
 def _entry_parts(study: Study, patient: Patient, kind: str) -> list[tuple[Any, Any, bool]]:
     """(window, protocol entry, already answered) for every part that staff could fill."""
-    if not entry_allowed(patient, kind):
-        return []
     states = response_states(db.session, patient)
     windows = patient_windows(patient, study_protocol(study), states)
     return [(w, e, (w.timepoint, e.instrument) in states) for w in windows if w.state in ENTRY_STATES[kind]
@@ -115,15 +108,24 @@ def entry_list(code: str, patient_code: str, kind: str) -> Any:
     """The questionnaires of a patient that a paper form, or an interview, can fill in."""
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
+    refusal = collection_refusal(patient, kind)
+    if refusal is not None:
+        return _refused(study, patient, kind, refusal)
     return render_template("staff/paper_list.html", study=study, patient=patient, kind=kind,
                            parts=_entry_parts(study, patient, kind), library=instruments(),
                            consent_missing=consent.gate(study, consent.consent_valid(db.session, patient)))
 
 
+def _refused(study: Study, patient: Patient, kind: str, refusal: str) -> Any:
+    """The list page of a patient whose participation allows no entry of `kind`, saying why (409)."""
+    return render_template("staff/paper_list.html", study=study, patient=patient, kind=kind, parts=[],
+                           library=instruments(), consent_missing=False, refusal=refusal), 409
+
+
 def _entry_window(study: Study, patient: Patient, kind: str, timepoint: str,
                   instrument_id: str) -> tuple[Any, Any, Any] | None:
-    """(window, protocol entry, instrument) to fill in; None when the questionnaire exists but cannot
-    be entered this way now (window not open to it, or the patient's participation forbids it).
+    """(window, protocol entry, instrument) to fill in; None when the questionnaire exists but its
+    window is not open to this kind of entry now (the patient's participation is checked before).
     Aborts 404 for a timepoint or instrument the patient's protocol does not have."""
     states = response_states(db.session, patient)
     window = find_window(patient_windows(patient, study_protocol(study), states), timepoint)
@@ -131,7 +133,7 @@ def _entry_window(study: Study, patient: Patient, kind: str, timepoint: str,
     instrument = instruments().get(instrument_id)
     if window is None or entry is None or instrument is None:
         abort(404)
-    if window.state not in ENTRY_STATES[kind] or not entry_allowed(patient, kind):
+    if window.state not in ENTRY_STATES[kind]:
         return None  # a real questionnaire, not open to this kind of entry now (a stale link)
     return window, entry, instrument
 
@@ -209,11 +211,14 @@ def entry(code: str, patient_code: str, kind: str, timepoint: str, instrument_id
     """
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
+    refusal = collection_refusal(patient, kind)
+    if refusal is not None:  # erased, withdrawn or completed: the real reason, not a window or consent
+        return _refused(study, patient, kind, refusal)
     found = _entry_window(study, patient, kind, timepoint, instrument_id)
     back = url_for("staff.entry_list", code=study.code, patient_code=patient.code, kind=kind)
     if found is None:
-        flash(_("This questionnaire cannot be entered now (its window is not open to this kind of entry, "
-                "or the patient's participation does not allow it). Nothing was stored."), "error")
+        flash(_("This questionnaire cannot be entered now: its window is not open to this kind of entry. "
+                "Nothing was stored."), "error")
         return redirect(back)
     if consent.gate(study, consent.consent_valid(db.session, patient)):
         flash(_("Patient %(code)s has no consent for the study's current required version: record it on "

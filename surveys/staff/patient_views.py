@@ -48,7 +48,14 @@ from surveys.domain.links import (
     revoke_link as revoke_one_link,
 )
 from surveys.domain.models import Alert, Patient, PatientLink, Study, TabletSession
-from surveys.domain.participation import awaiting_erasure, reason_choices, reason_label, status_label
+from surveys.domain.participation import (
+    COLLECTION_KINDS,
+    awaiting_erasure,
+    collection_refusal,
+    reason_choices,
+    reason_label,
+    status_label,
+)
 from surveys.domain.patients import (
     EnrollmentError,
     baseline_window,
@@ -313,6 +320,7 @@ def _manage_page(study: Study, patient: Patient, status: int = 200, **forms: Any
                            stage_text=lambda scale, code: stage_text(stage_instrument, scale, code, lang),
                            withdraw_form=withdraw_form, reason_label=reason_label, status_label=status_label,
                            tablet_open=tablet_open,
+                           clinic_refusals={k: collection_refusal(patient, k) for k in COLLECTION_KINDS},
                            windows=windows, extensions=extensions, extend_form=extend_form, lang=lang,
                            can_edit=may(current_user, ENROLL) and patient.status != "erased",
                            record_endpoint=_record_endpoint()), status

@@ -220,10 +220,10 @@ def test_paper_entry_follows_the_patients_participation(client, coordinator, mak
     assert db.session.scalar(select(Response.id).where(Response.patient_id == patient.id)) is None
     patient.withdrawal_reason = "consent_withdrawn_discard_data"
     db.session.commit()
-    refused = client.get(url, follow_redirects=True)  # a stale link: back to the list, told why
-    assert refused.request.path.endswith("/PAP-4/paper")
-    assert "cannot be entered now" in refused.get_data(as_text=True)
-    assert "S1" not in client.get("/studies/CLINIC/patients/PAP-4/paper").get_data(as_text=True)
+    refused = client.get(url)  # a stale link: told the real reason
+    assert refused.status_code == 409 and "asked that the data not be kept" in refused.get_data(as_text=True)
+    listing = client.get("/studies/CLINIC/patients/PAP-4/paper")
+    assert listing.status_code == 409 and "S1" not in listing.get_data(as_text=True)
 
 
 def test_staff_read_a_questionnaire_out_and_the_answers_are_a_staff_interview_by_them(client, coordinator,
@@ -293,8 +293,9 @@ def test_an_interview_is_only_for_a_window_the_patient_could_answer_now(client, 
     assert posted.status_code == 302 and posted.location.endswith("/patients/INT-2/interview")
     listing = client.get("/studies/CLINIC/patients/INT-2/interview").get_data(as_text=True)
     assert "/interview/S1/" not in listing
-    # no window after leaving
-    assert client.get("/studies/CLINIC/patients/INT-3/interview/S1/pirc").status_code == 404
+    # nothing asked after leaving, and the page says so
+    after = client.get("/studies/CLINIC/patients/INT-3/interview/S1/pirc")
+    assert after.status_code == 409 and "left the study" in after.get_data(as_text=True)
     assert client.get("/studies/CLINIC/patients/INT-2/interview/S9/pirc").status_code == 404  # no such window
     assert db.session.scalar(select(Response.id)) is None
 
@@ -357,3 +358,49 @@ def test_answers_the_questionnaire_refuses_are_explained_in_the_staff_members_la
     item = next(i for i in library["pirc"].items if i.id == list(data)[-1])
     assert item.texts["fr"] in page
     assert "out of range" not in page and "although" not in page
+
+
+def test_an_erased_or_withdrawn_patient_is_offered_no_collection_and_the_pages_say_why(
+    client, coordinator, make_patient
+):
+    """The patient's page offers only what the participation allows; reached anyway, the pages name the
+    real reason (erased, left the study) with a 409, never a missing consent."""
+    from surveys.domain.erasure import erase_patient
+    from surveys.domain.participation import withdraw_patient
+
+    erased = make_patient(coordinator.study, "GONE-1", sessions_days_ago=(3,))
+    left = make_patient(coordinator.study, "LEFT-1", sessions_days_ago=(30,))
+    erase_patient(db.session, erased, reason="data_subject_request", actor="test")
+    withdraw_patient(db.session, left, on=local_today() - timedelta(days=1), reason="lost_to_follow_up",
+                     actor="test")
+    db.session.commit()
+
+    manage = client.get("/studies/CLINIC/patients/GONE-1/manage").get_data(as_text=True)
+    for action in ("Answer in clinic on this tablet", "Enter a paper questionnaire", "(interview)"):
+        assert action not in manage, action
+    assert "were erased" in manage
+    for url in ("/studies/CLINIC/patients/GONE-1/paper", "/studies/CLINIC/patients/GONE-1/interview",
+                "/studies/CLINIC/patients/GONE-1/paper/S1/pirc",
+                "/studies/CLINIC/patients/GONE-1/interview/S1/pirc"):
+        page = client.get(url)
+        text = page.get_data(as_text=True)
+        assert page.status_code == 409 and "were erased" in text and "no consent" not in text, url
+    posted = client.post("/studies/CLINIC/patients/GONE-1/paper/S1/pirc",
+                         data={"pain_present": "0", "filled_on": local_today().isoformat()})
+    assert posted.status_code == 409 and "were erased" in posted.get_data(as_text=True)
+    tablet = client.post("/studies/CLINIC/patients/GONE-1/tablet")
+    assert tablet.status_code == 409 and "were erased" in tablet.get_data(as_text=True)
+
+    manage = client.get("/studies/CLINIC/patients/LEFT-1/manage").get_data(as_text=True)
+    assert "Answer in clinic on this tablet" not in manage and "(interview)" not in manage
+    assert "Enter a paper questionnaire" in manage  # a form filled in before leaving may be transcribed
+    assert "left the study" in manage
+    for url in ("/studies/CLINIC/patients/LEFT-1/interview",
+                "/studies/CLINIC/patients/LEFT-1/interview/S1/pirc"):
+        page = client.get(url)
+        assert page.status_code == 409 and "left the study" in page.get_data(as_text=True), url
+    tablet = client.post("/studies/CLINIC/patients/LEFT-1/tablet")
+    assert tablet.status_code == 409 and "left the study" in tablet.get_data(as_text=True)
+    assert client.get("/studies/CLINIC/patients/LEFT-1/paper").status_code == 200
+    assert db.session.scalar(select(TabletSession.id)) is None
+    assert db.session.scalar(select(Response.id)) is None
