@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from babel.dates import format_date
 from fhir.resources.R4B.bundle import Bundle
 from frictionless import Package
 from sqlalchemy import JSON, String, Text, select
@@ -284,3 +285,17 @@ def test_the_tombstone_carries_its_erasure_reason_in_patients_csv_the_codebook_a
     assert "Enrolled in error" in client.get("/studies/RIGHTS/patients/S-1").get_data(as_text=True)
     summary = _zip(client.get("/studies/RIGHTS/patients/S-1/access.zip").data)["summary.html"].decode()
     assert "Inclus par erreur" in summary  # the patient's language (French)
+
+
+def test_the_access_summary_gives_the_local_day_of_enrollment(runner, make_study, make_patient,
+                                                              tmp_path: Path) -> None:
+    study = make_study("KIRI", timezone="Pacific/Kiritimati")  # UTC+14: noon UTC is the next local day
+    patient = make_patient(study, "K-1")
+    utc_day = local_today() - timedelta(days=5)
+    patient.enrolled_at = datetime.combine(utc_day, time(12), UTC)
+    db.session.commit()
+    out = tmp_path / "k1.zip"
+    assert runner.invoke(args=["patients", "access", "KIRI", "K-1", "--out", str(out)]).exit_code == 0
+    summary = _zip(out.read_bytes())["summary.html"].decode()
+    row = summary.split("Enrolled on")[1].split("</tr>")[0]
+    assert format_date(utc_day + timedelta(days=1), "medium", locale="en") in row, row
