@@ -178,8 +178,10 @@ def complete_finished(session: Session, *, study: Study | None = None, now: date
     """Mark completed every active patient whose last window has closed; returns them.
 
     `status_on` is the local date of the last day the last window was open (windows close at
-    the start of their closing day). Idempotent: completed patients are not active. Flushes and
-    audits each one (`patient.complete`, with source "schedule"); the caller commits.
+    the start of their closing day), or the local day of the patient's last answer when that is
+    later (a paper form transcribed after the close). Idempotent: completed patients are not
+    active. Flushes and audits each one (`patient.complete`, with source "schedule"); the caller
+    commits.
     """
     now = now or utcnow()
     query = (select(Patient).where(Patient.status == "active")
@@ -192,7 +194,11 @@ def complete_finished(session: Session, *, study: Study | None = None, now: date
         if closed is None:
             continue
         patient.status = "completed"
-        patient.status_on = local_day(patient.study, closed - timedelta(microseconds=1))
+        last_open = local_day(patient.study, closed - timedelta(microseconds=1))
+        # Never before the patient's last answer (a paper form transcribed late): the rule of
+        # `check_leaving_day`, applied by dating the completion instead of refusing it.
+        answered = last_answer_day(session, patient)
+        patient.status_on = max(last_open, answered) if answered is not None else last_open
         record(session, actor, "patient.complete", entity="patient", entity_id=patient.id,
                study_id=patient.study_id,
                details={"patient": patient.code, "on": patient.status_on.isoformat(), "source": "schedule"})

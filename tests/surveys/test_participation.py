@@ -163,6 +163,20 @@ def test_a_patient_is_completed_when_the_last_window_closes_and_only_then(runner
     assert complete_finished(db.session, study=study) == []  # idempotent: a cron re-run marks nobody again
 
 
+def test_a_patient_who_answered_after_the_last_window_closed_is_completed_on_that_day_not_before(
+    make_study, make_patient
+) -> None:
+    study = make_study("LATE")
+    late = make_patient(study, "L-1", enrolled_days_ago=900, sessions_days_ago=(850, 820))
+    response = answer(late, "T0", "who5", {f"who5_{i}": 3 for i in range(1, 6)}, submitted_days_ago=2)
+    db.session.commit()
+    assert complete_finished(db.session, study=study) == [late]
+    answered = local_day(study, response.submitted_at)
+    assert late.status_on == answered
+    (event,) = _events("patient.complete")
+    assert event.details["on"] == answered.isoformat()
+
+
 def test_exports_carry_the_participation_status_and_its_date(client, coordinator, make_patient) -> None:
     from tests.reports.test_exports import answer
 
