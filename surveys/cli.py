@@ -317,7 +317,7 @@ def studies_set(study_code: str, as_email: str | None, **options: object) -> Non
     """
     from surveys.domain.study_settings import SettingsError, update_settings
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=("coordinator",))  # as the settings page
     study = db.session.scalar(select(Study).where(Study.code == study_code))
     if study is None:
         raise click.ClickException(f"No study with code {study_code}.")
@@ -355,7 +355,7 @@ def studies_consent_add(study_code: str, version: str, text_en: TextIO, text_fr:
     """
     from surveys.domain.consent import ConsentError, add_version
 
-    who = cli_operator(as_email)
+    who = cli_operator(as_email, roles=("coordinator",))  # as the consent page
     study = _study(study_code)
     try:
         add_version(db.session, study, version, text_en.read(), text_fr.read(), requires_reconsent=reconsent,

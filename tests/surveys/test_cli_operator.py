@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[Build, str]] = {
     "patients access": (lambda s, t: ["patients", "access", s.code, "OP-1", "--out", str(t / "a.zip")],
                         "patient.access"),
     "studies set": (lambda s, _t: ["studies", "set", s.code, "--name", "Renamed"], "study.settings"),
+    "studies consent-add": (lambda s, t: ["studies", "consent-add", s.code, "9.0", "--en", str(t / "en.txt"),
+                                          "--fr", str(t / "fr.txt")], "consent.version"),
     "sessions record": (lambda s, _t: ["sessions", "record", s.code, "OP-1", "--number", "2", "--date",
                                        (study_today(s) - timedelta(days=1)).isoformat()], "session.create"),
     "sessions import": (lambda s, t: ["sessions", "import", s.code, str(t / "log.csv")], "session.create"),
@@ -65,6 +67,8 @@ def world(make_study: Any, make_patient: Any, make_user: Any, tmp_path: Path) ->
     make_user("admin", (study,), email="head@clinic.test")
     (tmp_path / "log.csv").write_text(
         f"patient,number,date\nOP-1,2,{(study_today(study) - timedelta(days=2)).isoformat()}\n")
+    (tmp_path / "en.txt").write_text("I agree to take part.", encoding="utf-8")
+    (tmp_path / "fr.txt").write_text("J'accepte de participer.", encoding="utf-8")
     db.session.commit()
     return study, user
 
@@ -94,7 +98,8 @@ def test_a_command_names_the_staff_account_or_the_operating_system_user(name, as
 REFUSED = [("patients enroll", "clinician"), ("patients withdraw", "clinician"),
            ("patients erase", "coordinator"), ("patients access", "coordinator"),
            ("sessions record", "clinician"), ("sessions import", "clinician"),
-           ("studies amend", "clinician"), ("export", "clinician")]
+           ("studies amend", "clinician"), ("studies set", "clinician"), ("studies consent-add", "clinician"),
+           ("export", "clinician")]
 
 
 @pytest.mark.parametrize(("name", "role"), REFUSED)
