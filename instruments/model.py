@@ -166,6 +166,36 @@ class Instrument:
             raise KeyError(f"{self.id}: language {lang!r} not available") from None
         return [self._index[item_id] for item_id in ids]
 
+    def score_title(self, scale: str, lang: str) -> str:
+        """A score's title in `lang` (the rule's `title`; else English; else its name, spaced)."""
+        rule = next((r for r in self.scoring.get("scores", ()) if r["name"] == scale), {})
+        return _in_language(rule.get("title"), lang) or scale.replace("_", " ")
+
+    def band_label(self, scale: str, band: str, lang: str) -> str:
+        """A score's band in `lang` (the range's `label`; else English; else its name, spaced)."""
+        ranges = next((b["ranges"] for b in self.scoring.get("bands", ()) if b["score"] == scale), ())
+        entry = next((r for r in ranges if r["name"] == band), {})
+        return _in_language(entry.get("label"), lang) or band.replace("_", " ")
+
+    def band_note(self, scale: str, lang: str) -> str | None:
+        """How to read a score's bands, in `lang` (else English); None when the bands carry no note."""
+        band = next((b for b in self.scoring.get("bands", ()) if b["score"] == scale), {})
+        return _in_language(band.get("note"), lang) or None
+
+    def change_note(self, scale: str, lang: str) -> str | None:
+        """Where a score's meaningful change comes from, in `lang` (else English); None without a note."""
+        return _in_language(self.scoring.get("change", {}).get(scale, {}).get("note"), lang) or None
+
     def score_names(self) -> tuple[str, ...]:
         """Return the names of the scores this instrument computes, in rule order."""
         return tuple(rule["name"] for rule in self.scoring.get("scores", ()))
+
+
+def _in_language(texts: Any, lang: str) -> str:
+    """A definition's text in `lang`: a {language: text} object falls back to English, then to any
+    language; a plain string is English only (older definitions); "" when there is none."""
+    if isinstance(texts, str):
+        return texts
+    if not texts:
+        return ""
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")

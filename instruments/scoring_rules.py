@@ -36,6 +36,15 @@ def _check_keys(data: Any, where: str, required: set[str], optional: set[str]) -
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
 
 
+def _check_texts(value: Any, where: str, *, plain: bool = False) -> None:
+    """A text shown to people: {language: non-empty text} (or, when `plain`, one English string)."""
+    if plain and isinstance(value, str) and value:
+        return
+    if (not isinstance(value, Mapping) or not value
+            or any(not isinstance(k, str) or not isinstance(v, str) or not v for k, v in value.items())):
+        raise ValueError(f"{where}: expected an object of language -> non-empty text")
+
+
 def _scored_item(items: Mapping[str, Item], item_id: Any, where: str) -> Item:
     item = items.get(item_id) if isinstance(item_id, str) else None
     if item is None:
@@ -53,8 +62,11 @@ def _check_rule(rule: Any, items: Mapping[str, Item], names: list[str]) -> str:
     where = f"score {name!r}"
     optional = {"reverse", "max_missing", "prorate", "round", "multiply", "add", "categorical"}
     _check_keys(
-        rule, where, {"name", "kind"} | (RULE_KEYS[kind] - optional), (RULE_KEYS[kind] & optional) | {"note"}
+        rule, where, {"name", "kind"} | (RULE_KEYS[kind] - optional),
+        (RULE_KEYS[kind] & optional) | {"note", "title"},
     )
+    if "title" in rule:
+        _check_texts(rule["title"], f"{where} title")
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in names:
         raise ValueError(f"{where}: name must be unique and match [a-z][a-z0-9_]*")
     if kind == "sum":
@@ -120,6 +132,8 @@ def _bounds(entry: Mapping[str, Any]) -> tuple[float, bool, float, bool]:
 def _check_band(band: Any, names: list[str], done: set[str]) -> None:
     _check_keys(band, "band", {"score", "ranges"}, {"note"})
     where = f"bands on {band['score']!r}"
+    if "note" in band:
+        _check_texts(band["note"], f"{where} note", plain=True)
     if band["score"] not in names or band["score"] in done:
         raise ValueError(f"{where}: unknown score, or banded twice")
     done.add(band["score"])
@@ -128,8 +142,10 @@ def _check_band(band: Any, names: list[str], done: set[str]) -> None:
         raise ValueError(f"{where}: ranges must be a non-empty list")
     seen: set[str] = set()
     for entry in ranges:
-        _check_keys(entry, where, {"name"}, set(BOUND_KEYS))
-        if {"min", "gt"} <= set(entry) or {"max", "lt"} <= set(entry) or len(entry) == 1:
+        _check_keys(entry, where, {"name"}, set(BOUND_KEYS) | {"label"})
+        if "label" in entry:
+            _check_texts(entry["label"], f"{where} label of {entry['name']!r}")
+        if {"min", "gt"} <= set(entry) or {"max", "lt"} <= set(entry) or len(BOUND_KEYS & set(entry)) == 0:
             raise ValueError(f"{where}: range {entry.get('name')!r} needs one lower and/or upper bound")
         name = entry["name"]
         if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in seen:
@@ -178,6 +194,8 @@ def check_scoring(scoring: Any, items: Mapping[str, Item]) -> list[str]:
         raise ValueError("change must be an object of score name -> {meaningful: N}")
     for name, entry in change.items():
         _check_keys(entry, f"change on {name!r}", {"meaningful"}, {"note"})
+        if "note" in entry:
+            _check_texts(entry["note"], f"change on {name!r} note", plain=True)
         value = entry["meaningful"]
         if name not in names or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"change on {name!r}: unknown score or non-positive threshold")

@@ -186,9 +186,11 @@ def instrument_notes(library: Mapping[str, Instrument], lang: str = "en") -> lis
                 "draft": sorted(
                     lang for lang, status in inst.translation_status.items() if status == "draft"
                 ),
-                "bands": [band.get("note", "") for band in inst.scoring.get("bands", ()) if band.get("note")],
-                "change": {
-                    name: entry.get("note", "") for name, entry in inst.scoring.get("change", {}).items()
+                "bands": [note for band in inst.scoring.get("bands", ())
+                          if (note := inst.band_note(band["score"], lang))],
+                "change": {  # score title -> where its meaningful change comes from, both in `lang`
+                    inst.score_title(name, lang): inst.change_note(name, lang) or ""
+                    for name in inst.scoring.get("change", {})
                 },
             }
         )

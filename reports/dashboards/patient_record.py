@@ -74,6 +74,10 @@ def _band_ranges(inst: Instrument | None, scale: str, top: float) -> list[tuple[
     return ranges
 
 
+def _score_title(inst: Instrument | None, scale: str, lang: str) -> str:
+    return inst.score_title(scale, lang) if inst is not None else scale
+
+
 def _banded(inst: Instrument | None, scale: str) -> bool:
     """Whether the current definition still bands a scale: a per-patient view shows no band it dropped."""
     return inst is not None and any(band["score"] == scale for band in inst.scoring.get("bands", ()))
@@ -204,15 +208,10 @@ def load_record(
                 "meaningful": meaningful,
                 "reliable": reliable,
                 "validated": bool(inst and inst.validated),
-                "band_note": next(
-                    (
-                        b.get("note")
-                        for b in (inst.scoring.get("bands", ()) if inst else ())
-                        if b["score"] == scale and b.get("note")
-                    ),
-                    None,
-                ),
-                "points": points.to_dict("records"),
+                "band_note": inst.band_note(scale, lang) if inst else None,
+                "points": [{**point, "band": inst.band_label(scale, point["band"], lang)
+                            if inst and isinstance(point["band"], str) else None}
+                           for point in points.to_dict("records")],
             }
         )
     grades = scores[
@@ -247,8 +246,11 @@ def load_record(
             "version": r.instrument_version,
             "timepoint": _timepoint_label(history, r, lang),
             "validated": bool(definitions[r.id] is not None and definitions[r.id].validated),  # type: ignore[union-attr]
-            "scores": [(s, _category(definitions[r.id], s, v, lang),
-                        b if _banded(library.get(r.instrument_id), s) else None)
+            # each score named and banded in `lang` by the current definition (bands it dropped hidden)
+            "scores": [(_score_title(library.get(r.instrument_id) or definitions[r.id], s, lang),
+                        _category(definitions[r.id], s, v, lang),
+                        library[r.instrument_id].band_label(s, b, lang)
+                        if b and _banded(library.get(r.instrument_id), s) else None)
                        for rid, s, v, b in score_rows if rid == r.id],
             "answers": answers.get(r.id, []),
         }

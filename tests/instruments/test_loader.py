@@ -319,3 +319,51 @@ def test_definitions_round_trip_as_plain_json() -> None:
     for path in DEFINITIONS_DIR.glob("*.json"):
         data = json.loads(path.read_text(encoding="utf-8"))
         assert path.stem in (data["id"], f"{data['id']}-{data['version']}")
+
+
+@pytest.mark.parametrize("path", sorted(DEFINITIONS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_every_shipped_score_band_and_note_reads_in_each_language(path: Path) -> None:
+    """Staff pages and the access summary name scores and bands from the definition, in the reader's
+    language: a French reader saw 'not low' and an English-only band note."""
+    instrument = load_instrument(path)
+    for scale in instrument.score_names():
+        assert all(rule.get("title", {}).get(lang) for rule in instrument.scoring["scores"]
+                   if rule["name"] == scale for lang in instrument.languages), scale
+    for band in instrument.scoring.get("bands", ()):
+        for lang in instrument.languages:
+            assert all(entry.get("label", {}).get(lang) for entry in band["ranges"]), (band["score"], lang)
+            assert "note" not in band or (not isinstance(band["note"], str) and band["note"].get(lang)), lang
+    for name, entry in instrument.scoring.get("change", {}).items():
+        assert "note" not in entry or all(not isinstance(entry["note"], str) and entry["note"].get(lang)
+                                           for lang in instrument.languages), name
+
+
+def test_score_titles_band_labels_and_notes_fall_back_to_english_then_the_name(
+    write_definition: Writer
+) -> None:
+    data = definition("who5")
+    rule = data["scoring"]["scores"][1]
+    del rule["title"]
+    band = data["scoring"]["bands"][0]
+    band["note"] = "English only, as older definitions wrote it."
+    del band["ranges"][2]["label"]["fr"]
+    who5 = load_instrument(write_definition(data))
+    assert who5.score_title("percent", "fr") == "percent"
+    assert who5.score_title("raw", "fr").startswith("Score")
+    assert who5.band_note("percent", "fr") == "English only, as older definitions wrote it."
+    assert who5.band_label("percent", "not_low", "fr") == "well-being not low"
+    assert who5.band_label("percent", "poor_wellbeing", "fr") == "bien-être faible"
+
+
+@pytest.mark.parametrize(("where", "value", "message"), [
+    ("title", "Raw", "score 'raw' title: expected an object of language -> non-empty text"),
+    ("label", {"fr": ""}, "label of 'not_low': expected an object of language -> non-empty text"),
+    ("note", 3, "bands on 'percent' note: expected an object of language -> non-empty text"),
+])
+def test_malformed_score_texts_are_refused(write_definition: Writer, where: str, value: Any,
+                                           message: str) -> None:
+    data = definition("who5")
+    target = {"title": data["scoring"]["scores"][0], "label": data["scoring"]["bands"][0]["ranges"][2],
+              "note": data["scoring"]["bands"][0]}[where]
+    target[where] = value
+    refused(write_definition(data), message)

@@ -53,7 +53,7 @@ def test_hair_status_out_of_range_is_refused(hair_status: Instrument, item: str,
 
 def test_hair_status_two_points_on_a_0_10_item_is_notable(hair_status: Instrument) -> None:
     assert meaningful_change(hair_status) == {"hair_severity": 2.0, "hair_bother": 2.0}
-    assert "borrowed" in hair_status.scoring["change"]["hair_severity"]["note"].lower()
+    assert "borrowed" in (hair_status.change_note("hair_severity", "en") or "").lower()
 
 
 @pytest.mark.parametrize(

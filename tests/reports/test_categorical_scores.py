@@ -79,6 +79,6 @@ def test_the_staff_record_shows_the_stage_label(client, login, make_user, make_p
     login(make_user("clinician", (patient.study,)))
     db.session.commit()
     html = client.get(f"/studies/{patient.study.code}/patients/{patient.code}").get_data(as_text=True)
-    assert "norwood_major = III;" in html
-    assert "norwood = Stage III vertex" in html
-    assert "norwood = 6" not in html
+    assert "Hamilton-Norwood main stage = III;" in html  # each score by its title (the definition's)
+    assert "Hamilton-Norwood stage = Stage III vertex" in html
+    assert "Hamilton-Norwood stage = 6" not in html

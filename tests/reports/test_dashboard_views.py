@@ -239,3 +239,26 @@ def test_a_small_study_still_shows_its_safety_alert_counts_to_its_staff(
     row = re.search(r'<th scope="row">3</th>(.*?)</tr>', panel, re.S).group(1)
     assert re.findall(r"<td>([^<]*)</td>", row)[:4] == ["1", "1", "0", "0"]  # 1 alert, open
     assert "&lt;5" not in panel
+
+
+def test_band_labels_and_notes_follow_the_staff_language(make_study, make_patient, make_user, login, client,
+                                                         library):
+    """A French clinician read "not low" and "Screening information, never a diagnosis (Topp...)"."""
+    study = make_study("FRBANDS")
+    user = make_user("clinician", (study,))
+    user.language = "fr"
+    patient = make_patient(study, "FR-1", enrolled_days_ago=20, sessions_days_ago=(10,))
+    response = start_response(db.session, patient, "T0", library["who5"], "fr")
+    save_answers(db.session, response, library["who5"], {f"who5_{i}": 4 for i in range(1, 6)})
+    submit_response(db.session, response, library["who5"])
+    db.session.commit()
+    login(user)
+    for url in ("/studies/FRBANDS/patients/FR-1", "/studies/FRBANDS/dashboard"):
+        html = client.get(url).get_data(as_text=True)
+        assert "Screening information" not in html and "not low" not in html, url
+        assert "{&#39;en&#39;" not in html, url
+        assert "Information de dépistage, jamais un diagnostic" in html, url
+    dashboard = client.get("/studies/FRBANDS/dashboard").get_data(as_text=True)
+    assert "Un changement de 10 points du score en pourcentage" in dashboard and "percent:" not in dashboard
+    page = client.get("/studies/FRBANDS/patients/FR-1").get_data(as_text=True)
+    assert "bien-être non diminué" in page and "Bien-être WHO-5 (0 à 100)" in page
