@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import click
+from babel import Locale
 from flask import render_template
 from flask.cli import with_appcontext
 from flask_babel import force_locale
@@ -114,6 +115,7 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
             "exports/access_summary.html", patient=patient, study=patient.study, parts=parts, alerts=alerts,
             links=links, reminders=reminders, events=_events(session, patient), lang=lang,
             generated=utcnow(), library=library, channels=CHANNEL_LABELS, results=RESULT_LABELS,
+            language_name=Locale.parse(lang).languages.get(lang, lang),  # "français", in its own words
             outcomes=OUTCOME_LABELS, consents=consent.patient_consents(session, patient.id),
             consent_labels=consent.method_labels(),
             # each timepoint named by the protocol version it was answered under (amendments remove some)

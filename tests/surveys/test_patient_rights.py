@@ -299,3 +299,32 @@ def test_the_access_summary_gives_the_local_day_of_enrollment(runner, make_study
     summary = _zip(out.read_bytes())["summary.html"].decode()
     row = summary.split("Enrolled on")[1].split("</tr>")[0]
     assert format_date(utc_day + timedelta(days=1), "medium", locale="en") in row, row
+
+
+def test_a_french_access_summary_reads_in_french_throughout(client, login, world, make_patient) -> None:
+    """Raw codes (withdrawn, male, fr, total_10_40, patient.enroll), ISO dates and a masculine
+    'Aucun.' for alerts reached French data subjects."""
+    import html
+    import re
+
+    from reports.exports.access import summary_html
+    from surveys.infra.library import instruments
+
+    study, subject, _other, admin = world
+    subject.status, subject.status_on = "withdrawn", local_today()
+    subject.withdrawal_reason = "lost_to_follow_up"
+    quiet_one = make_patient(study, "Q-1", language="fr", sex="male")
+    answer(subject, "T0", "rses", {f"rses_{i}": 2 for i in range(1, 11)}, lang="fr", submitted_days_ago=21)
+    db.session.commit()
+    login(admin)
+    summary = _zip(client.get("/studies/RIGHTS/patients/S-1/access.zip").data)["summary.html"].decode()
+    text = html.unescape(re.sub(r"<[^>]+>", " ", summary))
+    for english in ("withdrawn", "lost to follow up", "female", "alopecia", "Score:", "total_10_40",
+                    "percent", "not low", "not_low", "patient.enroll", "patient.view", "staff member"):
+        assert english not in text, english
+    assert not re.search(r"\b\d{4}-\d\d-\d\d\b", text)  # dates as the French read them, not ISO
+    for french in ("sorti de l'étude", "Perdu de vue", "Femme", "Pelade", "français",
+                   "Bien-être WHO-5 (0 à 100)", "Estime de soi (10 à 40)", "Inclusion dans l'étude"):
+        assert french in text, french
+    quiet = html.unescape(re.sub(r"<[^>]+>", " ", summary_html(db.session, quiet_one, instruments())))
+    assert "Homme" in quiet and "Aucune alerte" in quiet and "Aucun." not in quiet
