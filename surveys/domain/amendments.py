@@ -174,6 +174,48 @@ def protocol_text(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
+def protocol_problem(error: ProtocolError) -> str:
+    """A protocol's refusal in the reader's language: where (the timepoint) and what is wrong.
+
+    In: a ProtocolError from `parse_protocol` (its `problem`, `timepoint` and `detail`). Out: the
+    translated sentence; an error without a `problem` (already written for people) as its message.
+    """
+    d = error.detail
+    key, keys, instrument = d.get("key", ""), d.get("keys", ""), d.get("instrument", "")
+    texts = {
+        "not_an_object": lambda: _("the protocol must be one JSON object."),
+        "missing_keys": lambda: _("the protocol lacks: %(keys)s.", keys=keys),
+        "unknown_keys": lambda: _("unknown key(s): %(keys)s.", keys=keys),
+        "no_timepoints": lambda: _("'timepoints' must be a list of at least one timepoint."),
+        "formulations_not_a_list": lambda: _("'formulations' must be a list."),
+        "bad_formulation": lambda: _("each formulation needs an 'id' (a-z, 0-9, _), and may have a 'label' "
+                                     "per language and a list of 'aliases'."),
+        "repeated_formulation": lambda: _("formulation '%(id)s' is listed twice.", id=d.get("formulation")),
+        "timepoint_not_an_object": lambda: _("a timepoint must be an object."),
+        "timepoint_unknown_keys": lambda: _("unknown key(s): %(keys)s.", keys=keys),
+        "bad_timepoint_id": lambda: _("the 'id' must be letters and digits, at most 16."),
+        "repeated_timepoint": lambda: _("this timepoint id is used twice."),
+        "bad_anchor": lambda: _("the anchor must be one of: %(choices)s.", choices=d.get("choices", "")),
+        "no_english_label": lambda: _("the 'label' needs at least an English text ('en')."),
+        "offsets_out_of_order": lambda: _("the window must run opens ≤ due ≤ overdue ≤ closes."),
+        "no_instruments": lambda: _("'instruments' must list at least one questionnaire."),
+        "bad_offset": lambda: _("'%(key)s' must be an object with 'days' and/or 'hours'.", key=key),
+        "offset_not_whole": lambda: _("'%(key)s': days and hours must be whole numbers.", key=key),
+        "bad_instrument": lambda: _("a questionnaire is named by its id, or by an object with 'instrument'."),
+        "bad_if_agents": lambda: _("'if_agents' must be a list of words naming agents."),
+        "unknown_instrument": lambda: _("the questionnaire “%(instrument)s” does not exist in this "
+                                        "installation.", instrument=instrument),
+        "unknown_section": lambda: _("the questionnaire “%(instrument)s” has no part “%(section)s”.",
+                                     instrument=instrument, section=d.get("section", "")),
+    }
+    if error.problem not in texts:
+        return str(error)
+    problem = texts[error.problem]()
+    if error.timepoint is None:
+        return problem
+    return _("timepoint %(timepoint)s: %(problem)s", timepoint=error.timepoint, problem=problem)
+
+
 def read_protocol_json(raw: bytes | str) -> dict[str, Any]:
     """The JSON object of an uploaded or typed protocol; AmendmentError when it is not UTF-8, not JSON,
     too long, or not one object."""
@@ -366,7 +408,8 @@ def check_amendment(session: Session, study: Study, new_data: Any, library: Mapp
     try:
         protocol = parse_protocol(new_data, source="protocol", known_instruments=instrument_sections(library))
     except ProtocolError as exc:
-        raise AmendmentError(_("The new protocol is not valid: %(problem)s", problem=exc)) from exc
+        problem = protocol_problem(exc)  # in the reader's language, as every refusal here
+        raise AmendmentError(_("The new protocol is not valid: %(problem)s", problem=problem)) from exc
     current = study_protocol(study)
     if protocol.id != current.id:
         raise AmendmentError(_("The new protocol is '%(new)s', the study follows '%(old)s': an amendment "

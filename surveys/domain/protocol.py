@@ -31,7 +31,29 @@ _TIMEPOINT_KEYS = {
 
 
 class ProtocolError(ValueError):
-    """A protocol file that cannot be used, with the place and the problem."""
+    """A protocol file that cannot be used, with the place and the problem.
+
+    `str()` is an English message for developers and command lines. For people, `problem` names the
+    kind of refusal (see `PROTOCOL_PROBLEMS`), `timepoint` the timepoint id it concerns (None for the
+    whole file) and `detail` its particulars (`key`, `keys`, `instrument`, `section`, `formulation`,
+    `choices`), so a page can say the same thing in its reader's language
+    (`surveys.domain.amendments.protocol_problem`). A bare message (no `problem`) is already fit to show.
+    """
+
+    def __init__(self, message: str, *, problem: str = "", timepoint: str | None = None,
+                 **detail: str) -> None:
+        super().__init__(message)
+        self.problem, self.timepoint, self.detail = problem, timepoint, detail
+
+
+#: The kinds of ProtocolError `parse_protocol` raises.
+PROTOCOL_PROBLEMS = (
+    "not_an_object", "missing_keys", "unknown_keys", "no_timepoints", "formulations_not_a_list",
+    "bad_formulation", "repeated_formulation", "timepoint_not_an_object", "timepoint_unknown_keys",
+    "bad_timepoint_id", "repeated_timepoint", "bad_anchor", "no_english_label", "offsets_out_of_order",
+    "no_instruments", "bad_offset", "offset_not_whole", "bad_instrument", "bad_if_agents",
+    "unknown_instrument", "unknown_section",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,23 +126,28 @@ def session_number(timepoint_id: str, prefix: str = "S") -> int | None:
     return int(rest) if rest.isdigit() and not rest.startswith("0") else None
 
 
-def _offset(where: str, raw: Any) -> timedelta:
+def _offset(where: str, raw: Any, tp_id: str | None, key: str) -> timedelta:
     if not isinstance(raw, dict) or not raw or set(raw) - {"days", "hours"}:
-        raise ProtocolError(f"{where}: an offset is an object with 'days' and/or 'hours'")
+        raise ProtocolError(f"{where}: an offset is an object with 'days' and/or 'hours'",
+                            problem="bad_offset", timepoint=tp_id, key=key)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw.values()):
-        raise ProtocolError(f"{where}: offset values must be whole numbers")
+        raise ProtocolError(f"{where}: offset values must be whole numbers", problem="offset_not_whole",
+                            timepoint=tp_id, key=key)
     return timedelta(days=raw.get("days", 0), hours=raw.get("hours", 0))
 
 
-def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None) -> ProtocolInstrument:
+def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None,
+                tp_id: str | None = None) -> ProtocolInstrument:
     if isinstance(raw, str):
         raw = {"instrument": raw}
     if not isinstance(raw, dict) or set(raw) - {"instrument", "section", "until_days_after_last_session",
                                                 "if_agents"}:
-        raise ProtocolError(f"{where}: an instrument is an id or an object with 'instrument'")
+        raise ProtocolError(f"{where}: an instrument is an id or an object with 'instrument'",
+                            problem="bad_instrument", timepoint=tp_id)
     agents = raw.get("if_agents", [])
     if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip() for a in agents):
-        raise ProtocolError(f"{where}: 'if_agents' must be a list of words naming agents")
+        raise ProtocolError(f"{where}: 'if_agents' must be a list of words naming agents",
+                            problem="bad_if_agents", timepoint=tp_id)
     entry = ProtocolInstrument(
         instrument=raw.get("instrument", ""),
         section=raw.get("section"),
@@ -129,9 +156,13 @@ def _instrument(where: str, raw: Any, known: Mapping[str, frozenset[str]] | None
     )
     if known is not None:
         if entry.instrument not in known:
-            raise ProtocolError(f"{where}: unknown instrument '{entry.instrument}'")
+            raise ProtocolError(f"{where}: unknown instrument '{entry.instrument}'",
+                                problem="unknown_instrument",
+                                timepoint=tp_id, instrument=str(entry.instrument))
         if entry.section is not None and entry.section not in known[entry.instrument]:
-            raise ProtocolError(f"{where}: instrument '{entry.instrument}' has no section '{entry.section}'")
+            raise ProtocolError(f"{where}: instrument '{entry.instrument}' has no section '{entry.section}'",
+                                problem="unknown_section", timepoint=tp_id, instrument=entry.instrument,
+                                section=str(entry.section))
     return entry
 
 
@@ -142,7 +173,7 @@ def check_formulations(formulations: Any, source: str = "protocol") -> None:
     raises ProtocolError for a malformed entry or a repeated id.
     """
     if not isinstance(formulations, list):
-        raise ProtocolError(f"{source}: 'formulations' must be a list")
+        raise ProtocolError(f"{source}: 'formulations' must be a list", problem="formulations_not_a_list")
     seen: set[str] = set()
     for entry in formulations:
         ok = (isinstance(entry, dict) and set(entry) <= {"id", "label", "aliases"}
@@ -153,9 +184,10 @@ def check_formulations(formulations: Any, source: str = "protocol") -> None:
               and all(isinstance(v, str) for v in entry.get("aliases", [])))
         if not ok:
             raise ProtocolError(f"{source}: a formulation is {{'id': a-z0-9_, 'label': {{lang: text}}, "
-                                "'aliases': [text]}")
+                                "'aliases': [text]}", problem="bad_formulation")
         if entry["id"] in seen:
-            raise ProtocolError(f"{source}: formulation '{entry['id']}' is listed twice")
+            raise ProtocolError(f"{source}: formulation '{entry['id']}' is listed twice",
+                                problem="repeated_formulation", formulation=entry["id"])
         seen.add(entry["id"])
 
 
@@ -164,10 +196,11 @@ def parse_protocol(
 ) -> Protocol:
     """Validate raw protocol data; `known_instruments` maps instrument ids to their sections."""
     if not isinstance(data, dict):
-        raise ProtocolError(f"{source}: the protocol must be a JSON object")
+        raise ProtocolError(f"{source}: the protocol must be a JSON object", problem="not_an_object")
     missing = {"id", "version", "title", "timepoints"} - set(data)
     if missing:
-        raise ProtocolError(f"{source}: missing {', '.join(sorted(missing))}")
+        raise ProtocolError(f"{source}: missing {', '.join(sorted(missing))}", problem="missing_keys",
+                            keys=", ".join(sorted(missing)))
     unknown = set(data) - {
         "id",
         "version",
@@ -178,35 +211,46 @@ def parse_protocol(
         "formulations",
     }
     if unknown:
-        raise ProtocolError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise ProtocolError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}", problem="unknown_keys",
+                            keys=", ".join(sorted(unknown)))
     check_formulations(data.get("formulations", []), source)
     if not isinstance(data["timepoints"], list) or not data["timepoints"]:
-        raise ProtocolError(f"{source}: 'timepoints' must be a non-empty list")
+        raise ProtocolError(f"{source}: 'timepoints' must be a non-empty list", problem="no_timepoints")
     timepoints: list[Timepoint] = []
     seen: set[str] = set()
     for index, raw in enumerate(data["timepoints"]):
+        named = str(raw.get("id", index + 1) if isinstance(raw, dict) else index + 1)[:32]  # as people count
         where = f"{source}: timepoint {raw.get('id', index) if isinstance(raw, dict) else index}"
         if not isinstance(raw, dict):
-            raise ProtocolError(f"{where}: must be an object")
+            raise ProtocolError(f"{where}: must be an object",
+                                problem="timepoint_not_an_object", timepoint=named)
         if set(raw) - _TIMEPOINT_KEYS:
-            raise ProtocolError(f"{where}: unknown key(s) {', '.join(sorted(set(raw) - _TIMEPOINT_KEYS))}")
+            keys = ", ".join(sorted(set(raw) - _TIMEPOINT_KEYS))
+            raise ProtocolError(f"{where}: unknown key(s) {keys}", problem="timepoint_unknown_keys",
+                                timepoint=named, keys=keys)
         tp_id = raw.get("id")
         if not isinstance(tp_id, str) or not tp_id.isalnum() or len(tp_id) > 16:
-            raise ProtocolError(f"{where}: 'id' must be letters and digits, at most 16")
+            raise ProtocolError(f"{where}: 'id' must be letters and digits, at most 16",
+                                problem="bad_timepoint_id", timepoint=named)
         if tp_id in seen:
-            raise ProtocolError(f"{where}: duplicate timepoint id")
+            raise ProtocolError(f"{where}: duplicate timepoint id",
+                                problem="repeated_timepoint", timepoint=tp_id)
         seen.add(tp_id)
         if raw.get("anchor") not in ANCHORS:
-            raise ProtocolError(f"{where}: 'anchor' must be one of {', '.join(ANCHORS)}")
+            raise ProtocolError(f"{where}: 'anchor' must be one of {', '.join(ANCHORS)}",
+                                problem="bad_anchor", timepoint=tp_id, choices=", ".join(ANCHORS))
         label = raw.get("label")
         if not isinstance(label, dict) or "en" not in label:
-            raise ProtocolError(f"{where}: 'label' needs at least an English text")
-        offsets = [_offset(f"{where} {key}", raw.get(key)) for key in _OFFSET_KEYS]
+            raise ProtocolError(f"{where}: 'label' needs at least an English text",
+                                problem="no_english_label", timepoint=tp_id)
+        offsets = [_offset(f"{where} {key}", raw.get(key), tp_id, key) for key in _OFFSET_KEYS]
         if offsets != sorted(offsets):
-            raise ProtocolError(f"{where}: offsets must run opens <= due <= overdue <= closes")
+            raise ProtocolError(f"{where}: offsets must run opens <= due <= overdue <= closes",
+                                problem="offsets_out_of_order", timepoint=tp_id)
         instruments = raw.get("instruments")
         if not isinstance(instruments, list) or not instruments:
-            raise ProtocolError(f"{where}: 'instruments' must be a non-empty list")
+            raise ProtocolError(f"{where}: 'instruments' must be a non-empty list", problem="no_instruments",
+                                timepoint=tp_id)
         timepoints.append(
             Timepoint(
                 id=tp_id,
@@ -216,7 +260,7 @@ def parse_protocol(
                 due=offsets[1],
                 overdue=offsets[2],
                 closes=offsets[3],
-                instruments=tuple(_instrument(where, i, known_instruments) for i in instruments),
+                instruments=tuple(_instrument(where, i, known_instruments, tp_id) for i in instruments),
                 open_from_enrollment=bool(raw.get("open_from_enrollment", False)),
                 close_at_next_session=bool(raw.get("close_at_next_session", False)),
             )

@@ -36,7 +36,7 @@ from surveys.domain.accounts import (
     totp_uri,
     verify_password,
 )
-from surveys.domain.amendments import protocol_history, read_protocol_json
+from surveys.domain.amendments import protocol_history, protocol_problem, read_protocol_json
 from surveys.domain.audit import record, study_trail
 from surveys.domain.links import qr_svg
 from surveys.domain.models import StaffUser, Study
@@ -294,7 +294,7 @@ def new_study() -> Any:
         )
     except ProtocolError as exc:
         db.session.rollback()
-        flash(_("The study was not created: %(problem)s", problem=exc), "error")
+        flash(_("The study was not created: %(problem)s", problem=protocol_problem(exc)), "error")
         return render_template("staff/study_new.html", form=form), 400
     if current_user.role != "admin":
         current_user.studies.append(study)

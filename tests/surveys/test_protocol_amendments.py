@@ -181,7 +181,8 @@ def test_reminders_pick_up_a_window_an_amendment_opened(make_study, make_patient
 
 
 @pytest.mark.parametrize(("change", "words"), [
-    (lambda d: timepoint(d, "W8")["instruments"].append("no_such_instrument"), "unknown instrument"),
+    (lambda d: timepoint(d, "W8")["instruments"].append("no_such_instrument"),
+     "timepoint W8: the questionnaire “no_such_instrument” does not exist"),
     (lambda d: d.update(version="2.0"), "already used"),
     (lambda d: d.update(id="other_protocol"), "keeps the protocol id"),
     (lambda d: d.update(version=" "), "version"),
@@ -288,7 +289,8 @@ def test_the_page_refuses_bad_input_with_400_and_a_changed_protocol_with_409(
     wrong = amended(study)
     timepoint(wrong, "W8")["instruments"] = ["nope"]
     refused = client.post("/studies/PBAD/protocol/check", data={"protocol_text": json.dumps(wrong)})
-    assert refused.status_code == 400 and "unknown instrument" in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "questionnaire “nope” does not exist" in refused.get_data(as_text=True)
     upload = client.post("/studies/PBAD/protocol/check", content_type="multipart/form-data",
                          data={"protocol_text": "", "protocol_file": (io.BytesIO(
                              json.dumps(amended(study)).encode()), "amendment.json")})
@@ -476,3 +478,35 @@ def test_the_french_difference_table_names_its_column_with_a_noun(client, login,
     html = client.post("/studies/FRCOL/protocol/check", data={"protocol_text": json.dumps(data)}).get_data(
         as_text=True)
     assert '<th scope="col">Modification</th>' in html and ">Changer</th>" not in html
+
+
+@pytest.mark.parametrize(("change", "english", "french"), [
+    (lambda d: timepoint(d, "T0")["instruments"].append("dlqi"), "unknown instrument",
+     "le questionnaire « dlqi » n'existe pas"),
+    (lambda d: timepoint(d, "W8").update(anchor="moon"), "'anchor' must be one of",
+     "l'ancrage doit être"),
+    (lambda d: timepoint(d, "W8").update(opens={"days": "x"}), "offset values must be whole numbers",
+     "nombres entiers"),
+    (lambda d: d.update(colour="blue"), "unknown key(s)", "clé(s) inconnue(s) : colour"),
+])
+def test_a_protocol_problem_reaches_a_french_coordinator_in_french(client, login, make_user, make_study,
+                                                                   change, english, french) -> None:
+    """"protocol: timepoint T0: unknown instrument 'dlqi'" stayed English on the French check page."""
+    import html as html_module
+
+    study = make_study("FRBAD")
+    user = make_user("coordinator", (study,))
+    user.language = "fr"
+    db.session.commit()
+    login(user)
+    data = amended(study)
+    change(data)
+    response = client.post("/studies/FRBAD/protocol/check", data={"protocol_text": json.dumps(data)})
+    page = html_module.unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert english not in page and french in page
+    created = client.post("/studies/new", content_type="multipart/form-data", data={
+        "code": "FRNEW", "name": "Nouvelle étude", "protocol_source": "upload", "emergency_number": "15",
+        "protocol_file": (io.BytesIO(json.dumps(data).encode()), "protocol.json")})
+    page = html_module.unescape(created.get_data(as_text=True))
+    assert created.status_code == 400 and english not in page and french in page

@@ -74,8 +74,8 @@ def test_a_study_from_an_uploaded_protocol_file(client, coordinator) -> None:
     (b"{not json", "not valid JSON (line 1, column 2"),
     (b"[1, 2]", "must hold one JSON object"),
     (b"\xff\xfe", "not UTF-8"),
-    (b'{"id": "x"}', "missing"),
-    (None, "unknown instrument &#39;nonexistent&#39;"),
+    (b'{"id": "x"}', "the protocol lacks: timepoints, title, version"),
+    (None, "timepoint T0: the questionnaire “nonexistent” does not exist in this installation"),
     (b"", "Choose a protocol file"),
 ])
 def test_a_bad_protocol_file_is_refused_with_the_reason_and_nothing_is_stored(client, coordinator, content,
