@@ -47,6 +47,7 @@ from surveys.domain.models import (
 )
 from surveys.domain.operators import as_option, cli_operator
 from surveys.domain.protocol_history import protocol_versions
+from surveys.domain.reminders import REMINDER_KIND_LABELS
 from surveys.domain.responses import answered_in
 from surveys.infra.db import db, utcnow
 
@@ -117,7 +118,8 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
             generated=utcnow(), library=library, channels=CHANNEL_LABELS, results=RESULT_LABELS,
             language_name=Locale.parse(lang).languages.get(lang, lang),  # "français", in its own words
             outcomes=OUTCOME_LABELS, consents=consent.patient_consents(session, patient.id),
-            consent_labels=consent.method_labels(),
+            consent_labels=consent.method_labels(), reminder_kinds=REMINDER_KIND_LABELS,
+            reminder_timepoint=lambda r: history.label(r.timepoint, lang),
             # each timepoint named by the protocol version it was answered under (amendments remove some)
             timepoint_label=lambda r: f"{history.label(r.timepoint, lang, r.protocol_version)} "
                                       f"({r.timepoint})",

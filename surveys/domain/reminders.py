@@ -27,6 +27,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -59,6 +60,10 @@ class ReminderReport:
     skipped: int = 0
     waiting: int = 0  # owed, but outside the study's sending hours: sent by a later run
     errors: list[str] = field(default_factory=list)
+
+
+#: What a reminder e-mail was about (`ReminderSent.kind`), in the reader's language.
+REMINDER_KIND_LABELS = {"open": _l("questionnaire open"), "overdue": _l("questionnaire overdue")}
 
 
 def reminder_kind(window: Window) -> str | None:
