@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from instruments import Instrument, versions_of
+from instruments.conditions import referenced_items
 from reports.exports.codebook import ExportContext
 from reports.exports.fhir import bundle_chunks
 from reports.exports.files import csv_file
@@ -81,6 +82,36 @@ def _answer_lines(response: Response, inst: Instrument | None, lang: str) -> lis
     return lines
 
 
+def _reason_text(inst: Instrument | None, rule_id: str, lang: str) -> str:
+    """An alert rule said as the patient was asked it: the first question it reads (in questionnaire
+    order), or the score it reads by its title; the rule id when the definition does not know it."""
+    rule = next((r for r in inst.alert_rules if r["id"] == rule_id), None) if inst is not None else None
+    if inst is None or rule is None:
+        return rule_id
+    read = referenced_items(rule["when"])
+    item = next((i for i in inst.items if i.id in read), None)
+    if item is not None:
+        return item.texts.get(lang) or item.texts.get("en") or rule_id
+    score = _first_score(rule["when"])
+    return inst.score_title(score, lang) if score else rule_id
+
+
+def _first_score(condition: Mapping[str, Any]) -> str | None:
+    if "score" in condition:
+        return str(condition["score"])
+    parts = [*condition.get("all", ()), *condition.get("any", ())]
+    if "not" in condition:
+        parts.append(condition["not"])
+    return next((found for part in parts if (found := _first_score(part))), None)
+
+
+def _alert_reasons(alert: Alert, library: Mapping[str, Instrument], lang: str) -> list[str]:
+    """The reasons an alert was raised, in the patient's words and language, each once."""
+    response = alert.response
+    inst = answered_in(library, response.instrument_id, response.instrument_version) if response else None
+    return list(dict.fromkeys(_reason_text(inst, str(reason), lang) for reason in alert.reasons))
+
+
 def _events(session: Session, patient: Patient) -> list[AuditEvent]:
     """The audit trail's events about the patient (their record, or naming their code in the study)."""
     found = []
@@ -101,7 +132,8 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
         .options(selectinload(Response.answers), selectinload(Response.scores))
         .order_by(Response.started_at, Response.id)))
     alerts = list(session.scalars(select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.id)
-                                  .options(selectinload(Alert.attempts), selectinload(Alert.resolutions))))
+                                  .options(selectinload(Alert.attempts), selectinload(Alert.resolutions),
+                                           selectinload(Alert.response))))
     links = list(session.scalars(select(PatientLink).where(PatientLink.patient_id == patient.id)
                                  .order_by(PatientLink.created_at)))
     reminders = list(session.scalars(select(ReminderSent).where(ReminderSent.patient_id == patient.id)
@@ -120,6 +152,7 @@ def summary_html(session: Session, patient: Patient, library: Mapping[str, Instr
             outcomes=OUTCOME_LABELS, consents=consent.patient_consents(session, patient.id),
             consent_labels=consent.method_labels(), reminder_kinds=REMINDER_KIND_LABELS,
             reminder_timepoint=lambda r: history.label(r.timepoint, lang),
+            alert_reasons=lambda a: _alert_reasons(a, library, lang),
             # each timepoint named by the protocol version it was answered under (amendments remove some)
             timepoint_label=lambda r: f"{history.label(r.timepoint, lang, r.protocol_version)} "
                                       f"({r.timepoint})",

@@ -323,6 +323,8 @@ def test_a_french_access_summary_reads_in_french_throughout(client, login, world
                     "percent", "not low", "not_low", "patient.enroll", "patient.view", "staff member"):
         assert english not in text, english
     assert not re.search(r"\b\d{4}-\d\d-\d\d\b", text)  # dates as the French read them, not ISO
+    assert "rf_fever" not in text  # the alert's reason, as the patient was asked it:
+    assert "avez-vous eu de la fièvre (38 °C ou plus)" in text
     reminder = next(line for line in text.splitlines() if "E-mail de rappel" in line)
     assert "open" not in reminder and "questionnaire ouvert" in reminder and "Après la séance 2" in reminder
     for french in ("sorti de l'étude", "Perdu de vue", "Femme", "Pelade", "français",
