@@ -174,28 +174,58 @@ def current_settings(study: Study) -> dict[str, Any]:
     return {name: getattr(study, name) for name in SETTINGS}
 
 
+def check_settings(study: Study, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check settings against their rules and against the study's stored values; store nothing.
+
+    In: any subset of `SETTINGS` as raw values. Out: the clean values (as `validate_settings`).
+    Raises one `SettingsError` naming every problem at once: each refused value, sending hours
+    that would not satisfy start < end, and an on-call address that is set being emptied (level 2-3
+    alert notices go there; a study created without one may keep none).
+    """
+    try:
+        clean, problems = validate_settings(values), {}
+    except SettingsError as exc:
+        clean, problems = _cleaned_despite(values, exc.problems), dict(exc.problems)
+    if "oncall_email" in values and "oncall_email" not in problems and study.oncall_email \
+            and not str(values["oncall_email"] or "").strip():
+        problems["oncall_email"] = _(
+            "The on-call e-mail cannot be emptied: level 2 and 3 safety alerts are e-mailed there. "
+            "To change it, give the new address.")
+    start = clean.get("reminder_start_hour", study.reminder_start_hour)
+    end = clean.get("reminder_end_hour", study.reminder_end_hour)
+    if isinstance(start, int) and isinstance(end, int) and start >= end \
+            and not {"reminder_start_hour", "reminder_end_hour"} & problems.keys():
+        problems["reminder_end_hour"] = _(
+            "Reminders must start before they end: start %(start)s:00, end %(end)s:00.",
+            start=start, end=end)
+    if problems:
+        raise SettingsError(problems)
+    return clean
+
+
+def _cleaned_despite(values: Mapping[str, Any], problems: Mapping[str, str]) -> dict[str, Any]:
+    """The values that passed their own check when others did not (for the cross checks)."""
+    clean: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in problems or name not in SETTINGS:
+            continue
+        try:
+            clean.update(validate_settings({name: value}))
+        except SettingsError:
+            continue
+    return clean
+
+
 def update_settings(session: Session, study: Study, values: Mapping[str, Any], *,
                     actor: str) -> list[SettingChange]:
     """Validate and store changed settings; audit them as one event with old and new values.
 
     In: any subset of `SETTINGS` as raw values. Out: the changes made (empty when nothing
-    differed; then nothing is recorded). Raises `SettingsError` and changes nothing when any
-    value is refused, when the sending hours would not satisfy start < end, or when an on-call
-    address that is set would be emptied (level 2-3 alert notices go there; a study created without
-    one may keep none, and its other settings still save). Flushes; the caller commits. A new
-    on-call address is read by the next alert notice: nothing is cached.
+    differed; then nothing is recorded). Raises `SettingsError` naming every problem at once
+    (`check_settings`) and changes nothing when any value is refused. Flushes; the caller
+    commits. A new on-call address is read by the next alert notice: nothing is cached.
     """
-    clean = validate_settings(values)
-    if "oncall_email" in clean and clean["oncall_email"] is None and study.oncall_email:
-        raise SettingsError({"oncall_email": _(
-            "The on-call e-mail cannot be emptied: level 2 and 3 safety alerts are e-mailed there. "
-            "To change it, give the new address.")})
-    start = clean.get("reminder_start_hour", study.reminder_start_hour)
-    end = clean.get("reminder_end_hour", study.reminder_end_hour)
-    if start >= end:
-        raise SettingsError({"reminder_end_hour": _(
-            "Reminders must start before they end: start %(start)s:00, end %(end)s:00.",
-            start=start, end=end)})
+    clean = check_settings(study, values)
     changes = [SettingChange(name, getattr(study, name), new) for name, new in clean.items()
                if getattr(study, name) != new]
     if not changes:

@@ -24,6 +24,7 @@ from surveys.domain.models import Study
 from surveys.domain.study_settings import (
     SETTINGS,
     SettingsError,
+    check_settings,
     current_settings,
     known_timezones,
     update_settings,
@@ -64,17 +65,23 @@ def study_settings_save(code: str) -> Any:
     """Store the changed settings (all or nothing), audited with old and new values; then redirect."""
     study = study_or_404(code)
     form = _settings_form(study, formdata=request.form)
-    if not form.validate():
-        return _render(study, form, 400)
-    values = {name: getattr(form, name).data for name in SETTINGS}
+    form_valid = form.validate()
+    # The domain checks run even when the form refused a field, so every problem shows at once;
+    # a field the form refused (its value unread) is left to the form's message.
+    values = {name: request.form.get(name, "") if getattr(form, name).errors else getattr(form, name).data
+              for name in SETTINGS}
     try:
-        changes = update_settings(db.session, study, values, actor=actor(current_user))
+        check_settings(study, values)
+        problems: dict[str, str] = {}
     except SettingsError as exc:
-        db.session.rollback()
-        for name, problem in exc.problems.items():
+        problems = exc.problems
+    for name, problem in problems.items():
+        if not getattr(form, name).errors:
             getattr(form, name).errors = [*getattr(form, name).errors, problem]
+    if not form_valid or problems:
         flash(_("Nothing was changed: please correct the settings marked below."), "error")
         return _render(study, form, 400)
+    changes = update_settings(db.session, study, values, actor=actor(current_user))
     db.session.commit()
     if changes:
         labels = [_("“%(label)s”", label=getattr(form, c.name).label.text) for c in changes]

@@ -274,3 +274,49 @@ def test_the_audit_trail_names_changed_settings_by_their_labels(
     page = unescape(client.get("/studies/AUDS/audit").get_data(as_text=True))
     for line in expected:
         assert line in page
+
+
+def test_the_page_reports_every_problem_of_a_submission_at_once(client, login, make_user, make_study) -> None:
+    """Form checks (the hour) and domain checks (the zone, the emptied on-call address) in one 400."""
+    study = make_study("ALL", oncall_email="keep@clinic.test")
+    login(make_user("coordinator", (study,)))
+    response = client.post("/studies/ALL/settings", data=_form(
+        study, oncall_email="", timezone="Factory", reminder_start_hour=25, name="Should not be stored"))
+    page = unescape(response.get_data(as_text=True))
+    assert response.status_code == 400
+    assert "Nothing was changed" in page
+    assert "level 2 and 3" in page and "'Factory' is not a time zone name" in page
+    assert "between 0 and 23" in page or "from 0 to 23" in page
+    db.session.refresh(study)
+    assert (study.name, study.oncall_email, study.timezone) == (
+        "Test study", "keep@clinic.test", "Europe/Paris")
+    assert _settings_events(study) == []
+
+
+def test_a_form_level_problem_alone_still_says_nothing_was_changed(
+    client, login, make_user, make_study
+) -> None:
+    study = make_study("HOUR")
+    login(make_user("coordinator", (study,)))
+    response = client.post("/studies/HOUR/settings", data=_form(study, reminder_start_hour=25))
+    assert response.status_code == 400 and "Nothing was changed" in response.get_data(as_text=True)
+
+
+def test_the_cli_lists_every_problem_at_once(runner, make_study) -> None:
+    study = make_study("ALLCLI", oncall_email="keep@clinic.test")
+    db.session.commit()
+    result = runner.invoke(args=["studies", "set", "ALLCLI", "--oncall-email", "", "--timezone", "Factory",
+                                 "--reminder-start-hour", "25", "--reminder-end-hour", "3"])
+    assert result.exit_code == 1 and "Nothing was changed" in result.output
+    for option in ("--oncall-email", "--timezone", "--reminder-start-hour"):
+        assert option in result.output
+    db.session.refresh(study)
+    assert (study.oncall_email, study.timezone) == ("keep@clinic.test", "Europe/Paris")
+
+
+def test_the_cross_checks_are_reported_with_the_value_checks(app, make_study) -> None:
+    study = make_study("CROSS", oncall_email="keep@clinic.test")
+    with pytest.raises(SettingsError) as caught:
+        update_settings(db.session, study, {"oncall_email": "", "timezone": "Factory",
+                                            "reminder_start_hour": 12, "reminder_end_hour": 10}, actor="test")
+    assert set(caught.value.problems) == {"oncall_email", "timezone", "reminder_end_hour"}
