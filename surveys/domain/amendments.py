@@ -23,6 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel import Locale
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -42,6 +45,7 @@ from surveys.domain.protocol import (
 )
 from surveys.domain.schedule import ANSWERABLE, Window, compute_schedule
 from surveys.infra.db import utcnow
+from surveys.infra.i18n import LANGUAGES
 
 MAX_REASON = 2000
 MAX_VERSION = 32  # StudyProtocol.version, Study.protocol_version
@@ -433,8 +437,29 @@ def check_amendment(session: Session, study: Study, new_data: Any, library: Mapp
         warnings.append(_("Version %(new)s is not after the current version %(old)s: check the number (it "
                           "is accepted, versions are ordered by when they were applied).",
                           new=version, old=study.protocol_version))
+    warnings.extend(untranslated_labels(protocol))
     return AmendmentCheck(protocol=protocol, data=data, difference=difference, impact=impact,
                           base=protocol_fingerprint(study.protocol), warnings=tuple(warnings))
+
+
+def untranslated_labels(protocol: Protocol) -> list[str]:
+    """Warnings (translated) for the patient-visible texts of a protocol missing in a patient language.
+
+    In: a parsed protocol. Out: one warning per language of `LANGUAGES` (any of which a patient may
+    be given, by the study's default or their own) listing each timepoint whose label lacks that
+    language or leaves it blank: those patients would read the English label. Timepoint labels are
+    the protocol's only text patients see (its title and formulations are for staff).
+    """
+    warnings = []
+    for lang in LANGUAGES:
+        missing = [_("%(id)s (“%(label)s”)", id=tp.id, label=tp.label["en"]) for tp in protocol.timepoints
+                   if not str(tp.label.get(lang) or "").strip()]
+        if missing:
+            language = Locale.parse(lang).get_display_name(str(get_locale() or "en"))
+            warnings.append(_("Timepoints without a label in %(language)s: %(timepoints)s. Patients who read "
+                              "%(language)s would see them in English.", language=language,
+                              timepoints=format_list(missing, locale=str(get_locale() or "en"))))
+    return warnings
 
 
 def _version_number(label: str) -> tuple[int, ...] | None:

@@ -8,6 +8,7 @@ import copy
 import io
 import json
 from datetime import timedelta
+from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -510,3 +511,33 @@ def test_a_protocol_problem_reaches_a_french_coordinator_in_french(client, login
         "protocol_file": (io.BytesIO(json.dumps(data).encode()), "protocol.json")})
     page = html_module.unescape(created.get_data(as_text=True))
     assert created.status_code == 400 and english not in page and french in page
+
+
+def test_a_timepoint_without_a_french_label_is_warned_not_refused(
+    client, login, make_user, make_study, library, runner, tmp_path
+) -> None:
+    """Patients may read French (the study's default or their own language): an English-only label
+    would reach them in English, so the check lists every such timepoint, on the page and the CLI."""
+    study = make_study("NOFR")
+    data = amended(study)
+    timepoint(data, "W8")["label"] = {"en": "Week 8"}
+    timepoint(data, "M6")["label"] = {"en": "6 months", "fr": " "}
+    checked = check_amendment(db.session, study, data, library)
+    warning = " ".join(checked.warnings)
+    assert "W8" in warning and "M6" in warning and "Week 8" in warning and "W12" not in warning
+    login(make_user("coordinator", (study,)))
+    db.session.commit()
+    html = unescape(client.post("/studies/NOFR/protocol/check",
+                                data={"protocol_text": json.dumps(data)}).get_data(as_text=True))
+    assert "W8" in html and "without a label in French" in html and "Apply the amendment" in html
+    path = tmp_path / "amendment.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    dry = runner.invoke(args=["studies", "amend", "NOFR", str(path), "--dry-run"])
+    assert dry.exit_code == 0 and "without a label in French" in dry.output and "M6" in dry.output
+    applied = runner.invoke(args=["studies", "amend", "NOFR", str(path), "--reason", "Week 8 visit"])
+    assert applied.exit_code == 0 and "without a label in French" in applied.output
+
+
+def test_a_protocol_labelled_in_every_language_draws_no_language_warning(make_study, library) -> None:
+    study = make_study("ALLFR")
+    assert check_amendment(db.session, study, amended(study), library).warnings == ()
