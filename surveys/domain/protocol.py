@@ -194,7 +194,11 @@ def check_formulations(formulations: Any, source: str = "protocol") -> None:
 def parse_protocol(
     data: Any, *, source: str = "protocol", known_instruments: Mapping[str, frozenset[str]] | None = None
 ) -> Protocol:
-    """Validate raw protocol data; `known_instruments` maps instrument ids to their sections."""
+    """Validate raw protocol data; `known_instruments` maps instrument ids to their sections.
+
+    The timepoints come in the order they fall due (`when_due`), whatever their order in the file.
+    Raises ProtocolError for data that cannot be used.
+    """
     if not isinstance(data, dict):
         raise ProtocolError(f"{source}: the protocol must be a JSON object", problem="not_an_object")
     missing = {"id", "version", "title", "timepoints"} - set(data)
@@ -265,14 +269,29 @@ def parse_protocol(
                 close_at_next_session=bool(raw.get("close_at_next_session", False)),
             )
         )
+    planned = int(data.get("planned_sessions", 4))
+    interval = int(data.get("session_interval_days", 28))
     return Protocol(
         id=str(data["id"]),
         version=str(data["version"]),
         title=dict(data["title"]),
-        timepoints=tuple(timepoints),
-        planned_sessions=int(data.get("planned_sessions", 4)),
-        session_interval_days=int(data.get("session_interval_days", 28)),
+        timepoints=tuple(sorted(timepoints, key=lambda tp: when_due(tp, planned, interval))),
+        planned_sessions=planned,
+        session_interval_days=interval,
     )
+
+
+def when_due(tp: Timepoint, planned_sessions: int, session_interval_days: int) -> tuple[timedelta, int]:
+    """Where a timepoint sorts among a protocol's: by when it falls due on the planned calendar.
+
+    The planned calendar counts from the first session (day 0): enrollment and the first session are
+    day 0, per-session windows sort as the first session's, the last session is day
+    (planned_sessions - 1) x session_interval_days. Returns (anchor's planned day + the `due` offset,
+    the anchor's place in `ANCHORS`); equal keys keep the file's order (the sort is stable). So a
+    timepoint an amendment appends at the end of the file (W6) is listed before W12, not after M12.
+    """
+    anchor_day = {"last_session": timedelta(days=max(planned_sessions - 1, 0) * session_interval_days)}
+    return anchor_day.get(tp.anchor, timedelta(0)) + tp.due, ANCHORS.index(tp.anchor)
 
 
 def parse_protocol_text(text: str, *, source: str = "protocol") -> Protocol:

@@ -232,7 +232,7 @@ def _make(
 def compute_schedule(
     protocol: Protocol, anchors: Anchors, now: datetime, completed: Collection[str] = ()
 ) -> list[Window]:
-    """Every window of a patient, in protocol order, with its state at `now`.
+    """Every window of a patient, in protocol order (`when_due`), with its state at `now`.
 
     `completed` holds the ids of timepoints whose questionnaires are all submitted.
     Per-session timepoints expand to one window per session done (`S1`, `S2`, ...); a planned

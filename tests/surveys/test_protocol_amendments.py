@@ -541,3 +541,30 @@ def test_a_timepoint_without_a_french_label_is_warned_not_refused(
 def test_a_protocol_labelled_in_every_language_draws_no_language_warning(make_study, library) -> None:
     study = make_study("ALLFR")
     assert check_amendment(db.session, study, amended(study), library).warnings == ()
+
+
+WEEK6 = {"id": "W6", "label": {"en": "Week 6", "fr": "Semaine 6"}, "anchor": "first_session",
+         "opens": {"days": 35}, "due": {"days": 42}, "overdue": {"days": 49}, "closes": {"days": 63},
+         "instruments": ["hair_status"]}
+
+
+def test_a_timepoint_an_amendment_appends_is_listed_when_it_happens_not_last(
+    client, login, make_user, make_study, make_patient, library
+) -> None:
+    """An amendment appending W6 at the end of the JSON list showed '… 6 months, 12 months, Week 6'."""
+    study = make_study("ORDER")
+    patient = make_patient(study, "ORD-1", sessions_days_ago=(3,))
+    data = amended(study, add_week8=False)
+    data["timepoints"].append(copy.deepcopy(WEEK6))
+    apply_amendment(db.session, study, data, library, reason="W6 visit", actor="test")
+    db.session.commit()
+
+    ids = [tp.id for tp in flow.protocol_of(study).timepoints]
+    assert ids.index("W6") < ids.index("W12") < ids.index("M6") < ids.index("M12")
+    assert list(windows_of(patient)).index("W6") < list(windows_of(patient)).index("W12")
+
+    home = client.get(f"/p/{patient.token}").get_data(as_text=True)
+    assert home.index("Week 6") < home.index("Week 12")
+    login(make_user("coordinator", (study,)))
+    page = client.get("/studies/ORDER/timeline").get_data(as_text=True)
+    assert page.index("Week 6") < page.index("Week 12") < page.index("6 months")
