@@ -36,7 +36,7 @@ from reports.exports.options import ExportOptions, study_instruments
 from reports.exports.tables import RowCount
 from surveys.domain import consent
 from surveys.domain.alerts import CHANNEL_LABELS, OUTCOME_LABELS, RESULT_LABELS
-from surveys.domain.audit import record
+from surveys.domain.audit import record_after_reads
 from surveys.domain.models import (
     Alert,
     AuditEvent,
@@ -164,7 +164,8 @@ def access_archive(session: Session, patient: Patient, library: Mapping[str, Ins
     """The zip of everything held about `patient` (see the module docstring); audits the access.
 
     Out: the zip's bytes (a patient holds at most a few thousand answers). Records a
-    `patient.access` event (flushed; the caller commits).
+    `patient.access` event after the reads (`record_after_reads`: the session's read transaction is
+    ended first; the event is flushed, the caller commits).
     """
     study = patient.study
     options = ExportOptions(format="long", lang=patient.language)
@@ -180,9 +181,10 @@ def access_archive(session: Session, patient: Patient, library: Mapping[str, Ins
         fhir_ctx = replace(ctx, options=replace(options, format="fhir"))
         archive.writestr("questionnaire_responses.fhir.json",
                          b"".join(bundle_chunks(session, fhir_ctx, counts["fhir"])))
-    record(session, actor, "patient.access", entity="patient", entity_id=patient.id, study_id=study.id,
-           details={"patient": patient.code, "via": via, "answers": counts["answers"].rows,
-                    "responses": counts["fhir"].rows})
+    record_after_reads(session, actor, "patient.access", entity="patient", entity_id=patient.id,
+                       study_id=study.id, details={"patient": patient.code, "via": via,
+                                                   "answers": counts["answers"].rows,
+                                                   "responses": counts["fhir"].rows})
     return buffer.getvalue()
 
 

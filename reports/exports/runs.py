@@ -31,7 +31,7 @@ from reports.exports.native import native_file
 from reports.exports.options import NATIVE_FORMATS, TABLES, ExportOptions, OptionError, study_instruments
 from reports.exports.spreadsheet import xlsx_file
 from reports.exports.tables import RowCount
-from surveys.domain.audit import record
+from surveys.domain.audit import record_after_reads
 from surveys.domain.models import Study
 from surveys.infra.db import utcnow
 
@@ -147,12 +147,12 @@ def _audited(session: Session, chunks: Iterator[bytes], *, actor: str, study_id:
 
 def _record(session: Session, actor: str, study_id: int, details: dict[str, Any]) -> None:
     try:
-        session.commit()  # end the read transaction (it wrote nothing)
+        session.commit()  # end the read transaction (it wrote nothing), whatever the export's own fate
     except SQLAlchemyError:
         session.rollback()
     try:
-        record(session, actor, "export", entity="study", entity_id=study_id, study_id=study_id,
-               details=details)
+        record_after_reads(session, actor, "export", entity="study", entity_id=study_id, study_id=study_id,
+                           details=details)
         session.commit()
     except SQLAlchemyError:  # never hide the export's own error behind the audit's
         session.rollback()

@@ -89,6 +89,22 @@ def record(
     return event
 
 
+def record_after_reads(session: Session, actor: str, action: str, **event: Any) -> AuditEvent:
+    """Audit an action that only read (an export, a data subject's access archive), once it has read.
+
+    In: a session whose transaction read and wrote nothing (what it holds is committed as is); the
+    event's fields as for `record`. Ends that read transaction and records the event in a transaction
+    that starts by taking the write lock on SQLite: there a read snapshot cannot become a write once
+    another connection has written since it began (SQLITE_BUSY_SNAPSHOT, "database is locked" at
+    once, the busy time-out does not wait), which a read of a few seconds beside patients answering
+    makes likely. The lock is waited for like any write (busy time-out). Flushed; the caller commits.
+    """
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE audit_event SET id = id WHERE 0"))  # a write first: takes the lock
+    return record(session, actor, action, **event)
+
+
 @dataclass(frozen=True, slots=True)
 class ChainProblem:
     """Where the chain breaks and how."""
