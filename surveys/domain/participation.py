@@ -109,7 +109,7 @@ def check_leaving_day(session: Session, patient: Patient, on: date) -> None:
     answered = last_answer_day(session, patient)
     if answered is not None and on < answered:
         raise ParticipationError(_("The patient last answered a questionnaire on %(day)s: give a date on or "
-                                   "after that day.", day=answered.isoformat()))
+                                   "after that day.", day=local_date(answered)))
 
 
 def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: str, note: str = "",
@@ -136,7 +136,8 @@ def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: st
     enrolled, today = local_day(study, patient.enrolled_at), local_day(study, utcnow())
     if not enrolled <= on <= today:
         raise ParticipationError(_("The withdrawal date must be between the enrollment (%(first)s) and "
-                                   "today (%(last)s).", first=enrolled.isoformat(), last=today.isoformat()))
+                                   "today (%(last)s).", first=local_date(enrolled),
+                                   last=local_date(today)))
     check_leaving_day(session, patient, on)
     patient.status, patient.status_on = "withdrawn", on
     patient.withdrawal_reason, patient.status_note = reason, note or None

@@ -26,6 +26,7 @@ from surveys.domain.participation import (
     withdraw_patient,
 )
 from surveys.infra.db import db
+from surveys.infra.formatting import local_date
 from surveys.infra.security import limiter
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
@@ -59,7 +60,7 @@ def withdraw(code: str, patient_code: str) -> Any:
         return _manage_page(study, patient, 400, withdraw_form=form)
     db.session.commit()
     flash(_("Patient %(code)s withdrawn from %(date)s: nothing more will be asked.",
-            code=patient.code, date=patient.status_on.isoformat() if patient.status_on else ""))
+            code=patient.code, date=local_date(patient.status_on)))
     if data_withheld(patient):
         flash(_("The data already collected are withheld from exports and dashboards from now on; they "
                 "are deleted only when an administrator erases them."), "error")

@@ -96,10 +96,11 @@ def test_a_withdrawal_dated_before_the_last_answer_is_refused_on_the_page_and_th
     refused = client.post("/studies/LIFE/patients/W-5/withdraw",
                           data={"on": too_early, "reason": "lost_to_follow_up"})
     page = refused.get_data(as_text=True)
-    assert refused.status_code == 400 and answered.isoformat() in page and "on or after" in page
+    shown = format_date(answered, "medium", locale="en")  # as the pages show dates, not ISO
+    assert refused.status_code == 400 and shown in page and "on or after" in page
     cli = runner.invoke(args=["patients", "withdraw", "LIFE", "W-5", "--on", too_early,
                               "--reason", "lost_to_follow_up"])
-    assert cli.exit_code == 1 and answered.isoformat() in cli.output and "Nothing was changed" in cli.output
+    assert cli.exit_code == 1 and shown in cli.output and "Nothing was changed" in cli.output
     db.session.refresh(patient)
     assert (patient.status, patient.status_on) == ("active", None) and _events("patient.withdraw") == []
     ok = client.post("/studies/LIFE/patients/W-5/withdraw",
@@ -197,3 +198,23 @@ def test_exports_carry_the_participation_status_and_its_date(client, coordinator
     deid = read_csv(client.get("/studies/LIFE/exports/wide", query_string={"deidentified": "1"}).data)
     first_session = local_today() - timedelta(days=15)
     assert sorted(deid["participation_day"].dropna().astype(int)) == [(day - first_session).days]
+
+
+@pytest.mark.parametrize(("language", "locale"), [("en", "en"), ("fr", "fr")])
+def test_withdrawal_messages_give_dates_as_the_pages_do(client, coordinator, make_patient, language,
+                                                         locale) -> None:
+    """The success and refusal messages read 'Nov 30, 2026' (or '30 nov. 2026'), not '2026-11-30'."""
+    make_patient(coordinator.study, "W-D", enrolled_days_ago=10)
+    coordinator.language = language
+    db.session.commit()
+    headers = {"Accept-Language": language}
+    late = local_today() + timedelta(days=2)
+    refused = client.post("/studies/LIFE/patients/W-D/withdraw", headers=headers,
+                          data={"on": late.isoformat(), "reason": "lost_to_follow_up"}).get_data(as_text=True)
+    assert format_date(local_today(), "medium", locale=locale) in refused
+    assert local_today().isoformat() not in refused.split("<form")[0]
+    done = client.post("/studies/LIFE/patients/W-D/withdraw", headers=headers, follow_redirects=True,
+                       data={"on": local_today().isoformat(), "reason": "lost_to_follow_up"})
+    page = done.get_data(as_text=True)
+    assert format_date(local_today(), "medium", locale=locale) in page and "W-D" in page
+    assert f"from {local_today().isoformat()}" not in page
