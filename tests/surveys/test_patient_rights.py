@@ -332,3 +332,42 @@ def test_a_french_access_summary_reads_in_french_throughout(client, login, world
         assert french in text, french
     quiet = html.unescape(re.sub(r"<[^>]+>", " ", summary_html(db.session, quiet_one, instruments())))
     assert "Homme" in quiet and "Aucune alerte" in quiet and "Aucun." not in quiet
+
+
+def test_an_erased_patients_pages_show_the_tombstone_and_no_links_that_cannot_work(
+    client, login, runner, world
+) -> None:
+    study, _subject, _other, admin = world
+    study.consent_required = True
+    db.session.commit()
+    done = runner.invoke(args=["patients", "erase", "RIGHTS", "S-1", "--yes", "--reason",
+                               "enrolled_in_error"])
+    assert done.exit_code == 0, done.output
+    login(admin)
+    listing = client.get("/studies/RIGHTS/patients").get_data(as_text=True)
+    row = next(part for part in listing.split("<tr>") if ">S-1<" in part)
+    assert "href" not in row and "Enrolled in error" in row
+    assert format_date(local_today(), "medium", locale="en") in row
+    assert 'href="/studies/RIGHTS/patients/O-1/manage"' in listing  # the others keep theirs
+    manage = client.get("/studies/RIGHTS/patients/S-1/manage")
+    page = manage.get_data(as_text=True)
+    assert manage.status_code == 200 and "Enrolled in error" in page
+    for noise in ("No consent for the current required version", "No pre-session pregnancy check",
+                  "Answer in clinic", "Hair-loss stage", "Treatment sessions"):
+        assert noise not in page, noise
+
+
+@pytest.mark.parametrize(("withdrawal", "preselected"), [
+    (None, None), ("consent_withdrawn_discard_data", "consent_withdrawn")])
+def test_the_erasure_form_preselects_a_reason_only_when_the_withdrawal_implies_one(
+    client, login, runner, world, withdrawal: str | None, preselected: str | None
+) -> None:
+    """An ordinary patient's reason is the administrator's deliberate choice (README, docs/ERASURE.md)."""
+    if withdrawal is not None:
+        assert runner.invoke(args=["patients", "withdraw", "RIGHTS", "S-1", "--on", local_today().isoformat(),
+                                   "--reason", withdrawal]).exit_code == 0
+    login(world[3])
+    page = client.get("/studies/RIGHTS/patients/S-1/erase").get_data(as_text=True)
+    selected = [value for value in ("data_subject_request", "consent_withdrawn", "enrolled_in_error", "other")
+                if f'value="{value}" selected' in page or f'selected value="{value}"' in page]
+    assert selected == ([preselected] if preselected else [])
