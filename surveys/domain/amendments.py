@@ -220,6 +220,24 @@ def protocol_problem(error: ProtocolError) -> str:
     return _("timepoint %(timepoint)s: %(problem)s", timepoint=error.timepoint, problem=problem)
 
 
+def json_problem(message: str) -> str:
+    """The parser's English problem (`json.JSONDecodeError.msg`) in the reader's language; a kind the
+    table does not know becomes a plain "syntax error" rather than the parser's English."""
+    kinds = {
+        "Expecting property name enclosed in double quotes":
+            lambda: _("a property name in double quotes was expected"),
+        "Expecting value": lambda: _("a value was expected"),
+        "Expecting ',' delimiter": lambda: _("',' was expected"),
+        "Expecting ':' delimiter": lambda: _("':' was expected"),
+        "Unterminated string starting at": lambda: _("a text in quotes is not closed"),
+        "Invalid control character at": lambda: _("a text in quotes holds a control character"),
+        "Invalid \\escape": lambda: _("a text in quotes holds an invalid escape"),
+        "Invalid \\uXXXX escape": lambda: _("a text in quotes holds an invalid escape"),
+        "Extra data": lambda: _("extra text after the JSON object"),
+    }
+    return kinds.get(message, lambda: _("syntax error"))()
+
+
 def read_protocol_json(raw: bytes | str) -> dict[str, Any]:
     """The JSON object of an uploaded or typed protocol; AmendmentError when it is not UTF-8, not JSON,
     too long, or not one object."""
@@ -236,7 +254,8 @@ def read_protocol_json(raw: bytes | str) -> dict[str, Any]:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise AmendmentError(_("The protocol file is not valid JSON (line %(line)s, column %(column)s: "
-                               "%(problem)s).", line=exc.lineno, column=exc.colno, problem=exc.msg)) from exc
+                               "%(problem)s).", line=exc.lineno, column=exc.colno,
+                               problem=json_problem(exc.msg))) from exc
     if not isinstance(data, dict):
         raise AmendmentError(_("The protocol file must hold one JSON object."))
     return data

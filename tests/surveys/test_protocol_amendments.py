@@ -568,3 +568,31 @@ def test_a_timepoint_an_amendment_appends_is_listed_when_it_happens_not_last(
     login(make_user("coordinator", (study,)))
     page = client.get("/studies/ORDER/timeline").get_data(as_text=True)
     assert page.index("Week 6") < page.index("Week 12") < page.index("6 months")
+
+
+@pytest.mark.parametrize(("raw", "english", "french"), [
+    ("{not json", "a property name in double quotes was expected", "un nom de propriété entre guillemets"),
+    ('{"id": "x",}', "a property name in double quotes was expected", "un nom de propriété entre guillemets"),
+    ('{"id" "x"}', "':' was expected", "« : » était attendu"),
+    ('{"id": }', "a value was expected", "une valeur était attendue"),
+    ('{"id": "x"} 1', "extra text after the JSON object", "du texte après l'objet JSON"),
+])
+def test_a_json_syntax_error_is_worded_in_the_readers_language_with_its_place(
+    client, login, make_user, make_study, raw, english, french
+) -> None:
+    """'(ligne 1, colonne 3 : Expecting property name enclosed in double quotes)' reached French staff."""
+    import html as html_module
+
+    study = make_study("JSONFR")
+    user = make_user("coordinator", (study,))
+    login(user)
+    page = client.post("/studies/JSONFR/protocol/check", data={"protocol_text": raw})
+    assert page.status_code == 400
+    text = html_module.unescape(page.get_data(as_text=True))
+    assert english in text and "line 1, column" in text and "Expecting" not in text
+    user.language = "fr"
+    db.session.commit()
+    page = client.post("/studies/JSONFR/protocol/check", data={"protocol_text": raw})
+    text = html_module.unescape(page.get_data(as_text=True))
+    assert page.status_code == 400 and french in text and "ligne 1, colonne" in text
+    assert "Expecting" not in text and "Extra data" not in text
