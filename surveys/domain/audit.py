@@ -41,7 +41,7 @@ from surveys.domain.models import (
     TabletSession,
     TreatmentSession,
 )
-from surveys.infra.db import utcnow
+from surveys.infra.db import begin_writing, utcnow
 from surveys.infra.files import PRIVATE_FILE
 from surveys.infra.signing import sign, signature_ok, signing_key
 
@@ -99,9 +99,7 @@ def record_after_reads(session: Session, actor: str, action: str, **event: Any) 
     once, the busy time-out does not wait), which a read of a few seconds beside patients answering
     makes likely. The lock is waited for like any write (busy time-out). Flushed; the caller commits.
     """
-    session.commit()
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE audit_event SET id = id WHERE 0"))  # a write first: takes the lock
+    begin_writing(session)
     return record(session, actor, action, **event)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from flask import Flask
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -86,6 +86,20 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
+
+
+def begin_writing(session: Session) -> None:
+    """End the session's transaction and begin one that holds the write lock from its first statement.
+
+    In: a session whose transaction only read (anything it holds is committed as is). For a request
+    that reads, waits (a password hash, a long read) and only then writes: on SQLite a read snapshot
+    cannot become a write once another connection has written since it began (SQLITE_BUSY_SNAPSHOT,
+    "database is locked" at once; the busy time-out does not wait), so the write lock is taken first,
+    waited for like any write. On PostgreSQL the commit alone: its writes never need the snapshot.
+    """
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
 
 
 class Database:

@@ -43,7 +43,7 @@ from surveys.domain.staff_sessions import (
     open_sessions,
 )
 from surveys.infra.after_reply import after_reply
-from surveys.infra.db import db
+from surveys.infra.db import begin_writing, db
 from surveys.infra.i18n import current_lang
 from surveys.infra.security import limiter
 from surveys.staff.access import (
@@ -128,7 +128,9 @@ def change_password() -> Any:
     if form.validate_on_submit():
         user = current_user._get_current_object()
         problem = None
-        if not verify_password(user, form.current.data):
+        password_ok = verify_password(user, form.current.data)
+        begin_writing(db.session)  # after the slow hash, the writes below need a fresh transaction (SQLite)
+        if not password_ok:
             problem = _("The current password is not right.")
         elif form.new.data != form.repeat.data:
             problem = _("The two new passwords differ.")
@@ -170,6 +172,7 @@ def confirm_identity_page() -> Any:
             ok, how = check_totp(user, code), "totp"
         else:
             ok, how = bool(form.password.data) and verify_password(user, form.password.data), "password"
+        begin_writing(db.session)  # after the slow hash, the writes below need a fresh transaction (SQLite)
         if ok and row is not None:
             confirm_identity(row)
             record(db.session, actor(user), "session.reauth", entity="staff_user", entity_id=user.id,

@@ -25,7 +25,7 @@ from surveys.domain.participation import (
     reinstate_patient,
     withdraw_patient,
 )
-from surveys.infra.db import db
+from surveys.infra.db import begin_writing, db
 from surveys.infra.formatting import local_date
 from surveys.infra.security import limiter
 from surveys.staff.access import roles_required, study_or_404
@@ -123,7 +123,9 @@ def erase(code: str, patient_code: str) -> Any:
     if form.confirm_code.data.strip() != patient.code:
         form.confirm_code.errors = [*form.confirm_code.errors, _("This is not the patient's code.")]
         return _erase_page(study, patient, form, 400)
-    if not verify_password(current_user, form.password.data):
+    password_ok = verify_password(current_user, form.password.data)
+    begin_writing(db.session)  # after the slow hash, the writes below need a fresh transaction (SQLite)
+    if not password_ok:
         record(db.session, actor(current_user), "reauth.failure", entity="staff_user",
                entity_id=current_user.id, study_id=study.id,
                details={"for": "patient.erase", "patient": patient.code})

@@ -44,7 +44,7 @@ from surveys.domain.patients import study_protocol
 from surveys.domain.protocol import ProtocolError
 from surveys.domain.staff_sessions import end_session
 from surveys.domain.studies import create_study
-from surveys.infra.db import db, utcnow
+from surveys.infra.db import begin_writing, db, utcnow
 from surveys.infra.library import instruments
 from surveys.infra.security import limiter, wants_json
 from surveys.infra.throttle import LoginThrottle
@@ -177,6 +177,7 @@ def login() -> Any:
             password_ok = False
         else:
             password_ok = verify_password(user, form.password.data)
+        begin_writing(db.session)  # after the slow hash, the writes below need a fresh transaction (SQLite)
         if user is None or not user.active or not password_ok:
             throttle.failed()
             record(db.session, f"anonymous:{email}", "login.failure", entity="staff_user",
