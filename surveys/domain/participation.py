@@ -10,7 +10,7 @@ asked of them anyway (every window is closed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,12 @@ COLLECTION_KINDS = ("tablet", "interview", "paper")
 
 
 class ParticipationError(ValueError):
-    """A withdrawal or reinstatement that cannot be recorded, with the reason."""
+    """A withdrawal or reinstatement that cannot be recorded, with the reason; `problems` maps each
+    refused field of a withdrawal ('on', 'reason', 'note'; 'patient' for its status) to its reason."""
+
+    def __init__(self, message: str, problems: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = dict(problems or {})
 
 
 def local_day(study: Study, moment: datetime) -> date:
@@ -112,6 +117,39 @@ def check_leaving_day(session: Session, patient: Patient, on: date) -> None:
                                    "after that day.", day=local_date(answered)))
 
 
+def withdrawal_problems(session: Session, patient: Patient, *, on: date | None, reason: str | None,
+                        note: str | None) -> dict[str, str]:
+    """Every reason a withdrawal cannot be recorded, by field; empty when it can.
+
+    In: the local date the patient left (None: not given, not checked), the reason (one of
+    `WITHDRAWAL_REASONS`; None: not checked) and the note. Out: 'patient' (not active: nothing else is
+    checked), 'reason', 'note' ("other" needs one; at most `MAX_NOTE` characters) and 'on' (between
+    the enrollment and today, not before the last answer: `check_leaving_day`), each a translated reason.
+    """
+    if patient.status != "active":
+        return {"patient": _("Only an active patient can be withdrawn (this one is %(status)s).",
+                             status=patient.status)}
+    problems: dict[str, str] = {}
+    if reason is not None and reason not in WITHDRAWAL_REASONS:
+        problems["reason"] = _("Choose a reason for the withdrawal.")
+    note = (note or "").strip()
+    if reason == "other" and not note:
+        problems["note"] = _("Say why the patient left the study.")
+    elif len(note) > MAX_NOTE:
+        problems["note"] = _("The note must be at most %(n)s characters.", n=MAX_NOTE)
+    if on is not None:
+        enrolled, today = local_day(patient.study, patient.enrolled_at), local_day(patient.study, utcnow())
+        if not enrolled <= on <= today:
+            problems["on"] = _("The withdrawal date must be between the enrollment (%(first)s) and today "
+                               "(%(last)s).", first=local_date(enrolled), last=local_date(today))
+        else:
+            try:
+                check_leaving_day(session, patient, on)
+            except ParticipationError as exc:
+                problems["on"] = str(exc)
+    return problems
+
+
 def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: str, note: str = "",
                      actor: str) -> None:
     """Record that an active patient left the study on `on` (a local date) for `reason`.
@@ -120,25 +158,13 @@ def withdraw_patient(session: Session, patient: Patient, *, on: date, reason: st
     audit trail, deleted by erasure). `DISCARD_DATA` withholds the patient's data from analysis
     from now on (`data_analysable`) until erasure. The date lies between the enrollment date and today (local
     dates of the study), and not before the local day of the patient's last submitted answer
-    (`check_leaving_day`). Raises `ParticipationError`; flushes; the caller commits.
+    (`check_leaving_day`). Raises `ParticipationError` naming every problem at once
+    (`withdrawal_problems`); flushes; the caller commits.
     """
-    study = patient.study
-    if patient.status != "active":
-        raise ParticipationError(_("Only an active patient can be withdrawn (this one is %(status)s).",
-                                   status=patient.status))
-    if reason not in WITHDRAWAL_REASONS:
-        raise ParticipationError(_("Choose a reason for the withdrawal."))
+    problems = withdrawal_problems(session, patient, on=on, reason=reason, note=note)
+    if problems:
+        raise ParticipationError(" ".join(problems.values()), problems)
     note = (note or "").strip()
-    if reason == "other" and not note:
-        raise ParticipationError(_("Say why the patient left the study."))
-    if len(note) > MAX_NOTE:
-        raise ParticipationError(_("The note must be at most %(n)s characters.", n=MAX_NOTE))
-    enrolled, today = local_day(study, patient.enrolled_at), local_day(study, utcnow())
-    if not enrolled <= on <= today:
-        raise ParticipationError(_("The withdrawal date must be between the enrollment (%(first)s) and "
-                                   "today (%(last)s).", first=local_date(enrolled),
-                                   last=local_date(today)))
-    check_leaving_day(session, patient, on)
     patient.status, patient.status_on = "withdrawn", on
     patient.withdrawal_reason, patient.status_note = reason, note or None
     session.flush()

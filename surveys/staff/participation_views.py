@@ -24,6 +24,7 @@ from surveys.domain.participation import (
     data_withheld,
     reinstate_patient,
     withdraw_patient,
+    withdrawal_problems,
 )
 from surveys.infra.db import begin_writing, db
 from surveys.infra.formatting import local_date
@@ -47,7 +48,17 @@ def withdraw(code: str, patient_code: str) -> Any:
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     form = withdrawal_form(formdata=request.form)
-    if not form.validate():
+    form_valid = form.validate()
+    # The domain's checks run beside the form's, so every problem shows at once; a field the form
+    # refused is left to the form's message.
+    problems = withdrawal_problems(db.session, patient, on=None if form.on.errors else form.on.data,
+                                   reason=None if form.reason.errors else form.reason.data,
+                                   note=form.note.data or "")
+    for name, problem in problems.items():
+        field = getattr(form, name, form.reason)  # 'patient' (not active) is shown with the reason
+        if not field.errors:
+            field.errors = [*field.errors, problem]
+    if not form_valid or problems:
         flash(_("The patient was not withdrawn: please correct the marked fields."), "error")
         return _manage_page(study, patient, 400, withdraw_form=form)
     try:

@@ -218,3 +218,21 @@ def test_withdrawal_messages_give_dates_as_the_pages_do(client, coordinator, mak
     page = done.get_data(as_text=True)
     assert format_date(local_today(), "medium", locale=locale) in page and "W-D" in page
     assert f"from {local_today().isoformat()}" not in page
+
+
+def test_a_withdrawal_reports_every_problem_at_once(client, runner, coordinator, make_patient) -> None:
+    """The form's checks (no date) and the domain's (no note for 'other') in one 400, nothing stored."""
+    patient = make_patient(coordinator.study, "W-ALL", enrolled_days_ago=10)
+    db.session.commit()
+    response = client.post("/studies/LIFE/patients/W-ALL/withdraw", data={"on": "", "reason": "other",
+                                                                          "note": " "})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "This field is required" in page and "Say why" in page
+    late = (local_today() + timedelta(days=2)).isoformat()
+    response = client.post("/studies/LIFE/patients/W-ALL/withdraw", data={"on": late, "reason": "other"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "between" in page and "Say why" in page
+    cli = runner.invoke(args=["patients", "withdraw", "LIFE", "W-ALL", "--on", late, "--reason", "other"])
+    assert cli.exit_code == 1 and "between" in cli.output and "Say why" in cli.output
+    db.session.refresh(patient)
+    assert (patient.status, patient.status_on) == ("active", None) and _events("patient.withdraw") == []
