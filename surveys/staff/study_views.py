@@ -181,7 +181,14 @@ def consent_version_add(code: str) -> Any:
     """Add a consent version with its English and French text (audited); then redirect."""
     study = study_or_404(code)
     form = ConsentVersionForm()
-    if not form.validate_on_submit():
+    form_valid = form.validate_on_submit()
+    version = (form.version.data or "").strip()
+    if not form.version.errors and version in {v.version for v in consent.versions(db.session, study.id)}:
+        # Beside the form's own refusals, so every problem shows at once (add_version refuses it too).
+        form.version.errors = [*form.version.errors, _("Version %(version)s already exists in this study.",
+                                                       version=version)]
+        form_valid = False
+    if not form_valid:
         flash(_("Nothing was added: please correct the fields marked below."), "error")
         return _render_consent(study, form, 400)
     try:

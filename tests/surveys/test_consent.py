@@ -284,6 +284,16 @@ def test_coordinators_add_a_version_in_english_and_french_audited(client, coordi
     assert client.post("/studies/CONS/consent", data={**data, "version": "4"}).status_code == 403
 
 
+def test_a_consent_version_reports_every_problem_at_once(client, coordinator) -> None:
+    """A version label already used is named beside the form's own refusals (a missing French text)."""
+    data = {"version": "2026-11", "text_en": TEXT_EN, "text_fr": TEXT_FR}
+    assert client.post("/studies/CONS/consent", data=data).status_code == 303
+    again = client.post("/studies/CONS/consent", data={**data, "text_fr": ""})
+    page = again.get_data(as_text=True)
+    assert again.status_code == 400 and "already exists" in page and "This field is required" in page
+    assert len(consent.versions(db.session, coordinator.study.id)) == 1
+
+
 def test_settings_page_and_cli_set_the_consent_settings(client, coordinator, runner) -> None:
     page = client.get("/studies/CONS/settings").get_data(as_text=True)
     assert 'name="consent_required"' in page and 'name="consent_on_phone"' in page
