@@ -94,9 +94,11 @@ class Timepoint:
     close_at_next_session: bool = False
 
     def label_for(self, lang: str, session_number: int | None = None) -> str:
-        """The timepoint's label in a language, with the session number filled in."""
+        """The timepoint's label in a language, with the session number filled in; without a number (the
+        per-session timepoint itself, on protocol pages) the placeholder reads "n" ("After session n"),
+        never a raw "{n}"."""
         text = self.label.get(lang) or self.label["en"]
-        return text.replace("{n}", str(session_number)) if session_number else text
+        return text.replace("{n}", str(session_number) if session_number else "n")
 
 
 @dataclass(frozen=True, slots=True)

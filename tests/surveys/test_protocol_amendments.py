@@ -596,3 +596,33 @@ def test_a_json_syntax_error_is_worded_in_the_readers_language_with_its_place(
     text = html_module.unescape(page.get_data(as_text=True))
     assert page.status_code == 400 and french in text and "ligne 1, colonne" in text
     assert "Expecting" not in text and "Extra data" not in text
+
+
+NNBSP_COLON = "\u00a0:"
+
+
+def test_the_french_timeline_counts_days_in_the_plural_and_fills_the_session_label(
+    client, login, make_user, make_study, make_patient, library
+) -> None:
+    """The French timeline showed '-14 jour', 'S: Après la séance {n}' and 'Temps de mesure ajoutés: W6'."""
+    import html as html_module
+
+    study = make_study("FRTL")
+    data = amended(study, add_week8=False)
+    data["timepoints"].append(copy.deepcopy(WEEK6))
+    apply_amendment(db.session, study, data, library, reason="W6 visit", actor="test")
+    user = make_user("coordinator", (study,))
+    user.language = "fr"
+    db.session.commit()
+    login(user)
+    page = html_module.unescape(client.get("/studies/FRTL/timeline").get_data(as_text=True))
+    assert "-14 jours" in page and "-14 jour<" not in page and "-1 jour<" in page
+    assert "{n}" not in page and "Après la séance n" in page
+    assert f"Temps de mesure ajoutés{NNBSP_COLON} W6" in page
+
+    treated = make_patient(study, "FRHOME", language="fr", sessions_days_ago=(3,))
+    home = html_module.unescape(client.get(f"/p/{treated.token}").get_data(as_text=True))
+    assert f"Semaine 6{NNBSP_COLON} à partir du" in home
+    waiting = make_patient(study, "FRWAIT", language="fr")
+    home = html_module.unescape(client.get(f"/p/{waiting.token}").get_data(as_text=True))
+    assert f"12 mois{NNBSP_COLON} les dates" in home and "12 mois:" not in home
