@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,7 +34,12 @@ DIAGNOSES = (
 
 
 class EnrollmentError(ValueError):
-    """Bad enrollment or session data, with a message for the person who typed it."""
+    """Bad enrollment or session data, with a message for the person who typed it; `problems` maps
+    each refused enrollment field to its reason (see `enrollment_problems`)."""
+
+    def __init__(self, message: str, problems: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = dict(problems or {})
 
 
 def study_zone(study: StudyLike) -> ZoneInfo:
@@ -60,6 +65,56 @@ def study_protocol(study: StudyLike) -> Protocol:
     return parse_protocol_text(json.dumps(study.protocol, sort_keys=True), source=f"study {study.code}")
 
 
+def enrollment_problems(
+    session: Session,
+    study: Study,
+    code: str,
+    *,
+    sex: str | None = None,
+    birth_year: int | None = None,
+    diagnosis: str | None = None,
+    prior_treatments: Sequence[str] = (),
+    email: str | None = None,
+    language: str | None = None,
+    enrolled_on: date | None = None,
+) -> dict[str, str]:
+    """Every reason an enrollment cannot be recorded, by field (the arguments' names); empty when none.
+
+    In: the values `enroll_patient` takes (None: not given, not checked; `code` None is not checked
+    either). Out: field name -> translated reason: a code that is malformed or already enrolled in the
+    study, a value outside its choices, a birth year outside 110..12 years ago, a malformed e-mail, too
+    many or too long prior treatments, an enrollment day after the study's today.
+    """
+    problems: dict[str, str] = {}
+    if enrolled_on is not None and enrolled_on > study_today(study):
+        problems["enrolled_on"] = _("The enrollment date cannot be in the future.")
+    if code is not None:
+        code = code.strip()
+        if not CODE_PATTERN.match(code):
+            problems["code"] = _("The patient code must be 1-32 letters, digits, '-' or '_' and start with a "
+                                 "letter or digit.")
+        elif session.scalar(select(Patient.id).where(Patient.study_id == study.id, Patient.code == code)):
+            problems["code"] = _("Patient %(code)s is already enrolled in %(study)s.", code=code,
+                                 study=study.code)
+    if sex is not None and sex not in SEXES:
+        problems["sex"] = _("Sex must be one of %(values)s.", values=", ".join(SEXES))
+    this_year = utcnow().year
+    if birth_year is not None and not (this_year - 110 <= birth_year <= this_year - 12):
+        problems["birth_year"] = _("Birth year must be between %(first)s and %(last)s.",
+                                   first=this_year - 110, last=this_year - 12)
+    if diagnosis is not None and diagnosis not in DIAGNOSES:
+        problems["diagnosis"] = _("Diagnosis must be one of %(values)s.", values=", ".join(DIAGNOSES))
+    if language is not None and language not in LANGUAGES:
+        problems["language"] = _("Language must be one of %(values)s.", values=", ".join(LANGUAGES))
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > 254 or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email)):
+        problems["email"] = _("The e-mail address does not look valid.")
+    treatments = [t.strip() for t in prior_treatments if t and t.strip()]
+    if any(len(t) > 64 for t in treatments) or len(treatments) > 20:
+        problems["prior_treatments"] = _("Prior treatments: at most 20, each at most 64 characters.")
+    return problems
+
+
 def enroll_patient(
     session: Session,
     study: Study,
@@ -82,33 +137,15 @@ def enroll_patient(
     sets the exact instant instead (tests, the demo). Raises EnrollmentError on bad data.
     """
     code = code.strip()
-    if enrolled_on is not None:
-        if enrolled_on > study_today(study):
-            raise EnrollmentError(_("The enrollment date cannot be in the future."))
-        enrolled_at = local_day_start(study, enrolled_on)
-    if not CODE_PATTERN.match(code):
-        raise EnrollmentError(
-            _("The patient code must be 1-32 letters, digits, '-' or '_' and start with a letter or digit.")
-        )
-    if sex is not None and sex not in SEXES:
-        raise EnrollmentError(_("Sex must be one of %(values)s.", values=", ".join(SEXES)))
-    this_year = utcnow().year
-    if birth_year is not None and not (this_year - 110 <= birth_year <= this_year - 12):
-        raise EnrollmentError(_("Birth year must be between %(first)s and %(last)s.",
-                                 first=this_year - 110, last=this_year - 12))
-    if diagnosis is not None and diagnosis not in DIAGNOSES:
-        raise EnrollmentError(_("Diagnosis must be one of %(values)s.", values=", ".join(DIAGNOSES)))
-    if language not in LANGUAGES:
-        raise EnrollmentError(_("Language must be one of %(values)s.", values=", ".join(LANGUAGES)))
     email = (email or "").strip() or None
-    if email is not None and (len(email) > 254 or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email)):
-        raise EnrollmentError(_("The e-mail address does not look valid."))
+    problems = enrollment_problems(session, study, code, sex=sex, birth_year=birth_year, diagnosis=diagnosis,
+                                   prior_treatments=prior_treatments, email=email, language=language,
+                                   enrolled_on=enrolled_on)
+    if problems:
+        raise EnrollmentError(" ".join(problems.values()), problems)
+    if enrolled_on is not None:
+        enrolled_at = local_day_start(study, enrolled_on)
     treatments = [t.strip() for t in prior_treatments if t and t.strip()]
-    if any(len(t) > 64 for t in treatments) or len(treatments) > 20:
-        raise EnrollmentError(_("Prior treatments: at most 20, each at most 64 characters."))
-    if session.scalar(select(Patient.id).where(Patient.study_id == study.id, Patient.code == code)):
-        raise EnrollmentError(_("Patient %(code)s is already enrolled in %(study)s.",
-                                 code=code, study=study.code))
     patient = Patient(
         study_id=study.id,
         code=code,

@@ -60,6 +60,7 @@ from surveys.domain.patients import (
     EnrollmentError,
     baseline_window,
     enroll_patient,
+    enrollment_problems,
     extend_window,
     record_session,
     study_protocol,
@@ -246,9 +247,24 @@ def enroll(code: str) -> Any:
     """Enroll a patient; the personal link is shown once on the handout that follows."""
     study = study_or_404(code)
     form = _enroll_form(study)
-    if not form.validate_on_submit():
-        status = 400 if form.is_submitted() else 200
-        return render_template("staff/enroll.html", study=study, form=form), status
+    if not form.is_submitted():
+        return render_template("staff/enroll.html", study=study, form=form)
+    form_valid = form.validate()
+    # The domain's checks run beside the form's, so every problem shows at once; a field the form
+    # refused is left to the form's message.
+    given = {name: getattr(form, name).data if not getattr(form, name).errors else None
+             for name in ("code", "sex", "birth_year", "diagnosis", "email", "language", "enrolled_on",
+                          "prior_treatments")}
+    problems = enrollment_problems(
+        db.session, study, given["code"], sex=given["sex"] or None, birth_year=given["birth_year"],
+        diagnosis=given["diagnosis"] or None, email=given["email"], language=given["language"],
+        enrolled_on=given["enrolled_on"], prior_treatments=(given["prior_treatments"] or "").splitlines())
+    for name, problem in problems.items():
+        if not getattr(form, name).errors:
+            getattr(form, name).errors = [*getattr(form, name).errors, problem]
+    if not form_valid or problems:
+        flash(_("Nobody was enrolled: please correct the fields marked below."), "error")
+        return render_template("staff/enroll.html", study=study, form=form), 400
     try:
         with_consent = consent.consent_given(form.consent_method.data, form.consent_on.data,
                                              form.consent_version.data)

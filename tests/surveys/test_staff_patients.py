@@ -149,6 +149,21 @@ def test_bad_enrollment_input_is_a_400_with_a_message_and_stores_nothing(client,
     assert count(Patient) == 0 and count(PatientLink) == 0 and count(AuditEvent) == before
 
 
+def test_an_enrollment_reports_every_problem_at_once(client, coordinator) -> None:
+    """The form's refusals (birth year) and the domain's (code taken, e-mail, future date) in one 400."""
+    assert client.post(f"/studies/{coordinator.study.code}/enroll", data=GOOD).status_code == 201
+    before = count(AuditEvent)
+    response = client.post(f"/studies/{coordinator.study.code}/enroll", data={
+        **GOOD, "birth_year": "abc", "email": "not-an-address",
+        "enrolled_on": (local_today() + timedelta(days=2)).isoformat()})
+    page = text(response)
+    assert response.status_code == 400 and "Nobody was enrolled" in page
+    for message in ("already enrolled", "e-mail address does not look valid", "cannot be in the future",
+                    "Not a valid integer value"):
+        assert message in page, message
+    assert count(Patient) == 1 and count(AuditEvent) == before
+
+
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14, UTC-11
 def test_the_enroll_form_back_dates_a_patient_already_in_treatment_in_the_studys_local_days(
         client, coordinator, zone) -> None:
