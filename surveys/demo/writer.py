@@ -234,7 +234,7 @@ class CohortWriter:
 
     def _responses(self, plan: Plan, pid: int, session_lookup: dict[tuple[int, int], int]) -> Iterator[tuple]:
         anchors = Anchors(plan.enrolled_at, tuple(enumerate(plan.session_days, start=1)),
-                          agents=plan.formulation, zone=self.study.timezone)
+                          agents=(plan.formulation,) * len(plan.session_days), zone=self.study.timezone)
         windows = compute_schedule(self.protocol, anchors, self.now)
         previous_grades: dict[str, int] | None = None
         dropped = False

@@ -356,7 +356,7 @@ def patient_anchors(patient: PatientLike, extensions: dict[str, date] | None = N
     return Anchors(
         enrollment=patient.enrolled_at,
         sessions=tuple((s.number, s.date) for s in ordered),
-        agents=" | ".join(s.agents for s in ordered if s.agents),
+        agents=tuple(s.agents or "" for s in ordered),
         planned=frozenset(s.number for s in ordered if s.planned),
         extensions=extensions,
         zone=zone,
@@ -382,8 +382,7 @@ def study_anchors(session: Session, study: Study,
         .order_by(TreatmentSession.patient_id, TreatmentSession.number)
     ):
         sessions[pid].append((number, day))
-        if agent_text:
-            agents[pid].append(agent_text)
+        agents[pid].append(agent_text or "")
         if is_planned:
             planned[pid].add(number)
     extensions: dict[int, dict[str, date]] = defaultdict(dict)
@@ -393,7 +392,7 @@ def study_anchors(session: Session, study: Study,
     ):
         extensions[pid][tp] = closes_on
     return {pid: Anchors(enrollment=at, sessions=tuple(sessions.get(pid, ())),
-                         agents=" | ".join(agents.get(pid, ())), zone=study.timezone,
+                         agents=tuple(agents.get(pid, ())), zone=study.timezone,
                          planned=frozenset(planned.get(pid, ())), extensions=extensions.get(pid, {}))
             for pid, at in enrolled.items()}
 

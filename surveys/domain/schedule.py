@@ -56,9 +56,11 @@ class Anchors:
 
     enrollment: datetime
     sessions: tuple[tuple[int, date], ...] = ()
-    #: the formulation (agents) recorded for the patient's sessions, joined: entries with
-    #: `if_agents` are asked only when it names one of their agents
-    agents: str = ""
+    #: the formulation (agents) recorded for each session, in the order of `sessions` ("" when
+    #: none): an entry with `if_agents` is asked in a window when a session dated before the
+    #: window's own close names one of its agents (a later session never adds a part to a window
+    #: that had closed, or was completed, before it)
+    agents: tuple[str, ...] = ()
     planned: frozenset[int] = frozenset()
     extensions: Mapping[str, date] = field(default_factory=dict)
     zone: str = "UTC"
@@ -165,12 +167,16 @@ def window_state(
 
 
 def _instruments_for(
-    tp: Timepoint, opens_at: datetime | None, anchors: Anchors
+    tp: Timepoint, opens_at: datetime | None, closes_at: datetime | None, anchors: Anchors
 ) -> tuple[ProtocolInstrument, ...]:
     last = anchors.last_session_day
+    agents = " | ".join(
+        text for (_number, day), text in zip(anchors.sessions, anchors.agents, strict=False)
+        if text and (closes_at is None or local_boundary(day, timedelta(0), anchors.tz) < closes_at)
+    )
     kept = []
     for entry in tp.instruments:
-        if not entry.applies_to(anchors.agents):
+        if not entry.applies_to(agents):
             continue
         limit = entry.until_days_after_last_session
         if limit is not None and (
@@ -222,7 +228,7 @@ def _make(
         due_at=due,
         overdue_at=overdue,
         closes_at=closes,
-        instruments=_instruments_for(tp, opens, anchors),
+        instruments=_instruments_for(tp, opens, own_closes, anchors),
         state=state,
         extended=extended and state in ANSWERABLE,
         own_closes_at=own_closes,

@@ -236,3 +236,21 @@ def test_a_broken_protocol_is_refused_with_the_place_and_the_problem(changes: di
         parse_protocol(broken(**changes), source="p.json", known_instruments=known)
     assert "p.json: timepoint" in str(info.value)
     assert message in str(info.value)
+
+
+def test_an_agent_started_later_adds_no_part_to_windows_that_closed_before_it() -> None:
+    """Minoxidil from session 3 on: its side-effect questions join the windows after session 3, never
+    the baseline or the earlier sessions' windows (a completed baseline would turn into a missing one)."""
+    days = (date(2026, 3, 2), date(2026, 4, 1), date(2026, 9, 1))
+    anchors = Anchors(ENROLLED, tuple(enumerate(days, start=1)),
+                      agents=("vitamins", "vitamins", "minoxidil 5%"))
+    windows = {w.timepoint: w for w in compute_schedule(PROTOCOL, anchors, at(date(2026, 9, 3)))}
+
+    def asks_minoxidil(timepoint: str) -> bool:
+        return "systemic_minoxidil" in [e.instrument for e in windows[timepoint].instruments]
+
+    assert not asks_minoxidil("T0") and not asks_minoxidil("S1") and not asks_minoxidil("S2")
+    assert asks_minoxidil("S3")
+    from_the_start = Anchors(ENROLLED, tuple(enumerate(days, start=1)), agents=("minoxidil",) * 3)
+    baseline = compute_schedule(PROTOCOL, from_the_start, at(date(2026, 9, 3)))[0]
+    assert baseline.timepoint == "T0" and "systemic_minoxidil" in [e.instrument for e in baseline.instruments]
