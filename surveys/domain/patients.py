@@ -21,6 +21,7 @@ from surveys.domain.pregnancy_check import PregnancyCheck, needs_check
 from surveys.domain.protocol import Protocol, parse_protocol_text
 from surveys.domain.schedule import Anchors, Window, compute_schedule, is_baseline
 from surveys.infra.db import utcnow
+from surveys.infra.formatting import local_date
 from surveys.infra.i18n import LANGUAGES
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -193,6 +194,9 @@ def record_session(
     `planned` confirms it was done. Sessions are numbered in date order, one per day, and a
     session cannot be done while an earlier one is still planned.
 
+    Nothing is recorded for an erased patient; for a withdrawn one, no session dated after the day
+    they left (a treatment given later is no study session: it would move their schedule).
+
     A session whose agents hold a 5-alpha-reductase inhibitor, for a patient not recorded as male,
     needs `pregnancy_check` (`surveys.domain.pregnancy_check`) when it is new, planned, confirmed as
     done, or its agents change; a correction of a done session keeps the check it has. Any "yes"
@@ -201,6 +205,7 @@ def record_session(
     """
     if not 1 <= number <= 100:
         raise EnrollmentError(_("The session number must be between 1 and 100."))
+    _check_participation(patient, day)
     today = study_today(patient.study)
     if not planned and day > today:
         raise EnrollmentError(
@@ -260,6 +265,16 @@ def record_session(
         },
     )
     return existing
+
+
+def _check_participation(patient: Patient, day: date) -> None:
+    left = local_date(patient.status_on) if patient.status_on else "?"
+    if patient.status == "erased":
+        raise EnrollmentError(_("The data of patient %(code)s were erased on %(date)s: nothing can be "
+                                "recorded for them.", code=patient.code, date=left))
+    if patient.status == "withdrawn" and (patient.status_on is None or day > patient.status_on):
+        raise EnrollmentError(_("Patient %(code)s left the study on %(date)s: a treatment given after that "
+                                "day is not recorded as a study session.", code=patient.code, date=left))
 
 
 def _pregnancy_check(patient: Patient, existing: TreatmentSession | None, *, agents: str, planned: bool,

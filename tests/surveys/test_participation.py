@@ -236,3 +236,29 @@ def test_a_withdrawal_reports_every_problem_at_once(client, runner, coordinator,
     assert cli.exit_code == 1 and "between" in cli.output and "Say why" in cli.output
     db.session.refresh(patient)
     assert (patient.status, patient.status_on) == ("active", None) and _events("patient.withdraw") == []
+
+
+def test_no_study_session_is_recorded_after_a_patient_left_on_the_page_the_cli_or_an_import(
+        client, runner, coordinator, make_patient, tmp_path) -> None:
+    """A treatment after the withdrawal date may happen in the clinic, but it is not a study session:
+    it would move the schedule of someone who left. A session up to that day is still recorded."""
+    from surveys.domain.participation import withdraw_patient
+
+    patient = make_patient(coordinator.study, "W-S", enrolled_days_ago=40, sessions_days_ago=(30,))
+    left = local_today() - timedelta(days=10)
+    withdraw_patient(db.session, patient, on=left, reason="lost_to_follow_up", actor="test")
+    db.session.commit()
+    after = (left + timedelta(days=5)).isoformat()
+    page = client.post("/studies/LIFE/patients/W-S/sessions", data={"number": 2, "day": after})
+    assert page.status_code == 400
+    assert f"left the study on {format_date(left, 'medium', locale='en')}" in page.get_data(as_text=True)
+    cli = runner.invoke(args=["sessions", "record", "LIFE", "W-S", "--number", "2", "--date", after])
+    assert cli.exit_code == 1 and "left the study on" in cli.output and "Nothing was stored" in cli.output
+    log = tmp_path / "log.csv"
+    log.write_text(f"patient,number,date\nW-S,2,{after}\n", encoding="utf-8")
+    imported = runner.invoke(args=["sessions", "import", "LIFE", str(log)])
+    assert imported.exit_code == 1 and "line 2" in imported.output and "left the study on" in imported.output
+    assert [s.number for s in patient.sessions] == [1]
+    on_the_day = runner.invoke(args=["sessions", "record", "LIFE", "W-S", "--number", "2", "--date",
+                                     left.isoformat()])
+    assert on_the_day.exit_code == 0, on_the_day.output
