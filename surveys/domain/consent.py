@@ -27,6 +27,7 @@ from surveys.domain.links import consent_valid_clause
 from surveys.domain.models import ConsentRecord, ConsentVersion, Patient, Study
 from surveys.domain.patients import EnrollmentError, study_today
 from surveys.infra.db import utcnow
+from surveys.infra.formatting import local_date
 
 #: The ways staff record a consent obtained in the clinic (the patient's own acceptance is
 #: "patient_device", stored by the patient pages).
@@ -123,7 +124,8 @@ def record_consent(session: Session, patient: Patient, *, method: str, consented
                    version: str | None, actor: str) -> ConsentRecord:
     """Record how a patient's consent was obtained in the clinic (audited).
 
-    `method`: one of STAFF_METHODS; `consented_on`: a local day of the study, not after today there;
+    `method`: one of STAFF_METHODS; `consented_on`: a local day of the study, not after today there
+    and not before the local day the version was added (a text cannot be agreed to before it existed);
     `version`: the label of one of the study's versions (None: the current one). A second record for
     the same version replaces the first. Raises ConsentError. Flushes; the caller commits.
     """
@@ -144,6 +146,11 @@ def record_consent(session: Session, patient: Patient, *, method: str, consented
     if chosen is None:
         raise ConsentError(_("The study has no consent version %(version)s; add it on the consent page "
                              "first.", version=version or ""))
+    added = study_today(patient.study, chosen.created_at)
+    if consented_on < added:
+        raise ConsentError(_("Consent version %(version)s was added on %(date)s: a consent to it cannot be "
+                             "dated earlier. Give the date it was obtained, or the version the patient "
+                             "signed then.", version=chosen.version, date=local_date(added)))
     return _store(session, patient.id, patient.study_id, patient.code, chosen, method, consented_on, actor)
 
 

@@ -9,6 +9,7 @@ from html import unescape
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from surveys.domain import consent
@@ -36,9 +37,11 @@ def coordinator(client: Any, login: Any, make_user: Any, make_study: Any) -> Any
     return user
 
 
-def _version(study: Any, label: str = "1.0", *, reconsent: bool = False) -> Any:
+def _version(study: Any, label: str = "1.0", *, reconsent: bool = False, added_days_ago: int = 0) -> Any:
+    """Add a consent version; `added_days_ago` backdates its creation (a text the clinic has had a while)."""
     row = consent.add_version(db.session, study, label, TEXT_EN + f" ({label})", TEXT_FR + f" ({label})",
                               requires_reconsent=reconsent, actor="test")
+    row.created_at -= timedelta(days=added_days_ago)
     db.session.commit()
     return row
 
@@ -159,8 +162,8 @@ def test_the_gate_adds_no_statement_to_an_answer(client, coordinator, make_patie
 
 def test_enrollment_records_how_when_and_which_version(client, coordinator) -> None:
     study = coordinator.study
-    _version(study, "1.0")
-    _version(study, "2.0")
+    _version(study, "1.0", added_days_ago=30)
+    _version(study, "2.0", added_days_ago=7)
     form = client.get("/studies/CONS/enroll").get_data(as_text=True)
     assert 'name="consent_method"' in form and 'value="2.0"' in form
     day = study_today(study) - timedelta(days=3)
@@ -369,8 +372,8 @@ def test_staff_record_a_reconsent_on_the_patients_page(client, coordinator, make
 
 def test_patients_csv_carries_the_newest_consent(client, coordinator, make_patient) -> None:
     study = coordinator.study
-    _version(study, "1")
-    _version(study, "2")
+    _version(study, "1", added_days_ago=30)
+    _version(study, "2", added_days_ago=7)
     with_consent = make_patient(study, "EX-1")
     make_patient(study, "EX-2")
     day = study_today(study) - timedelta(days=1)
@@ -421,3 +424,37 @@ def test_the_cli_adds_a_consent_version_from_files(runner, make_study, tmp_path)
                                   "--fr", str(tmp_path / "empty.txt")])
     assert refused.exit_code != 0 and "Nothing was added" in refused.output
     assert len(consent.versions(db.session, study.id)) == 1
+
+
+def test_a_consent_dated_before_its_version_was_added_is_refused_on_every_path(
+    client, coordinator, make_patient, runner
+) -> None:
+    """Version 1.1 added today: a consent to it dated yesterday would be a consent to a text that did not
+    exist yet. Refused on the patient's page (in English and French), the enrollment form and the CLI."""
+    study = coordinator.study
+    _version(study, "1.0", added_days_ago=60)
+    _version(study, "1.1")
+    make_patient(study, "DV-1", enrolled_days_ago=30)
+    db.session.commit()
+    today = study_today(study)
+    added = format_date(today, "medium", locale="en")
+    yesterday = (today - timedelta(days=1)).isoformat()
+    data = {"consent_method": "paper", "consent_on": yesterday, "consent_version": "1.1"}
+    page = client.post("/studies/CONS/patients/DV-1/consent", data=data)
+    assert page.status_code == 400
+    assert f"Consent version 1.1 was added on {added}" in unescape(page.get_data(as_text=True))
+    french = client.post("/studies/CONS/patients/DV-1/consent", data=data, headers={"Accept-Language": "fr"})
+    assert french.status_code == 400
+    assert "La version 1.1 du consentement a été ajoutée le" in unescape(french.get_data(as_text=True))
+    enrolled = client.post("/studies/CONS/enroll", data={"code": "DV-2", "language": "en", **data})
+    assert enrolled.status_code == 400 and "was added on" in unescape(enrolled.get_data(as_text=True))
+    cli = runner.invoke(args=["patients", "enroll", "CONS", "DV-3", "--consent-method", "paper",
+                              "--consent-date", yesterday, "--consent-version", "1.1"])
+    assert cli.exit_code == 1 and "was added on" in cli.output and "Nobody was enrolled" in cli.output
+    assert db.session.scalar(select(func.count(ConsentRecord.id))) == 0
+    assert db.session.scalar(select(Patient.id).where(Patient.code.in_(["DV-2", "DV-3"]))) is None
+    older = client.post("/studies/CONS/patients/DV-1/consent", data={**data, "consent_version": "1.0"})
+    assert older.status_code == 303  # version 1.0 existed that day
+    same_day = client.post("/studies/CONS/patients/DV-1/consent",
+                           data={**data, "consent_on": today.isoformat()})
+    assert same_day.status_code == 303

@@ -217,8 +217,8 @@ def test_the_demo_has_consent_texts_and_varied_consent_records_on_or_before_enro
         if patient.id not in seen:  # the first consent: on or before enrollment
             assert record.consented_on <= enrolled, patient.code
             seen.add(patient.id)
-        if record.version_id == second.id:
-            assert record.consented_on >= local_day(study, second.created_at)
+        version = first if record.version_id == first.id else second
+        assert record.consented_on >= local_day(study, version.created_at)  # no consent before its text
         assert record.consented_on <= NOW.date()
     patients = db.session.scalars(select(Patient)).all()
     for patient in patients:
@@ -244,6 +244,7 @@ def test_a_few_demo_patients_have_withdrawn_for_various_reasons(app, library) ->
         last = db.session.scalar(
             select(func.max(Response.submitted_at)).where(Response.patient_id == patient.id))
         assert last is None or local_day(study, last) <= patient.status_on
+        assert all(s.date <= patient.status_on for s in patient.sessions)  # no study session after leaving
 
 
 def test_no_demo_answer_precedes_enrollment_nor_its_first_consent(app, library) -> None:
