@@ -14,6 +14,7 @@ The patient pages learn whether a patient's consent is valid from the link look-
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -40,6 +41,16 @@ def method_labels() -> dict[str, Any]:
     """Each consent method's label, translated (lazily)."""
     return {"paper": _l("On paper"), "verbal": _l("Verbal"), "electronic": _l("Electronic"),
             DEVICE_METHOD: _l("Accepted by the patient on their device")}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedConsent:
+    """A stored consent record and, when it replaced an earlier record for the same version with another
+    method or date, that record's method and local date (None otherwise)."""
+
+    record: ConsentRecord
+    replaced_method: str | None = None
+    replaced_on: date | None = None
 
 
 class ConsentError(EnrollmentError):
@@ -121,13 +132,15 @@ def consent_given(method: str | None, consented_on: date | None, version: str | 
 
 
 def record_consent(session: Session, patient: Patient, *, method: str, consented_on: date | None,
-                   version: str | None, actor: str) -> ConsentRecord:
+                   version: str | None, actor: str) -> RecordedConsent:
     """Record how a patient's consent was obtained in the clinic (audited).
 
     `method`: one of STAFF_METHODS; `consented_on`: a local day of the study, not after today there
     and not before the local day the version was added (a text cannot be agreed to before it existed);
     `version`: the label of one of the study's versions (None: the current one). A second record for
-    the same version replaces the first. Raises ConsentError. Flushes; the caller commits.
+    the same version replaces the first (a correction: one record per patient and version); the result
+    then names the method and date it replaced, and so does the audit event. Raises ConsentError.
+    Flushes; the caller commits.
     """
     if method not in STAFF_METHODS:
         raise ConsentError(_("How consent was obtained must be one of: %(values)s.",
@@ -166,24 +179,30 @@ def accept_on_device(session: Session, patient_id: int, study: Any, patient_code
         raise ConsentError(_("The consent text has changed since you opened it; please read it again."))
     now = now or utcnow()
     return _store(session, patient_id, study.id, patient_code, current, DEVICE_METHOD,
-                  study_today(study, now), "patient", recorded_at=now)
+                  study_today(study, now), "patient", recorded_at=now).record
 
 
 def _store(session: Session, patient_id: int, study_id: int, patient_code: str | None,
            version: ConsentVersion, method: str, consented_on: date, actor: str,
-           recorded_at: datetime | None = None) -> ConsentRecord:
+           recorded_at: datetime | None = None) -> RecordedConsent:
     row = session.scalar(select(ConsentRecord).where(ConsentRecord.patient_id == patient_id,
                                                      ConsentRecord.version_id == version.id))
+    replaced = None
     if row is None:
         row = ConsentRecord(patient_id=patient_id, version_id=version.id)
         session.add(row)
+    elif (row.method, row.consented_on) != (method, consented_on):
+        replaced = (row.method, row.consented_on)
     row.method, row.consented_on, row.recorded_by = method, consented_on, actor
     row.recorded_at = recorded_at or utcnow()
     session.flush()
+    details: dict[str, Any] = {"patient": patient_code, "version": version.version, "method": method,
+                               "on": consented_on.isoformat()}
+    if replaced is not None:
+        details["replaced"] = {"method": replaced[0], "on": replaced[1].isoformat()}
     record(session, actor, "consent.record", entity="patient", entity_id=patient_id, study_id=study_id,
-           details={"patient": patient_code, "version": version.version, "method": method,
-                    "on": consented_on.isoformat()})
-    return row
+           details=details)
+    return RecordedConsent(row, *(replaced or (None, None)))
 
 
 def patient_consents(session: Session, patient_id: int) -> list[ConsentRecord]:

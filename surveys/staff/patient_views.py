@@ -199,11 +199,11 @@ def _consent_form(study: Study, **kwargs: Any) -> ConsentForm:
     return _consent_choices(study, ConsentForm(**kwargs))
 
 
-def _record_consent(form: Any, patient: Patient) -> None:
+def _record_consent(form: Any, patient: Patient) -> consent.RecordedConsent:
     """Record the consent a ConsentForm (or EnrollForm) gives for a patient; raises ConsentError."""
-    consent.record_consent(db.session, patient, method=form.consent_method.data,
-                           consented_on=form.consent_on.data, version=form.consent_version.data or None,
-                           actor=actor(current_user))
+    return consent.record_consent(db.session, patient, method=form.consent_method.data,
+                                  consented_on=form.consent_on.data,
+                                  version=form.consent_version.data or None, actor=actor(current_user))
 
 
 def _consent_choices(study: Study, form: Any) -> Any:
@@ -224,12 +224,12 @@ def record_consent(code: str, patient_code: str) -> Any:
     study = study_or_404(code)
     patient = _patient_or_404(study, patient_code)
     form = _consent_form(study)
-    problem = None
+    problem = stored = None
     if not form.validate_on_submit() or not form.consent_method.data:
         problem = _("Choose how consent was obtained and give its date.")
     else:
         try:
-            _record_consent(form, patient)
+            stored = _record_consent(form, patient)
         except consent.ConsentError as exc:
             db.session.rollback()
             problem = str(exc)
@@ -237,7 +237,12 @@ def record_consent(code: str, patient_code: str) -> Any:
         flash(_("No consent was recorded: %(problem)s", problem=problem), "error")
         return _manage_page(study, patient, 400, consent_form=form)
     db.session.commit()
-    flash(_("Consent recorded for %(code)s.", code=patient.code))
+    if stored is not None and stored.replaced_method is not None and stored.replaced_on is not None:
+        flash(_("Consent recorded for %(code)s; it replaces the earlier record for version %(version)s "
+                "(%(method)s, %(date)s).", code=patient.code, version=stored.record.version.version,
+                method=consent.method_labels()[stored.replaced_method], date=local_date(stored.replaced_on)))
+    else:
+        flash(_("Consent recorded for %(code)s.", code=patient.code))
     return redirect(url_for("staff.manage", code=study.code, patient_code=patient.code), 303)
 
 

@@ -458,3 +458,36 @@ def test_a_consent_dated_before_its_version_was_added_is_refused_on_every_path(
     same_day = client.post("/studies/CONS/patients/DV-1/consent",
                            data={**data, "consent_on": today.isoformat()})
     assert same_day.status_code == 303
+
+
+def test_a_second_consent_for_the_same_version_says_what_it_replaced(
+    client, coordinator, make_patient
+) -> None:
+    """One record per patient and version (a correction lands on it): staff are told, in their language,
+    which record it replaced, and the audit trail keeps the earlier method and date."""
+    study = coordinator.study
+    _version(study, "1.1", added_days_ago=60)
+    patient = make_patient(study, "RP-1", enrolled_days_ago=50)
+    db.session.commit()
+    first, second = (study_today(study) - timedelta(days=n) for n in (10, 40))
+    posted = client.post("/studies/CONS/patients/RP-1/consent", data={
+        "consent_method": "paper", "consent_on": first.isoformat(), "consent_version": "1.1"},
+        follow_redirects=True)
+    assert "Consent recorded for RP-1." in unescape(posted.get_data(as_text=True))
+    again = client.post("/studies/CONS/patients/RP-1/consent", data={
+        "consent_method": "verbal", "consent_on": second.isoformat(), "consent_version": "1.1"},
+        follow_redirects=True, headers={"Accept-Language": "fr"})
+    page = unescape(again.get_data(as_text=True))
+    replaced = format_date(first, "medium", locale="fr")
+    assert f"remplace l'enregistrement précédent de la version 1.1 (Sur papier, {replaced})" in page
+    (row,) = consent.patient_consents(db.session, patient.id)
+    assert (row.method, row.consented_on) == ("verbal", second)
+    events = _events("consent.record")
+    assert "replaced" not in events[0].details
+    assert events[1].details["replaced"] == {"method": "paper", "on": first.isoformat()}
+    english = client.post("/studies/CONS/patients/RP-1/consent", data={
+        "consent_method": "paper", "consent_on": first.isoformat(), "consent_version": "1.1"},
+        follow_redirects=True)
+    earlier = format_date(second, "medium", locale="en")
+    assert f"replaces the earlier record for version 1.1 (Verbal, {earlier})" in unescape(
+        english.get_data(as_text=True))
