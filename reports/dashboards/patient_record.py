@@ -45,7 +45,7 @@ class PatientRecord:
     responses: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     trajectories: list[dict[str, Any]]
-    grades: pd.DataFrame
+    grades: pd.DataFrame  # pirc grades per session: timepoint, symptom (code), symptom_label, grade
     figures: dict[str, dict[str, Any] | None]
 
 
@@ -219,8 +219,10 @@ def load_record(
         & scores["scale"].str.endswith("_grade")
         & scores["timepoint"].str.match(r"^S\d+$")
     ]
+    symptoms = {key: str(text) for key, text in SYMPTOMS.items()}  # the reader's language, as the figure's
     grades = grades.assign(symptom=grades["scale"].str.removesuffix("_grade"), grade=grades["value"])
-    figs["grades"] = figures.grade_history_figure(grades, {key: str(text) for key, text in SYMPTOMS.items()})
+    grades = grades.assign(symptom_label=grades["symptom"].map(lambda code: symptoms.get(code, code)))
+    figs["grades"] = figures.grade_history_figure(grades, symptoms)
     alert_rows = session.scalars(
         select(Alert).where(Alert.patient_id == patient.id)
         .options(selectinload(Alert.resolutions).joinedload(AlertResolution.resolved_by))

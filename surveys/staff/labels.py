@@ -3,6 +3,7 @@ language. Registered app-wide as template globals, so the reports pages use the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -48,6 +49,20 @@ PROTOCOL_FIELD_LABELS = {
     "title": _l("title"),
     "formulations": _l("formulations"),
 }
+#: An agent a protocol names in `if_agents` (surveys.domain.protocol.ProtocolInstrument), as a word in
+#: the reader's language; an agent not listed here is shown as the protocol writes it.
+AGENT_LABELS = {
+    "dutasteride": _l("dutasteride"),
+    "finasteride": _l("finasteride"),
+    "minoxidil": _l("minoxidil"),
+}
+
+
+def agent_names(agents: Iterable[str]) -> str:
+    """The agents of an `if_agents` list, comma-separated, each in the reader's language."""
+    return ", ".join(str(AGENT_LABELS.get(agent.lower(), agent)) for agent in agents)
+
+
 #: A response's status and a scoring outcome, as the patient record shows them.
 RESPONSE_LABELS = {
     "in_progress": _l("in progress"),
@@ -66,4 +81,5 @@ def _labels() -> dict[str, Any]:
             "diagnosis_labels": DIAGNOSIS_LABELS, "language_names": LANGUAGE_NAMES,
             "status_label": status_label, "reason_label": reason_label,
             "erasure_reason_label": erasure_reason_label, "action_label": action_label,
-            "record_label": record_label, "setting_labels": SETTING_LABELS}
+            "record_label": record_label, "setting_labels": SETTING_LABELS,
+            "agent_names": agent_names}

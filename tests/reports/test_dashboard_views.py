@@ -262,3 +262,25 @@ def test_band_labels_and_notes_follow_the_staff_language(make_study, make_patien
     assert "Un changement de 10 points du score en pourcentage" in dashboard and "percent:" not in dashboard
     page = client.get("/studies/FRBANDS/patients/FR-1").get_data(as_text=True)
     assert "bien-être non diminué" in page and "Bien-être WHO-5 (0 à 100)" in page
+
+
+def test_the_side_effect_table_names_each_symptom_in_the_readers_language(
+    demo, make_user, make_patient, login, client, library
+):
+    """The staff patient page's Symptom column showed raw codes ('pain', 'redness') in English and French."""
+    user = make_user("clinician", (demo,))
+    login(user)
+    patient = make_patient(demo, "SYM-1", enrolled_days_ago=20, sessions_days_ago=(10,))
+    response = start_response(db.session, patient, "S1", library["pirc"], "en", patient.sessions[0])
+    save_answers(db.session, response, library["pirc"], {"pain_present": 1, "pain_worst": 2, "pain_now": 0,
+                                                         "pain_interference": 1, "redness_present": 0})
+    submit_response(db.session, response, library["pirc"])
+    db.session.commit()
+    for language, shown in (("en", "Pain"), ("fr", "Douleur")):
+        user.language = language
+        db.session.commit()
+        html = client.get("/studies/DEMO/patients/SYM-1").get_data(as_text=True)
+        table = html[html.index('id="h-grades"'):]
+        table = table[:table.index("</table>")]
+        assert f"<td>{shown}</td>" in table
+        assert not re.search(r"<td>(pain|redness|swelling|bruising|itch|headache)</td>", table)

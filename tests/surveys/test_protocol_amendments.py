@@ -626,3 +626,17 @@ def test_the_french_timeline_counts_days_in_the_plural_and_fills_the_session_lab
     waiting = make_patient(study, "FRWAIT", language="fr")
     home = html_module.unescape(client.get(f"/p/{waiting.token}").get_data(as_text=True))
     assert f"12 mois{NNBSP_COLON} les dates" in home and "12 mois:" not in home
+
+
+def test_the_timeline_names_the_agents_of_a_conditional_questionnaire_in_french(client, login, make_user,
+                                                                               make_study) -> None:
+    """The French timeline said 'seulement avec dutasteride, finasteride' (the protocol's English words)."""
+    import html as html_module
+
+    make_study("AGFR")
+    user = make_user("coordinator", (db.session.scalar(select(Study).where(Study.code == "AGFR")),))
+    user.language = "fr"
+    db.session.commit()
+    login(user)
+    page = html_module.unescape(client.get("/studies/AGFR/timeline").get_data(as_text=True))
+    assert "seulement avec dutastéride, finastéride" in page and "dutasteride" not in page
