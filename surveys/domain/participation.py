@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from surveys.domain.audit import record
-from surveys.domain.models import WITHDRAWAL_REASONS, Patient, Response, Study
+from surveys.domain.models import WITHDRAWAL_REASONS, Patient, Response, Study, TreatmentSession
 from surveys.domain.patients import patient_anchors, study_protocol
 from surveys.domain.schedule import compute_schedule
 from surveys.infra.db import utcnow
@@ -105,16 +105,23 @@ def last_answer_day(session: Session, patient: Patient) -> date | None:
 
 
 def check_leaving_day(session: Session, patient: Patient, on: date) -> None:
-    """Refuse a date of leaving the study (withdrawal) earlier than the patient's last answer.
+    """Refuse a date of leaving the study (withdrawal) earlier than the patient's last answer or the
+    last treatment session recorded as done.
 
-    A patient who answered on a day was still taking part that day: a date before it would leave
-    answers after the patient left, and call "lost to follow-up" someone who still answered.
-    `on` is a local date of the study. Raises `ParticipationError` naming the day of the last answer.
+    A patient who answered or came for a session on a day was still taking part that day: a date
+    before it would leave answers or a study session after the patient left, and call "lost to
+    follow-up" someone who still came. `on` is a local date of the study. Raises
+    `ParticipationError` naming the day. Planned sessions do not count: they have not happened.
     """
     answered = last_answer_day(session, patient)
     if answered is not None and on < answered:
         raise ParticipationError(_("The patient last answered a questionnaire on %(day)s: give a date on or "
                                    "after that day.", day=local_date(answered)))
+    treated = session.scalar(select(func.max(TreatmentSession.date)).where(
+        TreatmentSession.patient_id == patient.id, TreatmentSession.planned.is_(False)))
+    if treated is not None and on < treated:
+        raise ParticipationError(_("The patient's last treatment session was on %(day)s: give a date on or "
+                                   "after that day.", day=local_date(treated)))
 
 
 def withdrawal_problems(session: Session, patient: Patient, *, on: date | None, reason: str | None,

@@ -108,6 +108,28 @@ def test_a_withdrawal_dated_before_the_last_answer_is_refused_on_the_page_and_th
     assert ok.status_code == 303 and (patient.status, patient.status_on) == ("withdrawn", answered)
 
 
+def test_a_withdrawal_dated_before_the_last_session_done_is_refused(client, runner, coordinator,
+                                                                    make_patient) -> None:
+    """A session recorded as done was a study visit: a withdrawal dated before it would leave a study
+    session after the patient left (the session rule refuses the other order)."""
+    patient = make_patient(coordinator.study, "W-6", enrolled_days_ago=20, sessions_days_ago=(15, 3))
+    db.session.commit()
+    last = max(s.date for s in patient.sessions)
+    too_early = (last - timedelta(days=1)).isoformat()
+    refused = client.post("/studies/LIFE/patients/W-6/withdraw",
+                          data={"on": too_early, "reason": "lost_to_follow_up"})
+    shown = format_date(last, "medium", locale="en")
+    assert refused.status_code == 400 and shown in refused.get_data(as_text=True)
+    cli = runner.invoke(args=["patients", "withdraw", "LIFE", "W-6", "--on", too_early,
+                              "--reason", "lost_to_follow_up"])
+    assert cli.exit_code == 1 and shown in cli.output
+    db.session.refresh(patient)
+    assert patient.status == "active" and _events("patient.withdraw") == []
+    ok = client.post("/studies/LIFE/patients/W-6/withdraw", data={"on": last.isoformat(),
+                                                                   "reason": "lost_to_follow_up"})
+    assert ok.status_code == 303 and (patient.status, patient.status_on) == ("withdrawn", last)
+
+
 def test_a_withdrawal_recorded_by_mistake_can_be_undone(client, coordinator, make_patient) -> None:
     patient = make_patient(coordinator.study, "W-3", enrolled_days_ago=10)
     db.session.commit()
