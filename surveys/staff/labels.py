@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from surveys.domain.audit_labels import action_label, record_label
@@ -63,6 +64,12 @@ def agent_names(agents: Iterable[str]) -> str:
     return ", ".join(str(AGENT_LABELS.get(agent.lower(), agent)) for agent in agents)
 
 
+def colon() -> str:
+    """The colon after a term ("W12: Week 12") as the reader's language sets it: French puts a no-break
+    space (U+00A0, as the catalogue does elsewhere) before it."""
+    return gettext(":")
+
+
 #: A response's status and a scoring outcome, as the patient record shows them.
 RESPONSE_LABELS = {
     "in_progress": _l("in progress"),
@@ -82,4 +89,4 @@ def _labels() -> dict[str, Any]:
             "status_label": status_label, "reason_label": reason_label,
             "erasure_reason_label": erasure_reason_label, "action_label": action_label,
             "record_label": record_label, "setting_labels": SETTING_LABELS,
-            "agent_names": agent_names}
+            "agent_names": agent_names, "colon": colon}

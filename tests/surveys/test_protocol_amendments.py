@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 from datetime import timedelta
 from html import unescape
 from typing import Any
@@ -640,3 +641,18 @@ def test_the_timeline_names_the_agents_of_a_conditional_questionnaire_in_french(
     login(user)
     page = html_module.unescape(client.get("/studies/AGFR/timeline").get_data(as_text=True))
     assert "seulement avec dutastéride, finastéride" in page and "dutasteride" not in page
+
+
+def test_the_french_timeline_puts_a_no_break_space_before_each_colon(client, login, make_user,
+                                                                     make_study) -> None:
+    """'T0: Avant le traitement', 'Séances prévues: 4': French sets a no-break space before ':'."""
+    import html as html_module
+
+    study = make_study("COLFR")
+    user = make_user("coordinator", (study,))
+    user.language = "fr"
+    db.session.commit()
+    login(user)
+    page = html_module.unescape(client.get("/studies/COLFR/timeline").get_data(as_text=True))
+    assert f"T0{NNBSP_COLON} Avant le traitement" in page and "T0: " not in page
+    assert not re.search(r"\w: ", re.sub(r"<[^>]+>", "", page.split("<main", 1)[1]))
