@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from surveys.domain.audit_labels import action_label, record_label
@@ -66,8 +66,10 @@ def agent_names(agents: Iterable[str]) -> str:
 
 def colon() -> str:
     """The colon after a term ("W12: Week 12") as the reader's language sets it: French puts a no-break
-    space (U+00A0, as the catalogue does elsewhere) before it."""
-    return gettext(":")
+    space (U+00A0, as the catalogue does elsewhere) before it. A rule of the language's typography, not
+    wording, so it is not a catalogue entry (a lone ":" msgid would read as untranslated English)."""
+    locale = get_locale()
+    return "\u00a0:" if locale is not None and locale.language == "fr" else ":"
 
 
 #: A response's status and a scoring outcome, as the patient record shows them.
