@@ -548,3 +548,10 @@ def test_the_audit_trail_names_records_by_their_codes_in_one_query(client, coord
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == before
+
+
+def test_the_worklist_filter_names_the_per_session_timepoint_for_every_session(client, coordinator) -> None:
+    """The filter offered 'S: After session 1' for the windows of every session."""
+    page = client.get(f"/studies/{coordinator.study.code}/worklist").get_data(as_text=True)
+    option = re.search(r'<option value="S"[^>]*>([^<]*)</option>', page)
+    assert option is not None and option.group(1) == "S: After session n"
