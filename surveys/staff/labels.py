@@ -64,6 +64,7 @@ def agent_names(agents: Iterable[str]) -> str:
     return ", ".join(str(AGENT_LABELS.get(agent.lower(), agent)) for agent in agents)
 
 
+@bp.app_template_global("colon")  # a global, not a context variable: macros imported without context use it
 def colon() -> str:
     """The colon after a term ("W12: Week 12") as the reader's language sets it: French puts a no-break
     space (U+00A0, as the catalogue does elsewhere) before it. A rule of the language's typography, not
@@ -91,4 +92,4 @@ def _labels() -> dict[str, Any]:
             "status_label": status_label, "reason_label": reason_label,
             "erasure_reason_label": erasure_reason_label, "action_label": action_label,
             "record_label": record_label, "setting_labels": SETTING_LABELS,
-            "agent_names": agent_names, "colon": colon}
+            "agent_names": agent_names}

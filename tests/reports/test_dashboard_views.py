@@ -284,3 +284,20 @@ def test_the_side_effect_table_names_each_symptom_in_the_readers_language(
         table = table[:table.index("</table>")]
         assert f"<td>{shown}</td>" in table
         assert not re.search(r"<td>(pain|redness|swelling|bruising|itch|headache)</td>", table)
+
+
+def test_french_dashboard_and_patient_pages_set_a_no_break_space_before_colons(
+    demo, make_user, login, client
+):
+    """'DEMO-00083 · statut: actif', 'WHO-5: distribution…': French sets a no-break space before ':'."""
+    import html as html_module
+
+    user = make_user("clinician", (demo,))
+    user.language = "fr"
+    db.session.commit()
+    login(user)
+    code = db.session.scalar(select(Patient.code).where(Patient.study_id == demo.id).order_by(Patient.id))
+    for url in ("/studies/DEMO/dashboard", f"/studies/DEMO/patients/{code}"):
+        page = html_module.unescape(client.get(url).get_data(as_text=True))
+        body = re.sub(r"<script.*?</script>|<[^>]+>", " ", page.split("<main", 1)[1], flags=re.S)
+        assert not re.findall(r"\w+: ", body), url
