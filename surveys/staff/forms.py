@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -10,6 +12,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     EmailField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -42,6 +45,19 @@ DIAGNOSIS_LABELS = {
     "alopecia_areata": _l("Alopecia areata"),
     "other": _l("Other"),
 }
+
+
+def mark_problems(form: FlaskForm, problems: Mapping[str, str], fallback: Field | None = None) -> None:
+    """Show the domain's refusals beside the form's own, so a submission gets every problem at once.
+
+    In: `problems` maps a field name to its translated reason (`enrollment_problems`,
+    `withdrawal_problems`, a SettingsError's). Each lands on its field, unless the form already refused
+    that field (its own message stays); a name the form has no field for lands on `fallback`, if given.
+    """
+    for name, problem in problems.items():
+        target = getattr(form, name, fallback)
+        if target is not None and not target.errors:
+            target.errors = [*target.errors, problem]
 
 
 def _blank_first(values: tuple[str, ...], labels: dict[str, object]) -> list[tuple[str, object]]:

@@ -31,7 +31,7 @@ from surveys.infra.formatting import local_date
 from surveys.infra.security import limiter
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import EraseForm
+from surveys.staff.forms import EraseForm, mark_problems
 from surveys.staff.patient_views import _manage_page, _patient_or_404, withdrawal_form
 
 PATIENT_RULE = "/studies/<code>/patients/<patient_code>"
@@ -54,10 +54,7 @@ def withdraw(code: str, patient_code: str) -> Any:
     problems = withdrawal_problems(db.session, patient, on=None if form.on.errors else form.on.data,
                                    reason=None if form.reason.errors else form.reason.data,
                                    note=form.note.data or "")
-    for name, problem in problems.items():
-        field = getattr(form, name, form.reason)  # 'patient' (not active) is shown with the reason
-        if not field.errors:
-            field.errors = [*field.errors, problem]
+    mark_problems(form, problems, fallback=form.reason)  # 'patient' (not active) is shown with the reason
     if not form_valid or problems:
         flash(_("The patient was not withdrawn: please correct the marked fields."), "error")
         return _manage_page(study, patient, 400, withdraw_form=form)

@@ -82,6 +82,7 @@ from surveys.staff.forms import (
     PatientForm,
     SessionForm,
     WithdrawForm,
+    mark_problems,
 )
 from surveys.staff.worklist import WORK_STATES, build_worklist, worklist_counts
 
@@ -264,9 +265,7 @@ def enroll(code: str) -> Any:
         db.session, study, given["code"], sex=given["sex"] or None, birth_year=given["birth_year"],
         diagnosis=given["diagnosis"] or None, email=given["email"], language=given["language"],
         enrolled_on=given["enrolled_on"], prior_treatments=(given["prior_treatments"] or "").splitlines())
-    for name, problem in problems.items():
-        if not getattr(form, name).errors:
-            getattr(form, name).errors = [*getattr(form, name).errors, problem]
+    mark_problems(form, problems)
     if not form_valid or problems:
         flash(_("Nobody was enrolled: please correct the fields marked below."), "error")
         return render_template("staff/enroll.html", study=study, form=form), 400

@@ -32,7 +32,7 @@ from surveys.domain.study_settings import (
 from surveys.infra.db import db
 from surveys.staff.access import roles_required, study_or_404
 from surveys.staff.blueprint import bp
-from surveys.staff.forms import ConsentVersionForm, StudySettingsForm
+from surveys.staff.forms import ConsentVersionForm, StudySettingsForm, mark_problems
 
 SETTINGS_RULE = "/studies/<code>/settings"
 
@@ -75,9 +75,7 @@ def study_settings_save(code: str) -> Any:
         problems: dict[str, str] = {}
     except SettingsError as exc:
         problems = exc.problems
-    for name, problem in problems.items():
-        if not getattr(form, name).errors:
-            getattr(form, name).errors = [*getattr(form, name).errors, problem]
+    mark_problems(form, problems)
     if not form_valid or problems:
         flash(_("Nothing was changed: please correct the settings marked below."), "error")
         return _render(study, form, 400)
