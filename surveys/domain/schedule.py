@@ -166,14 +166,21 @@ def window_state(
     return "open"
 
 
+def _agents_before(anchors: Anchors, closes_at: datetime | None) -> str:
+    """The agents of the sessions whose day starts before `closes_at` (a UTC instant; None: every
+    session), joined as `ProtocolInstrument.applies_to` reads them."""
+    return " | ".join(
+        text for (_number, day), text in zip(anchors.sessions, anchors.agents, strict=False)
+        if text and (closes_at is None or local_boundary(day, timedelta(0), anchors.tz) < closes_at)
+    )
+
+
 def _instruments_for(
     tp: Timepoint, opens_at: datetime | None, closes_at: datetime | None, anchors: Anchors
 ) -> tuple[ProtocolInstrument, ...]:
     last = anchors.last_session_day
-    agents = " | ".join(
-        text for (_number, day), text in zip(anchors.sessions, anchors.agents, strict=False)
-        if text and (closes_at is None or local_boundary(day, timedelta(0), anchors.tz) < closes_at)
-    )
+    # Only an entry with `if_agents` reads the agents: most windows need not compute them.
+    agents = _agents_before(anchors, closes_at) if any(e.if_agents for e in tp.instruments) else ""
     kept = []
     for entry in tp.instruments:
         if not entry.applies_to(agents):
