@@ -222,7 +222,8 @@ def protocol_problem(error: ProtocolError) -> str:
 
 def json_problem(message: str) -> str:
     """The parser's English problem (`json.JSONDecodeError.msg`) in the reader's language; a kind the
-    table does not know becomes a plain "syntax error" rather than the parser's English."""
+    table does not know becomes a plain "syntax error" rather than the parser's English. The keys are
+    the json module's messages word for word ("Invalid \\uXXXX escape" included, XXXX and all)."""
     kinds = {
         "Expecting property name enclosed in double quotes":
             lambda: _("a property name in double quotes was expected"),

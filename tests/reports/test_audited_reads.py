@@ -8,7 +8,7 @@ test in one outer transaction, which holds SQLite's write lock for the whole tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,17 @@ def someone_writes() -> None:
         other.commit()
 
 
+def then_someone_writes(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call`, followed by another connection's write (its result returned as is)."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = call(*args, **kwargs)
+        someone_writes()
+        return result
+
+    return wrapped
+
+
 def _last_actions(n: int) -> list[str]:
     return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(n)))
 
@@ -77,14 +88,7 @@ def test_sqlite_refuses_to_turn_a_read_into_a_write_after_another_connection_wro
 
 
 def test_the_access_archive_is_audited_after_another_connection_wrote(own_database, monkeypatch) -> None:
-    build = access_module.summary_html
-
-    def summary_then_a_write(*args: Any, **kwargs: Any) -> str:
-        html = build(*args, **kwargs)
-        someone_writes()
-        return html
-
-    monkeypatch.setattr(access_module, "summary_html", summary_then_a_write)
+    monkeypatch.setattr(access_module, "summary_html", then_someone_writes(access_module.summary_html))
     patient = db.session.scalar(select(Patient).where(Patient.code == "R-1"))
     data = access_archive(db.session, patient, instruments(), actor="staff:1", via="test")
     db.session.commit()

@@ -14,7 +14,7 @@ from surveys.domain.accounts import create_user
 from surveys.domain.models import AuditEvent
 from surveys.infra.db import db
 from tests.conftest import TEST_PASSWORD
-from tests.reports.test_audited_reads import _last_actions, someone_writes
+from tests.reports.test_audited_reads import _last_actions, then_someone_writes
 from tests.reports.test_audited_reads import own_database as own_database
 
 
@@ -30,14 +30,7 @@ def test_a_login_survives_another_connection_writing_during_the_password_check(
         app_of_its_own, monkeypatch, password, status, action) -> None:
     create_user(db.session, "nurse@clinic.test", TEST_PASSWORD, "coordinator", ())
     db.session.commit()
-    check = staff_views.verify_password
-
-    def check_then_a_write(*args: Any, **kwargs: Any) -> bool:
-        ok = check(*args, **kwargs)
-        someone_writes()
-        return ok
-
-    monkeypatch.setattr(staff_views, "verify_password", check_then_a_write)
+    monkeypatch.setattr(staff_views, "verify_password", then_someone_writes(staff_views.verify_password))
     app_of_its_own.config["WTF_CSRF_ENABLED"] = False
     response = app_of_its_own.test_client().post("/login", data={"email": "nurse@clinic.test",
                                                               "password": password})

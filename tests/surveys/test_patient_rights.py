@@ -55,6 +55,17 @@ def world(make_study: Any, make_patient: Any, make_user: Any) -> Any:
     return study, subject, other, admin
 
 
+def valid_package(client: Any, tmp_path: Path, deidentified: str) -> Path:
+    """The study's data package, unzipped into a folder of its own, after frictionless validated it."""
+    data = client.get("/studies/RIGHTS/exports/datapackage", query_string={"deidentified": deidentified}).data
+    folder = tmp_path / f"package{deidentified}"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(folder)
+    report = Package(str(folder / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    return folder
+
+
 def _zip(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
@@ -179,13 +190,7 @@ def test_after_erasure_no_table_holds_the_patients_answers_or_contact_details(
 
     # Exports and dashboards afterwards: the patient is erased, never half there; every format validates.
     for deidentified in ("0", "1"):
-        data = client.get("/studies/RIGHTS/exports/datapackage",
-                          query_string={"deidentified": deidentified}).data
-        folder = tmp_path / f"package{deidentified}"
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            archive.extractall(folder)
-        report = Package(str(folder / "datapackage.json")).validate()
-        assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+        folder = valid_package(client, tmp_path, deidentified)
         assert "S-1" not in (folder / "long.csv").read_text() + (folder / "wide.csv").read_text()
     Bundle.model_validate(json.loads(client.get("/studies/RIGHTS/exports/fhir").data))
     dashboard = client.get("/studies/RIGHTS/dashboard")
@@ -262,13 +267,7 @@ def test_the_tombstone_carries_its_erasure_reason_in_patients_csv_the_codebook_a
     assert done.exit_code == 0, done.output
     login(admin)
     for deidentified in ("0", "1"):
-        data = client.get("/studies/RIGHTS/exports/datapackage",
-                          query_string={"deidentified": deidentified}).data
-        folder = tmp_path / f"package{deidentified}"
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            archive.extractall(folder)
-        report = Package(str(folder / "datapackage.json")).validate()
-        assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+        folder = valid_package(client, tmp_path, deidentified)
         patients = read_csv((folder / "patients.csv").read_bytes())
         erased = patients[patients["participation"] == "erased"].iloc[0]
         assert erased["erasure_reason"] == "enrolled_in_error" and pd.isna(erased["withdrawal_reason"])
